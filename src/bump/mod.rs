@@ -1,0 +1,238 @@
+//! A bump over a whole config repository, wherever its files come from (a checkout on disk
+//! or a repository archive): each file is examined on its own ([`examine`]), then the
+//! results are gathered into one [`BumpPlan`] that knows the changes, the diff and the
+//! summary. Nothing here reads or writes files.
+
+mod file;
+
+use std::fmt;
+
+use memchr::memmem;
+use serde::Serialize;
+
+pub use file::{Change, FileBump, FileError, Kept, bump_file};
+
+use crate::diff::unified_diff;
+use crate::forms::Target;
+
+/// Larger files are skipped: no real manifest is near this, and it bounds memory per file.
+pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
+
+/// Something the user should know about a file that was not (fully) processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl Warning {
+    pub fn file(file: &str, message: impl Into<String>) -> Self {
+        Warning {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// One file in which the image was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePlan {
+    pub path: String,
+    pub original: String,
+    pub bump: FileBump,
+}
+
+#[derive(Debug)]
+pub enum Examined {
+    /// The file cannot mention the image (cheap byte search): not parsed.
+    Unrelated,
+    Matched(FilePlan),
+    Warning(Warning),
+}
+
+/// The bytes every file that could reference the target must contain. Cheap to search for,
+/// so most files of a large repository are never parsed.
+pub fn needle(target: &Target) -> memmem::Finder<'static> {
+    let needle = match &target.setter {
+        Some(_) => "$imagepolicy".to_string(),
+        None => target.image.name.last_component().to_string(),
+    };
+    memmem::Finder::new(needle.as_bytes()).into_owned()
+}
+
+/// Examines one file's bytes.
+pub fn examine(path: &str, bytes: Vec<u8>, target: &Target, needle: &memmem::Finder) -> Examined {
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => return Examined::Warning(Warning::file(path, "not UTF-8; skipped")),
+    };
+    if needle.find(text.as_bytes()).is_none() {
+        return Examined::Unrelated;
+    }
+    match bump_file(&text, target) {
+        Ok(bump) if bump.changes.is_empty() && bump.current.is_empty() && bump.skipped.is_empty() => {
+            Examined::Unrelated
+        }
+        Ok(bump) => Examined::Matched(FilePlan {
+            path: path.to_string(),
+            original: text,
+            bump,
+        }),
+        Err(FileError::Yaml(e)) => Examined::Warning(Warning {
+            file: path.to_string(),
+            line: Some(e.line()),
+            column: match &e {
+                crate::manifest::TreeError::Syntax { column, .. }
+                | crate::manifest::TreeError::TooDeep { column, .. } => Some(*column),
+            },
+            message: format!(
+                "not valid YAML, left unchanged: {}",
+                e.to_string().split_once(": ").map_or("", |(_, m)| m)
+            ),
+        }),
+        Err(e) => Examined::Warning(Warning::file(path, e.to_string())),
+    }
+}
+
+/// Everything a bump found and would change in one repository.
+#[derive(Debug, Default)]
+pub struct BumpPlan {
+    pub files_searched: usize,
+    /// Files where the image was found, by path.
+    pub files: Vec<FilePlan>,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NothingToBump {
+    #[error("{image} is referenced nowhere in the {files} YAML files searched{hint}")]
+    NotReferenced {
+        image: String,
+        files: usize,
+        hint: String,
+    },
+    #[error("{image} is referenced but no reference can be updated:\n{reasons}")]
+    NoneEditable { image: String, reasons: String },
+}
+
+impl BumpPlan {
+    /// Gathers examined files (in any order) into a plan sorted by path.
+    pub fn gather(files_searched: usize, examined: impl IntoIterator<Item = Examined>) -> Self {
+        let mut plan = BumpPlan {
+            files_searched,
+            ..BumpPlan::default()
+        };
+        for e in examined {
+            match e {
+                Examined::Unrelated => {}
+                Examined::Matched(f) => plan.files.push(f),
+                Examined::Warning(w) => plan.warnings.push(w),
+            }
+        }
+        plan.files.sort_by(|a, b| a.path.cmp(&b.path));
+        plan.warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        plan
+    }
+
+    pub fn changed_files(&self) -> impl Iterator<Item = (&FilePlan, &str)> {
+        self.files
+            .iter()
+            .filter_map(|f| f.bump.edited.as_deref().map(|e| (f, e)))
+    }
+
+    pub fn changes(&self) -> impl Iterator<Item = (&str, &Change)> {
+        self.files
+            .iter()
+            .flat_map(|f| f.bump.changes.iter().map(move |c| (f.path.as_str(), c)))
+    }
+
+    pub fn current(&self) -> impl Iterator<Item = (&str, &Kept)> {
+        self.files
+            .iter()
+            .flat_map(|f| f.bump.current.iter().map(move |c| (f.path.as_str(), c)))
+    }
+
+    pub fn skipped(&self) -> impl Iterator<Item = (&str, &Kept)> {
+        self.files
+            .iter()
+            .flat_map(|f| f.bump.skipped.iter().map(move |c| (f.path.as_str(), c)))
+    }
+
+    /// `N references updated in M files (K already current)`.
+    pub fn summary(&self) -> String {
+        let n = self.changes().count();
+        let m = self.changed_files().count();
+        let k = self.current().count();
+        format!(
+            "{n} reference{} updated in {m} file{} ({k} already current)",
+            if n == 1 { "" } else { "s" },
+            if m == 1 { "" } else { "s" },
+        )
+    }
+
+    /// The unified diff of every changed file, in path order.
+    pub fn diff(&self) -> String {
+        self.changed_files()
+            .map(|(f, edited)| unified_diff(&f.path, &f.original, edited))
+            .collect()
+    }
+
+    /// Fails when the image was not found at all, or found only where it cannot be edited.
+    pub fn check_found(&self, image: &str) -> Result<(), NothingToBump> {
+        if self.changes().next().is_some() || self.current().next().is_some() {
+            return Ok(());
+        }
+        if self.skipped().next().is_none() {
+            let invalid = self
+                .warnings
+                .iter()
+                .filter(|w| w.message.starts_with("not valid YAML"))
+                .count();
+            let hint = match invalid {
+                0 => String::new(),
+                n => format!(" ({n} file{} could not be parsed: see the warnings)", if n == 1 { "" } else { "s" }),
+            };
+            return Err(NothingToBump::NotReferenced {
+                image: image.to_string(),
+                files: self.files_searched,
+                hint,
+            });
+        }
+        let reasons = self
+            .skipped()
+            .map(|(path, k)| {
+                format!(
+                    "  {path}:{}:{}: {}: {}",
+                    k.line,
+                    k.column,
+                    k.reference,
+                    k.reason.as_deref().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        Err(NothingToBump::NoneEditable {
+            image: image.to_string(),
+            reasons,
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! Helm-style image mappings anywhere in a document: `{repository, tag}` with optional
+//! `registry` (joined as `registry/repository`) and `digest`, under `image:` or any other key
+//! (`redis:`, `sidecar:`…). A digest written inside `tag` (`1.2@sha256:…`) is kept there.
+//! A mapping without `tag` takes the chart's default: it is reported, never given a new key.
+
+use super::{Form, Outcome, SiteKind, Source, Target, Walker, display, update};
+use crate::image_ref::RepositoryName;
+use crate::manifest::NodeId;
+
+#[derive(Debug, Clone)]
+pub(super) struct HelmImage {
+    registry: Option<NodeId>,
+    repository: NodeId,
+    tag: Option<NodeId>,
+    digest: Option<NodeId>,
+}
+
+pub(super) fn visit(walker: &mut Walker<'_>, mapping: NodeId) {
+    let file = walker.source.file;
+    let Some(repository) = file.get(mapping, "repository") else {
+        return;
+    };
+    // kustomize entries have their own module; a `repository` that is not a scalar is
+    // something else (a chart source, a git remote).
+    if file.scalar(repository).is_none() || file.get(mapping, "newName").is_some() {
+        return;
+    }
+    let scalar_key = |key| file.get(mapping, key).filter(|v| file.scalar(*v).is_some());
+    let image = HelmImage {
+        registry: scalar_key("registry"),
+        repository: file.resolve(repository),
+        tag: scalar_key("tag").map(|v| file.resolve(v)),
+        digest: scalar_key("digest").map(|v| file.resolve(v)),
+    };
+    walker.push(Form::HelmValues, image.repository, SiteKind::Helm(image));
+}
+
+impl HelmImage {
+    pub(super) fn plan(&self, source: Source<'_>, target: &Target) -> Outcome {
+        let value = |id: Option<NodeId>| -> Option<&str> {
+            id.and_then(|id| source.scalar(id)).map(|s| s.value.as_str())
+        };
+        let Some(repository) = value(Some(self.repository)) else {
+            return Outcome::NoMatch;
+        };
+        let name = match value(self.registry).filter(|r| !r.is_empty()) {
+            Some(registry) => format!("{}/{repository}", registry.trim_end_matches('/')),
+            None => repository.to_string(),
+        };
+        let Ok(parsed) = RepositoryName::parse(&name) else {
+            return Outcome::NoMatch;
+        };
+        if !parsed.same_repository(&target.image.name) {
+            return Outcome::NoMatch;
+        }
+        let tag_value = value(self.tag);
+        let digest_value = value(self.digest).filter(|d| !d.is_empty());
+        let (tag, inline_digest) = match tag_value.map(|t| t.split_once('@')) {
+            Some(Some((t, d))) => (Some(t), Some(d)),
+            Some(None) => (tag_value, None),
+            None => (None, None),
+        };
+        let current = display(&name, tag, digest_value.or(inline_digest));
+        let Some(tag_id) = self.tag else {
+            return Outcome::Skipped {
+                reference: current,
+                reason: "no `tag` key next to `repository` (the chart's default tag applies)"
+                    .into(),
+            };
+        };
+        let new_tag = target.tag().or(tag).unwrap_or_default();
+        let same_tag_only = target.digest().is_none() && tag == Some(new_tag);
+        if same_tag_only {
+            return Outcome::Current { reference: current };
+        }
+        let mut writes: Vec<(NodeId, String)> = Vec::new();
+        match (target.digest(), self.digest) {
+            (Some(d), Some(digest_id)) => {
+                writes.push((tag_id, new_tag.to_string()));
+                writes.push((digest_id, d.to_string()));
+            }
+            (Some(d), None) => writes.push((tag_id, format!("{new_tag}@{d}"))),
+            (None, digest_id) => {
+                writes.push((tag_id, new_tag.to_string()));
+                if let (Some(id), Some(_)) = (digest_id, digest_value) {
+                    writes.push((id, String::new()));
+                }
+            }
+        }
+        let new = display(&name, Some(new_tag), target.digest());
+        let writes: Vec<(NodeId, &str)> = writes.iter().map(|(id, v)| (*id, v.as_str())).collect();
+        update(source, &writes, current, new)
+    }
+}

@@ -1,0 +1,13 @@
+//! gitops-bot: GitOps deploys from GitLab CI. The library holds the pure pieces (image
+//! references, finding and editing references in YAML, diffs) and the modes that join them;
+//! the binary in `main.rs` only parses arguments and owns exit codes.
+
+pub mod bump;
+pub mod cli;
+pub mod diff;
+pub mod forms;
+pub mod image_ref;
+pub mod manifest;
+pub mod modes;
+pub mod output;
+pub mod workdir;

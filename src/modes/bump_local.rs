@@ -1,0 +1,57 @@
+//! `bump --local DIR`: the edit on a checkout on disk.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use rayon::prelude::*;
+
+use crate::bump::{BumpPlan, Examined, Warning, examine, needle};
+use crate::cli::{BumpArgs, OutputFormat};
+use crate::forms::Target;
+use crate::output;
+use crate::workdir::{list_yaml_files, write_all};
+
+pub fn run(args: &BumpArgs) -> Result<ExitCode> {
+    let target = Target {
+        image: args.image.clone(),
+        setter: args.setter.clone(),
+    };
+    let (files, listing_warnings) = list_yaml_files(&args.local, &args.paths)?;
+    let finder = needle(&target);
+    let examined: Vec<Examined> = files
+        .par_iter()
+        .map(|f| match std::fs::read(&f.path) {
+            Ok(bytes) => examine(&f.relative, bytes, &target, &finder),
+            Err(e) => Examined::Warning(Warning::file(&f.relative, format!("cannot read: {e}"))),
+        })
+        .collect();
+    let mut plan = BumpPlan::gather(files.len(), examined);
+    plan.warnings.extend(listing_warnings);
+
+    let image = args.image.to_string();
+    match args.output {
+        OutputFormat::Text => output::print_text(&plan, args.dry_run),
+        OutputFormat::Json => output::print_json(&plan, &image, args.dry_run)?,
+    }
+    plan.check_found(&image)?;
+    if args.strict {
+        let problems = plan.warnings.len() + plan.skipped().count();
+        if problems > 0 {
+            bail!("--strict: {problems} warning(s) above; nothing written");
+        }
+    }
+    if !args.dry_run {
+        write_changes(&args.local, &plan)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_changes(dir: &Path, plan: &BumpPlan) -> Result<()> {
+    let paths: Vec<_> = plan
+        .changed_files()
+        .map(|(f, edited)| (dir.join(&f.path), edited))
+        .collect();
+    let files: Vec<(&Path, &str)> = paths.iter().map(|(p, e)| (p.as_path(), *e)).collect();
+    write_all(&files)
+}
