@@ -563,7 +563,8 @@ class Gen:
             doc = self.workload(self.rng.choice(["Deployment", "Deployment", "StatefulSet"]),
                                 "svc-%04d" % i, "ns-%02d" % (i % 40), self.rng.choice(TEAMS),
                                 target_form if i - 1 == tpos else None, si)
-            doc = [x for x in doc if x != "---" and not x.startswith("# yaml-language-server")]
+            while doc and (doc[0] == "---" or doc[0].startswith("#")):
+                doc = doc[1:]
             if i > 1:
                 L.append("---")
             L.extend(doc)
