@@ -14,6 +14,7 @@ pub(super) struct Entry {
     new_name: Option<NodeId>,
     new_tag: Option<NodeId>,
     digest: Option<NodeId>,
+    tag_suffix: bool,
 }
 
 pub(super) fn visit(walker: &mut Walker<'_>, mapping: NodeId) {
@@ -37,6 +38,7 @@ pub(super) fn visit(walker: &mut Walker<'_>, mapping: NodeId) {
             new_name: scalar_key("newName"),
             new_tag: scalar_key("newTag"),
             digest: scalar_key("digest"),
+            tag_suffix: file.get(entry, "tagSuffix").is_some(),
         };
         walker.push(Form::KustomizeImages, name, SiteKind::Kustomize(entry));
     }
@@ -61,6 +63,13 @@ impl Entry {
         let current = display(name, tag, digest);
         if target.digest().is_none() && target.tag() == tag {
             return Outcome::Current { reference: current };
+        }
+        if self.tag_suffix {
+            return Outcome::Skipped {
+                reference: current,
+                reason: "entry has `tagSuffix`: kustomize would deploy newTag + suffix, not the tag given"
+                    .into(),
+            };
         }
         let edits = match self.edits(source, target, digest.is_some()) {
             Ok(edits) => edits,
