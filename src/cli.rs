@@ -91,8 +91,7 @@ fn parse_image(s: &str) -> Result<ImageRef, String> {
 fn parse_setter(s: &str) -> Result<String, String> {
     let ok = |p: &str| {
         !p.is_empty()
-            && p
-                .chars()
+            && p.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
     };
     match s.split_once(':') {

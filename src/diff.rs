@@ -17,7 +17,10 @@ mod tests {
     #[test]
     fn diff_has_git_style_headers_and_context() {
         let d = unified_diff("x.yaml", "a\nb\nc\n", "a\nB\nc\n");
-        assert_eq!(d, "--- a/x.yaml\n+++ b/x.yaml\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
+        assert_eq!(
+            d,
+            "--- a/x.yaml\n+++ b/x.yaml\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
+        );
     }
 
     #[test]

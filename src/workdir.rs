@@ -23,7 +23,10 @@ pub struct YamlFileEntry {
 }
 
 /// Lists `*.yaml`/`*.yml` under DIR, or under each of `subdirs` (relative to DIR).
-pub fn list_yaml_files(dir: &Path, subdirs: &[PathBuf]) -> Result<(Vec<YamlFileEntry>, Vec<Warning>)> {
+pub fn list_yaml_files(
+    dir: &Path,
+    subdirs: &[PathBuf],
+) -> Result<(Vec<YamlFileEntry>, Vec<Warning>)> {
     let root = dir
         .canonicalize()
         .with_context(|| format!("cannot open --local directory {}", dir.display()))?;
@@ -33,12 +36,20 @@ pub fn list_yaml_files(dir: &Path, subdirs: &[PathBuf]) -> Result<(Vec<YamlFileE
     let mut starts = Vec::new();
     for sub in subdirs {
         if sub.is_absolute() || sub.components().any(|c| matches!(c, Component::ParentDir)) {
-            bail!("--path {} must be a subdirectory of {} (relative, without '..')", sub.display(), dir.display());
+            bail!(
+                "--path {} must be a subdirectory of {} (relative, without '..')",
+                sub.display(),
+                dir.display()
+            );
         }
         let start = root.join(sub);
-        let real = start
-            .canonicalize()
-            .with_context(|| format!("--path {} does not exist under {}", sub.display(), dir.display()))?;
+        let real = start.canonicalize().with_context(|| {
+            format!(
+                "--path {} does not exist under {}",
+                sub.display(),
+                dir.display()
+            )
+        })?;
         if !real.starts_with(&root) {
             bail!("--path {} leads outside {}", sub.display(), dir.display());
         }
@@ -55,11 +66,10 @@ pub fn list_yaml_files(dir: &Path, subdirs: &[PathBuf]) -> Result<(Vec<YamlFileE
             .into_iter()
             .filter_entry(|e| e.file_name() != ".git");
         for entry in walk {
-            let entry = entry.with_context(|| format!("cannot read directory under {}", dir.display()))?;
+            let entry =
+                entry.with_context(|| format!("cannot read directory under {}", dir.display()))?;
             let path = entry.path();
-            let is_yaml = path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml");
+            let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
             if !is_yaml {
                 continue;
             }
@@ -67,7 +77,10 @@ pub fn list_yaml_files(dir: &Path, subdirs: &[PathBuf]) -> Result<(Vec<YamlFileE
             if entry.path_is_symlink() {
                 let inside = path.canonicalize().is_ok_and(|t| t.starts_with(&root));
                 if !inside {
-                    warnings.push(Warning::file(&relative, "symbolic link leading outside the repository; skipped"));
+                    warnings.push(Warning::file(
+                        &relative,
+                        "symbolic link leading outside the repository; skipped",
+                    ));
                 } else {
                     tracing::debug!(file = %relative, "symbolic link skipped; its target is searched on its own");
                 }

@@ -10,12 +10,34 @@ const IMAGE: &str = "registry.example.com/root/helloworld";
 fn dry_run_on_the_example_prints_the_diff_and_writes_nothing() {
     let repo = example_repo();
     let before = snapshot(&repo);
-    let run = gitops_bot(&["bump", "--local", repo.to_str().unwrap(), "--image", &format!("{IMAGE}:ci-35"), "--dry-run"]);
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        repo.to_str().unwrap(),
+        "--image",
+        &format!("{IMAGE}:ci-35"),
+        "--dry-run",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("--- a/deployment.yml\n+++ b/deployment.yml\n"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("--- a/deployment.yml\n+++ b/deployment.yml\n"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains(&format!("-          image: {IMAGE}:ci-34 # the reviewer used to edit this by hand\n+          image: {IMAGE}:ci-35 # the reviewer used to edit this by hand\n")), "{}", run.stdout);
-    assert!(run.stdout.contains("-    newTag: ci-34\n+    newTag: ci-35\n"), "{}", run.stdout);
-    assert!(run.stdout.contains("2 references updated in 2 files (0 already current)\n"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("-    newTag: ci-34\n+    newTag: ci-35\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("2 references updated in 2 files (0 already current)\n"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(snapshot(&repo), before);
 }
 
@@ -24,7 +46,13 @@ fn bump_writes_only_the_tag_bytes_and_a_second_run_is_a_no_op() {
     let dir = copy_tree(&example_repo());
     let before = snapshot(dir.path());
     let image = format!("{IMAGE}:ci-35");
-    let run = gitops_bot(&["bump", "--local", dir.path().to_str().unwrap(), "--image", &image]);
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        &image,
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let after = snapshot(dir.path());
     for ((path, old), (path2, new)) in before.iter().zip(&after) {
@@ -33,15 +61,30 @@ fn bump_writes_only_the_tag_bytes_and_a_second_run_is_a_no_op() {
         let new = String::from_utf8(new.clone()).unwrap();
         assert_eq!(new, old.replace("ci-34", "ci-35"), "{path}");
     }
-    let again = gitops_bot(&["bump", "--local", dir.path().to_str().unwrap(), "--image", &image]);
+    let again = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        &image,
+    ]);
     assert_eq!(again.code, 0);
-    assert_eq!(again.stdout, "0 references updated in 0 files (2 already current)\n");
+    assert_eq!(
+        again.stdout,
+        "0 references updated in 0 files (2 already current)\n"
+    );
     assert_eq!(snapshot(dir.path()), after);
 }
 
 #[test]
 fn image_referenced_nowhere_fails_naming_the_files_searched() {
-    let run = gitops_bot(&["bump", "--local", example_repo().to_str().unwrap(), "--image", "registry.example.com/root/other:1"]);
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        example_repo().to_str().unwrap(),
+        "--image",
+        "registry.example.com/root/other:1",
+    ]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("error: registry.example.com/root/other:1 is referenced nowhere in the 5 YAML files searched"), "{}", run.stderr);
 }
@@ -58,7 +101,11 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
     ] {
         let run = gitops_bot(&["bump", "--local", dir, "--image", image]);
         assert_eq!(run.code, 2, "{image}: {}", run.stderr);
-        assert!(run.stderr.to_lowercase().contains(says), "{image}: {}", run.stderr);
+        assert!(
+            run.stderr.to_lowercase().contains(says),
+            "{image}: {}",
+            run.stderr
+        );
     }
     let run = gitops_bot(&["bump", "--image", "x:1"]);
     assert_eq!(run.code, 2);
@@ -70,21 +117,49 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
 fn invalid_yaml_is_reported_with_position_and_other_files_still_change() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "ok.yaml", "containers:\n- image: app:1\n");
-    write(dir.path(), "broken.yaml", "containers:\n- image: app:1\n  - x: [\n");
-    let run = gitops_bot(&["bump", "--local", dir.path().to_str().unwrap(), "--image", "app:2"]);
+    write(
+        dir.path(),
+        "broken.yaml",
+        "containers:\n- image: app:1\n  - x: [\n",
+    );
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "app:2",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("warning: broken.yaml:3:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning: broken.yaml:3:"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("not valid YAML"), "{}", run.stderr);
     assert_eq!(read(dir.path(), "ok.yaml"), "containers:\n- image: app:2\n");
-    assert_eq!(read(dir.path(), "broken.yaml"), "containers:\n- image: app:1\n  - x: [\n");
+    assert_eq!(
+        read(dir.path(), "broken.yaml"),
+        "containers:\n- image: app:1\n  - x: [\n"
+    );
 }
 
 #[test]
 fn strict_turns_warnings_into_failure_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "ok.yaml", "containers:\n- image: app:1\n");
-    write(dir.path(), "broken.yaml", "containers:\n- image: app:1\n  - x: [\n");
-    let run = gitops_bot(&["bump", "--local", dir.path().to_str().unwrap(), "--image", "app:2", "--strict"]);
+    write(
+        dir.path(),
+        "broken.yaml",
+        "containers:\n- image: app:1\n  - x: [\n",
+    );
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "app:2",
+        "--strict",
+    ]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("--strict"), "{}", run.stderr);
     assert_eq!(read(dir.path(), "ok.yaml"), "containers:\n- image: app:1\n");
@@ -94,49 +169,130 @@ fn strict_turns_warnings_into_failure_and_writes_nothing() {
 fn skips_git_dir_non_utf8_huge_files_and_links_leaving_the_repo() {
     let dir = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
-    write(outside.path(), "secret.yaml", "containers:\n- image: app:1\n");
+    write(
+        outside.path(),
+        "secret.yaml",
+        "containers:\n- image: app:1\n",
+    );
     write(dir.path(), "a.yaml", "containers:\n- image: app:1\n");
     write(dir.path(), ".git/x.yaml", "containers:\n- image: app:1\n");
-    write(dir.path(), "latin1.yaml", b"containers:\n- image: app:1 # caf\xe9\n");
-    let big = format!("containers:\n- image: app:1\n#{}\n", "x".repeat(10 * 1024 * 1024));
+    write(
+        dir.path(),
+        "latin1.yaml",
+        b"containers:\n- image: app:1 # caf\xe9\n",
+    );
+    let big = format!(
+        "containers:\n- image: app:1\n#{}\n",
+        "x".repeat(10 * 1024 * 1024)
+    );
     write(dir.path(), "big.yaml", big.as_bytes());
-    std::os::unix::fs::symlink(outside.path().join("secret.yaml"), dir.path().join("link.yaml")).unwrap();
-    let run = gitops_bot(&["bump", "--local", dir.path().to_str().unwrap(), "--image", "app:2"]);
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        dir.path().join("link.yaml"),
+    )
+    .unwrap();
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "app:2",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("1 reference updated in 1 file (0 already current)"), "{}", run.stdout);
-    assert!(run.stderr.contains("warning: latin1.yaml: not UTF-8; skipped"), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("1 reference updated in 1 file (0 already current)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("warning: latin1.yaml: not UTF-8; skipped"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("warning: big.yaml: "), "{}", run.stderr);
-    assert!(run.stderr.contains("warning: link.yaml: symbolic link leading outside"), "{}", run.stderr);
-    assert_eq!(read(dir.path(), ".git/x.yaml"), "containers:\n- image: app:1\n");
-    assert_eq!(read(outside.path(), "secret.yaml"), "containers:\n- image: app:1\n");
+    assert!(
+        run.stderr
+            .contains("warning: link.yaml: symbolic link leading outside"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        read(dir.path(), ".git/x.yaml"),
+        "containers:\n- image: app:1\n"
+    );
+    assert_eq!(
+        read(outside.path(), "secret.yaml"),
+        "containers:\n- image: app:1\n"
+    );
 }
 
 #[test]
 fn path_limits_the_search_and_cannot_escape() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "envs/prod/a.yaml", "containers:\n- image: app:1\n");
-    write(dir.path(), "envs/dev/a.yaml", "containers:\n- image: app:1\n");
+    write(
+        dir.path(),
+        "envs/prod/a.yaml",
+        "containers:\n- image: app:1\n",
+    );
+    write(
+        dir.path(),
+        "envs/dev/a.yaml",
+        "containers:\n- image: app:1\n",
+    );
     let d = dir.path().to_str().unwrap();
-    let run = gitops_bot(&["bump", "--local", d, "--path", "envs/prod", "--image", "app:2"]);
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        d,
+        "--path",
+        "envs/prod",
+        "--image",
+        "app:2",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(read(dir.path(), "envs/prod/a.yaml"), "containers:\n- image: app:2\n");
-    assert_eq!(read(dir.path(), "envs/dev/a.yaml"), "containers:\n- image: app:1\n");
+    assert_eq!(
+        read(dir.path(), "envs/prod/a.yaml"),
+        "containers:\n- image: app:2\n"
+    );
+    assert_eq!(
+        read(dir.path(), "envs/dev/a.yaml"),
+        "containers:\n- image: app:1\n"
+    );
     let run = gitops_bot(&["bump", "--local", d, "--path", "../", "--image", "app:2"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("--path"), "{}", run.stderr);
     let run = gitops_bot(&["bump", "--local", d, "--path", "nope", "--image", "app:2"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("--path nope does not exist"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--path nope does not exist"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn json_output_lists_changes_and_warnings() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a.yaml", "containers:\n- image: app:1\nimage:\n  repository: app\n");
+    write(
+        dir.path(),
+        "a.yaml",
+        "containers:\n- image: app:1\nimage:\n  repository: app\n",
+    );
     // Only files that mention the image are parsed, so only those can warn.
     write(dir.path(), "b.yml", "containers: [app\n");
     write(dir.path(), "c.yml", "unrelated: [\n");
-    let run = gitops_bot(&["bump", "--local", dir.path().to_str().unwrap(), "--image", "app:2", "--output", "json", "--dry-run"]);
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "app:2",
+        "--output",
+        "json",
+        "--dry-run",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["changes"][0]["file"], "a.yaml");
@@ -150,7 +306,10 @@ fn json_output_lists_changes_and_warnings() {
     assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
     assert_eq!(v["files_searched"], 3);
     assert!(v["diff"].as_str().unwrap().contains("+- image: app:2"));
-    assert_eq!(read(dir.path(), "a.yaml"), "containers:\n- image: app:1\nimage:\n  repository: app\n");
+    assert_eq!(
+        read(dir.path(), "a.yaml"),
+        "containers:\n- image: app:1\nimage:\n  repository: app\n"
+    );
 }
 
 #[test]
@@ -158,7 +317,43 @@ fn setter_mode_changes_only_marked_fields() {
     let dir = tempfile::tempdir().unwrap();
     let text = "containers:\n- image: ghcr.io/a/b:1.0 # {\"$imagepolicy\": \"flux-system:b\"}\n- image: ghcr.io/a/b:1.0\n";
     write(dir.path(), "a.yaml", text);
-    let run = gitops_bot(&["bump", "--local", dir.path().to_str().unwrap(), "--image", "ghcr.io/a/b:1.1", "--setter", "flux-system:b"]);
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "ghcr.io/a/b:1.1",
+        "--setter",
+        "flux-system:b",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(read(dir.path(), "a.yaml"), text.replacen("b:1.0", "b:1.1", 1));
+    assert_eq!(
+        read(dir.path(), "a.yaml"),
+        text.replacen("b:1.0", "b:1.1", 1)
+    );
+}
+
+#[test]
+fn helm_templates_are_skipped_quietly_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "chart/templates/d.yaml",
+        "spec:\n  {{- if .Values.x }}\n  containers:\n  - image: app:1\n  {{- end }}\n",
+    );
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "app:2",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("in the 1 YAML files searched (1 Go/Helm template skipped)"),
+        "{}",
+        run.stderr
+    );
 }

@@ -21,7 +21,8 @@ struct Indexed {
 }
 
 fn index() -> Vec<Indexed> {
-    let text = fs::read_to_string(common::corpus_dir().join("INDEX.tsv")).expect("../shared/corpus/INDEX.tsv");
+    let text = fs::read_to_string(common::corpus_dir().join("INDEX.tsv"))
+        .expect("../shared/corpus/INDEX.tsv");
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
@@ -83,7 +84,12 @@ fn same_tree_except_refs(old: &Value, new: &Value, path: &str) -> Result<(), Str
                 }
             }
             for (k, vb) in b {
-                if a.get(k).is_none() && !(matches!(k.as_str(), Some("newTag" | "digest")) && vb.as_str().is_some_and(|s| s.contains(NEW_TAG) || s.starts_with("sha256:"))) {
+                if a.get(k).is_none()
+                    && !(matches!(k.as_str(), Some("newTag" | "digest"))
+                        && vb
+                            .as_str()
+                            .is_some_and(|s| s.contains(NEW_TAG) || s.starts_with("sha256:")))
+                {
                     return Err(format!("{path}: key {k:?} added"));
                 }
             }
@@ -94,7 +100,9 @@ fn same_tree_except_refs(old: &Value, new: &Value, path: &str) -> Result<(), Str
             .zip(b)
             .enumerate()
             .try_for_each(|(i, (x, y))| same_tree_except_refs(x, y, &format!("{path}[{i}]"))),
-        (Value::Tagged(a), Value::Tagged(b)) if a.tag == b.tag => same_tree_except_refs(&a.value, &b.value, path),
+        (Value::Tagged(a), Value::Tagged(b)) if a.tag == b.tag => {
+            same_tree_except_refs(&a.value, &b.value, path)
+        }
         (a, b) if a == b => Ok(()),
         (_, Value::String(s)) if s.contains(NEW_TAG) || s.is_empty() => Ok(()),
         (a, b) => Err(format!("{path}: {a:?} became {b:?}")),
@@ -118,7 +126,12 @@ fn only_reference_lines_changed(old: &str, new: &str, image: &ImageRef) -> Resul
         }
         let ok = match change.tag() {
             ChangeTag::Equal => true,
-            ChangeTag::Delete => line.contains(name) || line.contains("tag:") || line.contains("newTag:") || line.contains("digest:"),
+            ChangeTag::Delete => {
+                line.contains(name)
+                    || line.contains("tag:")
+                    || line.contains("newTag:")
+                    || line.contains("digest:")
+            }
             ChangeTag::Insert => line.contains(NEW_TAG) || line.contains("digest:"),
         };
         if !ok {
@@ -126,7 +139,9 @@ fn only_reference_lines_changed(old: &str, new: &str, image: &ImageRef) -> Resul
         }
     }
     let comments = |t: &str| -> Vec<String> {
-        t.lines().filter_map(|l| l.split_once(" #").map(|(_, c)| c.to_string())).collect()
+        t.lines()
+            .filter_map(|l| l.split_once(" #").map(|(_, c)| c.to_string()))
+            .collect()
     };
     let (a, b) = (comments(old), comments(new));
     if a.len() == b.len() && a != b {
@@ -144,7 +159,11 @@ fn every_indexed_image_bumps_exactly_its_references_in_every_file() {
         .flat_map(|e| e.refs.iter())
         .filter_map(|raw| indexed_image(raw).map(|i| (raw.clone(), i)))
         .collect();
-    assert!(images.len() > 80, "only {} images parsed from INDEX.tsv", images.len());
+    assert!(
+        images.len() > 80,
+        "only {} images parsed from INDEX.tsv",
+        images.len()
+    );
     let mut edits_per_file: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for entry in &index {
@@ -164,16 +183,28 @@ fn every_indexed_image_bumps_exactly_its_references_in_every_file() {
                     continue;
                 }
             };
-            let own = entry.refs.iter().any(|r| indexed_image(r).is_some_and(|i| i.name.same_repository(&image.name)));
+            let own = entry
+                .refs
+                .iter()
+                .any(|r| indexed_image(r).is_some_and(|i| i.name.same_repository(&image.name)));
             let Some(edited) = &result.edited else {
-                if entry.refs.contains(raw) && not_editable(raw).is_none() && result.current.is_empty() {
-                    failures.push(format!("{}: {raw} listed but not bumped (skipped: {:?})", entry.file, result.skipped));
+                if entry.refs.contains(raw)
+                    && not_editable(raw).is_none()
+                    && result.current.is_empty()
+                {
+                    failures.push(format!(
+                        "{}: {raw} listed but not bumped (skipped: {:?})",
+                        entry.file, result.skipped
+                    ));
                 }
                 continue;
             };
             *edits_per_file.entry(entry.file.clone()).or_default() += result.changes.len();
             if !own {
-                failures.push(format!("{}: changed for {raw}, which it does not reference", entry.file));
+                failures.push(format!(
+                    "{}: changed for {raw}, which it does not reference",
+                    entry.file
+                ));
             }
             if let Err(e) = only_reference_lines_changed(&text, edited, image) {
                 failures.push(format!("{} / {raw}: {e}", entry.file));
@@ -186,24 +217,45 @@ fn every_indexed_image_bumps_exactly_its_references_in_every_file() {
                         }
                     }
                 }
-                (Some(_), _) => failures.push(format!("{} / {raw}: edited file no longer parses the same", entry.file)),
+                (Some(_), _) => failures.push(format!(
+                    "{} / {raw}: edited file no longer parses the same",
+                    entry.file
+                )),
                 (None, _) => {}
             }
             let again = bump_file(edited, &target).unwrap();
             if !again.changes.is_empty() {
-                failures.push(format!("{} / {raw}: second run changes {:?}", entry.file, again.changes));
+                failures.push(format!(
+                    "{} / {raw}: second run changes {:?}",
+                    entry.file, again.changes
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} problems:\n{}", failures.len(), failures.join("\n"));
-    assert!(edits_per_file.len() >= 40, "only {} files were ever edited: {edits_per_file:?}", edits_per_file.len());
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        edits_per_file.len() >= 40,
+        "only {} files were ever edited: {edits_per_file:?}",
+        edits_per_file.len()
+    );
 }
 
 #[test]
 fn binary_bumps_one_image_across_the_whole_corpus() {
     let dir = common::copy_tree(&common::corpus_dir());
     let before = common::snapshot(dir.path());
-    let run = common::gitops_bot(&["bump", "--local", dir.path().to_str().unwrap(), "--image", "ghcr.io/stefanprodan/podinfo:6.15.0"]);
+    let run = common::gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "ghcr.io/stefanprodan/podinfo:6.15.0",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let changed: Vec<String> = before
         .iter()
@@ -223,5 +275,9 @@ fn binary_bumps_one_image_across_the_whole_corpus() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("references updated in 5 files"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("references updated in 5 files"),
+        "{}",
+        run.stdout
+    );
 }

@@ -39,51 +39,127 @@ fn q(value: &str, style: u8) -> String {
 }
 
 fn comment() -> impl Strategy<Value = String> {
-    prop_oneof![Just(String::new()), Just("  # keep me: image: x:1".to_string()), Just(" #c".to_string())]
+    prop_oneof![
+        Just(String::new()),
+        Just("  # keep me: image: x:1".to_string()),
+        Just(" #c".to_string())
+    ]
 }
 
 #[derive(Debug, Clone)]
 enum Block {
-    Container { repo: (String, bool), tag: String, quote: u8, comment: String, dash_first: bool },
-    Helm { repo: (String, bool), tag: String, quote: u8, comment: String },
-    Flow { repo: (String, bool), tag: String },
-    Noise { value: String, quote: u8, comment: String },
+    Container {
+        repo: (String, bool),
+        tag: String,
+        quote: u8,
+        comment: String,
+        dash_first: bool,
+    },
+    Helm {
+        repo: (String, bool),
+        tag: String,
+        quote: u8,
+        comment: String,
+    },
+    Flow {
+        repo: (String, bool),
+        tag: String,
+    },
+    Noise {
+        value: String,
+        quote: u8,
+        comment: String,
+    },
 }
 
 fn block() -> impl Strategy<Value = Block> {
     prop_oneof![
-        (repo(), tag(), quote(), comment(), any::<bool>())
-            .prop_map(|(repo, tag, quote, comment, dash_first)| Block::Container { repo, tag, quote, comment, dash_first }),
-        (repo(), tag(), quote(), comment()).prop_map(|(repo, tag, quote, comment)| Block::Helm { repo, tag, quote, comment }),
+        (repo(), tag(), quote(), comment(), any::<bool>()).prop_map(
+            |(repo, tag, quote, comment, dash_first)| Block::Container {
+                repo,
+                tag,
+                quote,
+                comment,
+                dash_first
+            }
+        ),
+        (repo(), tag(), quote(), comment()).prop_map(|(repo, tag, quote, comment)| Block::Helm {
+            repo,
+            tag,
+            quote,
+            comment
+        }),
         (repo(), tag()).prop_map(|(repo, tag)| Block::Flow { repo, tag }),
-        ("[a-z]{1,8}( [a-z]{1,8})?", quote(), comment()).prop_map(|(value, quote, comment)| Block::Noise { value, quote, comment }),
+        ("[a-z]{1,8}( [a-z]{1,8})?", quote(), comment()).prop_map(|(value, quote, comment)| {
+            Block::Noise {
+                value,
+                quote,
+                comment,
+            }
+        }),
     ]
 }
 
 /// (old line text, expected new line text) for one block, with `i` as the indent unit.
 fn render(n: usize, block: &Block, i: &str, eol: &str) -> (String, String, usize) {
-    let version = |repo: &(String, bool), tag: &str| if repo.1 { NEW_TAG.to_string() } else { tag.to_string() };
+    let version = |repo: &(String, bool), tag: &str| {
+        if repo.1 {
+            NEW_TAG.to_string()
+        } else {
+            tag.to_string()
+        }
+    };
     match block {
-        Block::Container { repo, tag, quote, comment, dash_first } => {
+        Block::Container {
+            repo,
+            tag,
+            quote,
+            comment,
+            dash_first,
+        } => {
             let line = |t: &str| {
                 let image = q(&format!("{}:{t}", repo.0), *quote);
                 if *dash_first {
-                    format!("c{n}:{eol}{i}containers:{eol}{i}- image: {image}{comment}{eol}{i}  name: x{eol}")
+                    format!(
+                        "c{n}:{eol}{i}containers:{eol}{i}- image: {image}{comment}{eol}{i}  name: x{eol}"
+                    )
                 } else {
-                    format!("c{n}:{eol}{i}containers:{eol}{i}- name: x{eol}{i}  image: {image}{comment}{eol}")
+                    format!(
+                        "c{n}:{eol}{i}containers:{eol}{i}- name: x{eol}{i}  image: {image}{comment}{eol}"
+                    )
                 }
             };
             (line(tag), line(&version(repo, tag)), usize::from(repo.1))
         }
-        Block::Helm { repo, tag, quote, comment } => {
-            let text = |t: &str| format!("h{n}:{eol}{i}repository: {}{eol}{i}tag: {}{comment}{eol}", repo.0, q(t, *quote));
+        Block::Helm {
+            repo,
+            tag,
+            quote,
+            comment,
+        } => {
+            let text = |t: &str| {
+                format!(
+                    "h{n}:{eol}{i}repository: {}{eol}{i}tag: {}{comment}{eol}",
+                    repo.0,
+                    q(t, *quote)
+                )
+            };
             (text(tag), text(&version(repo, tag)), usize::from(repo.1))
         }
         Block::Flow { repo, tag } => {
-            let text = |t: &str| format!("f{n}: {{containers: [{{name: x, image: {}:{t}}}]}}{eol}", repo.0);
+            let text = |t: &str| {
+                format!(
+                    "f{n}: {{containers: [{{name: x, image: {}:{t}}}]}}{eol}",
+                    repo.0
+                )
+            };
             (text(tag), text(&version(repo, tag)), usize::from(repo.1))
         }
-        Block::Noise { value, quote, comment } => {
+        Block::Noise {
+            value,
+            quote,
+            comment,
+        } => {
             let text = format!("n{n}: {}{comment}{eol}", q(value, *quote));
             (text.clone(), text, 0)
         }

@@ -66,6 +66,8 @@ pub enum Examined {
     /// The file cannot mention the image (cheap byte search): not parsed.
     Unrelated,
     Matched(FilePlan),
+    /// Not YAML because it is a Go/Helm template (`{{ … }}`): expected, so not a warning.
+    Template,
     Warning(Warning),
 }
 
@@ -89,7 +91,9 @@ pub fn examine(path: &str, bytes: Vec<u8>, target: &Target, needle: &memmem::Fin
         return Examined::Unrelated;
     }
     match bump_file(&text, target) {
-        Ok(bump) if bump.changes.is_empty() && bump.current.is_empty() && bump.skipped.is_empty() => {
+        Ok(bump)
+            if bump.changes.is_empty() && bump.current.is_empty() && bump.skipped.is_empty() =>
+        {
             Examined::Unrelated
         }
         Ok(bump) => Examined::Matched(FilePlan {
@@ -97,17 +101,15 @@ pub fn examine(path: &str, bytes: Vec<u8>, target: &Target, needle: &memmem::Fin
             original: text,
             bump,
         }),
+        Err(FileError::Yaml(_)) if text.contains("{{") => {
+            tracing::debug!(file = path, "Go/Helm template, not YAML; skipped");
+            Examined::Template
+        }
         Err(FileError::Yaml(e)) => Examined::Warning(Warning {
             file: path.to_string(),
             line: Some(e.line()),
-            column: match &e {
-                crate::manifest::TreeError::Syntax { column, .. }
-                | crate::manifest::TreeError::TooDeep { column, .. } => Some(*column),
-            },
-            message: format!(
-                "not valid YAML, left unchanged: {}",
-                e.to_string().split_once(": ").map_or("", |(_, m)| m)
-            ),
+            column: Some(e.column()),
+            message: format!("not valid YAML, left unchanged: {}", e.message()),
         }),
         Err(e) => Examined::Warning(Warning::file(path, e.to_string())),
     }
@@ -120,6 +122,8 @@ pub struct BumpPlan {
     /// Files where the image was found, by path.
     pub files: Vec<FilePlan>,
     pub warnings: Vec<Warning>,
+    /// Files skipped because they are templates, not YAML.
+    pub templates: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,10 +150,12 @@ impl BumpPlan {
                 Examined::Unrelated => {}
                 Examined::Matched(f) => plan.files.push(f),
                 Examined::Warning(w) => plan.warnings.push(w),
+                Examined::Template => plan.templates += 1,
             }
         }
         plan.files.sort_by(|a, b| a.path.cmp(&b.path));
-        plan.warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        plan.warnings
+            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         plan
     }
 
@@ -207,9 +213,22 @@ impl BumpPlan {
                 .iter()
                 .filter(|w| w.message.starts_with("not valid YAML"))
                 .count();
-            let hint = match invalid {
-                0 => String::new(),
-                n => format!(" ({n} file{} could not be parsed: see the warnings)", if n == 1 { "" } else { "s" }),
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let mut notes = Vec::new();
+            if invalid > 0 {
+                notes.push(format!(
+                    "{invalid} file{} could not be parsed: see the warnings",
+                    plural(invalid)
+                ));
+            }
+            if self.templates > 0 {
+                let n = self.templates;
+                notes.push(format!("{n} Go/Helm template{} skipped", plural(n)));
+            }
+            let hint = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
             };
             return Err(NothingToBump::NotReferenced {
                 image: image.to_string(),

@@ -100,7 +100,11 @@ impl Setter {
                         reference: current,
                         reason: format!(
                             "marked as the {} of {} but --image has none",
-                            if self.field == Field::Tag { "tag" } else { "digest" },
+                            if self.field == Field::Tag {
+                                "tag"
+                            } else {
+                                "digest"
+                            },
                             self.policy
                         ),
                     };

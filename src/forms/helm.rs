@@ -38,7 +38,8 @@ pub(super) fn visit(walker: &mut Walker<'_>, mapping: NodeId) {
 impl HelmImage {
     pub(super) fn plan(&self, source: Source<'_>, target: &Target) -> Outcome {
         let value = |id: Option<NodeId>| -> Option<&str> {
-            id.and_then(|id| source.scalar(id)).map(|s| s.value.as_str())
+            id.and_then(|id| source.scalar(id))
+                .map(|s| s.value.as_str())
         };
         let Some(repository) = value(Some(self.repository)) else {
             return Outcome::NoMatch;

@@ -5,7 +5,7 @@
 
 use super::{Form, Outcome, SiteKind, Source, Target, Walker, display};
 use crate::image_ref::RepositoryName;
-use crate::manifest::{Node, NodeId, Splice, encode, locate, Quoting};
+use crate::manifest::{Node, NodeId, Quoting, Splice, encode, locate};
 
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
@@ -47,7 +47,8 @@ pub(super) fn visit(walker: &mut Walker<'_>, mapping: NodeId) {
 impl Entry {
     pub(super) fn plan(&self, source: Source<'_>, target: &Target) -> Outcome {
         let value = |id: Option<NodeId>| -> Option<&str> {
-            id.and_then(|id| source.scalar(id)).map(|s| s.value.as_str())
+            id.and_then(|id| source.scalar(id))
+                .map(|s| s.value.as_str())
         };
         let Some(name) = value(self.new_name).or(value(Some(self.name))) else {
             return Outcome::NoMatch;
@@ -141,7 +142,10 @@ impl Entry {
                 .join(sep)
         };
         if text.as_bytes().get(*start) == Some(&b'{') {
-            let close = end + text[end..].find(|c: char| c != ' ' && c != '\t').unwrap_or(0);
+            let close = end
+                + text[end..]
+                    .find(|c: char| c != ' ' && c != '\t')
+                    .unwrap_or(0);
             if text.as_bytes().get(close) != Some(&b'}') {
                 return Err("flow-style entry spans several lines".into());
             }
@@ -153,7 +157,11 @@ impl Entry {
         let indent = file.scalar(*first_key).map_or(0, |k| k.column - 1);
         let (at, eol, lead) = match text[end..].find('\n') {
             Some(i) => {
-                let eol = if text[..end + i].ends_with('\r') { "\r\n" } else { "\n" };
+                let eol = if text[..end + i].ends_with('\r') {
+                    "\r\n"
+                } else {
+                    "\n"
+                };
                 (end + i + 1, eol, "")
             }
             None => {
@@ -190,7 +198,9 @@ impl Entry {
         let span = locate(text, scalar).map_err(str::to_string)?;
         let line_start = text[..key.start].rfind('\n').map_or(0, |i| i + 1);
         let alone = text[line_start..key.start].bytes().all(|b| b == b' ');
-        let line_end = text[span.range.end..].find('\n').map(|i| span.range.end + i + 1);
+        let line_end = text[span.range.end..]
+            .find('\n')
+            .map(|i| span.range.end + i + 1);
         match line_end {
             Some(line_end) if alone => Ok(Splice {
                 range: line_start..line_end,

@@ -96,7 +96,10 @@ pub struct Site {
 #[derive(Debug, Clone)]
 enum SiteKind {
     /// A whole reference in one scalar, after `prefix` bytes (Argo CD's `alias=`).
-    RefString { scalar: NodeId, prefix: usize },
+    RefString {
+        scalar: NodeId,
+        prefix: usize,
+    },
     Helm(helm::HelmImage),
     Kustomize(kustomize::Entry),
     Setter(flux::Setter),
@@ -120,9 +123,8 @@ impl Source<'_> {
         if scalar.value == value {
             return Ok(None);
         }
-        let span = locate(self.text, scalar).map_err(|why| {
-            format!("line {}: {why}", scalar.line)
-        })?;
+        let span =
+            locate(self.text, scalar).map_err(|why| format!("line {}: {why}", scalar.line))?;
         Ok(Some(Splice {
             range: span.range,
             text: encode(value, span.quoting),
@@ -251,7 +253,8 @@ fn plan_ref_string(source: Source<'_>, id: NodeId, prefix: usize, target: &Targe
     if !current.name.same_repository(&target.image.name) {
         return Outcome::NoMatch;
     }
-    let Some((tag, digest)) = next_version(current.tag.as_deref(), current.digest.as_deref(), target)
+    let Some((tag, digest)) =
+        next_version(current.tag.as_deref(), current.digest.as_deref(), target)
     else {
         return Outcome::Current {
             reference: reference.to_string(),

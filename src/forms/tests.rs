@@ -21,7 +21,11 @@ fn bump_with(text: &str, target: &Target) -> String {
     let out = result.edited.clone().unwrap_or_else(|| text.to_string());
     // A second run over the result changes nothing.
     let again = bump_file(&out, target).unwrap();
-    assert!(again.changes.is_empty(), "not idempotent: {:?}", again.changes);
+    assert!(
+        again.changes.is_empty(),
+        "not idempotent: {:?}",
+        again.changes
+    );
     out
 }
 
@@ -78,7 +82,10 @@ fn digests_are_written_dropped_or_kept() {
     let d2 = format!("sha256:{}", "2".repeat(64));
     let text = format!("containers:\n- image: x.io/app:1@{d1}\n");
     // A new tag drops the stale digest.
-    assert_eq!(bumped(&text, "x.io/app:2"), "containers:\n- image: x.io/app:2\n");
+    assert_eq!(
+        bumped(&text, "x.io/app:2"),
+        "containers:\n- image: x.io/app:2\n"
+    );
     // Tag and digest are both written.
     assert_eq!(
         bumped(&text, &format!("x.io/app:2@{d2}")),
@@ -87,7 +94,10 @@ fn digests_are_written_dropped_or_kept() {
     // The same tag keeps a digest someone pinned.
     assert_eq!(bumped(&text, "x.io/app:1"), text);
     // A bare name gains a tag.
-    assert_eq!(bumped("containers:\n- image: app\n", "app:2"), "containers:\n- image: app:2\n");
+    assert_eq!(
+        bumped("containers:\n- image: app\n", "app:2"),
+        "containers:\n- image: app:2\n"
+    );
 }
 
 #[test]
@@ -107,7 +117,11 @@ fn anchored_scalar_is_edited_once_and_aliases_follow() {
     let text = "x: &img app:1\ncontainers:\n- image: *img\n- image: *img\n";
     let result = bump_file(text, &target("app:2")).unwrap();
     assert_eq!(result.changes.len(), 1);
-    assert_eq!(result.edited.unwrap(), "x: &img app:1\ncontainers:\n- image: *img\n- image: *img\n".replace("&img app:1", "&img app:2"));
+    assert_eq!(
+        result.edited.unwrap(),
+        "x: &img app:1\ncontainers:\n- image: *img\n- image: *img\n"
+            .replace("&img app:1", "&img app:2")
+    );
     let text = "base: &image\n  repository: ghcr.io/a/b\n  tag: v1\napp:\n  image: *image\nside:\n  image: *image\n";
     let result = bump_file(text, &target("ghcr.io/a/b:v2")).unwrap();
     assert_eq!(result.changes.len(), 1);
@@ -137,11 +151,15 @@ fn helm_values_with_registry_tag_and_digest() {
     );
     assert_eq!(
         bumped(text, &format!("bitnami/nginx:1.30.0@{d}")),
-        text.replace("1.29.1-debian-12-r0", "1.30.0").replace("\"\"", &format!("\"{d}\""))
+        text.replace("1.29.1-debian-12-r0", "1.30.0")
+            .replace("\"\"", &format!("\"{d}\""))
     );
     // A stale digest is emptied in its own quoting.
     let pinned = text.replace("\"\"", &d);
-    assert_eq!(bumped(&pinned, "bitnami/nginx:1.30.0"), text.replace("1.29.1-debian-12-r0", "1.30.0"));
+    assert_eq!(
+        bumped(&pinned, "bitnami/nginx:1.30.0"),
+        text.replace("1.29.1-debian-12-r0", "1.30.0")
+    );
 }
 
 #[test]
@@ -153,14 +171,26 @@ fn helm_digest_inside_tag_and_mapping_not_named_image() {
         bumped(&text, &format!("ghcr.io/x/redis:8.7.0@{d2}")),
         format!("redis:\n  repository: ghcr.io/x/redis # c\n  tag: 8.7.0@{d2}\n")
     );
-    assert_eq!(bumped(&text, "ghcr.io/x/redis:8.7.0"), "redis:\n  repository: ghcr.io/x/redis # c\n  tag: 8.7.0\n");
+    assert_eq!(
+        bumped(&text, "ghcr.io/x/redis:8.7.0"),
+        "redis:\n  repository: ghcr.io/x/redis # c\n  tag: 8.7.0\n"
+    );
 }
 
 #[test]
 fn numeric_looking_tags_stay_strings() {
-    assert_eq!(bumped("image: {repository: adminer, tag: \"5\"}\n", "adminer:6"), "image: {repository: adminer, tag: \"6\"}\n");
-    assert_eq!(bumped("image:\n  repository: app\n  tag: v1\n", "app:1.10"), "image:\n  repository: app\n  tag: \"1.10\"\n");
-    assert_eq!(bumped("image:\n  repository: app\n  tag: 1.9\n", "app:1.10"), "image:\n  repository: app\n  tag: \"1.10\"\n");
+    assert_eq!(
+        bumped("image: {repository: adminer, tag: \"5\"}\n", "adminer:6"),
+        "image: {repository: adminer, tag: \"6\"}\n"
+    );
+    assert_eq!(
+        bumped("image:\n  repository: app\n  tag: v1\n", "app:1.10"),
+        "image:\n  repository: app\n  tag: \"1.10\"\n"
+    );
+    assert_eq!(
+        bumped("image:\n  repository: app\n  tag: 1.9\n", "app:1.10"),
+        "image:\n  repository: app\n  tag: \"1.10\"\n"
+    );
 }
 
 #[test]
@@ -176,26 +206,39 @@ fn kustomize_images_replace_insert_and_drop_digest() {
     assert_eq!(bumped(text, "x.io/app:v2"), text.replacen("v1", "v2", 1));
     // The effective name is newName: the old name no longer matches.
     assert_eq!(bumped(text, "app:v2"), text);
-    let text = "images:\n- name: redis\n  newName: public.ecr.aws/docker/library/redis\nresources: []\n";
+    let text =
+        "images:\n- name: redis\n  newName: public.ecr.aws/docker/library/redis\nresources: []\n";
     assert_eq!(
         bumped(text, "public.ecr.aws/docker/library/redis:8"),
         "images:\n- name: redis\n  newName: public.ecr.aws/docker/library/redis\n  newTag: \"8\"\nresources: []\n"
     );
     let d = format!("sha256:{}", "d".repeat(64));
     let text = format!("images:\r\n- name: app # c\r\n  digest: {d}\r\n  newTag: v1\r\n");
-    assert_eq!(bumped(&text, "app:v2"), "images:\r\n- name: app # c\r\n  newTag: v2\r\n");
+    assert_eq!(
+        bumped(&text, "app:v2"),
+        "images:\r\n- name: app # c\r\n  newTag: v2\r\n"
+    );
     assert_eq!(
         bumped("images:\n- {name: app, newTag: v1}", &format!("app:v2@{d}")),
         format!("images:\n- {{name: app, newTag: v2, digest: {d}}}")
     );
-    assert_eq!(bumped("images:\n- name: app\n  newName: app", "app:v2"), "images:\n- name: app\n  newName: app\n  newTag: v2");
+    assert_eq!(
+        bumped("images:\n- name: app\n  newName: app", "app:v2"),
+        "images:\n- name: app\n  newName: app\n  newTag: v2"
+    );
 }
 
 #[test]
 fn argocd_kustomize_image_strings_with_alias() {
     let text = "kind: Application\nspec:\n  source:\n    kustomize:\n      images:\n      - quay.io/x/e2e:0.2\n      - 'my-app=gcr.io/my-repo/my-app:0.1'\n";
-    assert_eq!(bumped(text, "gcr.io/my-repo/my-app:0.2"), text.replace("my-app:0.1", "my-app:0.2"));
-    assert_eq!(bumped(text, "quay.io/x/e2e:0.3"), text.replace("e2e:0.2", "e2e:0.3"));
+    assert_eq!(
+        bumped(text, "gcr.io/my-repo/my-app:0.2"),
+        text.replace("my-app:0.1", "my-app:0.2")
+    );
+    assert_eq!(
+        bumped(text, "quay.io/x/e2e:0.3"),
+        text.replace("e2e:0.2", "e2e:0.3")
+    );
 }
 
 #[test]
@@ -207,7 +250,8 @@ fn flux_setters_change_exactly_the_marked_fields() {
     };
     assert_eq!(
         bump_with(text, &t),
-        text.replacen("tag: 1.0", "tag: \"1.1\"", 1).replacen("b:1.0 #", "b:1.1 #", 1)
+        text.replacen("tag: 1.0", "tag: \"1.1\"", 1)
+            .replacen("b:1.0 #", "b:1.1 #", 1)
     );
     let other = Target {
         setter: Some("flux-system:other".into()),

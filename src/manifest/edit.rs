@@ -26,7 +26,8 @@ pub fn apply(text: &str, splices: &[Splice]) -> Result<String, OverlapError> {
     let mut previous: Option<&Splice> = None;
     for s in sorted {
         if let Some(p) = previous
-            && (s.range.start < p.range.end || (s.range.start == p.range.start && s.range.is_empty()))
+            && (s.range.start < p.range.end
+                || (s.range.start == p.range.start && s.range.is_empty()))
         {
             return Err(OverlapError {
                 first: p.range.clone(),
@@ -47,12 +48,18 @@ mod tests {
     use super::*;
 
     fn sp(a: usize, b: usize, t: &str) -> Splice {
-        Splice { range: a..b, text: t.into() }
+        Splice {
+            range: a..b,
+            text: t.into(),
+        }
     }
 
     #[test]
     fn splices_apply_in_order_and_duplicates_collapse() {
-        let out = apply("abcdef", &[sp(4, 5, "X"), sp(0, 1, "YY"), sp(4, 5, "X"), sp(2, 2, "+")]);
+        let out = apply(
+            "abcdef",
+            &[sp(4, 5, "X"), sp(0, 1, "YY"), sp(4, 5, "X"), sp(2, 2, "+")],
+        );
         assert_eq!(out.unwrap(), "YYb+cdXf");
     }
 

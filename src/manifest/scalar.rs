@@ -152,7 +152,9 @@ pub fn is_plain_safe(value: &str) -> bool {
     let Some(first) = value.chars().next() else {
         return false;
     };
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) && !(first == '-' && value.len() > 1 && !value.starts_with("- ")) {
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first)
+        && !(first == '-' && value.len() > 1 && !value.starts_with("- "))
+    {
         return false;
     }
     if value.contains(": ")
@@ -237,11 +239,26 @@ mod tests {
 
     #[test]
     fn spans_cover_exactly_the_written_value() {
-        assert_eq!(span_of("k: nginx:1.25 # c\n"), Ok(("nginx:1.25".into(), Quoting::Plain)));
-        assert_eq!(span_of("k: 'a''b' # c'\n"), Ok(("'a''b'".into(), Quoting::Single)));
-        assert_eq!(span_of("k: \"x:1\"   # \"q\"\n"), Ok(("\"x:1\"".into(), Quoting::Double)));
-        assert_eq!(span_of("k: &a !!str x:1\n"), Ok(("x:1".into(), Quoting::Plain)));
-        assert_eq!(span_of("{k: x:1, b: 2}"), Ok(("x:1".into(), Quoting::Plain)));
+        assert_eq!(
+            span_of("k: nginx:1.25 # c\n"),
+            Ok(("nginx:1.25".into(), Quoting::Plain))
+        );
+        assert_eq!(
+            span_of("k: 'a''b' # c'\n"),
+            Ok(("'a''b'".into(), Quoting::Single))
+        );
+        assert_eq!(
+            span_of("k: \"x:1\"   # \"q\"\n"),
+            Ok(("\"x:1\"".into(), Quoting::Double))
+        );
+        assert_eq!(
+            span_of("k: &a !!str x:1\n"),
+            Ok(("x:1".into(), Quoting::Plain))
+        );
+        assert_eq!(
+            span_of("{k: x:1, b: 2}"),
+            Ok(("x:1".into(), Quoting::Plain))
+        );
         assert_eq!(span_of("k: x\r\n"), Ok(("x".into(), Quoting::Plain)));
     }
 
@@ -255,10 +272,21 @@ mod tests {
 
     #[test]
     fn plain_values_that_would_change_type_get_quoted() {
-        for v in ["1.10", "5", "1e3", "0x1F", "true", "no", "~", "", "1:20", ".5", "-1", "#x", "*a", "on"] {
+        for v in [
+            "1.10", "5", "1e3", "0x1F", "true", "no", "~", "", "1:20", ".5", "-1", "#x", "*a", "on",
+        ] {
             assert!(encode(v, Quoting::Plain).starts_with('"'), "{v}");
         }
-        for v in ["ci-35", "v1.2.3", "1.2.3", "nginx:1.26", "sha256:abc", "8.2.1-debian-12-r0", "latest", "e2e"] {
+        for v in [
+            "ci-35",
+            "v1.2.3",
+            "1.2.3",
+            "nginx:1.26",
+            "sha256:abc",
+            "8.2.1-debian-12-r0",
+            "latest",
+            "e2e",
+        ] {
             assert_eq!(encode(v, Quoting::Plain), v);
         }
         assert_eq!(encode("5", Quoting::Single), "'5'");

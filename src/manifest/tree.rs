@@ -63,6 +63,20 @@ impl TreeError {
             TreeError::Syntax { line, .. } | TreeError::TooDeep { line, .. } => *line,
         }
     }
+
+    pub fn column(&self) -> usize {
+        match self {
+            TreeError::Syntax { column, .. } | TreeError::TooDeep { column, .. } => *column,
+        }
+    }
+
+    /// The message without its position.
+    pub fn message(&self) -> String {
+        match self {
+            TreeError::Syntax { message, .. } => message.clone(),
+            TreeError::TooDeep { .. } => format!("nesting deeper than {MAX_DEPTH} levels"),
+        }
+    }
 }
 
 impl YamlFile {
@@ -170,13 +184,8 @@ impl<'a> ByteOffsets<'a> {
 }
 
 enum Open {
-    Mapping {
-        id: NodeId,
-        key: Option<NodeId>,
-    },
-    Sequence {
-        id: NodeId,
-    },
+    Mapping { id: NodeId, key: Option<NodeId> },
+    Sequence { id: NodeId },
 }
 
 struct Builder<'a> {
@@ -217,13 +226,15 @@ impl<'a> Builder<'a> {
                     self.attach(id);
                 }
                 Event::Alias(anchor) => {
-                    let target = self.anchors.get(&anchor).copied().ok_or_else(|| {
-                        TreeError::Syntax {
-                            line,
-                            column,
-                            message: "alias to an unknown anchor".into(),
-                        }
-                    })?;
+                    let target =
+                        self.anchors
+                            .get(&anchor)
+                            .copied()
+                            .ok_or_else(|| TreeError::Syntax {
+                                line,
+                                column,
+                                message: "alias to an unknown anchor".into(),
+                            })?;
                     let id = self.push(Node::Alias(target));
                     self.attach(id);
                 }
@@ -318,7 +329,10 @@ mod tests {
         let f = YamlFile::parse(text).unwrap();
         assert_eq!(f.documents.len(), 2);
         let a = scalar_at(&f, 0, &["a"]);
-        assert_eq!((a.value.as_str(), a.start, a.line, a.column), ("1.10", 3, 1, 4));
+        assert_eq!(
+            (a.value.as_str(), a.start, a.line, a.column),
+            ("1.10", 3, 1, 4)
+        );
         let d = scalar_at(&f, 1, &["d"]);
         assert_eq!(&text[d.start..d.start + 2], "ü");
         assert_eq!(d.line, 5);
@@ -352,9 +366,18 @@ mod tests {
         let text = "[".repeat(100_000);
         // The parser's own limit may fire first; either way it is an error, not a crash.
         let err = YamlFile::parse(&text).unwrap_err();
-        assert!(err.to_string().contains("limit") || matches!(err, TreeError::TooDeep { .. }), "{err}");
-        let text = "a:\n".to_string() + &(1..400).map(|i| format!("{}k:\n", " ".repeat(i))).collect::<String>();
-        assert!(matches!(YamlFile::parse(&text), Err(TreeError::TooDeep { .. })));
+        assert!(
+            err.to_string().contains("limit") || matches!(err, TreeError::TooDeep { .. }),
+            "{err}"
+        );
+        let text = "a:\n".to_string()
+            + &(1..400)
+                .map(|i| format!("{}k:\n", " ".repeat(i)))
+                .collect::<String>();
+        assert!(matches!(
+            YamlFile::parse(&text),
+            Err(TreeError::TooDeep { .. })
+        ));
     }
 
     #[test]
