@@ -4,8 +4,10 @@
 
 pub mod bump;
 pub mod cli;
+pub mod config;
 pub mod diff;
 pub mod forms;
+pub mod gitlab;
 pub mod image_ref;
 pub mod manifest;
 pub mod modes;

@@ -1,0 +1,142 @@
+//! `.gitops-bot.yaml`: per-repository settings read from the config repo's root.
+//!
+//! Strict on purpose: an unknown key or a wrong type is an error naming the file, the key and
+//! the line, because a typo in a deploy setting should stop a deploy, not be ignored. Flags
+//! override what is here; this module only parses and answers questions about the file.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub const FILE_NAME: &str = ".gitops-bot.yaml";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Usernames of the operators: the default assignees of bump MRs.
+    #[serde(default)]
+    pub operators: Vec<String>,
+    /// Usernames asked to review bump MRs.
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    /// Labels put on bump MRs.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Environment name → what belongs to it.
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+    #[serde(default)]
+    pub templates: Templates,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Directories (relative to the repo root) whose files belong to this environment.
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Templates {
+    /// A minijinja template in the config repo for bump MR descriptions.
+    pub merge_request: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Unlocated { file: String, message: String },
+    #[error("unknown environment {name:?}; {file} defines: {known}")]
+    UnknownEnvironment {
+        name: String,
+        file: String,
+        known: String,
+    },
+}
+
+impl RepoConfig {
+    /// Parses the file's text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<RepoConfig, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(RepoConfig::default());
+        }
+        yaml_serde::from_str(text).map_err(|e| match e.location() {
+            Some(at) => ConfigError::Invalid {
+                file: file.to_string(),
+                line: at.line(),
+                column: at.column(),
+                message: strip_location(&e.to_string()),
+            },
+            None => ConfigError::Unlocated {
+                file: file.to_string(),
+                message: e.to_string(),
+            },
+        })
+    }
+
+    /// The paths of environment `name`.
+    pub fn environment_paths(&self, name: &str) -> Result<&[String], ConfigError> {
+        match self.environments.get(name) {
+            Some(env) => Ok(&env.paths),
+            None => Err(ConfigError::UnknownEnvironment {
+                name: name.to_string(),
+                file: FILE_NAME.to_string(),
+                known: if self.environments.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.environments.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+            }),
+        }
+    }
+}
+
+/// serde_yaml-style messages end in " at line L column C"; the location is printed in front.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let text = "operators: [operator]\nreviewers: [reviewer]\nlabels: [deploy]\nenvironments:\n  prod:\n    paths: [overlays/prod]\ntemplates:\n  merge_request: .gitops-bot/mr.md.j2\n";
+        let c = RepoConfig::parse(text, FILE_NAME).unwrap();
+        assert_eq!(c.operators, ["operator"]);
+        assert_eq!(c.environment_paths("prod").unwrap(), ["overlays/prod"]);
+        assert_eq!(c.templates.merge_request.as_deref(), Some(".gitops-bot/mr.md.j2"));
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_file_key_and_line() {
+        let err = RepoConfig::parse("operators: [a]\nenvironments:\n  prod:\n    path: [x]\n", FILE_NAME).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with(".gitops-bot.yaml:4:"), "{msg}");
+        assert!(msg.contains("unknown field `path`"), "{msg}");
+        let err = RepoConfig::parse("labels: deploy\n", FILE_NAME).unwrap_err().to_string();
+        assert!(err.starts_with(".gitops-bot.yaml:1:"), "{err}");
+        assert!(err.contains("labels"), "{err}");
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_known_ones() {
+        let c = RepoConfig::parse("environments: {prod: {paths: [p]}, dev: {paths: [d]}}", FILE_NAME).unwrap();
+        let err = c.environment_paths("stage").unwrap_err().to_string();
+        assert_eq!(err, "unknown environment \"stage\"; .gitops-bot.yaml defines: dev, prod");
+        assert!(RepoConfig::parse("", FILE_NAME).unwrap().operators.is_empty());
+    }
+}

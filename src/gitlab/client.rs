@@ -1,0 +1,448 @@
+//! The HTTP transport to GitLab's REST API v4: authentication, timeouts, retries and errors
+//! that say what failed and what to do.
+//!
+//! Endpoints come from the `gitlab` crate (it knows every parameter's encoding); this module
+//! sends them itself so that it owns the policy: idempotent requests (GET, PUT, DELETE) are
+//! retried with exponential backoff and jitter on 429, 502, 503, 504 and connection errors;
+//! a POST is retried only when GitLab provably did not process it (429, or no connection). A
+//! POST whose answer was lost is reported as [`GitlabError::Uncertain`] so the caller can
+//! check what happened before repeating it. The token never appears in any output.
+
+use std::fmt;
+use std::time::Duration;
+
+use gitlab::api::Endpoint;
+use reqwest::{Method, StatusCode, header};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// Attempts per request, the first included.
+const ATTEMPTS: u32 = 5;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest response body read (JSON answers; archives pass their own cap).
+const MAX_BODY: u64 = 64 * 1024 * 1024;
+/// Longest wait honoured from `Retry-After`/`RateLimit-Reset`; longer waits fail instead.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// A secret that cannot be printed by accident.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(value: String) -> Self {
+        Token(value)
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitlabError {
+    #[error("{method} {endpoint}: {status} {message}{hint}")]
+    Status {
+        method: Method,
+        endpoint: String,
+        status: StatusCode,
+        message: String,
+        hint: String,
+    },
+    #[error("{method} {endpoint}: cannot reach GitLab: {detail}")]
+    Transport {
+        method: Method,
+        endpoint: String,
+        detail: String,
+    },
+    #[error(
+        "{method} {endpoint}: the connection failed after the request was sent ({detail}); it may or may not have been applied"
+    )]
+    Uncertain {
+        method: Method,
+        endpoint: String,
+        detail: String,
+    },
+    #[error("{method} {endpoint}: unexpected response: {detail}")]
+    Decode {
+        method: Method,
+        endpoint: String,
+        detail: String,
+    },
+    #[error("{endpoint}: {detail}")]
+    Request { endpoint: String, detail: String },
+}
+
+impl GitlabError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            GitlabError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// GitLab's own message, for callers that branch on it.
+    pub fn message(&self) -> &str {
+        match self {
+            GitlabError::Status { message, .. } => message,
+            _ => "",
+        }
+    }
+}
+
+/// A raw response: status, headers and the whole body.
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+#[derive(Clone)]
+pub struct GitlabClient {
+    api: Url,
+    token: Token,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for GitlabClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitlabClient").field("api", &self.api.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// `https://gitlab.example.com`, `https://host/gitlab/` or `…/api/v4` → `…/api/v4/`.
+pub fn api_base(url: &str) -> Result<Url, String> {
+    let mut url = Url::parse(url.trim()).map_err(|e| format!("invalid GitLab URL {url:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("GitLab URL {url} must be http:// or https://"));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    let path = url.path().trim_end_matches('/').to_string();
+    let path = if path.ends_with("/api/v4") {
+        format!("{path}/")
+    } else {
+        format!("{path}/api/v4/")
+    };
+    url.set_path(&path);
+    Ok(url)
+}
+
+impl GitlabClient {
+    pub fn new(api: Url, token: Token) -> Result<Self, GitlabError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("gitops-bot/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| GitlabError::Request {
+                endpoint: api.to_string(),
+                detail: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(GitlabClient { api, token, http })
+    }
+
+    pub fn api_url(&self) -> &Url {
+        &self.api
+    }
+
+    /// Sends `endpoint` and decodes its JSON answer.
+    pub async fn call<E, T>(&self, endpoint: &E) -> Result<T, GitlabError>
+    where
+        E: Endpoint + Sync,
+        T: DeserializeOwned,
+    {
+        let method = endpoint.method();
+        let path = endpoint.endpoint().to_string();
+        let response = self.send(endpoint, &[]).await?;
+        serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
+            method,
+            endpoint: path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Sends `endpoint` with extra query parameters and returns the successful raw response.
+    pub async fn send<E>(&self, endpoint: &E, extra_query: &[(&str, String)]) -> Result<Response, GitlabError>
+    where
+        E: Endpoint + Sync,
+    {
+        let method = endpoint.method();
+        let path = endpoint.endpoint().to_string();
+        let request_error = |detail: String| GitlabError::Request {
+            endpoint: path.clone(),
+            detail,
+        };
+        let mut url = self.api.join(&path).map_err(|e| request_error(e.to_string()))?;
+        endpoint.parameters().add_to_url(&mut url);
+        for (k, v) in extra_query {
+            url.query_pairs_mut().append_pair(k, v);
+        }
+        let body = endpoint.body().map_err(|e| request_error(e.to_string()))?;
+        self.execute(method, &path, url, body, REQUEST_TIMEOUT, MAX_BODY).await
+    }
+
+    /// A GET of an arbitrary API path (for what the `gitlab` crate has no endpoint for).
+    pub async fn get_raw(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        timeout: Duration,
+        max_body: u64,
+    ) -> Result<Response, GitlabError> {
+        let mut url = self.api.join(path).map_err(|e| GitlabError::Request {
+            endpoint: path.to_string(),
+            detail: e.to_string(),
+        })?;
+        for (k, v) in query {
+            url.query_pairs_mut().append_pair(k, v);
+        }
+        self.execute(Method::GET, path, url, None, timeout, max_body).await
+    }
+
+    async fn execute(
+        &self,
+        method: Method,
+        path: &str,
+        url: Url,
+        body: Option<(&'static str, Vec<u8>)>,
+        timeout: Duration,
+        max_body: u64,
+    ) -> Result<Response, GitlabError> {
+        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header("PRIVATE-TOKEN", self.token.expose())
+                .timeout(timeout);
+            if let Some((mime, data)) = &body {
+                request = request.header(header::CONTENT_TYPE, *mime).body(data.clone());
+            }
+            let outcome = match request.send().await {
+                Ok(response) => match read_capped(response, max_body).await {
+                    Ok(Some(r)) => Ok(r),
+                    Ok(None) => {
+                        return Err(GitlabError::Decode {
+                            method,
+                            endpoint: path.to_string(),
+                            detail: format!("the answer is larger than {max_body} bytes"),
+                        });
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            let last = attempt >= ATTEMPTS;
+            match outcome {
+                Ok(response) if response.status.is_success() => return Ok(response),
+                Ok(response) => {
+                    let retryable = response.status == StatusCode::TOO_MANY_REQUESTS
+                        || (idempotent
+                            && matches!(response.status.as_u16(), 502..=504));
+                    let wait = retry_wait(&response.headers, attempt);
+                    if retryable && !last && wait <= MAX_RETRY_WAIT {
+                        tracing::warn!(%method, endpoint = path, status = %response.status, attempt, wait_ms = wait.as_millis() as u64, "GitLab asked to retry");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(status_error(method, path, &response));
+                }
+                Err(e) => {
+                    // A connection that was never made carries no request: safe to resend.
+                    let unsent = e.is_connect();
+                    if (idempotent || unsent) && !last {
+                        let wait = backoff(attempt);
+                        tracing::warn!(%method, endpoint = path, attempt, error = %e, "GitLab unreachable, retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    let detail = without_url(e);
+                    return Err(if idempotent || unsent {
+                        GitlabError::Transport { method, endpoint: path.to_string(), detail }
+                    } else {
+                        GitlabError::Uncertain { method, endpoint: path.to_string(), detail }
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Reads the body chunk by chunk, giving up (`None`) past `max` bytes.
+async fn read_capped(mut response: reqwest::Response, max: u64) -> Result<Option<Response>, reqwest::Error> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    if response.content_length().is_some_and(|n| n > max) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() as u64 + chunk.len() as u64 > max {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(Response {
+        status,
+        headers,
+        body: body.into(),
+    }))
+}
+
+/// Exponential backoff with full jitter: up to 0.5 s, 1 s, 2 s, 4 s…
+fn backoff(attempt: u32) -> Duration {
+    let cap_ms = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(6));
+    Duration::from_millis(fastrand::u64(cap_ms / 2..=cap_ms))
+}
+
+/// What the server asked for (`Retry-After` seconds, or `RateLimit-Reset` epoch), else backoff.
+fn retry_wait(headers: &header::HeaderMap, attempt: u32) -> Duration {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    if let Some(secs) = number("retry-after") {
+        return Duration::from_secs(secs);
+    }
+    if let Some(reset) = number("ratelimit-reset") {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        return Duration::from_secs(reset.saturating_sub(now));
+    }
+    backoff(attempt)
+}
+
+/// reqwest errors print the URL; ours name the endpoint already.
+fn without_url(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    detail
+}
+
+fn status_error(method: Method, path: &str, response: &Response) -> GitlabError {
+    let message = gitlab_message(&response.body);
+    let hint = match response.status {
+        StatusCode::UNAUTHORIZED => " — the token was refused: set GITLAB_TOKEN to a valid project or group access token with the `api` scope",
+        StatusCode::FORBIDDEN => " — the token lacks permission: it needs the `api` scope and at least the Developer role on the config project (CI_JOB_TOKEN cannot create commits, merge requests or notes)",
+        StatusCode::NOT_FOUND => " — check --project (a numeric ID or the full path, e.g. group/helloworld-ops) and that the token's user is a member of it",
+        StatusCode::TOO_MANY_REQUESTS => " — GitLab's rate limit; retry later",
+        _ => "",
+    };
+    GitlabError::Status {
+        method,
+        endpoint: path.to_string(),
+        status: response.status,
+        message,
+        hint: hint.to_string(),
+    }
+}
+
+/// GitLab puts its reason in `message` (a string, a list, or field → list) or `error`.
+fn gitlab_message(body: &[u8]) -> String {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        let text = String::from_utf8_lossy(body);
+        return text.chars().take(300).collect::<String>().trim().to_string();
+    };
+    let flatten = |v: &serde_json::Value| -> String {
+        match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join("; "),
+            serde_json::Value::Object(fields) => fields
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        serde_json::Value::Array(items) => items
+                            .iter()
+                            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        other => other.as_str().map_or_else(|| other.to_string(), str::to_string),
+                    };
+                    format!("{k} {v}")
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    };
+    if let Some(m) = value.get("message") {
+        return flatten(m);
+    }
+    match (value.get("error"), value.get("error_description")) {
+        (Some(e), Some(d)) => format!("{}: {}", flatten(e), flatten(d)),
+        (Some(e), None) => flatten(e),
+        _ => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_base_accepts_server_and_api_urls() {
+        for (given, want) in [
+            ("https://gitlab.example.com", "https://gitlab.example.com/api/v4/"),
+            ("https://gitlab.example.com/", "https://gitlab.example.com/api/v4/"),
+            ("https://example.com/gitlab/api/v4", "https://example.com/gitlab/api/v4/"),
+            ("http://127.0.0.1:8080/api/v4/", "http://127.0.0.1:8080/api/v4/"),
+        ] {
+            assert_eq!(api_base(given).unwrap().as_str(), want);
+        }
+        assert!(api_base("ftp://x").is_err());
+        assert!(api_base("not a url").is_err());
+    }
+
+    #[test]
+    fn gitlab_messages_of_every_shape() {
+        assert_eq!(gitlab_message(br#"{"message":"404 Project Not Found"}"#), "404 Project Not Found");
+        assert_eq!(
+            gitlab_message(br#"{"message":["Another open merge request already exists for this source branch: !1"]}"#),
+            "Another open merge request already exists for this source branch: !1"
+        );
+        assert_eq!(
+            gitlab_message(br#"{"message":{"description":["is too long (maximum is 1048576 characters)"]}}"#),
+            "description is too long (maximum is 1048576 characters)"
+        );
+        assert_eq!(
+            gitlab_message(br#"{"error":"insufficient_scope","error_description":"needs api"}"#),
+            "insufficient_scope: needs api"
+        );
+        assert_eq!(gitlab_message(b"<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        assert_eq!(format!("{:?}", Token::new("glpat-secret".into())), "Token([redacted])");
+    }
+
+    #[test]
+    fn retry_wait_honours_retry_after() {
+        let mut h = header::HeaderMap::new();
+        h.insert("retry-after", header::HeaderValue::from_static("7"));
+        assert_eq!(retry_wait(&h, 1), Duration::from_secs(7));
+        assert!(retry_wait(&header::HeaderMap::new(), 3) <= Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,11 @@
+//! The GitLab adapter: an HTTP client with GitLab's retry and error semantics, the calls
+//! gitops-bot makes, and safe reading of repository archives. It knows nothing about YAML
+//! editing or what a bump is.
+
+mod api;
+pub mod archive;
+mod client;
+
+pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Project};
+pub use archive::{Archive, ArchiveFile, Limits};
+pub use client::{GitlabClient, GitlabError, Token, api_base};
