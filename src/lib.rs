@@ -10,6 +10,8 @@ pub mod forms;
 pub mod gitlab;
 pub mod image_ref;
 pub mod manifest;
+pub mod marker;
+pub mod messages;
 pub mod modes;
 pub mod output;
 pub mod workdir;

@@ -1,0 +1,179 @@
+//! Messages the bot writes on GitLab, rendered with minijinja from `templates/messages/`
+//! (embedded in the binary; a user template can replace the merge request description).
+//!
+//! Filters for safe Markdown: `code` (an inline code span no content can break out of),
+//! `cell` (escapes `|` inside table cells) and `fence` (a code fence longer than any backtick
+//! run in the content). Rendering never touches the network or the clock.
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+/// GitLab refuses descriptions over 1,048,576 characters; stay clearly below.
+pub const DESCRIPTION_LIMIT: usize = 1_000_000;
+
+const MERGE_REQUEST: &str = include_str!("../../templates/messages/merge_request.md.j2");
+const SUPERSEDED: &str = include_str!("../../templates/messages/superseded.md.j2");
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("template {name}: {source}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("the merge request description is over {DESCRIPTION_LIMIT} characters even without the diff")]
+    TooLong,
+}
+
+/// One changed reference, as the templates see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeRow {
+    pub file: String,
+    pub line: usize,
+    pub form: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// Where the image came from (GitLab CI predefined variables of the app pipeline).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceInfo {
+    pub project_name: Option<String>,
+    pub project_url: Option<String>,
+    pub commit_sha: Option<String>,
+    pub commit_url: Option<String>,
+    pub pipeline_url: Option<String>,
+}
+
+/// Everything a merge request description template can use.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergeRequestView {
+    pub image: String,
+    pub version: String,
+    pub previous: Vec<String>,
+    /// The environment name, else the target branch.
+    pub destination: String,
+    pub environment: Option<String>,
+    pub target_branch: String,
+    pub changes: Vec<ChangeRow>,
+    pub files: usize,
+    pub diff: String,
+    pub diff_truncated: bool,
+    pub source: SourceInfo,
+    /// The hidden state line; templates must keep it.
+    pub marker: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SupersededView {
+    pub previous: Vec<String>,
+    pub version: String,
+    pub target_branch: String,
+    pub base_sha: String,
+}
+
+pub struct Messages {
+    env: Environment<'static>,
+}
+
+impl Messages {
+    /// The built-in templates, with the merge request description replaced by `custom`.
+    pub fn new(custom_merge_request: Option<String>) -> Result<Self, MessageError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let syntax = SyntaxConfig::builder()
+            .trim_blocks(true)
+            .build()
+            .map_err(|source| MessageError::Template {
+                name: "syntax".into(),
+                source,
+            })?;
+        env.set_syntax(syntax);
+        env.add_filter("code", code);
+        env.add_filter("cell", cell);
+        env.add_filter("fence", fence);
+        let add = |env: &mut Environment<'static>, name: &'static str, source: String| {
+            env.add_template_owned(name, source)
+                .map_err(|source| MessageError::Template {
+                    name: name.to_string(),
+                    source,
+                })
+        };
+        add(&mut env, "merge_request.md.j2", custom_merge_request.unwrap_or_else(|| MERGE_REQUEST.to_string()))?;
+        add(&mut env, "superseded.md.j2", SUPERSEDED.to_string())?;
+        Ok(Messages { env })
+    }
+
+    fn render<T: Serialize>(&self, name: &str, view: &T) -> Result<String, MessageError> {
+        let template = self.env.get_template(name).map_err(|source| MessageError::Template {
+            name: name.to_string(),
+            source,
+        })?;
+        template.render(Serde(view)).map_err(|source| MessageError::Template {
+            name: name.to_string(),
+            source,
+        })
+    }
+
+    /// The description, with the diff cut at a line boundary when the whole would be too long.
+    pub fn merge_request(&self, view: &MergeRequestView) -> Result<String, MessageError> {
+        let mut view = view.clone();
+        for _ in 0..4 {
+            let text = self.render("merge_request.md.j2", &view)?;
+            let length = text.chars().count();
+            if length <= DESCRIPTION_LIMIT {
+                return Ok(text);
+            }
+            let over = length - DESCRIPTION_LIMIT;
+            let keep = view.diff.chars().count().saturating_sub(over + 1000);
+            if keep == 0 && view.diff_truncated {
+                break;
+            }
+            view.diff = truncate_lines(&view.diff, keep);
+            view.diff_truncated = true;
+        }
+        Err(MessageError::TooLong)
+    }
+
+    pub fn superseded(&self, view: &SupersededView) -> Result<String, MessageError> {
+        self.render("superseded.md.j2", view)
+    }
+}
+
+/// At most `chars` characters of `text`, ending at a line break.
+fn truncate_lines(text: &str, chars: usize) -> String {
+    let cut = text.char_indices().nth(chars).map_or(text.len(), |(i, _)| i);
+    let end = text[..cut].rfind('\n').map_or(0, |i| i + 1);
+    text[..end].to_string()
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+/// An inline code span that the content cannot close (CommonMark: a longer backtick run).
+fn code(value: String) -> String {
+    let value = value.replace(['\n', '\r'], " ");
+    let ticks = "`".repeat(longest_backtick_run(&value) + 1);
+    if value.starts_with('`') || value.ends_with('`') {
+        format!("{ticks} {value} {ticks}")
+    } else {
+        format!("{ticks}{value}{ticks}")
+    }
+}
+
+/// Escapes the table cell separator.
+fn cell(value: String) -> String {
+    value.replace('|', "\\|")
+}
+
+/// A fence of backticks longer than any run inside `content` (at least three).
+fn fence(content: String) -> String {
+    "`".repeat((longest_backtick_run(&content) + 1).max(3))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! Rendered messages are compared whole against golden files in `tests/golden/`
+//! (`UPDATE_GOLDEN=1 cargo test` rewrites them; review the diff before committing).
+
+use super::*;
+use crate::marker::{self, BumpState, RecordedChange};
+
+fn golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != actual {
+        let diff = similar::TextDiff::from_lines(&expected, actual)
+            .unified_diff()
+            .header("golden", "rendered")
+            .to_string();
+        panic!("{name} differs from its golden file (UPDATE_GOLDEN=1 to accept):\n{diff}");
+    }
+}
+
+fn view() -> MergeRequestView {
+    let state = BumpState {
+        v: 1,
+        kind: "bump".into(),
+        image: "registry.example.com/root/helloworld".into(),
+        tag: Some("ci-35".into()),
+        digest: None,
+        previous: vec!["ci-34".into()],
+        environment: Some("prod".into()),
+        target_branch: "main".into(),
+        branch: "gitops-bot/prod/helloworld-0a1b2c".into(),
+        base_sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        changes: vec![RecordedChange {
+            file: "deployment.yml".into(),
+            line: 20,
+            old: "registry.example.com/root/helloworld:ci-34".into(),
+            new: "registry.example.com/root/helloworld:ci-35".into(),
+        }],
+    };
+    MergeRequestView {
+        image: state.image.clone(),
+        version: "ci-35".into(),
+        previous: vec!["ci-34".into()],
+        destination: "prod".into(),
+        environment: Some("prod".into()),
+        target_branch: "main".into(),
+        changes: vec![
+            ChangeRow {
+                file: "deployment.yml".into(),
+                line: 20,
+                form: "container".into(),
+                old: "registry.example.com/root/helloworld:ci-34".into(),
+                new: "registry.example.com/root/helloworld:ci-35".into(),
+            },
+            ChangeRow {
+                file: "odd|name`x.yaml".into(),
+                line: 9,
+                form: "kustomize-images".into(),
+                old: "registry.example.com/root/helloworld:ci-34".into(),
+                new: "registry.example.com/root/helloworld:ci-35".into(),
+            },
+        ],
+        files: 2,
+        diff: "--- a/deployment.yml\n+++ b/deployment.yml\n@@ -1 +1 @@\n-image: x:ci-34\n+image: x:ci-35\n/merge\n# ```\n".into(),
+        diff_truncated: false,
+        source: SourceInfo {
+            project_name: Some("root/helloworld".into()),
+            project_url: Some("https://gitlab.example.com/root/helloworld".into()),
+            commit_sha: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
+            commit_url: Some("https://gitlab.example.com/root/helloworld/-/commit/fedcba9876543210fedcba9876543210fedcba98".into()),
+            pipeline_url: Some("https://gitlab.example.com/root/helloworld/-/pipelines/34".into()),
+        },
+        marker: marker::render(&state),
+    }
+}
+
+#[test]
+fn merge_request_description_matches_golden() {
+    let text = Messages::new(None).unwrap().merge_request(&view()).unwrap();
+    golden("merge_request.md", &text);
+}
+
+#[test]
+fn quick_actions_from_the_repo_stay_inside_code() {
+    let text = Messages::new(None).unwrap().merge_request(&view()).unwrap();
+    // A line starting with a slash outside a fence would be executed by GitLab.
+    let mut in_fence: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(f) = &in_fence {
+            if trimmed.starts_with(f.as_str()) && trimmed.trim_end().chars().all(|c| c == '`') {
+                in_fence = None;
+            }
+            continue;
+        }
+        if trimmed.starts_with("```") {
+            in_fence = Some(trimmed.chars().take_while(|c| *c == '`').collect());
+            continue;
+        }
+        assert!(!trimmed.starts_with('/'), "quick action outside code: {line}");
+    }
+    assert!(in_fence.is_none());
+}
+
+#[test]
+fn long_diffs_are_truncated_below_the_limit_and_keep_the_marker() {
+    let mut v = view();
+    v.diff = "+ line of a very long diff\n".repeat(60_000);
+    let text = Messages::new(None).unwrap().merge_request(&v).unwrap();
+    assert!(text.chars().count() <= DESCRIPTION_LIMIT);
+    assert!(text.contains("The diff is truncated"));
+    assert!(marker::find::<BumpState>(&text).is_some());
+}
+
+#[test]
+fn superseded_note_matches_golden() {
+    let text = Messages::new(None)
+        .unwrap()
+        .superseded(&SupersededView {
+            previous: vec!["ci-34".into()],
+            version: "ci-35".into(),
+            target_branch: "main".into(),
+            base_sha: "0123456789abcdef".into(),
+        })
+        .unwrap();
+    golden("superseded.md", &text);
+}
+
+#[test]
+fn custom_templates_are_used_and_errors_name_them() {
+    let m = Messages::new(Some("{{ version }} {{ marker }}".into())).unwrap();
+    assert!(m.merge_request(&view()).unwrap().starts_with("ci-35 <!-- gitops-bot:"));
+    let err = Messages::new(Some("{{ nope.x }}".into())).unwrap().merge_request(&view()).unwrap_err();
+    assert!(err.to_string().starts_with("template merge_request.md.j2:"), "{err}");
+    assert!(Messages::new(Some("{% if %}".into())).is_err());
+}
+
+#[test]
+fn code_spans_cannot_be_closed_by_content() {
+    assert_eq!(code("a".into()), "`a`");
+    assert_eq!(code("a`b".into()), "``a`b``");
+    assert_eq!(code("`a".into()), "`` `a ``");
+    assert_eq!(fence("x ```` y".into()), "`````");
+    assert_eq!(cell("a|b".into()), "a\\|b");
+}
