@@ -33,9 +33,23 @@ pub enum Command {
     /// Only the bytes of each reference change: comments, quoting, indentation, CRLF, a BOM
     /// and a missing final newline are kept.
     ///
-    /// Exit status: 0 when the references are updated or already current, 1 when the image is
-    /// referenced nowhere or a file cannot be written, 2 on usage errors.
+    /// With --project, the change is committed on a bot branch through the GitLab API (one
+    /// archive read, one commit) and proposed in one merge request, assigned to the
+    /// operators; re-running updates that merge request instead of opening another. With
+    /// --local DIR, the files of a checkout are edited in place.
+    ///
+    /// Exit status: 0 when the references are updated, already current or already deployed,
+    /// 1 when the image is referenced nowhere or a step fails, 2 on usage errors.
     Bump(BumpArgs),
+}
+
+/// How to reach GitLab. The token is read from GITLAB_TOKEN only, never from a flag, so it
+/// does not show in process lists or CI logs.
+#[derive(Debug, Args)]
+pub struct GitlabArgs {
+    /// GitLab server or API URL [default: $CI_API_V4_URL, else $CI_SERVER_URL].
+    #[arg(long, value_name = "URL")]
+    pub gitlab_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,13 +65,60 @@ pub struct BumpArgs {
     #[arg(long, value_name = "REF:TAG[@DIGEST]", value_parser = parse_image)]
     pub image: ImageRef,
 
-    /// Edit the checkout in DIR (no server needed).
-    #[arg(long, value_name = "DIR", required = true)]
-    pub local: PathBuf,
+    /// Edit the checkout in DIR instead of the GitLab project (no server needed).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["project", "target_branch", "assignees", "reviewers", "labels", "template", "dotenv", "reopen"]
+    )]
+    pub local: Option<PathBuf>,
 
-    /// Only search under this subdirectory of DIR (repeatable).
+    /// The config project on GitLab: numeric ID or full path (group/helloworld-ops).
+    #[arg(long, value_name = "ID|PATH", required_unless_present = "local")]
+    pub project: Option<String>,
+
+    /// Only search under this directory of the repository (repeatable).
     #[arg(long = "path", value_name = "SUBDIR")]
     pub paths: Vec<PathBuf>,
+
+    /// Use the paths of this environment from .gitops-bot.yaml (and name it in the MR).
+    #[arg(long, value_name = "NAME", conflicts_with = "paths")]
+    pub environment: Option<String>,
+
+    /// Branch the merge request targets [default: the project's default branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub target_branch: Option<String>,
+
+    /// Assign the merge request to this GitLab user (repeatable) [default: `operators` of
+    /// .gitops-bot.yaml].
+    #[arg(long = "assignee", value_name = "USER")]
+    pub assignees: Vec<String>,
+
+    /// Ask this GitLab user to review (repeatable) [default: `reviewers` of .gitops-bot.yaml].
+    #[arg(long = "reviewer", value_name = "USER")]
+    pub reviewers: Vec<String>,
+
+    /// Put this label on the merge request (repeatable) [default: `labels` of
+    /// .gitops-bot.yaml].
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+
+    /// A minijinja template for the merge request description (replaces the built-in
+    /// templates/messages/merge_request.md.j2).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+
+    /// Write GITOPS_BOT_MR_IID, GITOPS_BOT_MR_URL and GITOPS_BOT_BRANCH to FILE (a GitLab CI
+    /// dotenv report for later jobs).
+    #[arg(long, value_name = "FILE")]
+    pub dotenv: Option<PathBuf>,
+
+    /// Reopen the bot's merge request for this version if a person closed it.
+    #[arg(long)]
+    pub reopen: bool,
+
+    #[command(flatten)]
+    pub gitlab: GitlabArgs,
 
     /// Only change fields marked `# {"$imagepolicy": "NS:POLICY[:tag|:name|:digest]"}`
     /// for this Flux image policy, and nothing else.

@@ -5,9 +5,19 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::bump::{BumpPlan, Change, Kept, Warning};
+use crate::gitlab::MergeRequestFields;
 
 pub fn print_text(plan: &BumpPlan, dry_run: bool) {
     print!("{}", plan.diff());
+    print_warnings(plan);
+    println!("{}", plan.summary());
+    if dry_run {
+        println!("dry run: no files written");
+    }
+}
+
+/// Warnings and skipped references, on stderr.
+pub fn print_warnings(plan: &BumpPlan) {
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
@@ -20,10 +30,16 @@ pub fn print_text(plan: &BumpPlan, dry_run: bool) {
             k.reason.as_deref().unwrap_or_default()
         );
     }
-    println!("{}", plan.summary());
-    if dry_run {
-        println!("dry run: no files written");
-    }
+}
+
+/// The merge request a `--dry-run` would open or update.
+pub fn print_dry_run_merge_request(branch: &str, fields: &MergeRequestFields) {
+    println!("branch: {branch}");
+    println!("title: {}", fields.title);
+    println!("assignee ids: {:?}", fields.assignee_ids);
+    println!("reviewer ids: {:?}", fields.reviewer_ids);
+    println!("labels: {}", fields.labels.join(", "));
+    println!("description:\n{}\n", fields.description);
 }
 
 #[derive(Serialize)]
@@ -51,7 +67,8 @@ fn located<'a, T: Serialize>((file, item): (&'a str, &'a T)) -> Located<'a, T> {
     Located { file, item }
 }
 
-pub fn print_json(plan: &BumpPlan, image: &str, dry_run: bool) -> Result<()> {
+/// One JSON document: the plan, plus the fields of `extra` (an object) at the top level.
+pub fn print_json(plan: &BumpPlan, image: &str, dry_run: bool, extra: serde_json::Value) -> Result<()> {
     let report = JsonReport {
         image,
         dry_run,
@@ -64,6 +81,10 @@ pub fn print_json(plan: &BumpPlan, image: &str, dry_run: bool) -> Result<()> {
         warnings: &plan.warnings,
         diff: plan.diff(),
     };
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    let mut value = serde_json::to_value(&report)?;
+    if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+        object.extend(extra);
+    }
+    println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }

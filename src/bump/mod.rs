@@ -4,6 +4,7 @@
 //! summary. Nothing here reads or writes files.
 
 mod file;
+pub mod merge_request;
 
 use std::fmt;
 
@@ -14,6 +15,29 @@ pub use file::{Change, FileBump, FileError, Kept, bump_file};
 
 use crate::diff::unified_diff;
 use crate::forms::Target;
+
+/// A `--path`/environment path as the repository-relative prefix it stands for, or why it
+/// is not one.
+pub fn scope_path(path: &str) -> Result<String, String> {
+    let trimmed = path.trim_start_matches("./").trim_end_matches('/');
+    if path.starts_with('/') || trimmed.split('/').any(|c| c == "..") {
+        return Err(format!("path {path:?} must be relative to the repository root, without '..'"));
+    }
+    Ok(if trimmed == "." { String::new() } else { trimmed.to_string() })
+}
+
+/// Whether repository-relative `file` lies under one of `scope` (all files when empty).
+pub fn in_scope(file: &str, scope: &[String]) -> bool {
+    scope.is_empty()
+        || scope.iter().any(|p| {
+            p.is_empty() || file == p || (file.starts_with(p.as_str()) && file.as_bytes().get(p.len()) == Some(&b'/'))
+        })
+}
+
+/// Whether a repository path names a YAML file.
+pub fn is_yaml_path(path: &str) -> bool {
+    path.ends_with(".yaml") || path.ends_with(".yml")
+}
 
 /// Larger files are skipped: no real manifest is near this, and it bounds memory per file.
 pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;

@@ -3,12 +3,14 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
 use crate::bump::{BumpPlan, Examined, Warning, examine, needle};
+use crate::config::{self, RepoConfig};
 use crate::cli::{BumpArgs, OutputFormat};
 use crate::forms::Target;
+use crate::modes::resolve_scope;
 use crate::output;
 use crate::workdir::{list_yaml_files, write_all};
 
@@ -17,7 +19,18 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
         image: args.image.clone(),
         setter: args.setter.clone(),
     };
-    let (files, listing_warnings) = list_yaml_files(&args.local, &args.paths)?;
+    let dir = args.local.as_deref().unwrap_or(Path::new("."));
+    let config_path = dir.join(config::FILE_NAME);
+    let config = match std::fs::read_to_string(&config_path) {
+        Ok(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => RepoConfig::default(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", config_path.display())),
+    };
+    let scope: Vec<std::path::PathBuf> = resolve_scope(&args.paths, args.environment.as_deref(), &config)?
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .collect();
+    let (files, listing_warnings) = list_yaml_files(dir, &scope)?;
     let finder = needle(&target);
     let examined: Vec<Examined> = files
         .par_iter()
@@ -32,7 +45,7 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
     let image = args.image.to_string();
     match args.output {
         OutputFormat::Text => output::print_text(&plan, args.dry_run),
-        OutputFormat::Json => output::print_json(&plan, &image, args.dry_run)?,
+        OutputFormat::Json => output::print_json(&plan, &image, args.dry_run, serde_json::json!({}))?,
     }
     plan.check_found(&image)?;
     if args.strict {
@@ -42,7 +55,7 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
         }
     }
     if !args.dry_run {
-        write_changes(&args.local, &plan)?;
+        write_changes(dir, &plan)?;
     }
     Ok(ExitCode::SUCCESS)
 }

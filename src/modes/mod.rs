@@ -1,16 +1,61 @@
 //! Modes: the small orchestrations behind each subcommand. They join the pure pieces with
 //! the adapters; no YAML or HTTP details live here.
 
+mod bump_gitlab;
 mod bump_local;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
-use crate::cli::{Cli, Command};
+use crate::bump::scope_path;
+use crate::cli::{Cli, Command, GitlabArgs};
+use crate::config::RepoConfig;
+use crate::gitlab::{GitlabClient, Token, api_base};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Bump(args) => bump_local::run(&args),
+        Command::Bump(args) if args.local.is_some() => bump_local::run(&args),
+        Command::Bump(args) => runtime()?.block_on(bump_gitlab::run(&args)),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The GitLab client from flags and the CI environment.
+pub(crate) fn connect(args: &GitlabArgs) -> Result<GitlabClient> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let url = args
+        .gitlab_url
+        .clone()
+        .or_else(|| var("CI_API_V4_URL"))
+        .or_else(|| var("CI_SERVER_URL"))
+        .context("no GitLab URL: pass --gitlab-url, or run inside GitLab CI (CI_API_V4_URL)")?;
+    let api = api_base(&url).map_err(anyhow::Error::msg)?;
+    let token = var("GITLAB_TOKEN").context(
+        "GITLAB_TOKEN is not set: store a project access token with the `api` scope (role Developer or higher on the config project) as a masked CI/CD variable named GITLAB_TOKEN",
+    )?;
+    if var("CI_JOB_TOKEN").is_some_and(|job| job == token) {
+        bail!(
+            "GITLAB_TOKEN holds the CI job token, which cannot create commits, merge requests or notes: use a project access token with the `api` scope instead"
+        );
+    }
+    Ok(GitlabClient::new(api, Token::new(token))?)
+}
+
+/// The repository directories a bump looks at: `--path`s, or the environment's paths.
+pub(crate) fn resolve_scope(paths: &[PathBuf], environment: Option<&str>, config: &RepoConfig) -> Result<Vec<String>> {
+    let raw: Vec<String> = match environment {
+        Some(env) => config.environment_paths(env)?.to_vec(),
+        None => paths.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+    };
+    raw.iter()
+        .map(|p| scope_path(p).map_err(|e| anyhow::anyhow!("--path: {e}")))
+        .collect()
 }

@@ -1,0 +1,267 @@
+//! What the bump merge request is: its deterministic branch, title, commit message, recorded
+//! state and description view, all derived from a [`BumpPlan`]. Pure: no HTTP here.
+
+use serde::Serialize;
+
+use super::BumpPlan;
+use crate::image_ref::ImageRef;
+use crate::marker::{self, BumpState, RecordedChange};
+use crate::messages::{ChangeRow, MergeRequestView, SourceInfo};
+
+/// The inputs that, with the plan, define the merge request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub image: ImageRef,
+    pub environment: Option<String>,
+    /// `--path`s (or the environment's paths), relative to the repo root.
+    pub paths: Vec<String>,
+    pub target_branch: String,
+    /// The target commit the plan was computed on.
+    pub base_sha: String,
+    pub source: SourceInfo,
+}
+
+/// Trailer on the bot's commits naming the commit they were built on.
+pub const BASE_TRAILER: &str = "Gitops-Bot-Base";
+
+impl Request {
+    fn scope(&self) -> String {
+        match &self.environment {
+            Some(env) => slug(env),
+            None if self.paths.is_empty() => "all".to_string(),
+            None => slug(&self.paths.join("-")),
+        }
+    }
+
+    /// One branch per (target branch, environment or paths, image repository): e.g.
+    /// `gitops-bot/prod/helloworld-1f2e3d`. The suffix keeps two repositories with the same
+    /// last path component (or two target branches) apart.
+    pub fn branch(&self) -> String {
+        let key = format!(
+            "{}\0{}\0{}\0{}",
+            self.image.name.canonical(),
+            self.target_branch,
+            self.environment.as_deref().unwrap_or_default(),
+            self.paths.join("\0")
+        );
+        format!(
+            "gitops-bot/{}/{}-{:06x}",
+            self.scope(),
+            slug(self.image.name.last_component()),
+            fnv1a(key.as_bytes()) & 0xff_ffff
+        )
+    }
+
+    pub fn version(&self) -> String {
+        marker::version(self.image.tag.as_deref(), self.image.digest.as_deref())
+    }
+
+    /// Where it deploys to, for people: the environment, else the target branch.
+    pub fn destination(&self) -> &str {
+        self.environment.as_deref().unwrap_or(&self.target_branch)
+    }
+}
+
+/// The machine-readable state recorded in the description.
+pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
+    BumpState {
+        v: 1,
+        kind: "bump".into(),
+        image: request.image.name.as_str().to_string(),
+        tag: request.image.tag.clone(),
+        digest: request.image.digest.clone(),
+        previous: previous_versions(plan),
+        environment: request.environment.clone(),
+        target_branch: request.target_branch.clone(),
+        branch: request.branch(),
+        base_sha: request.base_sha.clone(),
+        changes: plan
+            .changes()
+            .map(|(file, c)| RecordedChange {
+                file: file.to_string(),
+                line: c.line,
+                old: c.old.clone(),
+                new: c.new.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The distinct versions the changed references had, in order of appearance.
+pub fn previous_versions(plan: &BumpPlan) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, change) in plan.changes() {
+        let version = version_of(&change.old);
+        if !out.contains(&version) {
+            out.push(version);
+        }
+    }
+    out
+}
+
+/// `ci-34` from `registry/app:ci-34`, `@sha256:…` from a digest-only reference.
+fn version_of(reference: &str) -> String {
+    match ImageRef::parse(reference) {
+        Ok(r) => marker::version(r.tag.as_deref(), r.digest.as_deref()),
+        Err(_) => reference.to_string(),
+    }
+}
+
+/// `Deploy helloworld ci-35 to prod (was ci-34)`.
+pub fn title(plan: &BumpPlan, request: &Request) -> String {
+    let previous = previous_versions(plan);
+    let mut title = format!(
+        "Deploy {} {} to {}",
+        request.image.name.last_component(),
+        short_version(&request.version()),
+        request.destination()
+    );
+    if !previous.is_empty() {
+        let was: Vec<String> = previous.iter().map(|v| short_version(v)).collect();
+        title.push_str(&format!(" (was {})", was.join(", ")));
+    }
+    title
+}
+
+/// Digests are long: titles show 12 hex digits of them.
+fn short_version(version: &str) -> String {
+    match version.split_once("sha256:") {
+        Some((head, hex)) if hex.len() > 12 => format!("{head}sha256:{}", &hex[..12]),
+        _ => version.to_string(),
+    }
+}
+
+pub fn commit_message(plan: &BumpPlan, request: &Request) -> String {
+    let mut message = title(plan, request);
+    message.push_str("\n\n");
+    for (file, change) in plan.changes() {
+        message.push_str(&format!("{file}:{}: {} -> {}\n", change.line, change.old, change.new));
+    }
+    if let Some(url) = &request.source.pipeline_url {
+        message.push_str(&format!("\nPipeline: {url}\n"));
+    }
+    message.push_str(&format!("\n{BASE_TRAILER}: {}\n", request.base_sha));
+    message
+}
+
+/// The view the description template renders.
+pub fn view(plan: &BumpPlan, request: &Request) -> MergeRequestView {
+    let state = state(plan, request);
+    let mut diff = plan.diff();
+    if !diff.is_empty() && !diff.ends_with('\n') {
+        diff.push('\n');
+    }
+    MergeRequestView {
+        image: request.image.name.as_str().to_string(),
+        version: request.version(),
+        previous: state.previous.clone(),
+        destination: request.destination().to_string(),
+        environment: request.environment.clone(),
+        target_branch: request.target_branch.clone(),
+        changes: plan
+            .changes()
+            .map(|(file, c)| ChangeRow {
+                file: file.to_string(),
+                line: c.line,
+                form: c.form.as_str().to_string(),
+                old: c.old.clone(),
+                new: c.new.clone(),
+            })
+            .collect(),
+        files: plan.changed_files().count(),
+        diff,
+        diff_truncated: false,
+        source: request.source.clone(),
+        marker: marker::render(&state),
+    }
+}
+
+/// What `bump` did, for people and for later CI jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Created,
+    Updated,
+    Reopened,
+    /// The open merge request already proposes this version.
+    Current,
+    /// The target branch already has this version.
+    AlreadyDeployed,
+    /// A human closed the merge request for this version.
+    ClosedNotReopened,
+    DryRun,
+}
+
+/// Lowercase ASCII letters, digits and `-`, at most 40 characters.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out.trim_matches('-').chars().take(40).collect();
+    if out.is_empty() { "x".to_string() } else { out.trim_end_matches('-').to_string() }
+}
+
+/// 64-bit FNV-1a: stable across versions and platforms, which `std`'s hasher is not.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(image: &str, env: Option<&str>, paths: &[&str]) -> Request {
+        Request {
+            image: ImageRef::parse(image).unwrap(),
+            environment: env.map(str::to_string),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            target_branch: "main".into(),
+            base_sha: "abc".into(),
+            source: SourceInfo::default(),
+        }
+    }
+
+    #[test]
+    fn branches_are_deterministic_per_scope_and_repository() {
+        let a = request("registry.example.com/root/helloworld:ci-35", Some("prod"), &[]).branch();
+        let b = request("registry.example.com/root/helloworld:ci-36", Some("prod"), &[]).branch();
+        assert_eq!(a, b);
+        assert!(a.starts_with("gitops-bot/prod/helloworld-"), "{a}");
+        let other_repo = request("registry.example.com/other/helloworld:ci-35", Some("prod"), &[]).branch();
+        assert_ne!(a, other_repo);
+        assert!(request("x/app:1", None, &[]).branch().starts_with("gitops-bot/all/app-"));
+        assert!(request("x/app:1", None, &["envs/Prod EU"]).branch().starts_with("gitops-bot/envs-prod-eu/app-"));
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn titles_name_image_version_destination_and_previous() {
+        let mut plan = BumpPlan::default();
+        plan.files.push(super::super::FilePlan {
+            path: "d.yaml".into(),
+            original: String::new(),
+            bump: super::super::FileBump {
+                changes: vec![super::super::Change {
+                    line: 1,
+                    column: 1,
+                    form: crate::forms::Form::Container,
+                    old: "r.io/helloworld:ci-34".into(),
+                    new: "r.io/helloworld:ci-35".into(),
+                }],
+                ..Default::default()
+            },
+        });
+        let r = request("r.io/helloworld:ci-35", Some("prod"), &[]);
+        assert_eq!(title(&plan, &r), "Deploy helloworld ci-35 to prod (was ci-34)");
+        let r = request("r.io/helloworld:ci-35", None, &[]);
+        assert_eq!(title(&plan, &r), "Deploy helloworld ci-35 to main (was ci-34)");
+        let msg = commit_message(&plan, &r);
+        assert!(msg.ends_with("\nGitops-Bot-Base: abc\n"), "{msg}");
+    }
+}
