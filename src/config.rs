@@ -93,7 +93,11 @@ impl RepoConfig {
                 known: if self.environments.is_empty() {
                     "none".to_string()
                 } else {
-                    self.environments.keys().cloned().collect::<Vec<_>>().join(", ")
+                    self.environments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
             }),
         }
@@ -118,25 +122,46 @@ mod tests {
         let c = RepoConfig::parse(text, FILE_NAME).unwrap();
         assert_eq!(c.operators, ["operator"]);
         assert_eq!(c.environment_paths("prod").unwrap(), ["overlays/prod"]);
-        assert_eq!(c.templates.merge_request.as_deref(), Some(".gitops-bot/mr.md.j2"));
+        assert_eq!(
+            c.templates.merge_request.as_deref(),
+            Some(".gitops-bot/mr.md.j2")
+        );
     }
 
     #[test]
     fn unknown_keys_and_wrong_types_name_file_key_and_line() {
-        let err = RepoConfig::parse("operators: [a]\nenvironments:\n  prod:\n    path: [x]\n", FILE_NAME).unwrap_err();
+        let err = RepoConfig::parse(
+            "operators: [a]\nenvironments:\n  prod:\n    path: [x]\n",
+            FILE_NAME,
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with(".gitops-bot.yaml:4:"), "{msg}");
         assert!(msg.contains("unknown field `path`"), "{msg}");
-        let err = RepoConfig::parse("labels: deploy\n", FILE_NAME).unwrap_err().to_string();
+        let err = RepoConfig::parse("labels: deploy\n", FILE_NAME)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with(".gitops-bot.yaml:1:"), "{err}");
         assert!(err.contains("labels"), "{err}");
     }
 
     #[test]
     fn unknown_environment_lists_the_known_ones() {
-        let c = RepoConfig::parse("environments: {prod: {paths: [p]}, dev: {paths: [d]}}", FILE_NAME).unwrap();
+        let c = RepoConfig::parse(
+            "environments: {prod: {paths: [p]}, dev: {paths: [d]}}",
+            FILE_NAME,
+        )
+        .unwrap();
         let err = c.environment_paths("stage").unwrap_err().to_string();
-        assert_eq!(err, "unknown environment \"stage\"; .gitops-bot.yaml defines: dev, prod");
-        assert!(RepoConfig::parse("", FILE_NAME).unwrap().operators.is_empty());
+        assert_eq!(
+            err,
+            "unknown environment \"stage\"; .gitops-bot.yaml defines: dev, prod"
+        );
+        assert!(
+            RepoConfig::parse("", FILE_NAME)
+                .unwrap()
+                .operators
+                .is_empty()
+        );
     }
 }

@@ -68,7 +68,12 @@ fn located<'a, T: Serialize>((file, item): (&'a str, &'a T)) -> Located<'a, T> {
 }
 
 /// One JSON document: the plan, plus the fields of `extra` (an object) at the top level.
-pub fn print_json(plan: &BumpPlan, image: &str, dry_run: bool, extra: serde_json::Value) -> Result<()> {
+pub fn print_json(
+    plan: &BumpPlan,
+    image: &str,
+    dry_run: bool,
+    extra: serde_json::Value,
+) -> Result<()> {
     let report = JsonReport {
         image,
         dry_run,

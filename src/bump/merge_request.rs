@@ -135,7 +135,10 @@ pub fn commit_message(plan: &BumpPlan, request: &Request) -> String {
     let mut message = title(plan, request);
     message.push_str("\n\n");
     for (file, change) in plan.changes() {
-        message.push_str(&format!("{file}:{}: {} -> {}\n", change.line, change.old, change.new));
+        message.push_str(&format!(
+            "{file}:{}: {} -> {}\n",
+            change.line, change.old, change.new
+        ));
     }
     if let Some(url) = &request.source.pipeline_url {
         message.push_str(&format!("\nPipeline: {url}\n"));
@@ -204,12 +207,18 @@ fn slug(s: &str) -> String {
         }
     }
     let out: String = out.trim_matches('-').chars().take(40).collect();
-    if out.is_empty() { "x".to_string() } else { out.trim_end_matches('-').to_string() }
+    if out.is_empty() {
+        "x".to_string()
+    } else {
+        out.trim_end_matches('-').to_string()
+    }
 }
 
 /// 64-bit FNV-1a: stable across versions and platforms, which `std`'s hasher is not.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -229,14 +238,37 @@ mod tests {
 
     #[test]
     fn branches_are_deterministic_per_scope_and_repository() {
-        let a = request("registry.example.com/root/helloworld:ci-35", Some("prod"), &[]).branch();
-        let b = request("registry.example.com/root/helloworld:ci-36", Some("prod"), &[]).branch();
+        let a = request(
+            "registry.example.com/root/helloworld:ci-35",
+            Some("prod"),
+            &[],
+        )
+        .branch();
+        let b = request(
+            "registry.example.com/root/helloworld:ci-36",
+            Some("prod"),
+            &[],
+        )
+        .branch();
         assert_eq!(a, b);
         assert!(a.starts_with("gitops-bot/prod/helloworld-"), "{a}");
-        let other_repo = request("registry.example.com/other/helloworld:ci-35", Some("prod"), &[]).branch();
+        let other_repo = request(
+            "registry.example.com/other/helloworld:ci-35",
+            Some("prod"),
+            &[],
+        )
+        .branch();
         assert_ne!(a, other_repo);
-        assert!(request("x/app:1", None, &[]).branch().starts_with("gitops-bot/all/app-"));
-        assert!(request("x/app:1", None, &["envs/Prod EU"]).branch().starts_with("gitops-bot/envs-prod-eu/app-"));
+        assert!(
+            request("x/app:1", None, &[])
+                .branch()
+                .starts_with("gitops-bot/all/app-")
+        );
+        assert!(
+            request("x/app:1", None, &["envs/Prod EU"])
+                .branch()
+                .starts_with("gitops-bot/envs-prod-eu/app-")
+        );
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
@@ -258,9 +290,15 @@ mod tests {
             },
         });
         let r = request("r.io/helloworld:ci-35", Some("prod"), &[]);
-        assert_eq!(title(&plan, &r), "Deploy helloworld ci-35 to prod (was ci-34)");
+        assert_eq!(
+            title(&plan, &r),
+            "Deploy helloworld ci-35 to prod (was ci-34)"
+        );
         let r = request("r.io/helloworld:ci-35", None, &[]);
-        assert_eq!(title(&plan, &r), "Deploy helloworld ci-35 to main (was ci-34)");
+        assert_eq!(
+            title(&plan, &r),
+            "Deploy helloworld ci-35 to main (was ci-34)"
+        );
         let msg = commit_message(&plan, &r);
         assert!(msg.ends_with("\nGitops-Bot-Base: abc\n"), "{msg}");
     }

@@ -21,16 +21,24 @@ use crate::forms::Target;
 pub fn scope_path(path: &str) -> Result<String, String> {
     let trimmed = path.trim_start_matches("./").trim_end_matches('/');
     if path.starts_with('/') || trimmed.split('/').any(|c| c == "..") {
-        return Err(format!("path {path:?} must be relative to the repository root, without '..'"));
+        return Err(format!(
+            "path {path:?} must be relative to the repository root, without '..'"
+        ));
     }
-    Ok(if trimmed == "." { String::new() } else { trimmed.to_string() })
+    Ok(if trimmed == "." {
+        String::new()
+    } else {
+        trimmed.to_string()
+    })
 }
 
 /// Whether repository-relative `file` lies under one of `scope` (all files when empty).
 pub fn in_scope(file: &str, scope: &[String]) -> bool {
     scope.is_empty()
         || scope.iter().any(|p| {
-            p.is_empty() || file == p || (file.starts_with(p.as_str()) && file.as_bytes().get(p.len()) == Some(&b'/'))
+            p.is_empty()
+                || file == p
+                || (file.starts_with(p.as_str()) && file.as_bytes().get(p.len()) == Some(&b'/'))
         })
 }
 

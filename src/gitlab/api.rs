@@ -92,7 +92,11 @@ impl GitlabClient {
     }
 
     /// The head commit of `branch`, or `None` when the branch does not exist.
-    pub async fn branch_head(&self, project: &str, branch: &str) -> Result<Option<Commit>, GitlabError> {
+    pub async fn branch_head(
+        &self,
+        project: &str,
+        branch: &str,
+    ) -> Result<Option<Commit>, GitlabError> {
         let endpoint = projects::repository::branches::Branch::builder()
             .project(project)
             .branch(branch)
@@ -100,7 +104,12 @@ impl GitlabClient {
             .map_err(|e| build_error("branch", e))?;
         match self.call::<_, Branch>(&endpoint).await {
             Ok(b) => Ok(Some(b.commit)),
-            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) && e.message().contains("Branch") => Ok(None),
+            Err(e)
+                if e.status() == Some(reqwest::StatusCode::NOT_FOUND)
+                    && e.message().contains("Branch") =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -121,7 +130,12 @@ impl GitlabClient {
             .map_err(|e| build_error("archive", e))?;
         let path = gitlab::api::Endpoint::endpoint(&endpoint).to_string();
         let response = self
-            .get_raw(&path, &[("sha", sha.to_string())], ARCHIVE_TIMEOUT, MAX_ARCHIVE_DOWNLOAD)
+            .get_raw(
+                &path,
+                &[("sha", sha.to_string())],
+                ARCHIVE_TIMEOUT,
+                MAX_ARCHIVE_DOWNLOAD,
+            )
             .await?;
         read_archive(&response.body[..], limits, wanted).map_err(|e| GitlabError::Decode {
             method: reqwest::Method::GET,
@@ -163,7 +177,12 @@ impl GitlabClient {
     }
 
     /// Every merge request (any state) from `source` into `target`, newest first.
-    pub async fn merge_requests(&self, project: &str, source: &str, target: &str) -> Result<Vec<MergeRequest>, GitlabError> {
+    pub async fn merge_requests(
+        &self,
+        project: &str,
+        source: &str,
+        target: &str,
+    ) -> Result<Vec<MergeRequest>, GitlabError> {
         let endpoint = mrs::MergeRequests::builder()
             .project(project)
             .source_branch(source)
@@ -174,13 +193,17 @@ impl GitlabClient {
         let mut page = 1u32;
         loop {
             let response = self
-                .send(&endpoint, &[("per_page", "100".into()), ("page", page.to_string())])
+                .send(
+                    &endpoint,
+                    &[("per_page", "100".into()), ("page", page.to_string())],
+                )
                 .await?;
-            let batch: Vec<MergeRequest> = serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
-                method: reqwest::Method::GET,
-                endpoint: "merge_requests".into(),
-                detail: e.to_string(),
-            })?;
+            let batch: Vec<MergeRequest> =
+                serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
+                    method: reqwest::Method::GET,
+                    endpoint: "merge_requests".into(),
+                    detail: e.to_string(),
+                })?;
             all.extend(batch);
             let next = response
                 .headers
@@ -192,7 +215,7 @@ impl GitlabClient {
                 _ => break,
             }
         }
-        all.sort_by(|a, b| b.iid.cmp(&a.iid));
+        all.sort_by_key(|m| std::cmp::Reverse(m.iid));
         Ok(all)
     }
 
@@ -218,7 +241,9 @@ impl GitlabClient {
         if !fields.reviewer_ids.is_empty() {
             builder.reviewers(fields.reviewer_ids.iter().copied());
         }
-        let endpoint = builder.build().map_err(|e| build_error("create merge request", e))?;
+        let endpoint = builder
+            .build()
+            .map_err(|e| build_error("create merge request", e))?;
         self.call(&endpoint).await
     }
 
@@ -245,11 +270,18 @@ impl GitlabClient {
         if reopen {
             builder.state_event(MergeRequestStateEvent::Reopen);
         }
-        let endpoint = builder.build().map_err(|e| build_error("edit merge request", e))?;
+        let endpoint = builder
+            .build()
+            .map_err(|e| build_error("edit merge request", e))?;
         self.call(&endpoint).await
     }
 
-    pub async fn create_note(&self, project: &str, iid: u64, body: &str) -> Result<Note, GitlabError> {
+    pub async fn create_note(
+        &self,
+        project: &str,
+        iid: u64,
+        body: &str,
+    ) -> Result<Note, GitlabError> {
         let endpoint = mrs::notes::CreateMergeRequestNote::builder()
             .project(project)
             .merge_request(iid)
@@ -266,6 +298,9 @@ impl GitlabClient {
             .build()
             .map_err(|e| build_error("users", e))?;
         let users: Vec<UserRef> = self.call(&endpoint).await?;
-        Ok(users.into_iter().find(|u| u.username.eq_ignore_ascii_case(username)).map(|u| u.id))
+        Ok(users
+            .into_iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+            .map(|u| u.id))
     }
 }

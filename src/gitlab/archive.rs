@@ -81,7 +81,10 @@ pub fn read_archive(
             continue;
         }
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        entry.by_ref().take(limits.max_file + 1).read_to_end(&mut bytes)?;
+        entry
+            .by_ref()
+            .take(limits.max_file + 1)
+            .read_to_end(&mut bytes)?;
         archive.files.push(ArchiveFile { path, bytes });
     }
     Ok(archive)
@@ -142,10 +145,17 @@ mod tests {
     #[test]
     fn files_are_relative_to_the_top_directory_and_filtered() {
         let gz = tar_gz(
-            &[("p-abc/a.yaml", b"x: 1\n"), ("p-abc/dir/b.yml", b"y"), ("p-abc/c.txt", b"z")],
+            &[
+                ("p-abc/a.yaml", b"x: 1\n"),
+                ("p-abc/dir/b.yml", b"y"),
+                ("p-abc/c.txt", b"z"),
+            ],
             Some(("p-abc/l.yaml", "/etc/passwd")),
         );
-        let a = read_archive(&gz[..], LIMITS, |p| p.ends_with(".yaml") || p.ends_with(".yml")).unwrap();
+        let a = read_archive(&gz[..], LIMITS, |p| {
+            p.ends_with(".yaml") || p.ends_with(".yml")
+        })
+        .unwrap();
         let paths: Vec<_> = a.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["a.yaml", "dir/b.yml"]);
         assert_eq!(a.files[0].bytes, b"x: 1\n");
@@ -155,9 +165,15 @@ mod tests {
     #[test]
     fn escaping_paths_fail_the_read() {
         let gz = tar_gz(&[("p-abc/../../etc/x.yaml", b"x")], None);
-        assert!(matches!(read_archive(&gz[..], LIMITS, |_| true), Err(ArchiveError::UnsafePath(_))));
+        assert!(matches!(
+            read_archive(&gz[..], LIMITS, |_| true),
+            Err(ArchiveError::UnsafePath(_))
+        ));
         let gz = tar_gz(&[("/abs/x.yaml", b"x")], None);
-        assert!(matches!(read_archive(&gz[..], LIMITS, |_| true), Err(ArchiveError::UnsafePath(_))));
+        assert!(matches!(
+            read_archive(&gz[..], LIMITS, |_| true),
+            Err(ArchiveError::UnsafePath(_))
+        ));
     }
 
     #[test]
@@ -166,8 +182,21 @@ mod tests {
         let gz = tar_gz(&[("p/a.yaml", &big)], None);
         let a = read_archive(&gz[..], LIMITS, |_| true).unwrap();
         assert_eq!(a.oversized, [("a.yaml".to_string(), 200)]);
-        let gz = tar_gz(&[("p/a", &big), ("p/b", &big), ("p/c", &big), ("p/d", &big), ("p/e", &big), ("p/f", &big)], None);
-        assert!(matches!(read_archive(&gz[..], LIMITS, |_| false), Err(ArchiveError::TooLarge(1000))));
+        let gz = tar_gz(
+            &[
+                ("p/a", &big),
+                ("p/b", &big),
+                ("p/c", &big),
+                ("p/d", &big),
+                ("p/e", &big),
+                ("p/f", &big),
+            ],
+            None,
+        );
+        assert!(matches!(
+            read_archive(&gz[..], LIMITS, |_| false),
+            Err(ArchiveError::TooLarge(1000))
+        ));
         assert!(read_archive(&b"not gzip"[..], LIMITS, |_| true).is_err());
     }
 }

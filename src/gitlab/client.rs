@@ -112,7 +112,9 @@ pub struct GitlabClient {
 
 impl fmt::Debug for GitlabClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitlabClient").field("api", &self.api.as_str()).finish_non_exhaustive()
+        f.debug_struct("GitlabClient")
+            .field("api", &self.api.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -169,7 +171,11 @@ impl GitlabClient {
     }
 
     /// Sends `endpoint` with extra query parameters and returns the successful raw response.
-    pub async fn send<E>(&self, endpoint: &E, extra_query: &[(&str, String)]) -> Result<Response, GitlabError>
+    pub async fn send<E>(
+        &self,
+        endpoint: &E,
+        extra_query: &[(&str, String)],
+    ) -> Result<Response, GitlabError>
     where
         E: Endpoint + Sync,
     {
@@ -179,13 +185,17 @@ impl GitlabClient {
             endpoint: path.clone(),
             detail,
         };
-        let mut url = self.api.join(&path).map_err(|e| request_error(e.to_string()))?;
+        let mut url = self
+            .api
+            .join(&path)
+            .map_err(|e| request_error(e.to_string()))?;
         endpoint.parameters().add_to_url(&mut url);
         for (k, v) in extra_query {
             url.query_pairs_mut().append_pair(k, v);
         }
         let body = endpoint.body().map_err(|e| request_error(e.to_string()))?;
-        self.execute(method, &path, url, body, REQUEST_TIMEOUT, MAX_BODY).await
+        self.execute(method, &path, url, body, REQUEST_TIMEOUT, MAX_BODY)
+            .await
     }
 
     /// A GET of an arbitrary API path (for what the `gitlab` crate has no endpoint for).
@@ -203,7 +213,8 @@ impl GitlabClient {
         for (k, v) in query {
             url.query_pairs_mut().append_pair(k, v);
         }
-        self.execute(Method::GET, path, url, None, timeout, max_body).await
+        self.execute(Method::GET, path, url, None, timeout, max_body)
+            .await
     }
 
     async fn execute(
@@ -215,7 +226,10 @@ impl GitlabClient {
         timeout: Duration,
         max_body: u64,
     ) -> Result<Response, GitlabError> {
-        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE);
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE
+        );
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -225,7 +239,9 @@ impl GitlabClient {
                 .header("PRIVATE-TOKEN", self.token.expose())
                 .timeout(timeout);
             if let Some((mime, data)) = &body {
-                request = request.header(header::CONTENT_TYPE, *mime).body(data.clone());
+                request = request
+                    .header(header::CONTENT_TYPE, *mime)
+                    .body(data.clone());
             }
             let outcome = match request.send().await {
                 Ok(response) => match read_capped(response, max_body).await {
@@ -246,8 +262,7 @@ impl GitlabClient {
                 Ok(response) if response.status.is_success() => return Ok(response),
                 Ok(response) => {
                     let retryable = response.status == StatusCode::TOO_MANY_REQUESTS
-                        || (idempotent
-                            && matches!(response.status.as_u16(), 502..=504));
+                        || (idempotent && matches!(response.status.as_u16(), 502..=504));
                     let wait = retry_wait(&response.headers, attempt);
                     if retryable && !last && wait <= MAX_RETRY_WAIT {
                         tracing::warn!(%method, endpoint = path, status = %response.status, attempt, wait_ms = wait.as_millis() as u64, "GitLab asked to retry");
@@ -267,9 +282,17 @@ impl GitlabClient {
                     }
                     let detail = without_url(e);
                     return Err(if idempotent || unsent {
-                        GitlabError::Transport { method, endpoint: path.to_string(), detail }
+                        GitlabError::Transport {
+                            method,
+                            endpoint: path.to_string(),
+                            detail,
+                        }
                     } else {
-                        GitlabError::Uncertain { method, endpoint: path.to_string(), detail }
+                        GitlabError::Uncertain {
+                            method,
+                            endpoint: path.to_string(),
+                            detail,
+                        }
                     });
                 }
             }
@@ -278,7 +301,10 @@ impl GitlabClient {
 }
 
 /// Reads the body chunk by chunk, giving up (`None`) past `max` bytes.
-async fn read_capped(mut response: reqwest::Response, max: u64) -> Result<Option<Response>, reqwest::Error> {
+async fn read_capped(
+    mut response: reqwest::Response,
+    max: u64,
+) -> Result<Option<Response>, reqwest::Error> {
     let status = response.status();
     let headers = response.headers().clone();
     if response.content_length().is_some_and(|n| n > max) {
@@ -340,9 +366,15 @@ fn without_url(e: reqwest::Error) -> String {
 fn status_error(method: Method, path: &str, response: &Response) -> GitlabError {
     let message = gitlab_message(&response.body);
     let hint = match response.status {
-        StatusCode::UNAUTHORIZED => " — the token was refused: set GITLAB_TOKEN to a valid project or group access token with the `api` scope",
-        StatusCode::FORBIDDEN => " — the token lacks permission: it needs the `api` scope and at least the Developer role on the config project (CI_JOB_TOKEN cannot create commits, merge requests or notes)",
-        StatusCode::NOT_FOUND => " — check --project (a numeric ID or the full path, e.g. group/helloworld-ops) and that the token's user is a member of it",
+        StatusCode::UNAUTHORIZED => {
+            " — the token was refused: set GITLAB_TOKEN to a valid project or group access token with the `api` scope"
+        }
+        StatusCode::FORBIDDEN => {
+            " — the token lacks permission: it needs the `api` scope and at least the Developer role on the config project (CI_JOB_TOKEN cannot create commits, merge requests or notes)"
+        }
+        StatusCode::NOT_FOUND => {
+            " — check --project (a numeric ID or the full path, e.g. group/helloworld-ops) and that the token's user is a member of it"
+        }
         StatusCode::TOO_MANY_REQUESTS => " — GitLab's rate limit; retry later",
         _ => "",
     };
@@ -359,7 +391,12 @@ fn status_error(method: Method, path: &str, response: &Response) -> GitlabError 
 fn gitlab_message(body: &[u8]) -> String {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         let text = String::from_utf8_lossy(body);
-        return text.chars().take(300).collect::<String>().trim().to_string();
+        return text
+            .chars()
+            .take(300)
+            .collect::<String>()
+            .trim()
+            .to_string();
     };
     let flatten = |v: &serde_json::Value| -> String {
         match v {
@@ -378,7 +415,9 @@ fn gitlab_message(body: &[u8]) -> String {
                             .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
                             .collect::<Vec<_>>()
                             .join(", "),
-                        other => other.as_str().map_or_else(|| other.to_string(), str::to_string),
+                        other => other
+                            .as_str()
+                            .map_or_else(|| other.to_string(), str::to_string),
                     };
                     format!("{k} {v}")
                 })
@@ -404,10 +443,22 @@ mod tests {
     #[test]
     fn api_base_accepts_server_and_api_urls() {
         for (given, want) in [
-            ("https://gitlab.example.com", "https://gitlab.example.com/api/v4/"),
-            ("https://gitlab.example.com/", "https://gitlab.example.com/api/v4/"),
-            ("https://example.com/gitlab/api/v4", "https://example.com/gitlab/api/v4/"),
-            ("http://127.0.0.1:8080/api/v4/", "http://127.0.0.1:8080/api/v4/"),
+            (
+                "https://gitlab.example.com",
+                "https://gitlab.example.com/api/v4/",
+            ),
+            (
+                "https://gitlab.example.com/",
+                "https://gitlab.example.com/api/v4/",
+            ),
+            (
+                "https://example.com/gitlab/api/v4",
+                "https://example.com/gitlab/api/v4/",
+            ),
+            (
+                "http://127.0.0.1:8080/api/v4/",
+                "http://127.0.0.1:8080/api/v4/",
+            ),
         ] {
             assert_eq!(api_base(given).unwrap().as_str(), want);
         }
@@ -417,25 +468,36 @@ mod tests {
 
     #[test]
     fn gitlab_messages_of_every_shape() {
-        assert_eq!(gitlab_message(br#"{"message":"404 Project Not Found"}"#), "404 Project Not Found");
+        assert_eq!(
+            gitlab_message(br#"{"message":"404 Project Not Found"}"#),
+            "404 Project Not Found"
+        );
         assert_eq!(
             gitlab_message(br#"{"message":["Another open merge request already exists for this source branch: !1"]}"#),
             "Another open merge request already exists for this source branch: !1"
         );
         assert_eq!(
-            gitlab_message(br#"{"message":{"description":["is too long (maximum is 1048576 characters)"]}}"#),
+            gitlab_message(
+                br#"{"message":{"description":["is too long (maximum is 1048576 characters)"]}}"#
+            ),
             "description is too long (maximum is 1048576 characters)"
         );
         assert_eq!(
             gitlab_message(br#"{"error":"insufficient_scope","error_description":"needs api"}"#),
             "insufficient_scope: needs api"
         );
-        assert_eq!(gitlab_message(b"<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
+        assert_eq!(
+            gitlab_message(b"<html>Bad Gateway</html>"),
+            "<html>Bad Gateway</html>"
+        );
     }
 
     #[test]
     fn token_debug_is_redacted() {
-        assert_eq!(format!("{:?}", Token::new("glpat-secret".into())), "Token([redacted])");
+        assert_eq!(
+            format!("{:?}", Token::new("glpat-secret".into())),
+            "Token([redacted])"
+        );
     }
 
     #[test]

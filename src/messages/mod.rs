@@ -24,7 +24,9 @@ pub enum MessageError {
         #[source]
         source: minijinja::Error,
     },
-    #[error("the merge request description is over {DESCRIPTION_LIMIT} characters even without the diff")]
+    #[error(
+        "the merge request description is over {DESCRIPTION_LIMIT} characters even without the diff"
+    )]
     TooLong,
 }
 
@@ -102,20 +104,29 @@ impl Messages {
                     source,
                 })
         };
-        add(&mut env, "merge_request.md.j2", custom_merge_request.unwrap_or_else(|| MERGE_REQUEST.to_string()))?;
+        add(
+            &mut env,
+            "merge_request.md.j2",
+            custom_merge_request.unwrap_or_else(|| MERGE_REQUEST.to_string()),
+        )?;
         add(&mut env, "superseded.md.j2", SUPERSEDED.to_string())?;
         Ok(Messages { env })
     }
 
     fn render<T: Serialize>(&self, name: &str, view: &T) -> Result<String, MessageError> {
-        let template = self.env.get_template(name).map_err(|source| MessageError::Template {
-            name: name.to_string(),
-            source,
-        })?;
-        template.render(Serde(view)).map_err(|source| MessageError::Template {
-            name: name.to_string(),
-            source,
-        })
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|source| MessageError::Template {
+                name: name.to_string(),
+                source,
+            })?;
+        template
+            .render(Serde(view))
+            .map_err(|source| MessageError::Template {
+                name: name.to_string(),
+                source,
+            })
     }
 
     /// The description, with the diff cut at a line boundary when the whole would be too long.
@@ -145,7 +156,10 @@ impl Messages {
 
 /// At most `chars` characters of `text`, ending at a line break.
 fn truncate_lines(text: &str, chars: usize) -> String {
-    let cut = text.char_indices().nth(chars).map_or(text.len(), |(i, _)| i);
+    let cut = text
+        .char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| i);
     let end = text[..cut].rfind('\n').map_or(0, |i| i + 1);
     text[..end].to_string()
 }

@@ -5,7 +5,9 @@ use super::*;
 use crate::marker::{self, BumpState, RecordedChange};
 
 fn golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;
@@ -99,7 +101,10 @@ fn quick_actions_from_the_repo_stay_inside_code() {
             in_fence = Some(trimmed.chars().take_while(|c| *c == '`').collect());
             continue;
         }
-        assert!(!trimmed.starts_with('/'), "quick action outside code: {line}");
+        assert!(
+            !trimmed.starts_with('/'),
+            "quick action outside code: {line}"
+        );
     }
     assert!(in_fence.is_none());
 }
@@ -131,9 +136,19 @@ fn superseded_note_matches_golden() {
 #[test]
 fn custom_templates_are_used_and_errors_name_them() {
     let m = Messages::new(Some("{{ version }} {{ marker }}".into())).unwrap();
-    assert!(m.merge_request(&view()).unwrap().starts_with("ci-35 <!-- gitops-bot:"));
-    let err = Messages::new(Some("{{ nope.x }}".into())).unwrap().merge_request(&view()).unwrap_err();
-    assert!(err.to_string().starts_with("template merge_request.md.j2:"), "{err}");
+    assert!(
+        m.merge_request(&view())
+            .unwrap()
+            .starts_with("ci-35 <!-- gitops-bot:")
+    );
+    let err = Messages::new(Some("{{ nope.x }}".into()))
+        .unwrap()
+        .merge_request(&view())
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("template merge_request.md.j2:"),
+        "{err}"
+    );
     assert!(Messages::new(Some("{% if %}".into())).is_err());
 }
 

@@ -28,7 +28,10 @@ use crate::output;
 const REPO_TEMPLATE_DIR: &str = ".gitops-bot/";
 
 pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
-    let project = args.project.as_deref().context("--project is required without --local")?;
+    let project = args
+        .project
+        .as_deref()
+        .context("--project is required without --local")?;
     let gitlab = connect(&args.gitlab)?;
     let target = Target {
         image: args.image.clone(),
@@ -56,7 +59,11 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
                 max_file: MAX_FILE_SIZE,
                 max_total: 4 * 1024 * 1024 * 1024,
             },
-            |path| is_yaml_path(path) || path == config::FILE_NAME || path.starts_with(REPO_TEMPLATE_DIR),
+            |path| {
+                is_yaml_path(path)
+                    || path == config::FILE_NAME
+                    || path.starts_with(REPO_TEMPLATE_DIR)
+            },
         )
         .await?;
     let file = |path: &str| archive.files.iter().find(|f| f.path == path);
@@ -70,7 +77,11 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
     let yaml: Vec<_> = archive
         .files
         .iter()
-        .filter(|f| is_yaml_path(&f.path) && f.path != config::FILE_NAME && crate::bump::in_scope(&f.path, &scope))
+        .filter(|f| {
+            is_yaml_path(&f.path)
+                && f.path != config::FILE_NAME
+                && crate::bump::in_scope(&f.path, &scope)
+        })
         .collect();
     let examined: Vec<Examined> = yaml
         .par_iter()
@@ -78,10 +89,14 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         .collect();
     let mut plan = BumpPlan::gather(yaml.len(), examined);
     for (path, size) in &archive.oversized {
-        plan.warnings.push(Warning::file(path, format!("{size} bytes is over the {MAX_FILE_SIZE}-byte limit; skipped")));
+        plan.warnings.push(Warning::file(
+            path,
+            format!("{size} bytes is over the {MAX_FILE_SIZE}-byte limit; skipped"),
+        ));
     }
     for path in &archive.links {
-        plan.warnings.push(Warning::file(path, "symbolic link; not followed"));
+        plan.warnings
+            .push(Warning::file(path, "symbolic link; not followed"));
     }
 
     let image = args.image.to_string();
@@ -117,9 +132,12 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         return report.finish(Action::AlreadyDeployed, None);
     }
 
-    let existing = gitlab.merge_requests(project, &branch, &target_branch).await?;
+    let existing = gitlab
+        .merge_requests(project, &branch, &target_branch)
+        .await?;
     let open = existing.iter().find(|m| m.state == "opened");
-    let open_state = open.and_then(|m| m.description.as_deref().and_then(marker::find::<BumpState>));
+    let open_state =
+        open.and_then(|m| m.description.as_deref().and_then(marker::find::<BumpState>));
     if let (Some(mr), Some(state)) = (open, &open_state)
         && state.version() == request.version()
     {
@@ -141,7 +159,10 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
     }
 
     let template = match (&args.template, &config.templates.merge_request) {
-        (Some(path), _) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read --template {}", path.display()))?),
+        (Some(path), _) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --template {}", path.display()))?,
+        ),
         (None, Some(path)) => {
             let f = file(path.trim_start_matches("./")).with_context(|| {
                 format!("{}: templates.merge_request {path:?} is not in the repository (templates must live under {REPO_TEMPLATE_DIR})", config::FILE_NAME)
@@ -154,8 +175,18 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
     let fields = MergeRequestFields {
         title: merge_request::title(&plan, &request),
         description: messages.merge_request(&merge_request::view(&plan, &request))?,
-        assignee_ids: user_ids(&gitlab, pick(&args.assignees, &config.operators), "--assignee / operators").await?,
-        reviewer_ids: user_ids(&gitlab, pick(&args.reviewers, &config.reviewers), "--reviewer / reviewers").await?,
+        assignee_ids: user_ids(
+            &gitlab,
+            pick(&args.assignees, &config.operators),
+            "--assignee / operators",
+        )
+        .await?,
+        reviewer_ids: user_ids(
+            &gitlab,
+            pick(&args.reviewers, &config.reviewers),
+            "--reviewer / reviewers",
+        )
+        .await?,
         labels: pick(&args.labels, &config.labels).to_vec(),
     };
 
@@ -173,9 +204,13 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
 
     let (action, mr) = match (open, closed_same_version) {
         (Some(mr), _) => {
-            let updated = gitlab.update_merge_request(project, mr.iid, &fields, false).await?;
+            let updated = gitlab
+                .update_merge_request(project, mr.iid, &fields, false)
+                .await?;
             let note = messages.superseded(&SupersededView {
-                previous: open_state.map(|s| vec![s.version()]).unwrap_or_else(|| merge_request::previous_versions(&plan)),
+                previous: open_state
+                    .map(|s| vec![s.version()])
+                    .unwrap_or_else(|| merge_request::previous_versions(&plan)),
                 version: request.version(),
                 target_branch: target_branch.clone(),
                 base_sha: head.id.clone(),
@@ -183,8 +218,15 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
             gitlab.create_note(project, mr.iid, &note).await?;
             (Action::Updated, updated)
         }
-        (None, Some(mr)) => (Action::Reopened, gitlab.update_merge_request(project, mr.iid, &fields, true).await?),
-        (None, None) => create_merge_request(&gitlab, project, &branch, &target_branch, &fields).await?,
+        (None, Some(mr)) => (
+            Action::Reopened,
+            gitlab
+                .update_merge_request(project, mr.iid, &fields, true)
+                .await?,
+        ),
+        (None, None) => {
+            create_merge_request(&gitlab, project, &branch, &target_branch, &fields).await?
+        }
     };
     report.finish(action, Some(&mr))
 }
@@ -216,7 +258,10 @@ async fn commit(
     message: &str,
     files: &[(String, String)],
 ) -> Result<Commit> {
-    match gitlab.commit_files(project, branch, &base.id, message, files).await {
+    match gitlab
+        .commit_files(project, branch, &base.id, message, files)
+        .await
+    {
         Ok(c) => Ok::<Commit, GitlabError>(c),
         Err(GitlabError::Uncertain { .. }) => {
             if let Some(tip) = gitlab.branch_head(project, branch).await?
@@ -227,11 +272,18 @@ async fn commit(
                 return Ok(tip);
             }
             tracing::info!(branch, "the lost commit was not made; sending it again");
-            Ok(gitlab.commit_files(project, branch, &base.id, message, files).await?)
+            Ok(gitlab
+                .commit_files(project, branch, &base.id, message, files)
+                .await?)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
-    .with_context(|| format!("cannot commit the change on branch {branch} ({BASE_TRAILER} {})", base.id))
+    .with_context(|| {
+        format!(
+            "cannot commit the change on branch {branch} ({BASE_TRAILER} {})",
+            base.id
+        )
+    })
 }
 
 /// Opens the merge request; if one appeared meanwhile (another run, or a lost answer), that
@@ -243,10 +295,14 @@ async fn create_merge_request(
     target_branch: &str,
     fields: &MergeRequestFields,
 ) -> Result<(Action, MergeRequest)> {
-    match gitlab.create_merge_request(project, branch, target_branch, fields).await {
+    match gitlab
+        .create_merge_request(project, branch, target_branch, fields)
+        .await
+    {
         Ok(mr) => Ok((Action::Created, mr)),
         Err(e @ (GitlabError::Uncertain { .. } | GitlabError::Status { .. }))
-            if matches!(e, GitlabError::Uncertain { .. }) || e.status() == Some(reqwest::StatusCode::CONFLICT) =>
+            if matches!(e, GitlabError::Uncertain { .. })
+                || e.status() == Some(reqwest::StatusCode::CONFLICT) =>
         {
             let open = gitlab
                 .merge_requests(project, branch, target_branch)
@@ -254,9 +310,21 @@ async fn create_merge_request(
                 .into_iter()
                 .find(|m| m.state == "opened");
             match open {
-                Some(mr) if mr.description.as_deref() == Some(fields.description.as_str()) => Ok((Action::Created, mr)),
-                Some(mr) => Ok((Action::Updated, gitlab.update_merge_request(project, mr.iid, fields, false).await?)),
-                None => Ok((Action::Created, gitlab.create_merge_request(project, branch, target_branch, fields).await?)),
+                Some(mr) if mr.description.as_deref() == Some(fields.description.as_str()) => {
+                    Ok((Action::Created, mr))
+                }
+                Some(mr) => Ok((
+                    Action::Updated,
+                    gitlab
+                        .update_merge_request(project, mr.iid, fields, false)
+                        .await?,
+                )),
+                None => Ok((
+                    Action::Created,
+                    gitlab
+                        .create_merge_request(project, branch, target_branch, fields)
+                        .await?,
+                )),
             }
         }
         Err(e) => Err(e.into()),
@@ -290,16 +358,30 @@ struct Report<'a> {
 impl Report<'_> {
     fn finish(&self, action: Action, mr: Option<&MergeRequest>) -> Result<ExitCode> {
         let line = match (action, mr) {
-            (Action::Created, Some(mr)) => format!("created merge request !{}: {}", mr.iid, mr.web_url),
-            (Action::Updated, Some(mr)) => format!("updated merge request !{}: {}", mr.iid, mr.web_url),
-            (Action::Reopened, Some(mr)) => format!("reopened merge request !{}: {}", mr.iid, mr.web_url),
-            (Action::Current, Some(mr)) => format!("merge request !{} already proposes this version: {}", mr.iid, mr.web_url),
+            (Action::Created, Some(mr)) => {
+                format!("created merge request !{}: {}", mr.iid, mr.web_url)
+            }
+            (Action::Updated, Some(mr)) => {
+                format!("updated merge request !{}: {}", mr.iid, mr.web_url)
+            }
+            (Action::Reopened, Some(mr)) => {
+                format!("reopened merge request !{}: {}", mr.iid, mr.web_url)
+            }
+            (Action::Current, Some(mr)) => format!(
+                "merge request !{} already proposes this version: {}",
+                mr.iid, mr.web_url
+            ),
             (Action::ClosedNotReopened, Some(mr)) => format!(
                 "merge request !{} for this version was closed by a person; not reopening it (pass --reopen to reopen): {}",
                 mr.iid, mr.web_url
             ),
-            (Action::AlreadyDeployed, _) => format!("already deployed: the target branch has {}", self.image),
-            (Action::DryRun, _) => format!("dry run: would open or update a merge request from {}", self.branch),
+            (Action::AlreadyDeployed, _) => {
+                format!("already deployed: the target branch has {}", self.image)
+            }
+            (Action::DryRun, _) => format!(
+                "dry run: would open or update a merge request from {}",
+                self.branch
+            ),
             (_, None) => String::new(),
         };
         let mr_json = mr.map(|mr| json!({"iid": mr.iid, "url": mr.web_url, "state": mr.state}));

@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
 use crate::bump::{BumpPlan, Examined, Warning, examine, needle};
-use crate::config::{self, RepoConfig};
 use crate::cli::{BumpArgs, OutputFormat};
+use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::modes::resolve_scope;
 use crate::output;
@@ -26,10 +26,11 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => RepoConfig::default(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", config_path.display())),
     };
-    let scope: Vec<std::path::PathBuf> = resolve_scope(&args.paths, args.environment.as_deref(), &config)?
-        .into_iter()
-        .map(std::path::PathBuf::from)
-        .collect();
+    let scope: Vec<std::path::PathBuf> =
+        resolve_scope(&args.paths, args.environment.as_deref(), &config)?
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .collect();
     let (files, listing_warnings) = list_yaml_files(dir, &scope)?;
     let finder = needle(&target);
     let examined: Vec<Examined> = files
@@ -45,7 +46,9 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
     let image = args.image.to_string();
     match args.output {
         OutputFormat::Text => output::print_text(&plan, args.dry_run),
-        OutputFormat::Json => output::print_json(&plan, &image, args.dry_run, serde_json::json!({}))?,
+        OutputFormat::Json => {
+            output::print_json(&plan, &image, args.dry_run, serde_json::json!({}))?
+        }
     }
     plan.check_found(&image)?;
     if args.strict {

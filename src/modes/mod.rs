@@ -50,10 +50,17 @@ pub(crate) fn connect(args: &GitlabArgs) -> Result<GitlabClient> {
 }
 
 /// The repository directories a bump looks at: `--path`s, or the environment's paths.
-pub(crate) fn resolve_scope(paths: &[PathBuf], environment: Option<&str>, config: &RepoConfig) -> Result<Vec<String>> {
+pub(crate) fn resolve_scope(
+    paths: &[PathBuf],
+    environment: Option<&str>,
+    config: &RepoConfig,
+) -> Result<Vec<String>> {
     let raw: Vec<String> = match environment {
         Some(env) => config.environment_paths(env)?.to_vec(),
-        None => paths.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+        None => paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
     };
     raw.iter()
         .map(|p| scope_path(p).map_err(|e| anyhow::anyhow!("--path: {e}")))

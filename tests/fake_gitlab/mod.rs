@@ -1,0 +1,727 @@
+//! A fake GitLab (REST API v4) for integration tests.
+//!
+//! * HTTP: a hand-rolled HTTP/1.1 server on `127.0.0.1:0`, one thread per
+//!   connection, one request per connection, every answer carries
+//!   `Content-Length` and `Connection: close` (so reqwest never reuses a
+//!   connection and never silently retries a dropped one). Request bodies may
+//!   be `Content-Length` or chunked; `Expect: 100-continue` is honoured.
+//! * Storage: a real bare git repository in a temp dir, driven through the
+//!   `git` CLI only; merge requests and notes live in memory.
+//! * Auth: `PRIVATE-TOKEN: <token>` or `Authorization: Bearer <token>`;
+//!   anything else under `/api/v4` is 401 `{"message":"401 Unauthorized"}`.
+//!   `JOB-TOKEN: <token>` may read, but any write with it is 403
+//!   `{"message":"403 Forbidden"}` (a CI job token cannot push or open MRs
+//!   here). With `Options::read_only` every write is 403 `insufficient_scope`.
+//! * Faults: see [`Rule`] and [`Fault`].
+//! * Log: [`LoggedRequest::path`] is the path exactly as sent on the wire,
+//!   *including* the `/api/v4` prefix and percent-encoding; the token is never
+//!   logged.
+#![allow(dead_code)]
+
+mod api;
+mod git;
+mod http;
+mod params;
+
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Access levels as GitLab numbers them.
+pub const GUEST: u32 = 10;
+pub const REPORTER: u32 = 20;
+pub const DEVELOPER: u32 = 30;
+pub const MAINTAINER: u32 = 40;
+pub const OWNER: u32 = 50;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `"group/helloworld-ops"`.
+    pub project_path: String,
+    pub project_id: u64,
+    pub default_branch: String,
+    /// Files committed as the first commit on the default branch (byte for
+    /// byte, executable bit kept, `.git` skipped). `None`: a one-line README.md.
+    pub seed_dir: Option<PathBuf>,
+    pub token: String,
+    /// Writes with the token are 403 `insufficient_scope`.
+    pub read_only: bool,
+    pub bot_user_id: u64,
+    pub bot_username: String,
+    /// Other users (id, username). The first one is "the human" used by
+    /// [`FakeGitlab::commit_files`], [`FakeGitlab::close_mr`] and
+    /// [`Fault::MoveBranchBefore`].
+    pub users: Vec<(u64, String)>,
+    /// Project members (user id, access level), for `members/all/:user_id`.
+    pub members: Vec<(u64, u32)>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            project_path: "group/helloworld-ops".into(),
+            project_id: 42,
+            default_branch: "main".into(),
+            seed_dir: None,
+            token: "glpat-fake-token-0123456789".into(),
+            read_only: false,
+            bot_user_id: 1,
+            bot_username: "gitops-bot".into(),
+            users: vec![(2, "operator".into()), (3, "reviewer".into())],
+            members: vec![(1, DEVELOPER), (2, MAINTAINER), (3, DEVELOPER)],
+        }
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// As on the wire: includes `/api/v4`, percent-encoding preserved, no query.
+    pub path: String,
+    /// Raw query string without `?` (may be empty).
+    pub query: String,
+    /// Status sent; `None` when the connection was dropped without an answer.
+    pub status: Option<u16>,
+    /// The fault applied, if any (e.g. `"drop after apply"`, `"status 429"`).
+    pub fault: Option<String>,
+    /// No endpoint of the fake matched (answered 404 `{"message":"404 Not Found"}`).
+    pub unknown_endpoint: bool,
+    /// Request body (lossy UTF-8); empty for GET.
+    pub body: String,
+}
+
+/// What the matched request suffers.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer this instead; the request is not applied.
+    Status {
+        code: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
+    /// Close the socket without answering or applying.
+    DropBeforeApply,
+    /// Apply the request fully, then close the socket without answering.
+    DropAfterApply,
+    /// Wait, then apply and answer normally (a client that gave up meanwhile
+    /// still gets its request applied later, as with a slow real server).
+    Delay(Duration),
+    /// Apply, wait, then answer.
+    DelayAfterApply(Duration),
+    /// Just before handling the request, commit `files` (path, content) to
+    /// `branch` as the first of `Options::users` (a concurrent human push).
+    MoveBranchBefore {
+        branch: String,
+        files: Vec<(String, String)>,
+    },
+}
+
+impl Fault {
+    /// A 429 as GitLab's rate limiter sends it.
+    pub fn rate_limited(retry_after_secs: u64) -> Fault {
+        let reset = now_unix() + retry_after_secs;
+        Fault::Status {
+            code: 429,
+            body: "Retry later\n".into(),
+            headers: vec![
+                ("Content-Type".into(), "text/plain".into()),
+                ("Retry-After".into(), retry_after_secs.to_string()),
+                ("RateLimit-Name".into(), "throttle_authenticated_api".into()),
+                ("RateLimit-Limit".into(), "2000".into()),
+                ("RateLimit-Observed".into(), "2001".into()),
+                ("RateLimit-Remaining".into(), "0".into()),
+                ("RateLimit-Reset".into(), reset.to_string()),
+            ],
+        }
+    }
+
+    /// `{"message":"<code> <reason>"}` with the given code (500, 502, 503…).
+    pub fn status(code: u16) -> Fault {
+        Fault::Status {
+            code,
+            body: serde_json::json!({ "message": format!("{code} {}", http::reason(code)) })
+                .to_string(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Fault::Status { code, .. } => format!("status {code}"),
+            Fault::DropBeforeApply => "drop before apply".into(),
+            Fault::DropAfterApply => "drop after apply".into(),
+            Fault::Delay(d) => format!("delay {}ms", d.as_millis()),
+            Fault::DelayAfterApply(d) => format!("delay after apply {}ms", d.as_millis()),
+            Fault::MoveBranchBefore { branch, .. } => format!("moved branch {branch} before"),
+        }
+    }
+}
+
+/// What a [`Rule`]'s predicate sees.
+pub struct RequestView<'a> {
+    pub method: &'a str,
+    /// As on the wire (with `/api/v4`, percent-encoded).
+    pub path: &'a str,
+    /// Percent-decoded path.
+    pub decoded_path: &'a str,
+    pub query: &'a str,
+    pub body: &'a [u8],
+}
+
+type Predicate = Arc<dyn Fn(&RequestView) -> bool + Send + Sync>;
+
+/// A fault rule: which requests, which of them, and what happens.
+///
+/// Matching requests are counted from the moment the rule is injected; the
+/// rule fires on matches number `nth ..= nth + times - 1` (defaults: the next
+/// one). The first rule that fires wins; others still count the request.
+#[derive(Clone)]
+pub struct Rule {
+    method: Option<String>,
+    path_contains: Option<String>,
+    predicate: Option<Predicate>,
+    nth: usize,
+    times: usize,
+    fault: Fault,
+}
+
+impl Rule {
+    /// `method` `"*"` matches any; `path_contains` is looked for in the raw
+    /// and in the percent-decoded path.
+    pub fn new(method: &str, path_contains: &str, fault: Fault) -> Rule {
+        Rule {
+            method: (method != "*").then(|| method.to_ascii_uppercase()),
+            path_contains: Some(path_contains.to_string()),
+            predicate: None,
+            nth: 1,
+            times: 1,
+            fault,
+        }
+    }
+
+    /// Match with a closure instead.
+    pub fn matching(
+        pred: impl Fn(&RequestView) -> bool + Send + Sync + 'static,
+        fault: Fault,
+    ) -> Rule {
+        Rule {
+            method: None,
+            path_contains: None,
+            predicate: Some(Arc::new(pred)),
+            nth: 1,
+            times: 1,
+            fault,
+        }
+    }
+
+    /// Fire on the `n`th matching request (1-based) instead of the next one.
+    pub fn nth(mut self, n: usize) -> Rule {
+        self.nth = n.max(1);
+        self
+    }
+
+    /// Fire on `n` consecutive matching requests.
+    pub fn times(mut self, n: usize) -> Rule {
+        self.times = n;
+        self
+    }
+
+    /// Fire on every matching request.
+    pub fn always(mut self) -> Rule {
+        self.times = usize::MAX;
+        self
+    }
+
+    fn matches(&self, v: &RequestView) -> bool {
+        let method_ok = self
+            .method
+            .as_ref()
+            .is_none_or(|m| v.method.eq_ignore_ascii_case(m));
+        let path_ok = self
+            .path_contains
+            .as_ref()
+            .is_none_or(|p| v.path.contains(p.as_str()) || v.decoded_path.contains(p.as_str()));
+        method_ok && path_ok && self.predicate.as_ref().is_none_or(|pred| pred(v))
+    }
+}
+
+struct RuleState {
+    rule: Rule,
+    seen: usize,
+}
+
+pub(crate) struct Mr {
+    pub id: u64,
+    pub iid: u64,
+    pub title: String,
+    pub description: String,
+    pub state: String,
+    pub source_branch: String,
+    pub target_branch: String,
+    pub author_id: u64,
+    pub assignee_ids: Vec<u64>,
+    pub reviewer_ids: Vec<u64>,
+    pub labels: Vec<String>,
+    pub remove_source_branch: Option<bool>,
+    pub squash: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub closed_by: Option<u64>,
+    pub merged_at: Option<String>,
+    /// Last known source head (kept when the branch disappears).
+    pub last_sha: Option<String>,
+    pub notes: Vec<Note>,
+}
+
+pub(crate) struct Note {
+    pub id: u64,
+    pub body: String,
+    pub author_id: u64,
+    pub system: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Default)]
+pub(crate) struct Store {
+    pub mrs: Vec<Mr>,
+    pub next_note_id: u64,
+}
+
+pub(crate) struct State {
+    pub opts: Options,
+    pub base_url: String,
+    pub repo: git::Repo,
+    pub store: Mutex<Store>,
+    log: Mutex<Vec<LoggedRequest>>,
+    rules: Mutex<Vec<RuleState>>,
+    stop: AtomicBool,
+    // Last: removed after everything that points into it.
+    _tmp: tempfile::TempDir,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    pub fn project_web_url(&self) -> String {
+        format!("{}/{}", self.base_url, self.opts.project_path)
+    }
+
+    /// The human of the scenario: first of `Options::users`, else the bot.
+    pub fn human(&self) -> (u64, String) {
+        self.opts
+            .users
+            .first()
+            .cloned()
+            .unwrap_or((self.opts.bot_user_id, self.opts.bot_username.clone()))
+    }
+
+    pub fn username(&self, id: u64) -> Option<String> {
+        if id == self.opts.bot_user_id {
+            return Some(self.opts.bot_username.clone());
+        }
+        self.opts
+            .users
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, u)| u.clone())
+    }
+
+    /// Commits `files` on top of `branch` (created from the default branch
+    /// when missing), serialised with API writes, compare-and-swap on the ref.
+    pub fn commit_files_as(
+        &self,
+        branch: &str,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+        author: (&str, &str),
+    ) -> Result<String, String> {
+        let _w = lock(&self.repo.write_lock);
+        let old = self.repo.branch_head(branch);
+        let base = match &old {
+            Some(h) => h.clone(),
+            None => self
+                .repo
+                .branch_head(&self.opts.default_branch)
+                .ok_or("no default branch")?,
+        };
+        let existing = self.repo.tree_entries(&base)?;
+        let changes: Vec<git::Change> = files
+            .iter()
+            .map(|(p, c)| git::Change::Write {
+                path: p.clone(),
+                mode: existing
+                    .get(p)
+                    .map(|(m, _)| m.clone())
+                    .unwrap_or_else(|| "100644".into()),
+                content: c.clone(),
+            })
+            .collect();
+        let tree = self.repo.write_tree(Some(&base), &changes)?;
+        let sha = self
+            .repo
+            .commit_tree(&tree, Some(&base), message, Some(author))?;
+        self.repo.update_ref(branch, &sha, old.as_deref())?;
+        Ok(sha)
+    }
+}
+
+pub struct FakeGitlab {
+    state: Arc<State>,
+    addr: std::net::SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl FakeGitlab {
+    /// Creates the repository and starts serving on a background thread.
+    pub fn start(opts: Options) -> FakeGitlab {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let repo = git::Repo::init(tmp.path(), &opts.default_branch, opts.seed_dir.as_deref());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State {
+            opts,
+            base_url: format!("http://{addr}"),
+            repo,
+            store: Mutex::new(Store {
+                mrs: Vec::new(),
+                next_note_id: 1,
+            }),
+            log: Mutex::new(Vec::new()),
+            rules: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            _tmp: tmp,
+        });
+        let st = state.clone();
+        let accept = std::thread::Builder::new()
+            .name("fake-gitlab-accept".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if st.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = conn else { continue };
+                    let st = st.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("fake-gitlab-conn".into())
+                        .spawn(move || serve(&st, stream));
+                }
+            })
+            .expect("spawn accept thread");
+        FakeGitlab {
+            state,
+            addr,
+            accept: Some(accept),
+        }
+    }
+
+    /// `"http://127.0.0.1:PORT"` (no trailing slash, no `/api/v4`).
+    pub fn url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v4", self.state.base_url)
+    }
+
+    /// `"<url>/group/helloworld-ops"`.
+    pub fn project_web_url(&self) -> String {
+        self.state.project_web_url()
+    }
+
+    pub fn token(&self) -> &str {
+        &self.state.opts.token
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.state.opts
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.state.log).clone()
+    }
+
+    /// Every request that is not a GET (or HEAD).
+    pub fn writes(&self) -> Vec<LoggedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method != "GET" && r.method != "HEAD")
+            .collect()
+    }
+
+    /// Requests no endpoint of the fake matched.
+    pub fn unknown_requests(&self) -> Vec<LoggedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.unknown_endpoint)
+            .collect()
+    }
+
+    pub fn clear_log(&self) {
+        lock(&self.state.log).clear();
+    }
+
+    pub fn inject(&self, rule: Rule) {
+        lock(&self.state.rules).push(RuleState { rule, seen: 0 });
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.state.rules).clear();
+    }
+
+    pub fn branch_head(&self, branch: &str) -> Option<String> {
+        self.state.repo.branch_head(branch)
+    }
+
+    pub fn branches(&self) -> Vec<String> {
+        self.state.repo.branches().into_keys().collect()
+    }
+
+    /// The bytes of `path` at `rev` (`git show rev:path`), `None` if absent.
+    pub fn file(&self, rev: &str, path: &str) -> Option<Vec<u8>> {
+        self.state.repo.show_file(rev, path)
+    }
+
+    /// Someone else pushes `files` (path, content) to `branch` (created from
+    /// the default branch when missing). Returns the new head.
+    pub fn commit_files(&self, branch: &str, files: &[(&str, &str)], message: &str) -> String {
+        let files: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
+            .collect();
+        let (_, who) = self.state.human();
+        let email = format!("{who}@example.com");
+        self.state
+            .commit_files_as(branch, &files, message, (&who, &email))
+            .expect("commit_files")
+    }
+
+    /// All merge requests, by iid, as `GET .../merge_requests/:iid` renders them.
+    pub fn merge_requests(&self) -> Vec<Value> {
+        api::render_all_mrs(&self.state)
+    }
+
+    /// Notes of an MR (oldest first), as the API renders them.
+    pub fn notes(&self, mr_iid: u64) -> Vec<Value> {
+        api::render_notes(&self.state, mr_iid)
+    }
+
+    /// A human closes the MR (adds the `closed` system note).
+    pub fn close_mr(&self, iid: u64) {
+        let (who, _) = self.state.human();
+        api::set_mr_state(&self.state, iid, "closed", who);
+    }
+
+    /// A human merges the MR (state only; the target branch is not moved).
+    pub fn mark_merged(&self, iid: u64) {
+        let (who, _) = self.state.human();
+        api::set_mr_state(&self.state, iid, "merged", who);
+    }
+
+    /// A user comments on an MR; returns the note id.
+    pub fn add_note(&self, iid: u64, user_id: u64, body: &str) -> u64 {
+        api::add_note(&self.state, iid, user_id, body, false).expect("no such MR")
+    }
+
+    /// Runs git in the bare repo and returns stdout (panics on failure).
+    pub fn git(&self, args: &[&str]) -> String {
+        match self.state.repo.run(args) {
+            Ok(out) => String::from_utf8_lossy(&out).into_owned(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    pub fn repo_dir(&self) -> PathBuf {
+        self.state.repo.dir.clone()
+    }
+}
+
+impl Drop for FakeGitlab {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept().
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn take_fault(state: &State, req: &http::Request) -> Option<Fault> {
+    let decoded = percent_encoding::percent_decode_str(&req.path)
+        .decode_utf8_lossy()
+        .into_owned();
+    let view = RequestView {
+        method: &req.method,
+        path: &req.path,
+        decoded_path: &decoded,
+        query: &req.query,
+        body: &req.body,
+    };
+    let mut rules = lock(&state.rules);
+    let mut fired = None;
+    for rs in rules.iter_mut() {
+        if !rs.rule.matches(&view) {
+            continue;
+        }
+        rs.seen += 1;
+        let first = rs.rule.nth;
+        let in_window = rs.seen >= first && (rs.seen - first) < rs.rule.times;
+        if in_window && fired.is_none() {
+            fired = Some(rs.rule.fault.clone());
+        }
+    }
+    fired
+}
+
+fn serve(state: &Arc<State>, mut stream: TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_nodelay(true);
+    let req = match http::read_request(&mut stream) {
+        Ok(Some(r)) => r,
+        _ => return,
+    };
+    if state.stop.load(Ordering::SeqCst) {
+        return;
+    }
+    let fault = take_fault(state, &req);
+    let mut entry = LoggedRequest {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        query: req.query.clone(),
+        status: None,
+        fault: fault.as_ref().map(Fault::describe),
+        unknown_endpoint: false,
+        body: if req.method == "GET" {
+            String::new()
+        } else {
+            String::from_utf8_lossy(&req.body).into_owned()
+        },
+    };
+    let answer = |entry: &mut LoggedRequest| {
+        let (resp, known) = api::handle(state, &req);
+        entry.unknown_endpoint = !known;
+        resp
+    };
+    match fault {
+        Some(Fault::Status {
+            code,
+            body,
+            headers,
+        }) => {
+            let resp = http::Response {
+                status: code,
+                headers,
+                body: body.into_bytes(),
+            };
+            entry.status = Some(code);
+            log(state, entry);
+            let _ = http::write_response(&mut stream, &resp);
+        }
+        Some(Fault::DropBeforeApply) => {
+            log(state, entry);
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        Some(Fault::DropAfterApply) => {
+            let resp = answer(&mut entry);
+            entry.fault = Some(format!(
+                "drop after apply (would have answered {})",
+                resp.status
+            ));
+            log(state, entry);
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        Some(Fault::Delay(d)) => {
+            std::thread::sleep(d);
+            let resp = answer(&mut entry);
+            entry.status = Some(resp.status);
+            log(state, entry);
+            let _ = http::write_response(&mut stream, &resp);
+        }
+        Some(Fault::DelayAfterApply(d)) => {
+            let resp = answer(&mut entry);
+            entry.status = Some(resp.status);
+            log(state, entry);
+            std::thread::sleep(d);
+            let _ = http::write_response(&mut stream, &resp);
+        }
+        Some(Fault::MoveBranchBefore { branch, files }) => {
+            let files: Vec<(String, Vec<u8>)> = files
+                .into_iter()
+                .map(|(p, c)| (p, c.into_bytes()))
+                .collect();
+            let (_, who) = state.human();
+            let email = format!("{who}@example.com");
+            let moved = state.commit_files_as(
+                &branch,
+                &files,
+                &format!("Concurrent change to {branch}"),
+                (&who, &email),
+            );
+            if let Ok(sha) = &moved {
+                entry.fault = Some(format!("moved branch {branch} to {sha} before"));
+            }
+            let resp = answer(&mut entry);
+            entry.status = Some(resp.status);
+            log(state, entry);
+            let _ = http::write_response(&mut stream, &resp);
+        }
+        None => {
+            let resp = answer(&mut entry);
+            entry.status = Some(resp.status);
+            log(state, entry);
+            let _ = http::write_response(&mut stream, &resp);
+        }
+    }
+}
+
+fn log(state: &State, entry: LoggedRequest) {
+    lock(&state.log).push(entry);
+}
+
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `2026-01-02T03:04:05.678Z`.
+pub(crate) fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let millis = now.subsec_millis();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
