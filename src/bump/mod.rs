@@ -114,15 +114,15 @@ pub fn needle(target: &Target) -> memmem::Finder<'static> {
 }
 
 /// Examines one file's bytes.
-pub fn examine(path: &str, bytes: Vec<u8>, target: &Target, needle: &memmem::Finder) -> Examined {
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(_) => return Examined::Warning(Warning::file(path, "not UTF-8; skipped")),
+/// Only a file that may reference the target is copied and parsed.
+pub fn examine(path: &str, bytes: &[u8], target: &Target, needle: &memmem::Finder) -> Examined {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Examined::Warning(Warning::file(path, "not UTF-8; skipped"));
     };
-    if needle.find(text.as_bytes()).is_none() {
+    if needle.find(bytes).is_none() {
         return Examined::Unrelated;
     }
-    match bump_file(&text, target) {
+    match bump_file(text, target) {
         Ok(bump)
             if bump.changes.is_empty() && bump.current.is_empty() && bump.skipped.is_empty() =>
         {
@@ -130,7 +130,7 @@ pub fn examine(path: &str, bytes: Vec<u8>, target: &Target, needle: &memmem::Fin
         }
         Ok(bump) => Examined::Matched(FilePlan {
             path: path.to_string(),
-            original: text,
+            original: text.to_string(),
             bump,
         }),
         Err(FileError::Yaml(_)) if text.contains("{{") => {

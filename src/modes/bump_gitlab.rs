@@ -85,7 +85,7 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         .collect();
     let examined: Vec<Examined> = yaml
         .par_iter()
-        .map(|f| examine(&f.path, f.bytes.clone(), &target, &finder))
+        .map(|f| examine(&f.path, &f.bytes, &target, &finder))
         .collect();
     let mut plan = BumpPlan::gather(yaml.len(), examined);
     for (path, size) in &archive.oversized {

@@ -4,15 +4,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use rayon::prelude::*;
 
-use crate::bump::{BumpPlan, Examined, Warning, examine, needle};
+use crate::bump::{BumpPlan, examine, needle};
 use crate::cli::{BumpArgs, OutputFormat};
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::modes::resolve_scope;
 use crate::output;
-use crate::workdir::{list_yaml_files, write_all};
+use crate::workdir::{walk_yaml, write_all};
 
 pub fn run(args: &BumpArgs) -> Result<ExitCode> {
     let target = Target {
@@ -31,17 +30,11 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
             .into_iter()
             .map(std::path::PathBuf::from)
             .collect();
-    let (files, listing_warnings) = list_yaml_files(dir, &scope)?;
     let finder = needle(&target);
-    let examined: Vec<Examined> = files
-        .par_iter()
-        .map(|f| match std::fs::read(&f.path) {
-            Ok(bytes) => examine(&f.relative, bytes, &target, &finder),
-            Err(e) => Examined::Warning(Warning::file(&f.relative, format!("cannot read: {e}"))),
-        })
-        .collect();
-    let mut plan = BumpPlan::gather(files.len(), examined);
-    plan.warnings.extend(listing_warnings);
+    let walk = walk_yaml(dir, &scope, |path, bytes| examine(path, bytes, &target, &finder))?;
+    let mut plan = BumpPlan::gather(walk.files, walk.examined);
+    plan.warnings.extend(walk.warnings);
+    plan.warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
 
     let image = args.image.to_string();
     match args.output {

@@ -19,6 +19,9 @@ pub struct Repo {
     /// Serialises every ref-changing operation.
     pub write_lock: Mutex<()>,
     counter: AtomicU64,
+    /// Archives by (sha, prefix): GitLab caches generated archives too, and a commit's
+    /// archive never changes.
+    archive_cache: Mutex<std::collections::HashMap<(String, String), Vec<u8>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +73,7 @@ impl Repo {
             home,
             write_lock: Mutex::new(()),
             counter: AtomicU64::new(0),
+            archive_cache: Mutex::default(),
         };
         let out = repo
             .command(root)
@@ -389,12 +393,23 @@ impl Repo {
     }
 
     pub fn archive_tar_gz(&self, sha: &str, prefix: &str) -> Result<Vec<u8>, String> {
-        self.run(&[
+        // Only a full commit id names fixed content; a branch name moves.
+        let cacheable = sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+        let key = (sha.to_string(), prefix.to_string());
+        if !cacheable {
+            return self.run(&["archive", "--format=tar.gz", &format!("--prefix={prefix}"), sha]);
+        }
+        if let Some(hit) = self.archive_cache.lock().unwrap().get(&key) {
+            return Ok(hit.clone());
+        }
+        let bytes = self.run(&[
             "archive",
             "--format=tar.gz",
             &format!("--prefix={prefix}"),
             sha,
-        ])
+        ])?;
+        self.archive_cache.lock().unwrap().insert(key, bytes.clone());
+        Ok(bytes)
     }
 
     pub fn archive_tar(&self, sha: &str, prefix: &str) -> Result<Vec<u8>, String> {
