@@ -41,11 +41,13 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
+# shellcheck disable=SC2015
 [ -n "$IMAGE" ] && [ -d "$DIR" ] || usage
 TAG=${IMAGE##*:}
 REPO=${IMAGE%:*}
 case $TAG in */*|"") echo "peer_yq: --image must be REPO:TAG" >&2; exit 2 ;; esac
 [ "$REPO" != "$IMAGE" ] || { echo "peer_yq: --image must be REPO:TAG" >&2; exit 2; }
+# shellcheck disable=SC2015
 command -v yq >/dev/null && command -v jq >/dev/null || { echo "peer_yq: needs yq and jq (apt-get install -y yq jq)" >&2; exit 2; }
 
 read -r -d '' PROG <<'JQ' || true

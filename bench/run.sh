@@ -11,6 +11,7 @@
 #   BENCH_RUAMEL_RUNS [3] BENCH_YQ_RUNS [1]   runs of the (slow) peers
 #   BENCH_VERSION_RUNS [200]                  runs for the --version cold start
 #   BENCH_SKIP_YQ=1 / BENCH_SKIP_RUAMEL=1     leave a peer out
+#   BENCH_SKIP_GITLAB=1                       leave out bump --project through the fake GitLab
 #   GITOPS_BOT [target/release/gitops-bot]    binary; when set, no cargo build
 # Exit status: 0 if gitops-bot meets the targets (<= 0.5 s median wall,
 # <= 150 MB peak RSS), 1 if it misses them, 2 on a setup/run error.
@@ -35,7 +36,9 @@ PYYAML_VERSION=6.0.3
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 2; }
-trap 'rc=$?; [ $rc -le 1 ] || log "failed (exit $rc)"' EXIT
+# any unexpected failure exits 2; only a target miss (MISSED=1) exits 1
+# shellcheck disable=SC2154  # rc is assigned inside the trap string
+trap 'rc=$?; if [ $rc -ne 0 ] && [ -z "${MISSED:-}" ]; then log "failed (exit $rc)"; exit 2; fi' EXIT
 
 # ---------------------------------------------------------------- 1. tools
 need=()
@@ -130,6 +133,7 @@ timed "$OUT/version.rss" "$OUT/version.out" "$BIN" --version
 VER_RSS=$(max_mb < "$OUT/version.rss")
 
 RUAMEL_WALL=- RUAMEL_RSS=-
+[ -z "${BENCH_SKIP_RUAMEL:-}" ] || RUAMEL_RUNS=skipped
 if [ -z "${BENCH_SKIP_RUAMEL:-}" ]; then
   : > "$OUT/ruamel.rec"
   for i in $(seq "$RUAMEL_RUNS"); do
@@ -141,6 +145,7 @@ if [ -z "${BENCH_SKIP_RUAMEL:-}" ]; then
 fi
 
 YQ_WALL=- YQ_RSS=-
+[ -z "${BENCH_SKIP_YQ:-}" ] || YQ_RUNS=skipped
 if [ -z "${BENCH_SKIP_YQ:-}" ]; then
   : > "$OUT/yq.rec"
   for i in $(seq "$YQ_RUNS"); do
@@ -154,10 +159,21 @@ if [ -z "${BENCH_SKIP_YQ:-}" ]; then
   YQ_RSS=$(max_mb < "$OUT/yq.rec")
 fi
 
-# the shared tree must be untouched by the dry runs
+# bump --project through the fake GitLab (issue: requests per bump, wall time vs a clone)
+GITLAB_MD=""
+if [ -z "${BENCH_SKIP_GITLAB:-}" ]; then
+  log "bump --project through the fake GitLab vs clone-based (cargo bench --bench gitlab_bump)"
+  (cd "$ROOT" && BENCH_REPO=$REPO GITOPS_BOT=$BIN cargo bench --quiet --bench gitlab_bump) > "$OUT/gitlab.md" \
+    || die "gitlab_bump benchmark failed"
+  GITLAB_MD=$OUT/gitlab.md
+fi
+
+# the shared tree must be untouched by the dry runs (else the numbers are suspect: exit 2)
+DIRTY=""
 if [ -n "$(git -C "$REPO" status --porcelain)" ]; then
   rm -f "$STAMP"
-  log "WARNING: $REPO was modified by a --dry-run; it will be regenerated next time"
+  DIRTY="WARNING: a --dry-run modified $REPO (see git -C $REPO status); it will be regenerated next time"
+  log "$DIRTY"
 fi
 
 # ---------------------------------------------------------------- 5. report
@@ -179,22 +195,26 @@ first_line() { if [ -s "$1" ]; then head -n1 "$1"; else echo "(no output)"; fi; 
   echo "| tool | median wall s | peak RSS MB | ratio vs gitops-bot |"
   echo "| --- | ---: | ---: | ---: |"
   printf '| gitops-bot bump --dry-run (%s runs) | %.3f | %s | 1.0x |\n' "$RUNS" "$BOT_WALL" "$BOT_RSS"
-  printf '| ruamel.yaml %s rt peer --dry-run, 1 process (%s runs) | %s | %s | %s |\n' \
+  printf '| ruamel.yaml %s rt peer --dry-run, 1 process (runs: %s) | %s | %s | %s |\n' \
     "$RUAMEL_VERSION" "$RUAMEL_RUNS" "$RUAMEL_WALL" "$RUAMEL_RSS" "$(ratio "$RUAMEL_WALL" "$BOT_WALL")"
-  printf '| yq %s (kislyuk) peer, in place, %s parallel batches (%s runs) | %s | %s | %s |\n' \
+  printf '| yq %s (kislyuk) peer, in place, %s parallel batches (runs: %s) | %s | %s | %s |\n' \
     "$YQ_VER" "$(nproc)" "$YQ_RUNS" "$YQ_WALL" "$YQ_RSS" "$(ratio "$YQ_WALL" "$BOT_WALL")"
   printf '| gitops-bot --version cold start (%s runs) | %.4f | %s | - |\n' "$VERSION_RUNS" "$VER_WALL" "$VER_RSS"
   echo
   echo "Targets for gitops-bot: <= $TARGET_WALL_S s median wall, <= $TARGET_RSS_MB MB peak RSS -> $([ $PASS = 1 ] && echo PASS || echo FAIL)$SMALL"
   echo
   echo "Outputs (expected: $(jq -r '"\(.refs) references in \(.ref_files) files"' "$SUMMARY")):"
-  echo "- gitops-bot: $(first_line "$OUT/gitops-bot.out")"
+  # bump --dry-run prints a diff first; show its summary line if there is one
+  echo "- gitops-bot: $(grep -m1 -E 'references? (updated|changed)' "$OUT/gitops-bot.out" || first_line "$OUT/gitops-bot.out")"
   [ -n "${BENCH_SKIP_RUAMEL:-}" ] || echo "- ruamel peer: $(first_line "$OUT/ruamel.out")"
   [ -n "${BENCH_SKIP_YQ:-}" ] || echo "- yq peer: $(first_line "$OUT/yq.out")"
   echo
+  if [ -n "$GITLAB_MD" ]; then cat "$GITLAB_MD"; echo; fi
   echo "Machine: nproc=$(nproc), CPU: $CPU, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "Binary: $BIN ($(first_line "$OUT/version.out")); wall = median of hyperfine runs (warm page cache);"
   echo "peak RSS = max 'Maximum resident set size' of GNU time over runs (largest single process)."
+  [ -z "$DIRTY" ] || { echo; echo "**$DIRTY**"; }
 } | tee "$OUT/results.md"
 log "results and raw data in $OUT"
-[ $PASS = 1 ] || exit 1
+[ -z "$DIRTY" ] || exit 2
+[ $PASS = 1 ] || { MISSED=1; exit 1; }
