@@ -38,6 +38,10 @@ pub enum Command {
     /// operators; re-running updates that merge request instead of opening another. With
     /// --local DIR, the files of a checkout are edited in place.
     ///
+    /// Environment: GITLAB_TOKEN (a project access token with the `api` scope; never a
+    /// flag), CI_API_V4_URL / CI_SERVER_URL (default --gitlab-url), and CI_PROJECT_URL,
+    /// CI_PROJECT_PATH, CI_COMMIT_SHA, CI_PIPELINE_URL (linked from the merge request).
+    ///
     /// Exit status: 0 when the references are updated, already current or already deployed,
     /// 1 when the image is referenced nowhere or a step fails, 2 on usage errors.
     Bump(BumpArgs),

@@ -30,12 +30,20 @@ fn starts(root: &Path, dir: &Path, subdirs: &[PathBuf]) -> Result<Vec<PathBuf>> 
     let mut starts = Vec::new();
     for sub in subdirs {
         if sub.is_absolute() || sub.components().any(|c| matches!(c, Component::ParentDir)) {
-            bail!("--path {} must be a subdirectory of {} (relative, without '..')", sub.display(), dir.display());
+            bail!(
+                "--path {} must be a subdirectory of {} (relative, without '..')",
+                sub.display(),
+                dir.display()
+            );
         }
         let start = root.join(sub);
-        let real = start
-            .canonicalize()
-            .with_context(|| format!("--path {} does not exist under {}", sub.display(), dir.display()))?;
+        let real = start.canonicalize().with_context(|| {
+            format!(
+                "--path {} does not exist under {}",
+                sub.display(),
+                dir.display()
+            )
+        })?;
         if !real.starts_with(root) {
             bail!("--path {} leads outside {}", sub.display(), dir.display());
         }
@@ -53,7 +61,11 @@ fn starts(root: &Path, dir: &Path, subdirs: &[PathBuf]) -> Result<Vec<PathBuf>> 
 
 /// Walks `*.yaml`/`*.yml` under DIR (or `subdirs`), skipping `.git`, and hands each file's
 /// path relative to DIR (with `/`) and bytes to `examine`.
-pub fn walk_yaml(dir: &Path, subdirs: &[PathBuf], examine: impl Fn(&str, &[u8]) -> Examined + Sync) -> Result<Walk> {
+pub fn walk_yaml(
+    dir: &Path,
+    subdirs: &[PathBuf],
+    examine: impl Fn(&str, &[u8]) -> Examined + Sync,
+) -> Result<Walk> {
     let root = dir
         .canonicalize()
         .with_context(|| format!("cannot open --local directory {}", dir.display()))?;
@@ -97,7 +109,11 @@ impl<F: Fn(&str, &[u8]) -> Examined + Sync> Walker<'_, F> {
             .file_type()
             .with_context(|| format!("cannot read {}", path.display()))?;
         if kind.is_dir() {
-            return if entry.file_name() == ".git" { Ok(()) } else { self.directory(&path) };
+            return if entry.file_name() == ".git" {
+                Ok(())
+            } else {
+                self.directory(&path)
+            };
         }
         let relative = relative_path(self.root, &path);
         if !is_yaml_path(&relative) {
@@ -108,7 +124,10 @@ impl<F: Fn(&str, &[u8]) -> Examined + Sync> Walker<'_, F> {
             if inside {
                 tracing::debug!(file = %relative, "symbolic link skipped; its target is searched on its own");
             } else {
-                self.warn(Warning::file(&relative, "symbolic link leading outside the repository; skipped"));
+                self.warn(Warning::file(
+                    &relative,
+                    "symbolic link leading outside the repository; skipped",
+                ));
             }
             return Ok(());
         }
@@ -120,10 +139,16 @@ impl<F: Fn(&str, &[u8]) -> Examined + Sync> Walker<'_, F> {
             match read_capped(&path, &mut buffer) {
                 Ok(None) => Some((self.examine)(&relative, &buffer)),
                 Ok(Some(size)) => {
-                    self.warn(Warning::file(&relative, format!("{size} bytes is over the {MAX_FILE_SIZE}-byte limit; skipped")));
+                    self.warn(Warning::file(
+                        &relative,
+                        format!("{size} bytes is over the {MAX_FILE_SIZE}-byte limit; skipped"),
+                    ));
                     None
                 }
-                Err(e) => Some(Examined::Warning(Warning::file(&relative, format!("cannot read: {e}")))),
+                Err(e) => Some(Examined::Warning(Warning::file(
+                    &relative,
+                    format!("cannot read: {e}"),
+                ))),
             }
         });
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
@@ -135,7 +160,11 @@ impl<F: Fn(&str, &[u8]) -> Examined + Sync> Walker<'_, F> {
     }
 
     fn warn(&self, warning: Warning) {
-        self.out.lock().unwrap_or_else(|e| e.into_inner()).warnings.push(warning);
+        self.out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .warnings
+            .push(warning);
     }
 }
 

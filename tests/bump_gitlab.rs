@@ -262,7 +262,23 @@ fn a_push_to_the_target_during_the_run_is_never_overwritten() {
     assert!(changed.iter().all(|l| l.contains("ci-3")), "{diff}");
     let main_file = String::from_utf8(fake.file("main", "deployment.yml").unwrap()).unwrap();
     assert!(main_file.contains("replicas: 3"));
-    assert_eq!(open_mrs(&fake).len(), 1);
+    // GitLab reported the moved target: the bot read it again, so the proposal sits on the
+    // new head and its description records that head.
+    let main_head = fake.branch_head("main").unwrap();
+    let parents = fake.git(&["rev-list", "--parents", "-n", "1", &branch]);
+    assert_eq!(parents.split_whitespace().nth(1), Some(main_head.as_str()));
+    let mrs = open_mrs(&fake);
+    assert_eq!(mrs.len(), 1);
+    let description = mrs[0]["description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!("\"base_sha\":\"{main_head}\"")),
+        "{description}"
+    );
+    assert!(
+        run.stdout.contains("created merge request !1"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

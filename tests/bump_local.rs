@@ -361,9 +361,29 @@ fn helm_templates_are_skipped_quietly_and_counted() {
 #[test]
 fn overlapping_paths_examine_each_file_once() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "envs/prod/a.yaml", "containers:\n- image: app:1\n");
+    write(
+        dir.path(),
+        "envs/prod/a.yaml",
+        "containers:\n- image: app:1\n",
+    );
     let d = dir.path().to_str().unwrap();
-    let run = gitops_bot(&["bump", "--local", d, "--path", "envs", "--path", "envs/prod", "--path", "envs/", "--image", "app:2"]);
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        d,
+        "--path",
+        "envs",
+        "--path",
+        "envs/prod",
+        "--path",
+        "envs/",
+        "--image",
+        "app:2",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("1 reference updated in 1 file"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 reference updated in 1 file"),
+        "{}",
+        run.stdout
+    );
 }

@@ -159,7 +159,7 @@ pub struct BumpPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NothingToBump {
+pub enum PlanError {
     #[error("{image} is referenced nowhere in the {files} YAML files searched{hint}")]
     NotReferenced {
         image: String,
@@ -168,6 +168,8 @@ pub enum NothingToBump {
     },
     #[error("{image} is referenced but no reference can be updated:\n{reasons}")]
     NoneEditable { image: String, reasons: String },
+    #[error("--strict: {problems} warning(s) above; nothing written")]
+    Strict { problems: usize },
 }
 
 impl BumpPlan {
@@ -234,8 +236,18 @@ impl BumpPlan {
             .collect()
     }
 
-    /// Fails when the image was not found at all, or found only where it cannot be edited.
-    pub fn check_found(&self, image: &str) -> Result<(), NothingToBump> {
+    /// Fails when the image was not found at all, found only where it cannot be edited, or
+    /// (with `strict`) when anything was warned about.
+    pub fn check(&self, image: &str, strict: bool) -> Result<(), PlanError> {
+        self.check_found(image)?;
+        let problems = self.warnings.len() + self.skipped().count();
+        if strict && problems > 0 {
+            return Err(PlanError::Strict { problems });
+        }
+        Ok(())
+    }
+
+    fn check_found(&self, image: &str) -> Result<(), PlanError> {
         if self.changes().next().is_some() || self.current().next().is_some() {
             return Ok(());
         }
@@ -262,7 +274,7 @@ impl BumpPlan {
             } else {
                 format!(" ({})", notes.join("; "))
             };
-            return Err(NothingToBump::NotReferenced {
+            return Err(PlanError::NotReferenced {
                 image: image.to_string(),
                 files: self.files_searched,
                 hint,
@@ -281,7 +293,7 @@ impl BumpPlan {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        Err(NothingToBump::NoneEditable {
+        Err(PlanError::NoneEditable {
             image: image.to_string(),
             reasons,
         })

@@ -54,6 +54,21 @@ pub struct MergeRequest {
     pub labels: Vec<String>,
     #[serde(default)]
     pub assignees: Vec<UserRef>,
+    #[serde(default)]
+    pub diff_refs: Option<DiffRefs>,
+}
+
+/// The commits GitLab diffed a merge request with; `start_sha` is the target head then.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiffRefs {
+    pub start_sha: Option<String>,
+}
+
+impl MergeRequest {
+    /// The target branch head GitLab computed this merge request's diff against, if known.
+    pub fn target_head(&self) -> Option<&str> {
+        self.diff_refs.as_ref()?.start_sha.as_deref()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,7 +14,9 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::bump::merge_request::{self, Action, BASE_TRAILER, Request};
-use crate::bump::{BumpPlan, Examined, MAX_FILE_SIZE, Warning, examine, is_yaml_path, needle};
+use crate::bump::{
+    BumpPlan, Examined, MAX_FILE_SIZE, Warning, examine, in_scope, is_yaml_path, needle,
+};
 use crate::cli::{BumpArgs, OutputFormat};
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
@@ -27,6 +29,27 @@ use crate::output;
 /// Repository templates live under this directory of the config repo.
 const REPO_TEMPLATE_DIR: &str = ".gitops-bot/";
 
+/// Re-reads when the target moved while the bot worked, at most this many times in all.
+const MAX_READS: usize = 3;
+
+/// The repository at one commit, as a bump sees it.
+struct Snapshot {
+    plan: BumpPlan,
+    config: RepoConfig,
+    scope: Vec<String>,
+    /// The description template from the repository, if `.gitops-bot.yaml` names one.
+    repo_template: Option<String>,
+}
+
+/// What the first read decided about existing merge requests.
+enum Existing {
+    None,
+    /// An open merge request for an older version (with the version it proposes).
+    Open(MergeRequest, Option<String>),
+    /// The closed merge request for this version, to reopen (`--reopen`).
+    Closed(MergeRequest),
+}
+
 pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
     let project = args
         .project
@@ -37,6 +60,7 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         image: args.image.clone(),
         setter: args.setter.clone(),
     };
+    let image = args.image.to_string();
 
     let target_branch = match &args.target_branch {
         Some(b) => b.clone(),
@@ -46,15 +70,181 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
             .default_branch
             .with_context(|| format!("project {project} has no default branch (is the repository empty?); pass --target-branch"))?,
     };
-    let head = gitlab
+    let mut base = gitlab
         .branch_head(project, &target_branch)
         .await?
-        .with_context(|| format!("branch {target_branch:?} does not exist in project {project}"))?;
+        .with_context(|| format!("branch {target_branch:?} does not exist in project {project}"))?
+        .id;
 
+    let mut existing = Existing::None;
+    let mut people: Option<(Vec<u64>, Vec<u64>)> = None;
+    // The merge request of an earlier pass, and what that pass did with it.
+    let mut current: Option<MergeRequest> = None;
+    let mut first_action: Option<Action> = None;
+    for read in 1..=MAX_READS {
+        let snapshot = read_snapshot(&gitlab, project, &base, args, &target).await?;
+        let plan = &snapshot.plan;
+        if let Err(e) = plan.check(&image, args.strict) {
+            output::print_warnings(plan);
+            return Err(e.into());
+        }
+        let request = Request {
+            image: args.image.clone(),
+            environment: args.environment.clone(),
+            paths: snapshot.scope.clone(),
+            target_branch: target_branch.clone(),
+            base_sha: base.clone(),
+            source: source_from_env(),
+        };
+        let branch = request.branch();
+        let report = Report {
+            plan,
+            image: &image,
+            branch: &branch,
+            args,
+        };
+        if plan.changes().next().is_none() {
+            return report.finish(Action::AlreadyDeployed, current.as_ref());
+        }
+
+        if read == 1 {
+            let mrs = gitlab
+                .merge_requests(project, &branch, &target_branch)
+                .await?;
+            let proposed = |mr: &MergeRequest| {
+                mr.description
+                    .as_deref()
+                    .and_then(marker::find::<BumpState>)
+                    .map(|s| s.version())
+            };
+            if let Some(open) = mrs.iter().find(|m| m.state == "opened") {
+                let version = proposed(open);
+                if version.as_deref() == Some(request.version().as_str()) {
+                    return report.finish(Action::Current, Some(open));
+                }
+                existing = Existing::Open(open.clone(), version);
+            } else if let Some(latest) = mrs.first().filter(|m| m.state == "closed")
+                && proposed(latest).as_deref() == Some(request.version().as_str())
+            {
+                if !args.reopen {
+                    return report.finish(Action::ClosedNotReopened, Some(latest));
+                }
+                existing = Existing::Closed(latest.clone());
+            }
+        }
+
+        let template = match &args.template {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --template {}", path.display()))?,
+            ),
+            None => snapshot.repo_template.clone(),
+        };
+        let messages = Messages::new(template)?;
+        let (assignee_ids, reviewer_ids) = match &people {
+            Some(p) => p.clone(),
+            None => {
+                let config = &snapshot.config;
+                let p = (
+                    user_ids(
+                        &gitlab,
+                        pick(&args.assignees, &config.operators),
+                        "--assignee / operators",
+                    )
+                    .await?,
+                    user_ids(
+                        &gitlab,
+                        pick(&args.reviewers, &config.reviewers),
+                        "--reviewer / reviewers",
+                    )
+                    .await?,
+                );
+                people = Some(p.clone());
+                p
+            }
+        };
+        let fields = MergeRequestFields {
+            title: merge_request::title(plan, &request),
+            description: messages.merge_request(&merge_request::view(plan, &request))?,
+            assignee_ids,
+            reviewer_ids,
+            labels: pick(&args.labels, &snapshot.config.labels).to_vec(),
+        };
+
+        if args.dry_run {
+            output::print_dry_run_merge_request(&branch, &fields);
+            return report.finish(Action::DryRun, None);
+        }
+
+        let files: Vec<(String, String)> = plan
+            .changed_files()
+            .map(|(f, edited)| (f.path.clone(), edited.to_string()))
+            .collect();
+        let message = merge_request::commit_message(plan, &request);
+        commit(&gitlab, project, &branch, &base, &message, &files).await?;
+
+        let (action, mr) = match (&current, &existing) {
+            (Some(mr), _) => (
+                Action::Updated,
+                gitlab
+                    .update_merge_request(project, mr.iid, &fields, false)
+                    .await?,
+            ),
+            (None, Existing::Open(mr, version)) => {
+                let updated = gitlab
+                    .update_merge_request(project, mr.iid, &fields, false)
+                    .await?;
+                let previous = match version {
+                    Some(v) => vec![v.clone()],
+                    None => merge_request::previous_versions(plan),
+                };
+                let note = messages.superseded(&SupersededView {
+                    previous,
+                    version: request.version(),
+                    target_branch: target_branch.clone(),
+                    base_sha: base.clone(),
+                })?;
+                gitlab.create_note(project, mr.iid, &note).await?;
+                (Action::Updated, updated)
+            }
+            (None, Existing::Closed(mr)) => (
+                Action::Reopened,
+                gitlab
+                    .update_merge_request(project, mr.iid, &fields, true)
+                    .await?,
+            ),
+            (None, Existing::None) => {
+                create_merge_request(&gitlab, project, &branch, &target_branch, &fields).await?
+            }
+        };
+
+        // GitLab reports the target head it diffed against: if someone pushed to the target
+        // meanwhile, read it again so the proposal and its description match the new head.
+        let action = *first_action.get_or_insert(action);
+        match mr.target_head() {
+            Some(moved) if moved != base && read < MAX_READS => {
+                tracing::info!(from = %base, to = %moved, "the target branch moved during the bump; reading it again");
+                base = moved.to_string();
+                current = Some(mr);
+            }
+            _ => return report.finish(action, Some(&mr)),
+        }
+    }
+    unreachable!("the last read always returns")
+}
+
+/// Reads the archive at `sha` and plans the bump on it.
+async fn read_snapshot(
+    gitlab: &GitlabClient,
+    project: &str,
+    sha: &str,
+    args: &BumpArgs,
+    target: &Target,
+) -> Result<Snapshot> {
     let archive = gitlab
         .archive(
             project,
-            &head.id,
+            sha,
             Limits {
                 max_file: MAX_FILE_SIZE,
                 max_total: 4 * 1024 * 1024 * 1024,
@@ -72,20 +262,27 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         None => RepoConfig::default(),
     };
     let scope = resolve_scope(&args.paths, args.environment.as_deref(), &config)?;
+    let repo_template = match &config.templates.merge_request {
+        Some(path) => {
+            let f = file(path.trim_start_matches("./")).with_context(|| {
+                format!("{}: templates.merge_request {path:?} is not in the repository (templates must live under {REPO_TEMPLATE_DIR})", config::FILE_NAME)
+            })?;
+            Some(String::from_utf8_lossy(&f.bytes).into_owned())
+        }
+        None => None,
+    };
 
-    let finder = needle(&target);
+    let finder = needle(target);
     let yaml: Vec<_> = archive
         .files
         .iter()
         .filter(|f| {
-            is_yaml_path(&f.path)
-                && f.path != config::FILE_NAME
-                && crate::bump::in_scope(&f.path, &scope)
+            is_yaml_path(&f.path) && f.path != config::FILE_NAME && in_scope(&f.path, &scope)
         })
         .collect();
     let examined: Vec<Examined> = yaml
         .par_iter()
-        .map(|f| examine(&f.path, &f.bytes, &target, &finder))
+        .map(|f| examine(&f.path, &f.bytes, target, &finder))
         .collect();
     let mut plan = BumpPlan::gather(yaml.len(), examined);
     for (path, size) in &archive.oversized {
@@ -98,137 +295,12 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         plan.warnings
             .push(Warning::file(path, "symbolic link; not followed"));
     }
-
-    let image = args.image.to_string();
-    if let Err(e) = plan.check_found(&image) {
-        output::print_warnings(&plan);
-        return Err(e.into());
-    }
-    if args.strict {
-        let problems = plan.warnings.len() + plan.skipped().count();
-        if problems > 0 {
-            output::print_warnings(&plan);
-            bail!("--strict: {problems} warning(s) above; nothing written");
-        }
-    }
-
-    let request = Request {
-        image: args.image.clone(),
-        environment: args.environment.clone(),
-        paths: scope.clone(),
-        target_branch: target_branch.clone(),
-        base_sha: head.id.clone(),
-        source: source_from_env(),
-    };
-    let branch = request.branch();
-    let report = Report {
-        plan: &plan,
-        image: &image,
-        branch: &branch,
-        args,
-    };
-
-    if plan.changes().next().is_none() {
-        return report.finish(Action::AlreadyDeployed, None);
-    }
-
-    let existing = gitlab
-        .merge_requests(project, &branch, &target_branch)
-        .await?;
-    let open = existing.iter().find(|m| m.state == "opened");
-    let open_state =
-        open.and_then(|m| m.description.as_deref().and_then(marker::find::<BumpState>));
-    if let (Some(mr), Some(state)) = (open, &open_state)
-        && state.version() == request.version()
-    {
-        return report.finish(Action::Current, Some(mr));
-    }
-    let closed_same_version = match (open, existing.first()) {
-        (None, Some(latest)) if latest.state == "closed" => latest
-            .description
-            .as_deref()
-            .and_then(marker::find::<BumpState>)
-            .filter(|s| s.version() == request.version())
-            .map(|_| latest),
-        _ => None,
-    };
-    if let Some(mr) = closed_same_version
-        && !args.reopen
-    {
-        return report.finish(Action::ClosedNotReopened, Some(mr));
-    }
-
-    let template = match (&args.template, &config.templates.merge_request) {
-        (Some(path), _) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read --template {}", path.display()))?,
-        ),
-        (None, Some(path)) => {
-            let f = file(path.trim_start_matches("./")).with_context(|| {
-                format!("{}: templates.merge_request {path:?} is not in the repository (templates must live under {REPO_TEMPLATE_DIR})", config::FILE_NAME)
-            })?;
-            Some(String::from_utf8_lossy(&f.bytes).into_owned())
-        }
-        (None, None) => None,
-    };
-    let messages = Messages::new(template)?;
-    let fields = MergeRequestFields {
-        title: merge_request::title(&plan, &request),
-        description: messages.merge_request(&merge_request::view(&plan, &request))?,
-        assignee_ids: user_ids(
-            &gitlab,
-            pick(&args.assignees, &config.operators),
-            "--assignee / operators",
-        )
-        .await?,
-        reviewer_ids: user_ids(
-            &gitlab,
-            pick(&args.reviewers, &config.reviewers),
-            "--reviewer / reviewers",
-        )
-        .await?,
-        labels: pick(&args.labels, &config.labels).to_vec(),
-    };
-
-    if args.dry_run {
-        output::print_dry_run_merge_request(&branch, &fields);
-        return report.finish(Action::DryRun, None);
-    }
-
-    let files: Vec<(String, String)> = plan
-        .changed_files()
-        .map(|(f, edited)| (f.path.clone(), edited.to_string()))
-        .collect();
-    let message = merge_request::commit_message(&plan, &request);
-    commit(&gitlab, project, &branch, &head, &message, &files).await?;
-
-    let (action, mr) = match (open, closed_same_version) {
-        (Some(mr), _) => {
-            let updated = gitlab
-                .update_merge_request(project, mr.iid, &fields, false)
-                .await?;
-            let note = messages.superseded(&SupersededView {
-                previous: open_state
-                    .map(|s| vec![s.version()])
-                    .unwrap_or_else(|| merge_request::previous_versions(&plan)),
-                version: request.version(),
-                target_branch: target_branch.clone(),
-                base_sha: head.id.clone(),
-            })?;
-            gitlab.create_note(project, mr.iid, &note).await?;
-            (Action::Updated, updated)
-        }
-        (None, Some(mr)) => (
-            Action::Reopened,
-            gitlab
-                .update_merge_request(project, mr.iid, &fields, true)
-                .await?,
-        ),
-        (None, None) => {
-            create_merge_request(&gitlab, project, &branch, &target_branch, &fields).await?
-        }
-    };
-    report.finish(action, Some(&mr))
+    Ok(Snapshot {
+        plan,
+        config,
+        scope,
+        repo_template,
+    })
 }
 
 /// Flags win over the file.
@@ -254,18 +326,18 @@ async fn commit(
     gitlab: &GitlabClient,
     project: &str,
     branch: &str,
-    base: &Commit,
+    base: &str,
     message: &str,
     files: &[(String, String)],
 ) -> Result<Commit> {
     match gitlab
-        .commit_files(project, branch, &base.id, message, files)
+        .commit_files(project, branch, base, message, files)
         .await
     {
         Ok(c) => Ok::<Commit, GitlabError>(c),
         Err(GitlabError::Uncertain { .. }) => {
             if let Some(tip) = gitlab.branch_head(project, branch).await?
-                && tip.parent_ids.first() == Some(&base.id)
+                && tip.parent_ids.first().map(String::as_str) == Some(base)
                 && tip.message.trim_end() == message.trim_end()
             {
                 tracing::info!(branch, "the lost commit had been made");
@@ -273,17 +345,12 @@ async fn commit(
             }
             tracing::info!(branch, "the lost commit was not made; sending it again");
             Ok(gitlab
-                .commit_files(project, branch, &base.id, message, files)
+                .commit_files(project, branch, base, message, files)
                 .await?)
         }
         Err(e) => Err(e),
     }
-    .with_context(|| {
-        format!(
-            "cannot commit the change on branch {branch} ({BASE_TRAILER} {})",
-            base.id
-        )
-    })
+    .with_context(|| format!("cannot commit the change on branch {branch} ({BASE_TRAILER} {base})"))
 }
 
 /// Opens the merge request; if one appeared meanwhile (another run, or a lost answer), that

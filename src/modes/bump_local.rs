@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::bump::{BumpPlan, examine, needle};
 use crate::cli::{BumpArgs, OutputFormat};
@@ -31,10 +31,13 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
             .map(std::path::PathBuf::from)
             .collect();
     let finder = needle(&target);
-    let walk = walk_yaml(dir, &scope, |path, bytes| examine(path, bytes, &target, &finder))?;
+    let walk = walk_yaml(dir, &scope, |path, bytes| {
+        examine(path, bytes, &target, &finder)
+    })?;
     let mut plan = BumpPlan::gather(walk.files, walk.examined);
     plan.warnings.extend(walk.warnings);
-    plan.warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    plan.warnings
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
 
     let image = args.image.to_string();
     match args.output {
@@ -43,13 +46,7 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
             output::print_json(&plan, &image, args.dry_run, serde_json::json!({}))?
         }
     }
-    plan.check_found(&image)?;
-    if args.strict {
-        let problems = plan.warnings.len() + plan.skipped().count();
-        if problems > 0 {
-            bail!("--strict: {problems} warning(s) above; nothing written");
-        }
-    }
+    plan.check(&image, args.strict)?;
     if !args.dry_run {
         write_changes(dir, &plan)?;
     }

@@ -397,7 +397,12 @@ impl Repo {
         let cacheable = sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit());
         let key = (sha.to_string(), prefix.to_string());
         if !cacheable {
-            return self.run(&["archive", "--format=tar.gz", &format!("--prefix={prefix}"), sha]);
+            return self.run(&[
+                "archive",
+                "--format=tar.gz",
+                &format!("--prefix={prefix}"),
+                sha,
+            ]);
         }
         if let Some(hit) = self.archive_cache.lock().unwrap().get(&key) {
             return Ok(hit.clone());
@@ -408,7 +413,10 @@ impl Repo {
             &format!("--prefix={prefix}"),
             sha,
         ])?;
-        self.archive_cache.lock().unwrap().insert(key, bytes.clone());
+        self.archive_cache
+            .lock()
+            .unwrap()
+            .insert(key, bytes.clone());
         Ok(bytes)
     }
 
