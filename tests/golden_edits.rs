@@ -56,8 +56,8 @@ fn check_golden(path: &Path, actual: &[u8], failures: &mut Vec<String>) {
     let expected = fs::read(path).unwrap_or_default();
     if expected != actual {
         let diff = similar::TextDiff::from_lines(
-            &String::from_utf8_lossy(&expected),
-            &String::from_utf8_lossy(actual),
+            String::from_utf8_lossy(&expected),
+            String::from_utf8_lossy(actual),
         )
         .unified_diff()
         .header("golden", "actual")

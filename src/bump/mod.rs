@@ -148,7 +148,7 @@ pub fn examine(path: &str, bytes: &[u8], target: &Target, needle: &memmem::Finde
 }
 
 /// Everything a bump found and would change in one repository.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct BumpPlan {
     pub files_searched: usize,
     /// Files where the image was found, by path.

@@ -1,0 +1,442 @@
+//! Proposing a bump on GitLab: one commit on the bot branch and one merge request, converged.
+//!
+//! Reads the target branch head, the repository archive at that commit, computes the edit
+//! with the same engine as `--local`, then converges: one commit on the bot branch (built on
+//! the commit read, so it can never undo someone else's change) and one merge request for
+//! it. Every step is safe to re-run: an unchanged version writes nothing, a new version
+//! resets the branch and rewrites the same merge request. Used by `bump --project` and by
+//! the `rebase` and `rollback` comment commands; it prints nothing.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+
+use crate::bump::merge_request::{self, Action, BASE_TRAILER, Request};
+use crate::bump::{
+    BumpPlan, Examined, MAX_FILE_SIZE, PlanError, Warning, examine, in_scope, is_yaml_path, needle,
+};
+use crate::config::{self, RepoConfig};
+use crate::forms::Target;
+use crate::gitlab::{Commit, GitlabClient, GitlabError, Limits, MergeRequest, MergeRequestFields};
+use crate::image_ref::ImageRef;
+use crate::marker::{self, BumpState};
+use crate::messages::{Messages, SourceInfo, SupersededView};
+use crate::modes::resolve_scope;
+
+/// Repository templates live under this directory of the config repo.
+const REPO_TEMPLATE_DIR: &str = ".gitops-bot/";
+
+/// What to propose, and how.
+#[derive(Debug, Clone, Default)]
+pub struct BumpSpec {
+    pub image: Option<ImageRef>,
+    pub setter: Option<String>,
+    pub paths: Vec<PathBuf>,
+    pub environment: Option<String>,
+    /// Default: the project's default branch.
+    pub target_branch: Option<String>,
+    /// Usernames; empty: the `operators` / `reviewers` / `labels` of `.gitops-bot.yaml`.
+    pub assignees: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub labels: Vec<String>,
+    /// A description template's text replacing the built-in one (and the repository's).
+    pub template: Option<String>,
+    pub reopen: bool,
+    pub dry_run: bool,
+    pub strict: bool,
+    /// Rewrite the proposal even when the open merge request already has this version.
+    pub refresh: bool,
+    pub source: SourceInfo,
+}
+
+/// The outcome of [`propose`].
+#[derive(Debug)]
+pub enum Proposed {
+    Done(Box<Proposal>),
+    /// The plan cannot be proposed (image not found, only uneditable references, `strict`).
+    Rejected {
+        plan: BumpPlan,
+        error: PlanError,
+    },
+}
+
+#[derive(Debug)]
+pub struct Proposal {
+    pub action: Action,
+    pub merge_request: Option<MergeRequest>,
+    pub plan: BumpPlan,
+    pub branch: String,
+    /// With `dry_run`: the merge request that would be written.
+    pub would_write: Option<MergeRequestFields>,
+}
+
+/// Re-reads when the target moved while the bot worked, at most this many times in all.
+const MAX_READS: usize = 3;
+
+/// The repository at one commit, as a bump sees it.
+struct Snapshot {
+    plan: BumpPlan,
+    config: RepoConfig,
+    scope: Vec<String>,
+    /// The description template from the repository, if `.gitops-bot.yaml` names one.
+    repo_template: Option<String>,
+}
+
+/// What the first read decided about existing merge requests.
+enum Existing {
+    None,
+    /// An open merge request for an older version (with the version it proposes).
+    Open(MergeRequest, Option<String>),
+    /// The closed merge request for this version, to reopen (`--reopen`).
+    Closed(MergeRequest),
+}
+
+/// Proposes `spec` on `project`: see the module documentation.
+pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> Result<Proposed> {
+    let Some(image_ref) = spec.image.clone() else {
+        bail!("no image to propose");
+    };
+    let target = Target {
+        image: image_ref.clone(),
+        setter: spec.setter.clone(),
+    };
+    let image = image_ref.to_string();
+
+    let target_branch = match &spec.target_branch {
+        Some(b) => b.clone(),
+        None => gitlab
+            .project(project)
+            .await?
+            .default_branch
+            .with_context(|| format!("project {project} has no default branch (is the repository empty?); pass --target-branch"))?,
+    };
+    let mut base = gitlab
+        .branch_head(project, &target_branch)
+        .await?
+        .with_context(|| format!("branch {target_branch:?} does not exist in project {project}"))?
+        .id;
+
+    let mut existing = Existing::None;
+    let mut people: Option<(Vec<u64>, Vec<u64>)> = None;
+    // The merge request of an earlier pass, and what that pass did with it.
+    let mut current: Option<MergeRequest> = None;
+    let mut first_action: Option<Action> = None;
+    for read in 1..=MAX_READS {
+        let snapshot = read_snapshot(gitlab, project, &base, spec, &target).await?;
+        if let Err(error) = snapshot.plan.check(&image, spec.strict) {
+            return Ok(Proposed::Rejected {
+                plan: snapshot.plan,
+                error,
+            });
+        }
+        let plan = &snapshot.plan;
+        let request = Request {
+            image: image_ref.clone(),
+            environment: spec.environment.clone(),
+            paths: snapshot.scope.clone(),
+            target_branch: target_branch.clone(),
+            base_sha: base.clone(),
+            source: spec.source.clone(),
+        };
+        let branch = request.branch();
+        let done =
+            |action: Action, mr: Option<&MergeRequest>, would_write: Option<MergeRequestFields>| {
+                Ok(Proposed::Done(Box::new(Proposal {
+                    action,
+                    merge_request: mr.cloned(),
+                    plan: snapshot.plan.clone(),
+                    branch: branch.clone(),
+                    would_write,
+                })))
+            };
+        if plan.changes().next().is_none() {
+            return done(Action::AlreadyDeployed, current.as_ref(), None);
+        }
+
+        if read == 1 {
+            let mrs = gitlab
+                .merge_requests(project, &branch, &target_branch)
+                .await?;
+            let proposed = |mr: &MergeRequest| {
+                mr.description
+                    .as_deref()
+                    .and_then(marker::find::<BumpState>)
+                    .map(|s| s.version())
+            };
+            if let Some(open) = mrs.iter().find(|m| m.state == "opened") {
+                let version = proposed(open);
+                if version.as_deref() == Some(request.version().as_str()) && !spec.refresh {
+                    return done(Action::Current, Some(open), None);
+                }
+                existing = Existing::Open(open.clone(), version);
+            } else if let Some(latest) = mrs.first().filter(|m| m.state == "closed")
+                && proposed(latest).as_deref() == Some(request.version().as_str())
+            {
+                if !spec.reopen {
+                    return done(Action::ClosedNotReopened, Some(latest), None);
+                }
+                existing = Existing::Closed(latest.clone());
+            }
+        }
+
+        let template = spec
+            .template
+            .clone()
+            .or_else(|| snapshot.repo_template.clone());
+        let messages = Messages::new(template)?;
+        let (assignee_ids, reviewer_ids) = match &people {
+            Some(p) => p.clone(),
+            None => {
+                let config = &snapshot.config;
+                let p = (
+                    user_ids(
+                        gitlab,
+                        pick(&spec.assignees, &config.operators),
+                        "--assignee / operators",
+                    )
+                    .await?,
+                    user_ids(
+                        gitlab,
+                        pick(&spec.reviewers, &config.reviewers),
+                        "--reviewer / reviewers",
+                    )
+                    .await?,
+                );
+                people = Some(p.clone());
+                p
+            }
+        };
+        let fields = MergeRequestFields {
+            title: merge_request::title(plan, &request),
+            description: messages.merge_request(&merge_request::view(plan, &request))?,
+            assignee_ids,
+            reviewer_ids,
+            labels: pick(&spec.labels, &snapshot.config.labels).to_vec(),
+        };
+
+        if spec.dry_run {
+            return done(Action::DryRun, None, Some(fields));
+        }
+
+        let files: Vec<(String, String)> = plan
+            .changed_files()
+            .map(|(f, edited)| (f.path.clone(), edited.to_string()))
+            .collect();
+        let message = merge_request::commit_message(plan, &request);
+        commit(gitlab, project, &branch, &base, &message, &files).await?;
+
+        let (action, mr) = match (&current, &existing) {
+            (Some(mr), _) => (
+                Action::Updated,
+                gitlab
+                    .update_merge_request(project, mr.iid, &fields, false)
+                    .await?,
+            ),
+            (None, Existing::Open(mr, version)) => {
+                let updated = gitlab
+                    .update_merge_request(project, mr.iid, &fields, false)
+                    .await?;
+                let previous = match version {
+                    Some(v) => vec![v.clone()],
+                    None => merge_request::previous_versions(plan),
+                };
+                let note = messages.superseded(&SupersededView {
+                    previous,
+                    version: request.version(),
+                    target_branch: target_branch.clone(),
+                    base_sha: base.clone(),
+                })?;
+                gitlab.create_note(project, mr.iid, &note).await?;
+                (Action::Updated, updated)
+            }
+            (None, Existing::Closed(mr)) => (
+                Action::Reopened,
+                gitlab
+                    .update_merge_request(project, mr.iid, &fields, true)
+                    .await?,
+            ),
+            (None, Existing::None) => {
+                create_merge_request(gitlab, project, &branch, &target_branch, &fields).await?
+            }
+        };
+
+        // GitLab reports the target head it diffed against: if someone pushed to the target
+        // meanwhile, read it again so the proposal and its description match the new head.
+        let action = *first_action.get_or_insert(action);
+        match mr.target_head() {
+            Some(moved) if moved != base && read < MAX_READS => {
+                tracing::info!(from = %base, to = %moved, "the target branch moved during the bump; reading it again");
+                base = moved.to_string();
+                current = Some(mr);
+            }
+            _ => return done(action, Some(&mr), None),
+        }
+    }
+    unreachable!("the last read always returns")
+}
+
+/// Reads the archive at `sha` and plans the bump on it.
+async fn read_snapshot(
+    gitlab: &GitlabClient,
+    project: &str,
+    sha: &str,
+    spec: &BumpSpec,
+    target: &Target,
+) -> Result<Snapshot> {
+    let archive = gitlab
+        .archive(
+            project,
+            sha,
+            Limits {
+                max_file: MAX_FILE_SIZE,
+                max_total: 4 * 1024 * 1024 * 1024,
+            },
+            |path| {
+                is_yaml_path(path)
+                    || path == config::FILE_NAME
+                    || path.starts_with(REPO_TEMPLATE_DIR)
+            },
+        )
+        .await?;
+    let file = |path: &str| archive.files.iter().find(|f| f.path == path);
+    let config = match file(config::FILE_NAME) {
+        Some(f) => RepoConfig::parse(&String::from_utf8_lossy(&f.bytes), config::FILE_NAME)?,
+        None => RepoConfig::default(),
+    };
+    let scope = resolve_scope(&spec.paths, spec.environment.as_deref(), &config)?;
+    let repo_template = match &config.templates.merge_request {
+        Some(path) => {
+            let f = file(path.trim_start_matches("./")).with_context(|| {
+                format!("{}: templates.merge_request {path:?} is not in the repository (templates must live under {REPO_TEMPLATE_DIR})", config::FILE_NAME)
+            })?;
+            Some(String::from_utf8_lossy(&f.bytes).into_owned())
+        }
+        None => None,
+    };
+
+    let finder = needle(target);
+    let yaml: Vec<_> = archive
+        .files
+        .iter()
+        .filter(|f| {
+            is_yaml_path(&f.path) && f.path != config::FILE_NAME && in_scope(&f.path, &scope)
+        })
+        .collect();
+    let examined: Vec<Examined> = yaml
+        .par_iter()
+        .map(|f| examine(&f.path, &f.bytes, target, &finder))
+        .collect();
+    let mut plan = BumpPlan::gather(yaml.len(), examined);
+    for (path, size) in &archive.oversized {
+        plan.warnings.push(Warning::file(
+            path,
+            format!("{size} bytes is over the {MAX_FILE_SIZE}-byte limit; skipped"),
+        ));
+    }
+    for path in &archive.links {
+        plan.warnings
+            .push(Warning::file(path, "symbolic link; not followed"));
+    }
+    Ok(Snapshot {
+        plan,
+        config,
+        scope,
+        repo_template,
+    })
+}
+
+/// Flags win over the file.
+fn pick<'a>(flags: &'a [String], config: &'a [String]) -> &'a [String] {
+    if flags.is_empty() { config } else { flags }
+}
+
+async fn user_ids(gitlab: &GitlabClient, names: &[String], origin: &str) -> Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    for name in names {
+        let name = name.trim_start_matches('@');
+        match gitlab.user_id(name).await? {
+            Some(id) => ids.push(id),
+            None => bail!("unknown GitLab user {name:?} (from {origin})"),
+        }
+    }
+    Ok(ids)
+}
+
+/// One commit on the bot branch. If the answer was lost, the branch is checked before the
+/// commit is sent again, so a retry never stacks a second commit.
+async fn commit(
+    gitlab: &GitlabClient,
+    project: &str,
+    branch: &str,
+    base: &str,
+    message: &str,
+    files: &[(String, String)],
+) -> Result<Commit> {
+    match gitlab
+        .commit_files(project, branch, base, message, files)
+        .await
+    {
+        Ok(c) => Ok::<Commit, GitlabError>(c),
+        Err(GitlabError::Uncertain { .. }) => {
+            if let Some(tip) = gitlab.branch_head(project, branch).await?
+                && tip.parent_ids.first().map(String::as_str) == Some(base)
+                && tip.message.trim_end() == message.trim_end()
+            {
+                tracing::info!(branch, "the lost commit had been made");
+                return Ok(tip);
+            }
+            tracing::info!(branch, "the lost commit was not made; sending it again");
+            Ok(gitlab
+                .commit_files(project, branch, base, message, files)
+                .await?)
+        }
+        Err(e) => Err(e),
+    }
+    .with_context(|| format!("cannot commit the change on branch {branch} ({BASE_TRAILER} {base})"))
+}
+
+/// Opens the merge request; if one appeared meanwhile (another run, or a lost answer), that
+/// one is brought up to date instead.
+async fn create_merge_request(
+    gitlab: &GitlabClient,
+    project: &str,
+    branch: &str,
+    target_branch: &str,
+    fields: &MergeRequestFields,
+) -> Result<(Action, MergeRequest)> {
+    match gitlab
+        .create_merge_request(project, branch, target_branch, fields)
+        .await
+    {
+        Ok(mr) => Ok((Action::Created, mr)),
+        Err(e @ (GitlabError::Uncertain { .. } | GitlabError::Status { .. }))
+            if matches!(e, GitlabError::Uncertain { .. })
+                || e.status() == Some(reqwest::StatusCode::CONFLICT) =>
+        {
+            let open = gitlab
+                .merge_requests(project, branch, target_branch)
+                .await?
+                .into_iter()
+                .find(|m| m.state == "opened");
+            match open {
+                Some(mr) if mr.description.as_deref() == Some(fields.description.as_str()) => {
+                    Ok((Action::Created, mr))
+                }
+                Some(mr) => Ok((
+                    Action::Updated,
+                    gitlab
+                        .update_merge_request(project, mr.iid, fields, false)
+                        .await?,
+                )),
+                None => Ok((
+                    Action::Created,
+                    gitlab
+                        .create_merge_request(project, branch, target_branch, fields)
+                        .await?,
+                )),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
