@@ -56,6 +56,22 @@ pub struct MergeRequest {
     pub assignees: Vec<UserRef>,
     #[serde(default)]
     pub diff_refs: Option<DiffRefs>,
+    #[serde(default)]
+    pub author: Option<UserRef>,
+    /// `mergeable`, `checking`, `ci_still_running`, `draft_status`, `not_approved`, …
+    #[serde(default)]
+    pub detailed_merge_status: Option<String>,
+    #[serde(default)]
+    pub head_pipeline: Option<Pipeline>,
+    #[serde(default)]
+    pub merge_when_pipeline_succeeds: bool,
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Pipeline {
+    pub status: String,
 }
 
 /// The commits GitLab diffed a merge request with; `start_sha` is the target head then.
@@ -204,19 +220,30 @@ impl GitlabClient {
             .target_branch(target)
             .build()
             .map_err(|e| build_error("merge requests", e))?;
+        let mut all: Vec<MergeRequest> = self.all_pages(&endpoint).await?;
+        all.sort_by_key(|m| std::cmp::Reverse(m.iid));
+        Ok(all)
+    }
+
+    /// Every page of a list endpoint (100 per page, following `x-next-page`).
+    pub async fn all_pages<E, T>(&self, endpoint: &E) -> Result<Vec<T>, GitlabError>
+    where
+        E: gitlab::api::Endpoint + Sync,
+        T: serde::de::DeserializeOwned,
+    {
         let mut all = Vec::new();
         let mut page = 1u32;
         loop {
             let response = self
                 .send(
-                    &endpoint,
+                    endpoint,
                     &[("per_page", "100".into()), ("page", page.to_string())],
                 )
                 .await?;
-            let batch: Vec<MergeRequest> =
+            let batch: Vec<T> =
                 serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
                     method: reqwest::Method::GET,
-                    endpoint: "merge_requests".into(),
+                    endpoint: gitlab::api::Endpoint::endpoint(endpoint).to_string(),
                     detail: e.to_string(),
                 })?;
             all.extend(batch);
@@ -226,11 +253,11 @@ impl GitlabClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u32>().ok());
             match next {
+                // Bounded: 100 pages of 100 is far beyond what the bot reads.
                 Some(n) if n > page && page < 100 => page = n,
                 _ => break,
             }
         }
-        all.sort_by_key(|m| std::cmp::Reverse(m.iid));
         Ok(all)
     }
 

@@ -5,7 +5,9 @@
 mod api;
 pub mod archive;
 mod client;
+mod review;
 
-pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Project};
+pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Pipeline, Project, UserRef};
 pub use archive::{Archive, ArchiveFile, Limits};
 pub use client::{GitlabClient, GitlabError, Token, api_base};
+pub use review::{ThreadNote, Version};

@@ -1,0 +1,243 @@
+//! The GitLab calls behind comment commands: reading threads and versions, reacting,
+//! checking membership, labelling and merging. Serde structs carry only the fields used.
+
+use gitlab::api::common::SortOrder;
+use gitlab::api::projects;
+use gitlab::api::projects::merge_requests as mrs;
+use serde::Deserialize;
+
+use super::api::{MergeRequest, UserRef};
+use super::client::{GitlabClient, GitlabError};
+
+/// A comment on a merge request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ThreadNote {
+    pub id: u64,
+    pub body: String,
+    pub author: UserRef,
+    #[serde(default)]
+    pub system: bool,
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// One version of a merge request's diff: the source head at a moment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Version {
+    pub head_commit_sha: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Member {
+    access_level: u32,
+}
+
+fn build_error(what: &str, e: impl std::fmt::Display) -> GitlabError {
+    GitlabError::Request {
+        endpoint: what.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+impl GitlabClient {
+    /// The user the token belongs to (the bot).
+    pub async fn current_user(&self) -> Result<UserRef, GitlabError> {
+        let endpoint = gitlab::api::users::CurrentUser::builder()
+            .build()
+            .map_err(|e| build_error("user", e))?;
+        self.call(&endpoint).await
+    }
+
+    pub async fn merge_request(
+        &self,
+        project: &str,
+        iid: u64,
+    ) -> Result<MergeRequest, GitlabError> {
+        let endpoint = mrs::MergeRequest::builder()
+            .project(project)
+            .merge_request(iid)
+            .build()
+            .map_err(|e| build_error("merge request", e))?;
+        self.call(&endpoint).await
+    }
+
+    /// Merge requests of `project` by `author_id` in `state` (`opened`, `merged`, …).
+    pub async fn merge_requests_by(
+        &self,
+        project: &str,
+        author_id: u64,
+        state: mrs::MergeRequestState,
+    ) -> Result<Vec<MergeRequest>, GitlabError> {
+        let endpoint = mrs::MergeRequests::builder()
+            .project(project)
+            .author(author_id)
+            .state(state)
+            .build()
+            .map_err(|e| build_error("merge requests", e))?;
+        self.all_pages(&endpoint).await
+    }
+
+    pub async fn note(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+    ) -> Result<ThreadNote, GitlabError> {
+        let path = format!(
+            "projects/{}/merge_requests/{iid}/notes/{note_id}",
+            percent_encoding::utf8_percent_encode(project, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let response = self
+            .get_raw(
+                &path,
+                &[],
+                std::time::Duration::from_secs(30),
+                16 * 1024 * 1024,
+            )
+            .await?;
+        serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
+            method: reqwest::Method::GET,
+            endpoint: path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Every comment of a merge request, oldest first.
+    pub async fn notes(&self, project: &str, iid: u64) -> Result<Vec<ThreadNote>, GitlabError> {
+        let endpoint = mrs::notes::MergeRequestNotes::builder()
+            .project(project)
+            .merge_request(iid)
+            .order_by(mrs::notes::NoteOrderBy::CreatedAt)
+            .sort(SortOrder::Ascending)
+            .build()
+            .map_err(|e| build_error("notes", e))?;
+        self.all_pages(&endpoint).await
+    }
+
+    /// The diff versions of a merge request, newest first.
+    pub async fn versions(&self, project: &str, iid: u64) -> Result<Vec<Version>, GitlabError> {
+        let path = format!(
+            "projects/{}/merge_requests/{iid}/versions",
+            percent_encoding::utf8_percent_encode(project, percent_encoding::NON_ALPHANUMERIC)
+        );
+        let response = self
+            .get_raw(
+                &path,
+                &[("per_page", "100".into())],
+                std::time::Duration::from_secs(30),
+                16 * 1024 * 1024,
+            )
+            .await?;
+        serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
+            method: reqwest::Method::GET,
+            endpoint: path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// An emoji reaction on a comment. Reacting twice with the same emoji is not an error.
+    pub async fn react(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+        name: &str,
+    ) -> Result<(), GitlabError> {
+        let endpoint = mrs::notes::awards::CreateMergeRequestNoteAward::builder()
+            .project(project)
+            .merge_request(iid)
+            .note(note_id)
+            .name(name)
+            .build()
+            .map_err(|e| build_error("award emoji", e))?;
+        match self.call::<_, serde_json::Value>(&endpoint).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.message().contains("already been taken") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The user's access level on the project, inherited membership included; `None` when
+    /// they are not a member.
+    pub async fn access_level(
+        &self,
+        project: &str,
+        user_id: u64,
+    ) -> Result<Option<u32>, GitlabError> {
+        let endpoint = projects::members::AllProjectMember::builder()
+            .project(project)
+            .user(user_id)
+            .build()
+            .map_err(|e| build_error("member", e))?;
+        match self.call::<_, Member>(&endpoint).await {
+            Ok(m) => Ok(Some(m.access_level)),
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds or removes one label.
+    pub async fn set_label(
+        &self,
+        project: &str,
+        iid: u64,
+        label: &str,
+        present: bool,
+    ) -> Result<MergeRequest, GitlabError> {
+        let mut builder = mrs::EditMergeRequest::builder();
+        builder.project(project).merge_request(iid);
+        if present {
+            builder.add_label(label);
+        } else {
+            builder.remove_label(label);
+        }
+        let endpoint = builder
+            .build()
+            .map_err(|e| build_error("edit merge request", e))?;
+        self.call(&endpoint).await
+    }
+
+    /// Merges exactly `sha` (GitLab answers 409 if the head moved); with
+    /// `when_pipeline_succeeds`, GitLab merges once the running pipeline passes.
+    pub async fn merge(
+        &self,
+        project: &str,
+        iid: u64,
+        sha: &str,
+        when_pipeline_succeeds: bool,
+    ) -> Result<MergeRequest, GitlabError> {
+        let mut builder = mrs::MergeMergeRequest::builder();
+        builder
+            .project(project)
+            .merge_request(iid)
+            .sha(sha)
+            .should_remove_source_branch(true);
+        if when_pipeline_succeeds {
+            builder.merge_when_pipeline_succeeds(true);
+        }
+        let endpoint = builder.build().map_err(|e| build_error("merge", e))?;
+        self.call(&endpoint).await
+    }
+
+    /// A file's text at `reference`, or `None` when it does not exist there.
+    pub async fn file_text(
+        &self,
+        project: &str,
+        path: &str,
+        reference: &str,
+    ) -> Result<Option<String>, GitlabError> {
+        let endpoint = projects::repository::files::FileRaw::builder()
+            .project(project)
+            .file_path(path)
+            .ref_(reference)
+            .build()
+            .map_err(|e| build_error("file", e))?;
+        match self.send(&endpoint, &[]).await {
+            Ok(r) => Ok(Some(String::from_utf8_lossy(&r.body).into_owned())),
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
