@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 pub const FILE_NAME: &str = ".gitops-bot.yaml";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepoConfig {
     /// Usernames of the operators: the default assignees of bump MRs.
@@ -27,6 +27,39 @@ pub struct RepoConfig {
     pub environments: BTreeMap<String, Environment>,
     #[serde(default)]
     pub templates: Templates,
+    /// Minimum access level on the config project to run write commands, besides the
+    /// operators listed above (GitLab levels: 30 Developer, 40 Maintainer, 50 Owner).
+    #[serde(default = "default_access_level")]
+    pub deploy_access_level: u32,
+    /// Deploy when an authorised operator approves the bump MR in GitLab.
+    #[serde(default)]
+    pub deploy_on_approval: bool,
+    /// The label that blocks deploys (`hold` / `unhold`).
+    #[serde(default = "default_hold_label")]
+    pub hold_label: String,
+}
+
+fn default_access_level() -> u32 {
+    40
+}
+
+fn default_hold_label() -> String {
+    "gitops-bot::hold".to_string()
+}
+
+impl Default for RepoConfig {
+    fn default() -> Self {
+        RepoConfig {
+            operators: Vec::new(),
+            reviewers: Vec::new(),
+            labels: Vec::new(),
+            environments: BTreeMap::new(),
+            templates: Templates::default(),
+            deploy_access_level: default_access_level(),
+            deploy_on_approval: false,
+            hold_label: default_hold_label(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -69,7 +102,7 @@ impl RepoConfig {
         if text.trim().is_empty() {
             return Ok(RepoConfig::default());
         }
-        yaml_serde::from_str(text).map_err(|e| match e.location() {
+        let config: RepoConfig = yaml_serde::from_str(text).map_err(|e| match e.location() {
             Some(at) => ConfigError::Invalid {
                 file: file.to_string(),
                 line: at.line(),
@@ -80,7 +113,17 @@ impl RepoConfig {
                 file: file.to_string(),
                 message: e.to_string(),
             },
-        })
+        })?;
+        if !(10..=50).contains(&config.deploy_access_level) {
+            return Err(ConfigError::Unlocated {
+                file: file.to_string(),
+                message: format!(
+                    "deploy_access_level {} is not a GitLab access level (10 Guest … 50 Owner)",
+                    config.deploy_access_level
+                ),
+            });
+        }
+        Ok(config)
     }
 
     /// The paths of environment `name`.

@@ -15,4 +15,5 @@ pub mod marker;
 pub mod messages;
 pub mod modes;
 pub mod output;
+pub mod policy;
 pub mod workdir;

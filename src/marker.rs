@@ -21,6 +21,9 @@ pub struct BumpState {
     /// The versions the changed references had before.
     pub previous: Vec<String>,
     pub environment: Option<String>,
+    /// The repository paths the bump was limited to (empty: all).
+    #[serde(default)]
+    pub paths: Vec<String>,
     pub target_branch: String,
     pub branch: String,
     /// The target commit the change was computed on.
@@ -88,6 +91,7 @@ mod tests {
             digest: None,
             previous: vec!["ci-34".into()],
             environment: Some("prod".into()),
+            paths: vec![],
             target_branch: "main".into(),
             branch: "gitops-bot/prod/app".into(),
             base_sha: "abc".into(),

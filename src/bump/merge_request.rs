@@ -72,6 +72,7 @@ pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
         digest: request.image.digest.clone(),
         previous: previous_versions(plan),
         environment: request.environment.clone(),
+        paths: request.paths.clone(),
         target_branch: request.target_branch.clone(),
         branch: request.branch(),
         base_sha: request.base_sha.clone(),

@@ -31,6 +31,7 @@ fn view() -> MergeRequestView {
         digest: None,
         previous: vec!["ci-34".into()],
         environment: Some("prod".into()),
+        paths: vec![],
         target_branch: "main".into(),
         branch: "gitops-bot/prod/helloworld-0a1b2c".into(),
         base_sha: "0123456789abcdef0123456789abcdef01234567".into(),
