@@ -32,7 +32,7 @@ struct Branch {
     commit: Commit,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct UserRef {
     pub id: u64,
     pub username: String,

@@ -3,6 +3,7 @@
 
 mod bump_gitlab;
 mod bump_local;
+pub mod engine;
 pub mod propose;
 
 use std::path::PathBuf;
