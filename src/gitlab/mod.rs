@@ -5,6 +5,7 @@
 mod api;
 pub mod archive;
 mod client;
+pub mod hooks;
 mod review;
 
 pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Pipeline, Project, UserRef};

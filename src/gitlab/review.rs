@@ -221,6 +221,49 @@ impl GitlabClient {
         self.call(&endpoint).await
     }
 
+    /// Whether `user_id` currently approves the merge request.
+    pub async fn approved_by(
+        &self,
+        project: &str,
+        iid: u64,
+        user_id: u64,
+    ) -> Result<bool, GitlabError> {
+        #[derive(Deserialize)]
+        struct Approver {
+            user: UserRef,
+        }
+        #[derive(Deserialize)]
+        struct Approvals {
+            #[serde(default)]
+            approved_by: Vec<Approver>,
+        }
+        let endpoint = mrs::approvals::MergeRequestApprovals::builder()
+            .project(project)
+            .merge_request(iid)
+            .build()
+            .map_err(|e| build_error("approvals", e))?;
+        let approvals: Approvals = self.call(&endpoint).await?;
+        Ok(approvals.approved_by.iter().any(|a| a.user.id == user_id))
+    }
+
+    /// Merge requests of `project` by `author_id` in `state` updated since `since`.
+    pub async fn merge_requests_since(
+        &self,
+        project: &str,
+        author_id: u64,
+        state: mrs::MergeRequestState,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<MergeRequest>, GitlabError> {
+        let endpoint = mrs::MergeRequests::builder()
+            .project(project)
+            .author(author_id)
+            .state(state)
+            .updated_after(since)
+            .build()
+            .map_err(|e| build_error("merge requests", e))?;
+        self.all_pages(&endpoint).await
+    }
+
     /// A file's text at `reference`, or `None` when it does not exist there.
     pub async fn file_text(
         &self,
