@@ -44,7 +44,80 @@ pub enum Command {
     ///
     /// Exit status: 0 when the references are updated, already current or already deployed,
     /// 1 when the image is referenced nowhere or a step fails, 2 on usage errors.
-    Bump(BumpArgs),
+    Bump(Box<BumpArgs>),
+
+    /// Receive GitLab webhooks (Note Hook, Merge Request Hook) at POST /webhook and run the
+    /// comment commands of bot merge requests (`gitops-bot deploy`, `hold`, `unhold`,
+    /// `rebase`, `rollback`, `status`, `help`).
+    ///
+    /// Deliveries must carry `X-Gitlab-Token` equal to GITOPS_BOT_WEBHOOK_SECRET (else 401).
+    /// Everything else GitLab sends gets 200 quickly (GitLab disables hooks that answer 4xx
+    /// or time out): work runs on a bounded queue (503 when full, so GitLab retries), and
+    /// repeated deliveries are acted on once. Also serves /healthz, /readyz and /metrics.
+    /// SIGTERM or Ctrl-C stops accepting and drains the queue.
+    Serve(ServeArgs),
+
+    /// Process one webhook payload, e.g. `$TRIGGER_PAYLOAD` in a pipeline started by a
+    /// project webhook pointed at a pipeline trigger URL (no server needed). The note and
+    /// merge request are read again from the API before anything is done.
+    HandleEvent(HandleEventArgs),
+
+    /// One polling pass over the bot's merge requests: runs every command not answered yet
+    /// (for a scheduled pipeline; no webhook needed).
+    Commands(CommandsArgs),
+}
+
+/// What every comment-command mode needs.
+#[derive(Debug, Args)]
+pub struct CommandArgs {
+    /// The config project whose bump merge requests take commands [default: $CI_PROJECT_PATH].
+    #[arg(long, value_name = "ID|PATH")]
+    pub project: Option<String>,
+
+    /// The word that starts a command line (`gitops-bot deploy`); `@<bot username>` works too.
+    #[arg(long, value_name = "WORD", default_value = "gitops-bot")]
+    pub command_prefix: String,
+
+    #[command(flatten)]
+    pub gitlab: GitlabArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// Deliveries waiting to be processed; beyond this, 503 (GitLab retries).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub queue: usize,
+
+    /// Largest accepted delivery, in bytes (note events embed the MR description).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body: usize,
+
+    #[command(flatten)]
+    pub common: CommandArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HandleEventArgs {
+    /// The webhook payload (JSON) to process.
+    #[arg(long, value_name = "FILE", env = "TRIGGER_PAYLOAD")]
+    pub payload: PathBuf,
+
+    #[command(flatten)]
+    pub common: CommandArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CommandsArgs {
+    /// Also look at bot merge requests merged within this many days (for `rollback`).
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub merged_within_days: u32,
+
+    #[command(flatten)]
+    pub common: CommandArgs,
 }
 
 /// How to reach GitLab. The token is read from GITLAB_TOKEN only, never from a flag, so it

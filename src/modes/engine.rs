@@ -247,6 +247,11 @@ impl Engine {
         if !config.deploy_on_approval {
             return Ok(Outcome::Ignored);
         }
+        // Events are hints: the approval must be there now.
+        if !self.gitlab.approved_by(&self.project, iid, user.id).await? {
+            tracing::info!(iid, user = %user.username, "approval event, but the user does not approve now: ignored");
+            return Ok(Outcome::Ignored);
+        }
         let actor = self.actor(&config, user).await?;
         let deploy = Command::Deploy { sha: None };
         let (outcome, message) = match policy::authorize(&config, &deploy, &actor) {

@@ -4,7 +4,10 @@
 mod bump_gitlab;
 mod bump_local;
 pub mod engine;
+mod handle_event;
+mod poll;
 pub mod propose;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use crate::bump::scope_path;
-use crate::cli::{Cli, Command, GitlabArgs};
+use crate::cli::{Cli, Command, CommandArgs, GitlabArgs};
 use crate::config::RepoConfig;
 use crate::gitlab::{GitlabClient, Token, api_base};
 
@@ -20,7 +23,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Bump(args) if args.local.is_some() => bump_local::run(&args),
         Command::Bump(args) => runtime()?.block_on(bump_gitlab::run(&args)),
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(serve::run(&args)),
+        Command::HandleEvent(args) => runtime()?.block_on(handle_event::run(&args)),
+        Command::Commands(args) => runtime()?.block_on(poll::run(&args)),
     }
+}
+
+/// The engine for the comment-command modes.
+pub(crate) async fn engine(args: &CommandArgs) -> Result<engine::Engine> {
+    let project = match &args.project {
+        Some(p) => p.clone(),
+        None => std::env::var("CI_PROJECT_PATH")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .context("no --project given (and no CI_PROJECT_PATH)")?,
+    };
+    let gitlab = connect(&args.gitlab)?;
+    engine::Engine::new(gitlab, &project, &args.command_prefix).await
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

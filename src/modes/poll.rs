@@ -1,0 +1,81 @@
+//! `commands --project P`: one polling pass over the bot's merge requests, for a scheduled
+//! pipeline. A comment is answered when a reply of the bot names it (its marker), so
+//! overlapping or repeated passes act once. Edited comments are not acted on: the version
+//! of a comment a person edited is not what they first asked (write a new comment).
+
+use std::collections::HashSet;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use gitlab::api::projects::merge_requests::MergeRequestState;
+
+use crate::cli::CommandsArgs;
+use crate::commands::Parsed;
+use crate::marker;
+use crate::modes::engine::{Outcome, ReplyMarker, Trigger};
+
+pub async fn run(args: &CommandsArgs) -> Result<ExitCode> {
+    let engine = super::engine(&args.common).await?;
+    let gitlab = engine.gitlab();
+    let project = engine.project();
+    let bot = engine.bot().id;
+    let mut mrs = gitlab
+        .merge_requests_by(project, bot, MergeRequestState::Opened)
+        .await?;
+    let since = chrono::Utc::now() - chrono::Duration::days(i64::from(args.merged_within_days));
+    mrs.extend(
+        gitlab
+            .merge_requests_since(project, bot, MergeRequestState::Merged, since)
+            .await?,
+    );
+
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for mr in &mrs {
+        let notes = gitlab.notes(project, mr.iid).await?;
+        let answered: HashSet<u64> = notes
+            .iter()
+            .filter(|n| n.author.id == bot)
+            .filter_map(|n| marker::find::<ReplyMarker>(&n.body))
+            .map(|m| m.reply_to)
+            .collect();
+        for note in &notes {
+            let edited = note
+                .updated_at
+                .as_deref()
+                .is_some_and(|u| u != note.created_at);
+            if note.system || engine.is_bot(&note.author) || answered.contains(&note.id) || edited {
+                continue;
+            }
+            if engine.grammar().parse(&note.body) == Parsed::Ignore {
+                continue;
+            }
+            let trigger = Trigger::Note {
+                iid: mr.iid,
+                note_id: note.id,
+                seen_sha: None,
+            };
+            match engine.handle(&trigger).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    tracing::error!(iid = mr.iid, note = note.id, error = %format!("{e:#}"), "command failed");
+                    outcomes.push(Outcome::Failed);
+                }
+            }
+        }
+    }
+    let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
+    println!(
+        "{} merge requests looked at, {} commands: {} done, {} answered, {} refused, {} failed",
+        mrs.len(),
+        outcomes.len() - count(Outcome::Ignored),
+        count(Outcome::Done),
+        count(Outcome::Answered),
+        count(Outcome::Refused),
+        count(Outcome::Failed),
+    );
+    Ok(if count(Outcome::Failed) > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,397 @@
+//! `serve`: the webhook service. Answers within milliseconds and does the work on a
+//! bounded queue.
+//!
+//! GitLab disables a hook that answers 4xx (permanently) or times out (temporarily), so only
+//! a wrong secret (401), an oversized body (413) and a body that is not JSON (400) get a 4xx:
+//! every other delivery is acknowledged with 200, and events of no interest are dropped
+//! there. A full queue answers 503 so GitLab retries later. Deliveries are de-duplicated by
+//! their delivery key; every action is SHA-pinned and idempotent, so replicas behind one
+//! Service may see the same event without harm. State is in memory only.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use tokio::sync::mpsc;
+
+use crate::cli::ServeArgs;
+use crate::commands::Parsed;
+use crate::gitlab::UserRef;
+use crate::gitlab::hooks::{Event, HookError, NoteAction, delivery_key, parse_event};
+use crate::modes::engine::{Engine, Outcome, Trigger};
+
+/// Delivery keys remembered for de-duplication.
+const DEDUP_CAPACITY: usize = 16_384;
+/// The longest one event may take (GitLab calls included) before it is abandoned.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Default)]
+struct Metrics {
+    received: AtomicU64,
+    unauthorized: AtomicU64,
+    malformed: AtomicU64,
+    ignored: AtomicU64,
+    duplicates: AtomicU64,
+    queued: AtomicU64,
+    rejected_full: AtomicU64,
+    queue_depth: AtomicU64,
+    done: AtomicU64,
+    answered: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+    gitlab_errors: AtomicU64,
+}
+
+/// Remembers recent delivery keys, oldest forgotten first.
+#[derive(Default)]
+struct Dedup {
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Dedup {
+    /// `true` when the key is new (and now remembered).
+    fn insert(&mut self, key: &str) -> bool {
+        if self.seen.contains(key) {
+            return false;
+        }
+        if self.order.len() >= DEDUP_CAPACITY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.seen.insert(key.to_string());
+        self.order.push_back(key.to_string());
+        true
+    }
+
+    fn forget(&mut self, key: &str) {
+        if self.seen.remove(key) {
+            self.order.retain(|k| k != key);
+        }
+    }
+}
+
+struct App {
+    secret: Vec<u8>,
+    queue: mpsc::Sender<Trigger>,
+    dedup: Mutex<Dedup>,
+    metrics: Arc<Metrics>,
+    engine: Arc<Engine>,
+    ready: Arc<AtomicBool>,
+}
+
+pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
+    let secret = std::env::var("GITOPS_BOT_WEBHOOK_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .context("GITOPS_BOT_WEBHOOK_SECRET is not set: set it to the secret token configured on the GitLab webhook")?;
+    let engine = Arc::new(super::engine(&args.common).await?);
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(true));
+    let (sender, receiver) = mpsc::channel(args.queue.max(1));
+    let worker = tokio::spawn(work(receiver, engine.clone(), metrics.clone()));
+    let app = Arc::new(App {
+        secret: secret.into_bytes(),
+        queue: sender,
+        dedup: Mutex::default(),
+        metrics,
+        engine,
+        ready: ready.clone(),
+    });
+    let router = Router::new()
+        .route("/webhook", post(webhook))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .layer(DefaultBodyLimit::max(args.max_body))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving webhooks at /webhook");
+    eprintln!("listening on {}", listener.local_addr()?);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown(ready))
+        .await
+        .context("the HTTP server failed")?;
+    // The router (and with it the queue's sender) is gone: the worker drains and stops.
+    worker.await.context("the worker stopped abnormally")?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown(ready: Arc<AtomicBool>) {
+    let terminate = async {
+        #[cfg(unix)]
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    ready.store(false, Ordering::SeqCst);
+    tracing::info!("shutting down: no new deliveries, draining the queue");
+}
+
+async fn work(mut receiver: mpsc::Receiver<Trigger>, engine: Arc<Engine>, metrics: Arc<Metrics>) {
+    while let Some(trigger) = receiver.recv().await {
+        metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        let counter = match tokio::time::timeout(EVENT_TIMEOUT, engine.handle(&trigger)).await {
+            Ok(Ok(Outcome::Done)) => &metrics.done,
+            Ok(Ok(Outcome::Answered)) => &metrics.answered,
+            Ok(Ok(Outcome::Refused)) => &metrics.refused,
+            Ok(Ok(Outcome::Ignored)) => &metrics.ignored,
+            Ok(Ok(Outcome::Failed)) => &metrics.failed,
+            Ok(Err(e)) => {
+                tracing::error!(?trigger, error = %format!("{e:#}"), "event failed");
+                metrics.gitlab_errors.fetch_add(1, Ordering::Relaxed);
+                &metrics.failed
+            }
+            Err(_) => {
+                tracing::error!(?trigger, "event abandoned after {EVENT_TIMEOUT:?}");
+                &metrics.failed
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Constant-time comparison: the time taken does not reveal how much of a guess matched.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = given.len() ^ expected.len();
+    for (i, e) in expected.iter().enumerate() {
+        diff |= usize::from(given.get(i).copied().unwrap_or(0) ^ e);
+    }
+    diff == 0
+}
+
+async fn webhook(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let m = &app.metrics;
+    m.received.fetch_add(1, Ordering::Relaxed);
+    let token = headers
+        .get("x-gitlab-token")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !same_secret(token, &app.secret) {
+        m.unauthorized.fetch_add(1, Ordering::Relaxed);
+        return (
+            StatusCode::UNAUTHORIZED,
+            "wrong or missing X-Gitlab-Token\n",
+        );
+    }
+    let kind = headers.get("x-gitlab-event").and_then(|v| v.to_str().ok());
+    let event = match parse_event(kind, &body) {
+        Ok(e) => e,
+        Err(HookError::NotJson(_)) => {
+            m.malformed.fetch_add(1, Ordering::Relaxed);
+            return (StatusCode::BAD_REQUEST, "the body is not JSON\n");
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "delivery without the fields the bot needs: ignored");
+            m.ignored.fetch_add(1, Ordering::Relaxed);
+            return (StatusCode::OK, "ignored\n");
+        }
+    };
+    let Some(trigger) = interesting(&app.engine, &event) else {
+        m.ignored.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::OK, "ignored\n");
+    };
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let key = delivery_key(&pairs, &event);
+    if let Some(key) = &key
+        && !app
+            .dedup
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key)
+    {
+        m.duplicates.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::OK, "duplicate\n");
+    }
+    match app.queue.try_send(trigger) {
+        Ok(()) => {
+            m.queued.fetch_add(1, Ordering::Relaxed);
+            m.queue_depth.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::OK, "queued\n")
+        }
+        Err(_) => {
+            if let Some(key) = &key {
+                app.dedup
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .forget(key);
+            }
+            m.rejected_full.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::SERVICE_UNAVAILABLE, "busy, retry later\n")
+        }
+    }
+}
+
+/// The work an event asks for, if any: new comments addressed to the bot on merge requests
+/// of its project, and approvals there.
+fn interesting(engine: &Engine, event: &Event) -> Option<Trigger> {
+    match event {
+        Event::Note(n) => {
+            let mr = n.merge_request.as_ref()?;
+            let user = UserRef {
+                id: n.user.id,
+                username: n.user.username.clone(),
+            };
+            let addressed = n.project_id == engine.project_id()
+                && n.action == NoteAction::Create
+                && !n.system
+                && !engine.is_bot(&user)
+                && engine.grammar().parse(&n.body) != Parsed::Ignore;
+            addressed.then(|| Trigger::Note {
+                iid: mr.iid,
+                note_id: n.note_id,
+                seen_sha: mr.last_commit_sha.clone(),
+            })
+        }
+        Event::MergeRequest(e) if e.project_id == engine.project_id() && e.action == "approved" => {
+            Some(Trigger::Approval {
+                iid: e.merge_request.iid,
+                user: UserRef {
+                    id: e.user.id,
+                    username: e.user.username.clone(),
+                },
+                seen_sha: e.merge_request.last_commit_sha.clone(),
+            })
+        }
+        _ => None,
+    }
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
+    if app.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    }
+}
+
+async fn metrics_text(State(app): State<Arc<App>>) -> String {
+    let m = &app.metrics;
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
+        let _ = writeln!(
+            out,
+            "# HELP gitops_bot_{name} {help}\n# TYPE gitops_bot_{name} {kind}"
+        );
+        for (labels, value) in rows {
+            let _ = writeln!(out, "gitops_bot_{name}{labels} {value}");
+        }
+    };
+    family(
+        "events_received_total",
+        "counter",
+        "Webhook deliveries received.",
+        &[("", get(&m.received))],
+    );
+    family(
+        "events_rejected_total",
+        "counter",
+        "Deliveries refused before processing.",
+        &[
+            ("{reason=\"token\"}", get(&m.unauthorized)),
+            ("{reason=\"malformed\"}", get(&m.malformed)),
+            ("{reason=\"queue_full\"}", get(&m.rejected_full)),
+        ],
+    );
+    family(
+        "events_ignored_total",
+        "counter",
+        "Deliveries of no interest.",
+        &[("", get(&m.ignored))],
+    );
+    family(
+        "events_duplicate_total",
+        "counter",
+        "Repeated deliveries acted on once.",
+        &[("", get(&m.duplicates))],
+    );
+    family(
+        "events_queued_total",
+        "counter",
+        "Deliveries queued for processing.",
+        &[("", get(&m.queued))],
+    );
+    family(
+        "events_processed_total",
+        "counter",
+        "Events processed, by outcome.",
+        &[
+            ("{outcome=\"done\"}", get(&m.done)),
+            ("{outcome=\"answered\"}", get(&m.answered)),
+            ("{outcome=\"refused\"}", get(&m.refused)),
+            ("{outcome=\"failed\"}", get(&m.failed)),
+        ],
+    );
+    family(
+        "queue_depth",
+        "gauge",
+        "Events waiting to be processed.",
+        &[("", get(&m.queue_depth))],
+    );
+    family(
+        "gitlab_api_errors_total",
+        "counter",
+        "Events that failed on a GitLab API error.",
+        &[("", get(&m.gitlab_errors))],
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abd", b"abc"));
+        assert!(!same_secret(b"ab", b"abc"));
+        assert!(!same_secret(b"abcd", b"abc"));
+        assert!(!same_secret(b"", b"abc"));
+    }
+
+    #[test]
+    fn dedup_remembers_and_forgets() {
+        let mut d = Dedup::default();
+        assert!(d.insert("a"));
+        assert!(!d.insert("a"));
+        d.forget("a");
+        assert!(d.insert("a"));
+        for i in 0..DEDUP_CAPACITY + 1 {
+            d.insert(&i.to_string());
+        }
+        assert!(d.insert("a"), "the oldest key is forgotten first");
+    }
+}
