@@ -21,13 +21,19 @@ const PROJECT: &str = "group/helloworld-ops";
 
 fn main() {
     let Some(seed) = std::env::var_os("BENCH_REPO").map(PathBuf::from) else {
-        eprintln!("set BENCH_REPO to a generated config repo (bench/gen_repo.py), or run bench/run.sh");
+        eprintln!(
+            "set BENCH_REPO to a generated config repo (bench/gen_repo.py), or run bench/run.sh"
+        );
         std::process::exit(2);
     };
     let bin = std::env::var_os("GITOPS_BOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/gitops-bot"));
-    let files = walkdir::WalkDir::new(&seed).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()).count();
+    let files = walkdir::WalkDir::new(&seed)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .count();
 
     let mut created = Vec::new();
     let mut created_requests = Vec::new();
@@ -38,7 +44,11 @@ fn main() {
             ..Options::default()
         });
         // Warm the fake's archive cache (GitLab caches archives too): a dry run reads it.
-        let warm = bump(&bin, &f, &["--image", &format!("{IMAGE}:ci-35"), "--dry-run"]);
+        let warm = bump(
+            &bin,
+            &f,
+            &["--image", &format!("{IMAGE}:ci-35"), "--dry-run"],
+        );
         assert!(warm.0, "dry run failed");
         f.clear_log();
         let (ok, took) = bump(&bin, &f, &["--image", &format!("{IMAGE}:ci-35")]);
@@ -77,10 +87,31 @@ fn main() {
     println!("### bump --project through the fake GitLab ({files} files)\n");
     println!("| case | median wall (s) | min (s) | requests |");
     println!("| --- | ---: | ---: | ---: |");
-    row("gitops-bot, new merge request (3 runs)", &created, &created_requests.iter().max().copied().unwrap_or(0).to_string());
-    row("gitops-bot, rerun, no-op (10 runs)", &noop, &noop_requests.to_string());
-    row("gitops-bot, newer tag updates the MR (5 runs)", &updated, &updated_requests.to_string());
-    row("clone-based: clone --depth 1 + edit + commit + push (5 runs)", &clone, "git protocol");
+    row(
+        "gitops-bot, new merge request (3 runs)",
+        &created,
+        &created_requests
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(0)
+            .to_string(),
+    );
+    row(
+        "gitops-bot, rerun, no-op (10 runs)",
+        &noop,
+        &noop_requests.to_string(),
+    );
+    row(
+        "gitops-bot, newer tag updates the MR (5 runs)",
+        &updated,
+        &updated_requests.to_string(),
+    );
+    row(
+        "clone-based: clone --depth 1 + edit + commit + push (5 runs)",
+        &clone,
+        "git protocol",
+    );
     println!(
         "\nratio clone-based / gitops-bot (new MR, medians): {:.1}x",
         median(&clone).as_secs_f64() / median(&created).as_secs_f64()
@@ -91,7 +122,16 @@ fn bump(bin: &Path, fake: &FakeGitlab, args: &[&str]) -> (bool, Duration) {
     let start = Instant::now();
     let out = Command::new(bin)
         .arg("bump")
-        .args(["--project", PROJECT, "--gitlab-url", &fake.url(), "--target-branch", "main", "--output", "json"])
+        .args([
+            "--project",
+            PROJECT,
+            "--gitlab-url",
+            &fake.url(),
+            "--target-branch",
+            "main",
+            "--output",
+            "json",
+        ])
         .args(args)
         .env("GITLAB_TOKEN", fake.token())
         .env_remove("CI_JOB_TOKEN")
@@ -110,7 +150,12 @@ fn clone_based(bin: &Path, bare: &Path, round: usize) -> Duration {
     let work = dir.path().join("work");
     let git = |args: &[&str], cwd: &Path| {
         let status = Command::new("git")
-            .args(["-c", "user.name=bench", "-c", "user.email=bench@example.com"])
+            .args([
+                "-c",
+                "user.name=bench",
+                "-c",
+                "user.email=bench@example.com",
+            ])
             .args(args)
             .current_dir(cwd)
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -119,15 +164,39 @@ fn clone_based(bin: &Path, bare: &Path, round: usize) -> Duration {
         assert!(status.success(), "git {args:?}");
     };
     let start = Instant::now();
-    git(&["clone", "--quiet", "--depth", "1", &format!("file://{}", bare.display()), work.to_str().expect("utf-8 path")], dir.path());
+    git(
+        &[
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            &format!("file://{}", bare.display()),
+            work.to_str().expect("utf-8 path"),
+        ],
+        dir.path(),
+    );
     let status = Command::new(bin)
-        .args(["bump", "--local", work.to_str().expect("utf-8 path"), "--image", &format!("{IMAGE}:peer-{round}")])
+        .args([
+            "bump",
+            "--local",
+            work.to_str().expect("utf-8 path"),
+            "--image",
+            &format!("{IMAGE}:peer-{round}"),
+        ])
         .stdout(std::process::Stdio::null())
         .status()
         .expect("bump --local");
     assert!(status.success());
     git(&["commit", "--quiet", "-am", "bump"], &work);
-    git(&["push", "--quiet", "origin", &format!("HEAD:refs/heads/peer-{round}")], &work);
+    git(
+        &[
+            "push",
+            "--quiet",
+            "origin",
+            &format!("HEAD:refs/heads/peer-{round}"),
+        ],
+        &work,
+    );
     start.elapsed()
 }
 
@@ -139,5 +208,9 @@ fn median(times: &[Duration]) -> Duration {
 
 fn row(case: &str, times: &[Duration], requests: &str) {
     let min = times.iter().min().copied().unwrap_or_default();
-    println!("| {case} | {:.3} | {:.3} | {requests} |", median(times).as_secs_f64(), min.as_secs_f64());
+    println!(
+        "| {case} | {:.3} | {:.3} | {requests} |",
+        median(times).as_secs_f64(),
+        min.as_secs_f64()
+    );
 }

@@ -46,9 +46,10 @@ pub enum Command {
     /// 1 when the image is referenced nowhere or a step fails, 2 on usage errors.
     Bump(Box<BumpArgs>),
 
-    /// Receive GitLab webhooks (Note Hook, Merge Request Hook) at POST /webhook and run the
-    /// comment commands of bot merge requests (`gitops-bot deploy`, `hold`, `unhold`,
-    /// `rebase`, `rollback`, `status`, `help`).
+    /// Receive GitLab webhooks and run the comment commands of bot merge requests.
+    ///
+    /// Listens for Note Hook and Merge Request Hook deliveries at POST /webhook; commands are
+    /// `gitops-bot deploy`, `hold`, `unhold`, `rebase`, `rollback`, `status`, `help`.
     ///
     /// Deliveries must carry `X-Gitlab-Token` equal to GITOPS_BOT_WEBHOOK_SECRET (else 401).
     /// Everything else GitLab sends gets 200 quickly (GitLab disables hooks that answer 4xx
@@ -57,13 +58,15 @@ pub enum Command {
     /// SIGTERM or Ctrl-C stops accepting and drains the queue.
     Serve(ServeArgs),
 
-    /// Process one webhook payload, e.g. `$TRIGGER_PAYLOAD` in a pipeline started by a
-    /// project webhook pointed at a pipeline trigger URL (no server needed). The note and
-    /// merge request are read again from the API before anything is done.
+    /// Process one webhook payload (a pipeline trigger's $TRIGGER_PAYLOAD).
+    ///
+    /// For a project webhook pointed at a pipeline trigger URL: no server needed. The note
+    /// and merge request are read again from the API before anything is done.
     HandleEvent(HandleEventArgs),
 
-    /// One polling pass over the bot's merge requests: runs every command not answered yet
-    /// (for a scheduled pipeline; no webhook needed).
+    /// One polling pass: run every comment command on bot merge requests not answered yet.
+    ///
+    /// For a scheduled pipeline; no webhook needed.
     Commands(CommandsArgs),
 }
 

@@ -984,3 +984,696 @@ fn concurrent_bots_lose_nothing() {
     }
     assert!(api.fg.unknown_requests().is_empty());
 }
+
+// ---------------------------------------------------------------- merging
+
+fn mr_get(api: &Api, iid: u64) -> Value {
+    let (s, v) = body(api.get(&format!("{PROJECT}/merge_requests/{iid}")));
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+fn merge(api: &Api, iid: u64, params: Value) -> (u16, Value) {
+    body(api.json(
+        "PUT",
+        &format!("{PROJECT}/merge_requests/{iid}/merge"),
+        params,
+    ))
+}
+
+/// A branch with one commit by the human and an MR (by the bot) from it.
+fn branch_and_mr(api: &Api, branch: &str, file: &str, content: &str) -> (u64, String) {
+    let head = api
+        .fg
+        .commit_files(branch, &[(file, content)], &format!("change {file}"));
+    let (s, mr) = create_mr(api, branch, &format!("Bump {file}"));
+    assert_eq!(s, 201, "{mr}");
+    (mr["iid"].as_u64().unwrap(), head)
+}
+
+fn system_notes(api: &Api, iid: u64) -> Vec<String> {
+    api.fg
+        .notes(iid)
+        .iter()
+        .filter(|n| n["system"] == true)
+        .map(|n| n["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn merge_creates_a_merge_commit_and_deletes_the_source() {
+    let api = Api::start(Options::default());
+    let (iid, head) = branch_and_mr(&api, "gitops/hello", "a.txt", "a\n");
+    let main_before = api.fg.branch_head("main").unwrap();
+    let mr = mr_get(&api, iid);
+    assert_eq!(mr["detailed_merge_status"], "mergeable");
+    assert_eq!(mr["merge_status"], "can_be_merged");
+    assert_eq!(mr["head_pipeline"], Value::Null);
+    assert_eq!(mr["user"]["can_merge"], true);
+    assert_eq!(mr["author"]["bot"], true);
+
+    let (s, mr) = merge(
+        &api,
+        iid,
+        json!({"sha": head, "should_remove_source_branch": true}),
+    );
+    assert_eq!(s, 200, "{mr}");
+    assert_eq!(mr["state"], "merged");
+    assert_eq!(mr["merged_by"]["username"], "gitops-bot");
+    assert_eq!(mr["merge_user"]["username"], "gitops-bot");
+    assert!(mr["merged_at"].is_string());
+    assert_eq!(mr["detailed_merge_status"], "not_open");
+    let merge_sha = mr["merge_commit_sha"].as_str().unwrap().to_string();
+    let main = api.fg.branch_head("main").unwrap();
+    assert_eq!(main, merge_sha);
+    assert_eq!(
+        api.fg
+            .git(&["rev-parse", &format!("{main}^1"), &format!("{main}^2")]),
+        format!("{main_before}\n{head}\n")
+    );
+    let message = api.fg.git(&["log", "-1", "--format=%B", &main]);
+    assert_eq!(
+        message.trim_end(),
+        "Merge branch 'gitops/hello' into 'main'\n\nBump a.txt\n\nSee merge request group/helloworld-ops!1"
+    );
+    assert_eq!(api.fg.file("main", "a.txt").unwrap(), b"a\n");
+    assert_eq!(api.fg.branch_head("gitops/hello"), None, "source deleted");
+    assert_eq!(system_notes(&api, iid), vec!["merged"]);
+    // The sha of a merged MR stays the merged head.
+    assert_eq!(mr_get(&api, iid)["sha"], head.as_str());
+    // Merging again: not mergeable.
+    let (s, b) = merge(&api, iid, json!({}));
+    assert_eq!((s, b), (405, json!({"message": "405 Method Not Allowed"})));
+
+    // Kept when not asked, with a custom message; form-encoded as the crate sends it.
+    let (iid2, head2) = branch_and_mr(&api, "gitops/two", "b.txt", "b\n");
+    let (s, mr) = body(api.form(
+        "PUT",
+        &format!("{PROJECT}/merge_requests/{iid2}/merge"),
+        &format!("sha={head2}&merge_commit_message=Deploy+b"),
+    ));
+    assert_eq!(s, 200, "{mr}");
+    assert_eq!(
+        api.fg.branch_head("gitops/two").as_deref(),
+        Some(head2.as_str())
+    );
+    let main = api.fg.branch_head("main").unwrap();
+    assert_eq!(
+        api.fg.git(&["log", "-1", "--format=%s", &main]).trim(),
+        "Deploy b"
+    );
+    assert_eq!(api.fg.file("main", "a.txt").unwrap(), b"a\n");
+    assert_eq!(api.fg.file("main", "b.txt").unwrap(), b"b\n");
+}
+
+#[test]
+fn fast_forward_and_squash_merge_methods() {
+    let api = Api::start(Options {
+        merge_method: "ff".into(),
+        ..Options::default()
+    });
+    let (iid, head) = branch_and_mr(&api, "ff", "a.txt", "a");
+    let (s, mr) = merge(&api, iid, json!({"sha": head}));
+    assert_eq!(s, 200, "{mr}");
+    assert_eq!(api.fg.branch_head("main").as_deref(), Some(head.as_str()));
+    assert_eq!(mr["merge_commit_sha"], Value::Null);
+    // The target moved: the next MR needs a rebase.
+    let (iid, _) = branch_and_mr(&api, "ff2", "b.txt", "b");
+    api.fg
+        .commit_files("main", &[("c.txt", "c")], "direct push");
+    let mr = mr_get(&api, iid);
+    assert_eq!(mr["detailed_merge_status"], "need_rebase");
+    assert_eq!(merge(&api, iid, json!({})).0, 405);
+
+    let api = Api::start(Options::default());
+    let (iid, head) = branch_and_mr(&api, "sq", "a.txt", "a");
+    api.fg.commit_files("sq", &[("a.txt", "a2")], "fixup");
+    let (s, mr) = merge(&api, iid, json!({"squash": true}));
+    assert_eq!(s, 200, "{mr}");
+    assert_eq!(mr["squash"], true);
+    let squash = mr["squash_commit_sha"].as_str().unwrap();
+    assert_ne!(squash, head);
+    let main = api.fg.branch_head("main").unwrap();
+    assert_eq!(
+        api.fg.git(&["rev-parse", &format!("{main}^2")]).trim(),
+        squash
+    );
+    assert_eq!(
+        api.fg.git(&["log", "-1", "--format=%s", squash]).trim(),
+        "Bump a.txt"
+    );
+    assert_eq!(api.fg.file("main", "a.txt").unwrap(), b"a2");
+}
+
+#[test]
+fn merge_refusals() {
+    let api = Api::start(Options::default());
+    let (iid, head) = branch_and_mr(&api, "gitops/hello", "a.txt", "a");
+    let main = api.fg.branch_head("main").unwrap();
+
+    // 409: the operator saw another commit.
+    let newer = api
+        .fg
+        .commit_files("gitops/hello", &[("a.txt", "a2")], "more");
+    let (s, b) = merge(&api, iid, json!({"sha": head}));
+    assert_eq!(
+        (s, b),
+        (
+            409,
+            json!({"message": format!("SHA does not match HEAD of source branch: {newer}")})
+        )
+    );
+
+    // 405: draft, with GitLab's system note.
+    api.fg.set_draft(iid, true);
+    let mr = mr_get(&api, iid);
+    assert_eq!(mr["title"], "Draft: Bump a.txt");
+    assert_eq!(
+        (mr["draft"].clone(), mr["detailed_merge_status"].clone()),
+        (json!(true), json!("draft_status"))
+    );
+    assert_eq!(merge(&api, iid, json!({"sha": newer})).0, 405);
+    api.fg.set_draft(iid, false);
+    assert_eq!(mr_get(&api, iid)["title"], "Bump a.txt");
+    assert!(
+        system_notes(&api, iid).contains(&"marked this merge request as **draft**".to_string())
+    );
+
+    // 405: unresolved threads; forced status.
+    api.fg.set_discussions_resolved(iid, false);
+    assert_eq!(
+        mr_get(&api, iid)["detailed_merge_status"],
+        "discussions_not_resolved"
+    );
+    assert_eq!(merge(&api, iid, json!({})).0, 405);
+    api.fg.set_discussions_resolved(iid, true);
+    api.fg.set_detailed_merge_status(iid, "not_approved");
+    assert_eq!(mr_get(&api, iid)["detailed_merge_status"], "not_approved");
+    assert_eq!(merge(&api, iid, json!({})).0, 405);
+    api.fg.clear_detailed_merge_status(iid);
+
+    // 405: conflicts GitLab knows about.
+    api.fg.set_conflicts(iid, true);
+    let mr = mr_get(&api, iid);
+    assert_eq!(mr["has_conflicts"], true);
+    assert_eq!(mr["merge_status"], "cannot_be_merged");
+    assert_eq!(mr["detailed_merge_status"], "conflict");
+    assert_eq!(merge(&api, iid, json!({})).0, 405);
+    api.fg.set_conflicts(iid, false);
+
+    // 422: a real conflict found while merging; nothing moves.
+    api.fg
+        .commit_files("main", &[("a.txt", "theirs")], "conflicting");
+    let main_now = api.fg.branch_head("main").unwrap();
+    assert_ne!(main_now, main);
+    let (s, b) = merge(&api, iid, json!({"sha": newer}));
+    assert_eq!((s, b), (422, json!({"message": "Branch cannot be merged"})));
+    assert_eq!(api.fg.branch_head("main"), Some(main_now));
+    assert_eq!(mr_get(&api, iid)["state"], "opened");
+
+    // 405: closed.
+    api.fg.close_mr(iid);
+    assert_eq!(merge(&api, iid, json!({})).0, 405);
+    assert_eq!(merge(&api, 99, json!({})).0, 404);
+
+    // 401: the token's user may not merge (a Reporter).
+    let api = Api::start(Options {
+        members: vec![(1, fake_gitlab::REPORTER), (2, fake_gitlab::MAINTAINER)],
+        ..Options::default()
+    });
+    let (iid, head) = branch_and_mr(&api, "b", "a.txt", "a");
+    assert_eq!(mr_get(&api, iid)["user"]["can_merge"], false);
+    let (s, b) = merge(&api, iid, json!({"sha": head}));
+    assert_eq!((s, b), (401, json!({"message": "401 Unauthorized"})));
+}
+
+#[test]
+fn merge_when_pipeline_succeeds() {
+    let api = Api::start(Options {
+        only_allow_merge_if_pipeline_succeeds: true,
+        ..Options::default()
+    });
+    let (iid, head) = branch_and_mr(&api, "gitops/hello", "a.txt", "a");
+    assert_eq!(mr_get(&api, iid)["detailed_merge_status"], "ci_must_pass");
+    api.fg.set_pipeline(iid, Some("running"));
+    let mr = mr_get(&api, iid);
+    assert_eq!(mr["detailed_merge_status"], "ci_still_running");
+    assert_eq!(mr["head_pipeline"]["status"], "running");
+    assert_eq!(mr["head_pipeline"]["sha"], head.as_str());
+    assert_eq!(mr["pipeline"]["id"], mr["head_pipeline"]["id"]);
+
+    // Without MWPS: not now.
+    let (s, b) = merge(&api, iid, json!({"sha": head}));
+    assert_eq!((s, b), (405, json!({"message": "405 Method Not Allowed"})));
+    // With it: 200, still open, armed.
+    let (s, mr) = merge(
+        &api,
+        iid,
+        json!({"sha": head, "merge_when_pipeline_succeeds": true, "should_remove_source_branch": true}),
+    );
+    assert_eq!(s, 200, "{mr}");
+    assert_eq!(mr["state"], "opened");
+    assert_eq!(mr["merge_when_pipeline_succeeds"], true);
+    assert_eq!(mr["merge_user"]["username"], "gitops-bot");
+    assert_eq!(mr["merge_commit_sha"], Value::Null);
+    assert_eq!(
+        system_notes(&api, iid),
+        vec![format!(
+            "enabled an automatic merge when the pipeline for {head} succeeds"
+        )]
+    );
+    // The pipeline succeeds: it really merges.
+    api.fg.set_pipeline(iid, Some("success"));
+    let mr = mr_get(&api, iid);
+    assert_eq!(mr["state"], "merged", "{mr}");
+    assert_eq!(mr["merge_when_pipeline_succeeds"], false);
+    assert_eq!(api.fg.file("main", "a.txt").unwrap(), b"a");
+    assert_eq!(api.fg.branch_head("gitops/hello"), None);
+    assert_eq!(system_notes(&api, iid).last().unwrap(), "merged");
+
+    // `auto_merge` alias; a push aborts it, a later success merges nothing.
+    let (iid, head) = branch_and_mr(&api, "gitops/two", "b.txt", "b");
+    api.fg.set_pipeline(iid, Some("pending"));
+    let (s, mr) = merge(&api, iid, json!({"sha": head, "auto_merge": true}));
+    assert_eq!(
+        (s, mr["merge_when_pipeline_succeeds"].clone()),
+        (200, json!(true))
+    );
+    api.fg
+        .commit_files("gitops/two", &[("b.txt", "b2")], "sneaky");
+    let mr = mr_get(&api, iid);
+    assert_eq!(mr["merge_when_pipeline_succeeds"], false);
+    assert_eq!(
+        mr["head_pipeline"],
+        Value::Null,
+        "no pipeline for the new head yet"
+    );
+    assert!(
+        system_notes(&api, iid)
+            .contains(&"aborted the automatic merge because source branch was updated".to_string())
+    );
+    api.fg.set_pipeline(iid, Some("success"));
+    assert_eq!(mr_get(&api, iid)["state"], "opened");
+    // Cancel: nothing armed.
+    let (s, _) = body(api.json(
+        "POST",
+        &format!("{PROJECT}/merge_requests/{iid}/cancel_merge_when_pipeline_succeeds"),
+        json!({}),
+    ));
+    assert_eq!(s, 406);
+    // Failed pipeline with MWPS asked: 405 (MWPS needs a running pipeline).
+    api.fg.set_pipeline(iid, Some("failed"));
+    assert_eq!(mr_get(&api, iid)["detailed_merge_status"], "ci_must_pass");
+    let (s, _) = merge(&api, iid, json!({"merge_when_pipeline_succeeds": true}));
+    assert_eq!(s, 405);
+
+    // GitLab's default ("Pipelines must succeed" off): a running pipeline
+    // does not block an immediate merge.
+    let api = Api::start(Options::default());
+    let (iid, head) = branch_and_mr(&api, "c", "c.txt", "c");
+    api.fg.set_pipeline(iid, Some("running"));
+    assert_eq!(mr_get(&api, iid)["detailed_merge_status"], "mergeable");
+    let (s, mr) = merge(&api, iid, json!({"sha": head}));
+    assert_eq!((s, mr["state"].clone()), (200, json!("merged")));
+}
+
+#[test]
+fn scripted_detailed_merge_status() {
+    let api = Api::start(Options::default());
+    let (iid, head) = branch_and_mr(&api, "b", "a.txt", "a");
+    api.fg
+        .script_detailed_merge_status(iid, &["checking", "checking", "mergeable"]);
+    // Lists and hooks do not consume the script.
+    let (_, list) = body(api.get(&format!("{PROJECT}/merge_requests")));
+    assert_eq!(list[0]["detailed_merge_status"], "checking");
+    assert_eq!(
+        api.fg.note_hook(iid, api.fg.add_note(iid, 2, "hi"))["merge_request"]["detailed_merge_status"],
+        "checking"
+    );
+    let first = mr_get(&api, iid);
+    assert_eq!(first["detailed_merge_status"], "checking");
+    assert_eq!(first["merge_status"], "checking");
+    // Merging while GitLab is still checking: 405.
+    assert_eq!(merge(&api, iid, json!({"sha": head})).0, 405);
+    assert_eq!(mr_get(&api, iid)["detailed_merge_status"], "checking");
+    for _ in 0..3 {
+        assert_eq!(mr_get(&api, iid)["detailed_merge_status"], "mergeable");
+    }
+    assert_eq!(merge(&api, iid, json!({"sha": head})).0, 200);
+}
+
+#[test]
+fn versions_are_ordered_with_notes() {
+    let api = Api::start(Options::default());
+    let (iid, v1) = branch_and_mr(&api, "b", "a.txt", "a");
+    let start = api.fg.branch_head("main").unwrap();
+    let seen = api.fg.add_note(iid, 2, "gitops-bot deploy");
+    let v2 = api.fg.commit_files("b", &[("a.txt", "a2")], "second");
+    let (s, c) = body(commit_json(&api, "b", "new.txt", "n"));
+    assert_eq!(s, 201, "{c}");
+    let v3 = c["id"].as_str().unwrap().to_string();
+
+    let (s, versions) = body(api.get(&format!("{PROJECT}/merge_requests/{iid}/versions")));
+    assert_eq!(s, 200);
+    let versions = versions.as_array().unwrap().clone();
+    assert_eq!(versions, api.fg.versions(iid));
+    let heads: Vec<&str> = versions
+        .iter()
+        .map(|v| v["head_commit_sha"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        heads,
+        vec![v3.as_str(), v2.as_str(), v1.as_str()],
+        "newest first"
+    );
+    let times: Vec<&str> = versions
+        .iter()
+        .map(|v| v["created_at"].as_str().unwrap())
+        .collect();
+    assert!(times[0] > times[1] && times[1] > times[2], "{times:?}");
+    for v in &versions {
+        assert_eq!(v["start_commit_sha"], start.as_str());
+        assert_eq!(v["base_commit_sha"], start.as_str());
+        assert_eq!(v["merge_request_id"], 1001);
+        assert_eq!(v["state"], "collected");
+        assert!(v["real_size"].is_string());
+        assert_eq!(v["created_at"].as_str().unwrap().len(), 24, "ms and Z");
+    }
+    assert_eq!(versions[0]["real_size"], "2");
+    // The operator's note came after version 1 and before version 2.
+    let (_, note) = body(api.get(&format!("{PROJECT}/merge_requests/{iid}/notes/{seen}")));
+    let at = note["created_at"].as_str().unwrap();
+    assert!(times[2] < at && at < times[1], "{at} vs {times:?}");
+    // Pushes add GitLab's system note.
+    let pushes: Vec<String> = system_notes(&api, iid)
+        .into_iter()
+        .filter(|b| b.starts_with("added 1 commit\n\n<ul><li>"))
+        .collect();
+    assert_eq!(pushes.len(), 2, "{pushes:?}");
+    assert!(pushes[0].contains(&format!("{} - second", &v2[..8])));
+}
+
+#[test]
+fn notes_get_sort_and_human_edit() {
+    let api = Api::start(Options::default());
+    let (iid, _) = branch_and_mr(&api, "b", "a.txt", "a");
+    let a = api.fg.add_note(iid, 2, "gitops-bot deploy");
+    let b = api.fg.add_note(iid, 3, "looks good");
+    let notes = format!("{PROJECT}/merge_requests/{iid}/notes");
+    let (s, n) = body(api.get(&format!("{notes}/{a}")));
+    assert_eq!(s, 200);
+    assert_eq!(n["author"]["username"], "operator");
+    assert_eq!(n["author"]["id"], 2);
+    assert_eq!(
+        (n["noteable_type"].clone(), n["noteable_iid"].clone()),
+        (json!("MergeRequest"), json!(iid))
+    );
+    for k in ["system", "resolvable", "confidential", "internal"] {
+        assert_eq!(n[k], false, "{k}");
+    }
+    assert_eq!(n["created_at"], n["updated_at"]);
+    assert_eq!(body(api.get(&format!("{notes}/999"))).0, 404);
+    assert_eq!(
+        api.fg.note_hook(iid, a)["object_attributes"]["action"],
+        "create"
+    );
+
+    api.fg.edit_note(iid, a, "gitops-bot deploy please");
+    let (_, n) = body(api.get(&format!("{notes}/{a}")));
+    assert_eq!(n["body"], "gitops-bot deploy please");
+    assert!(n["updated_at"].as_str().unwrap() > n["created_at"].as_str().unwrap());
+    let ids = |q: &str| -> Vec<u64> {
+        let (_, l) = body(api.get(&format!("{notes}?{q}")));
+        l.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids("sort=asc"), vec![a, b]);
+    assert_eq!(ids("sort=desc"), vec![b, a]);
+    assert_eq!(ids("sort=asc&order_by=updated_at"), vec![b, a]);
+    assert_eq!(ids("order_by=updated_at"), vec![a, b], "desc by default");
+    let hook = api.fg.note_hook(iid, a);
+    assert_eq!(hook["object_attributes"]["action"], "update");
+    assert_eq!(
+        hook["object_attributes"]["note"],
+        "gitops-bot deploy please"
+    );
+}
+
+#[test]
+fn award_emoji() {
+    let api = Api::start(Options::default());
+    let (iid, _) = branch_and_mr(&api, "b", "a.txt", "a");
+    let note = api.fg.add_note(iid, 2, "gitops-bot deploy");
+    let on_mr = format!("{PROJECT}/merge_requests/{iid}/award_emoji");
+    let on_note = format!("{PROJECT}/merge_requests/{iid}/notes/{note}/award_emoji");
+
+    let (s, a) = body(api.json("POST", &on_note, json!({"name": "eyes"})));
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["name"], "eyes");
+    assert_eq!(a["user"]["username"], "gitops-bot");
+    assert_eq!(a["user"]["id"], 1);
+    assert_eq!(
+        (a["awardable_id"].clone(), a["awardable_type"].clone()),
+        (json!(note), json!("Note"))
+    );
+    let eyes = a["id"].as_u64().unwrap();
+    let (s, b) = body(api.json("POST", &on_note, json!({"name": "eyes"})));
+    assert_eq!(
+        (s, b),
+        (
+            404,
+            json!({"message": "404 Award Emoji Name has already been taken Not Found"})
+        )
+    );
+    let (s, b) = body(api.form("POST", &on_note, "name=%3Arocket%3A"));
+    assert_eq!(
+        (s, b),
+        (
+            404,
+            json!({"message": "404 Award Emoji Name is not a valid emoji name Not Found"})
+        )
+    );
+    let (s, b) = body(api.json("POST", &on_note, json!({})));
+    assert_eq!((s, b), (400, json!({"error": "name is missing"})));
+    let (s, _) = body(api.json(
+        "POST",
+        &format!("{PROJECT}/merge_requests/{iid}/notes/777/award_emoji"),
+        json!({"name": "eyes"}),
+    ));
+    assert_eq!(s, 404);
+
+    // On the MR itself; a human's reaction too.
+    let (s, a) = body(api.form("POST", &on_mr, "name=rocket"));
+    assert_eq!(
+        (s, a["awardable_type"].clone(), a["awardable_id"].clone()),
+        (201, json!("MergeRequest"), json!(1001))
+    );
+    let human = api.fg.award(iid, None, 2, "thumbsup");
+    assert_eq!(mr_get(&api, iid)["upvotes"], 1);
+    let (_, list) = body(api.get(&on_mr));
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let (s, got) = body(api.get(&format!("{on_note}/{eyes}")));
+    assert_eq!((s, got["name"].clone()), (200, json!("eyes")));
+    assert_eq!(
+        api.fg.awards(iid, None),
+        vec![
+            ("gitops-bot".to_string(), "rocket".to_string()),
+            ("operator".to_string(), "thumbsup".to_string())
+        ]
+    );
+    assert_eq!(
+        api.fg.awards(iid, Some(note)),
+        vec![("gitops-bot".to_string(), "eyes".to_string())]
+    );
+
+    // Only one's own reaction can be removed.
+    let (s, _) = body(
+        api.req("DELETE", &format!("{on_mr}/{human}"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 401);
+    let r = api
+        .req("DELETE", &format!("{on_note}/{eyes}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(api.fg.awards(iid, Some(note)).is_empty());
+    let (s, b) = body(
+        api.req("DELETE", &format!("{on_note}/{eyes}"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((s, b), (404, json!({"message": "404 Not found"})));
+    // Awarding again after removing is fine.
+    assert_eq!(
+        body(api.json("POST", &on_note, json!({"name": "eyes"}))).0,
+        201
+    );
+}
+
+#[test]
+fn members_user_and_mr_filters() {
+    let api = Api::start(Options {
+        users: vec![
+            (2, "operator".into()),
+            (3, "reviewer".into()),
+            (4, "lead".into()),
+        ],
+        group_members: vec![(4, fake_gitlab::OWNER), (2, fake_gitlab::GUEST)],
+        ..Options::default()
+    });
+    let (s, m) = body(api.get(&format!("{PROJECT}/members/all/2")));
+    assert_eq!(s, 200);
+    for k in ["id", "username", "name", "state", "access_level"] {
+        assert!(!m[k].is_null(), "{k}: {m}");
+    }
+    assert_eq!(m["access_level"], 40, "direct membership wins");
+    let (s, m) = body(api.get(&format!("{PROJECT}/members/all/4")));
+    assert_eq!((s, m["access_level"].clone()), (200, json!(50)));
+    let (s, b) = body(api.get(&format!("{PROJECT}/members/4")));
+    assert_eq!(
+        (s, b),
+        (404, json!({"message": "404 Not found"})),
+        "inherited only"
+    );
+    assert_eq!(body(api.get(&format!("{PROJECT}/members/2"))).0, 200);
+    assert_eq!(body(api.get(&format!("{PROJECT}/members/all/99"))).0, 404);
+
+    let (_, me) = body(api.get("/api/v4/user"));
+    assert_eq!(
+        (me["id"].clone(), me["username"].clone(), me["bot"].clone()),
+        (json!(1), json!("gitops-bot"), json!(true))
+    );
+
+    api.fg.commit_files("x", &[("f", "x")], "c");
+    api.fg.commit_files("y", &[("f", "y")], "c");
+    let (_, one) = body(api.json(
+        "POST",
+        &format!("{PROJECT}/merge_requests"),
+        json!({"source_branch": "x", "target_branch": "main", "title": "x", "labels": "gitops,env::prod"}),
+    ));
+    create_mr(&api, "y", "y");
+    api.fg.close_mr(2);
+    let iids = |q: &str| -> Vec<u64> {
+        let (s, l) = body(api.get(&format!("{PROJECT}/merge_requests?{q}")));
+        assert_eq!(s, 200, "{q}: {l}");
+        l.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["iid"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(one["labels"], json!(["gitops", "env::prod"]));
+    assert_eq!(
+        iids("author_username=gitops-bot&state=opened&scope=all"),
+        vec![1]
+    );
+    assert_eq!(iids("author_id=1"), vec![2, 1]);
+    assert_eq!(iids("author_id=2"), Vec::<u64>::new());
+    assert_eq!(iids("labels=env%3A%3Aprod,gitops"), vec![1]);
+    assert_eq!(iids("scope=created_by_me&state=closed"), vec![2]);
+    assert_eq!(iids("scope=assigned_to_me"), Vec::<u64>::new());
+    assert_eq!(
+        body(api.get(&format!("{PROJECT}/merge_requests?scope=mine"))).0,
+        400
+    );
+}
+
+#[test]
+fn webhook_payloads() {
+    let api = Api::start(Options::default());
+    let (_, mr) = body(api.json(
+        "POST",
+        &format!("{PROJECT}/merge_requests"),
+        json!({"source_branch": "main", "target_branch": "main", "title": "x"}),
+    ));
+    assert_eq!(
+        mr["message"][0],
+        "You can't use same project/branch for source and target"
+    );
+    let head = api.fg.commit_files("b", &[("a.txt", "a")], "change a");
+    let (_, mr) = body(api.json(
+        "POST",
+        &format!("{PROJECT}/merge_requests"),
+        json!({"source_branch": "b", "target_branch": "main", "title": "Bump a", "labels": "gitops", "assignee_ids": [2]}),
+    ));
+    let iid = mr["iid"].as_u64().unwrap();
+    let note = api.fg.add_note(iid, 2, "gitops-bot deploy");
+    let h = api.fg.note_hook(iid, note);
+    assert_eq!(fake_gitlab::NOTE_HOOK, "Note Hook");
+    assert_eq!(
+        (h["object_kind"].clone(), h["event_type"].clone()),
+        (json!("note"), json!("note"))
+    );
+    assert_eq!(h["user"]["username"], "operator");
+    assert_eq!(h["user"]["id"], 2);
+    assert_eq!(h["project_id"], 42);
+    assert_eq!(h["project"]["path_with_namespace"], "group/helloworld-ops");
+    assert_eq!(h["project"]["web_url"], api.fg.project_web_url());
+    let oa = &h["object_attributes"];
+    assert_eq!(oa["id"], note);
+    assert_eq!(oa["note"], "gitops-bot deploy");
+    assert_eq!(oa["noteable_type"], "MergeRequest");
+    assert_eq!(oa["noteable_id"], 1001);
+    assert_eq!(oa["author_id"], 2);
+    assert_eq!(oa["system"], false);
+    assert_eq!(oa["action"], "create");
+    assert_eq!(
+        oa["url"],
+        format!(
+            "{}/-/merge_requests/{iid}#note_{note}",
+            api.fg.project_web_url()
+        )
+    );
+    let at = oa["created_at"].as_str().unwrap();
+    assert!(at.ends_with(" UTC") && at.len() == 23, "{at}");
+    let m = &h["merge_request"];
+    assert_eq!(
+        (m["id"].clone(), m["iid"].clone()),
+        (json!(1001), json!(iid))
+    );
+    assert_eq!(
+        (m["source_branch"].clone(), m["target_branch"].clone()),
+        (json!("b"), json!("main"))
+    );
+    assert_eq!(m["state"], "opened");
+    assert_eq!(m["author_id"], 1);
+    assert_eq!(m["last_commit"]["id"], head.as_str());
+    assert_eq!(m["last_commit"]["title"], "change a");
+    assert_eq!(m["labels"][0]["title"], "gitops");
+    assert_eq!(m["assignee"]["username"], "operator");
+    assert_eq!(m["detailed_merge_status"], "mergeable");
+
+    let h = api.fg.merge_request_hook(iid, "approved", 2);
+    assert_eq!(fake_gitlab::MERGE_REQUEST_HOOK, "Merge Request Hook");
+    assert_eq!(
+        (h["object_kind"].clone(), h["event_type"].clone()),
+        (json!("merge_request"), json!("merge_request"))
+    );
+    assert_eq!(h["user"]["username"], "operator");
+    assert_eq!(h["project"]["id"], 42);
+    let oa = &h["object_attributes"];
+    assert_eq!(
+        (oa["iid"].clone(), oa["id"].clone(), oa["action"].clone()),
+        (json!(iid), json!(1001), json!("approved"))
+    );
+    assert_eq!(oa["state"], "opened");
+    assert_eq!(oa["state_id"], 1);
+    assert_eq!(oa["last_commit"]["id"], head.as_str());
+    assert_eq!(
+        (
+            oa["source_branch"].clone(),
+            oa["target_branch"].clone(),
+            oa["author_id"].clone()
+        ),
+        (json!("b"), json!("main"), json!(1))
+    );
+    assert!(oa["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(h["labels"][0]["title"], "gitops");
+    assert_eq!(h["changes"], json!({}));
+    assert_eq!(h["assignees"][0]["username"], "operator");
+}

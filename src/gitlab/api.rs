@@ -152,6 +152,7 @@ impl GitlabClient {
         sha: &str,
         limits: Limits,
         wanted: impl Fn(&str) -> bool,
+        keep: impl Fn(&str, &[u8]) -> bool,
     ) -> Result<Archive, GitlabError> {
         let endpoint = projects::repository::Archive::builder()
             .project(project)
@@ -168,7 +169,7 @@ impl GitlabClient {
                 MAX_ARCHIVE_DOWNLOAD,
             )
             .await?;
-        read_archive(&response.body[..], limits, wanted).map_err(|e| GitlabError::Decode {
+        read_archive(&response.body[..], limits, wanted, keep).map_err(|e| GitlabError::Decode {
             method: reqwest::Method::GET,
             endpoint: path,
             detail: e.to_string(),

@@ -33,6 +33,8 @@ pub struct Archive {
     pub oversized: Vec<(String, u64)>,
     /// Wanted paths that are symbolic or hard links.
     pub links: Vec<String>,
+    /// Wanted files read but not kept (their content did not pass `keep`).
+    pub dropped: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +47,14 @@ pub enum ArchiveError {
     TooLarge(u64),
 }
 
-/// Reads a `.tar.gz` stream, keeping the files for which `wanted(path)` is true.
+/// Reads a `.tar.gz` stream. Files for which `wanted(path)` is true are read, and kept when
+/// `keep(path, bytes)` is true too: most files of a large repository can be dropped as soon
+/// as they are read, so memory stays small.
 pub fn read_archive(
     gz: impl Read,
     limits: Limits,
     wanted: impl Fn(&str) -> bool,
+    keep: impl Fn(&str, &[u8]) -> bool,
 ) -> Result<Archive, ArchiveError> {
     let mut tar = tar::Archive::new(GzDecoder::new(gz));
     let mut archive = Archive::default();
@@ -85,7 +90,11 @@ pub fn read_archive(
             .by_ref()
             .take(limits.max_file + 1)
             .read_to_end(&mut bytes)?;
-        archive.files.push(ArchiveFile { path, bytes });
+        if keep(&path, &bytes) {
+            archive.files.push(ArchiveFile { path, bytes });
+        } else {
+            archive.dropped.push(path);
+        }
     }
     Ok(archive)
 }
@@ -152,12 +161,11 @@ mod tests {
             ],
             Some(("p-abc/l.yaml", "/etc/passwd")),
         );
-        let a = read_archive(&gz[..], LIMITS, |p| {
-            p.ends_with(".yaml") || p.ends_with(".yml")
-        })
-        .unwrap();
+        let yaml = |p: &str| p.ends_with(".yaml") || p.ends_with(".yml");
+        let a = read_archive(&gz[..], LIMITS, yaml, |_, b| b != b"y").unwrap();
         let paths: Vec<_> = a.files.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["a.yaml", "dir/b.yml"]);
+        assert_eq!(paths, ["a.yaml"]);
+        assert_eq!(a.dropped, ["dir/b.yml"]);
         assert_eq!(a.files[0].bytes, b"x: 1\n");
         assert_eq!(a.links, ["l.yaml"]);
     }
@@ -166,12 +174,12 @@ mod tests {
     fn escaping_paths_fail_the_read() {
         let gz = tar_gz(&[("p-abc/../../etc/x.yaml", b"x")], None);
         assert!(matches!(
-            read_archive(&gz[..], LIMITS, |_| true),
+            read_archive(&gz[..], LIMITS, |_| true, |_, _| true),
             Err(ArchiveError::UnsafePath(_))
         ));
         let gz = tar_gz(&[("/abs/x.yaml", b"x")], None);
         assert!(matches!(
-            read_archive(&gz[..], LIMITS, |_| true),
+            read_archive(&gz[..], LIMITS, |_| true, |_, _| true),
             Err(ArchiveError::UnsafePath(_))
         ));
     }
@@ -180,7 +188,7 @@ mod tests {
     fn sizes_are_capped() {
         let big = vec![b'a'; 200];
         let gz = tar_gz(&[("p/a.yaml", &big)], None);
-        let a = read_archive(&gz[..], LIMITS, |_| true).unwrap();
+        let a = read_archive(&gz[..], LIMITS, |_| true, |_, _| true).unwrap();
         assert_eq!(a.oversized, [("a.yaml".to_string(), 200)]);
         let gz = tar_gz(
             &[
@@ -194,9 +202,9 @@ mod tests {
             None,
         );
         assert!(matches!(
-            read_archive(&gz[..], LIMITS, |_| false),
+            read_archive(&gz[..], LIMITS, |_| false, |_, _| true),
             Err(ArchiveError::TooLarge(1000))
         ));
-        assert!(read_archive(&b"not gzip"[..], LIMITS, |_| true).is_err());
+        assert!(read_archive(&b"not gzip"[..], LIMITS, |_| true, |_, _| true).is_err());
     }
 }

@@ -243,6 +243,7 @@ impl GitlabClient {
                     .header(header::CONTENT_TYPE, *mime)
                     .body(data.clone());
             }
+            let started = std::time::Instant::now();
             let outcome = match request.send().await {
                 Ok(response) => match read_capped(response, max_body).await {
                     Ok(Some(r)) => Ok(r),
@@ -258,6 +259,15 @@ impl GitlabClient {
                 Err(e) => Err(e),
             };
             let last = attempt >= ATTEMPTS;
+            tracing::debug!(
+                %method,
+                endpoint = path,
+                status = outcome.as_ref().map(|r| r.status.as_u16()).unwrap_or(0),
+                bytes = outcome.as_ref().map(|r| r.body.len()).unwrap_or(0),
+                ms = started.elapsed().as_millis() as u64,
+                attempt,
+                "GitLab request"
+            );
             match outcome {
                 Ok(response) if response.status.is_success() => return Ok(response),
                 Ok(response) => {

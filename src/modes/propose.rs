@@ -284,6 +284,14 @@ async fn read_snapshot(
     spec: &BumpSpec,
     target: &Target,
 ) -> Result<Snapshot> {
+    let finder = needle(target);
+    // Only files that could reference the image (or that must be warned about) are kept.
+    let keep = |path: &str, bytes: &[u8]| {
+        !is_yaml_path(path)
+            || path == config::FILE_NAME
+            || std::str::from_utf8(bytes).is_err()
+            || finder.find(bytes).is_some()
+    };
     let archive = gitlab
         .archive(
             project,
@@ -297,6 +305,7 @@ async fn read_snapshot(
                     || path == config::FILE_NAME
                     || path.starts_with(REPO_TEMPLATE_DIR)
             },
+            keep,
         )
         .await?;
     let file = |path: &str| archive.files.iter().find(|f| f.path == path);
@@ -315,7 +324,6 @@ async fn read_snapshot(
         None => None,
     };
 
-    let finder = needle(target);
     let yaml: Vec<_> = archive
         .files
         .iter()
@@ -327,7 +335,12 @@ async fn read_snapshot(
         .par_iter()
         .map(|f| examine(&f.path, &f.bytes, target, &finder))
         .collect();
-    let mut plan = BumpPlan::gather(yaml.len(), examined);
+    let dropped = archive
+        .dropped
+        .iter()
+        .filter(|p| in_scope(p, &scope))
+        .count();
+    let mut plan = BumpPlan::gather(yaml.len() + dropped, examined);
     for (path, size) in &archive.oversized {
         plan.warnings.push(Warning::file(
             path,

@@ -8,22 +8,22 @@ use serde_json::{Value, json};
 use super::git::{self, Change};
 use super::http::{Request, Response};
 use super::params::Params;
-use super::{Mr, Note, State, now_rfc3339};
+use super::{Mr, Note, State, awards, merge, now_rfc3339};
 
 const MAX_DESCRIPTION_CHARS: usize = 1_048_576;
 const MAX_NOTE_CHARS: usize = 1_000_000;
 const MAX_TITLE_CHARS: usize = 255;
 
-fn msg(status: u16, message: &str) -> Response {
+pub(crate) fn msg(status: u16, message: &str) -> Response {
     Response::json(status, &json!({ "message": message }))
 }
 
 /// Grape parameter validation errors use `error`, not `message`.
-fn param_error(error: &str) -> Response {
+pub(crate) fn param_error(error: &str) -> Response {
     Response::json(400, &json!({ "error": error }))
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     msg(404, "404 Not Found")
 }
 
@@ -43,6 +43,12 @@ enum Route {
     GetNote(String, String),
     UpdateNote(String, String),
     Member(String),
+    DirectMember(String),
+    Merge(String),
+    CancelAutoMerge(String),
+    Versions(String),
+    /// MR iid, note id (for a note's reactions), award id.
+    Awards(String, Option<String>, Option<String>),
 }
 
 fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
@@ -91,6 +97,66 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
         ["projects", id, "members", "all", uid] if get => {
             (Route::Member(uid.to_string()), Some(id.to_string()))
         }
+        ["projects", id, "members", uid] if get && *uid != "all" => {
+            (Route::DirectMember(uid.to_string()), Some(id.to_string()))
+        }
+        ["projects", id, "merge_requests", iid, "merge"] if method == "PUT" => {
+            (Route::Merge(iid.to_string()), Some(id.to_string()))
+        }
+        [
+            "projects",
+            id,
+            "merge_requests",
+            iid,
+            "cancel_merge_when_pipeline_succeeds",
+        ] if method == "POST" => (
+            Route::CancelAutoMerge(iid.to_string()),
+            Some(id.to_string()),
+        ),
+        ["projects", id, "merge_requests", iid, "versions"] if get => {
+            (Route::Versions(iid.to_string()), Some(id.to_string()))
+        }
+        ["projects", id, "merge_requests", iid, "award_emoji"] if get || method == "POST" => (
+            Route::Awards(iid.to_string(), None, None),
+            Some(id.to_string()),
+        ),
+        ["projects", id, "merge_requests", iid, "award_emoji", aid]
+            if get || method == "DELETE" =>
+        {
+            (
+                Route::Awards(iid.to_string(), None, Some(aid.to_string())),
+                Some(id.to_string()),
+            )
+        }
+        [
+            "projects",
+            id,
+            "merge_requests",
+            iid,
+            "notes",
+            nid,
+            "award_emoji",
+        ] if get || method == "POST" => (
+            Route::Awards(iid.to_string(), Some(nid.to_string()), None),
+            Some(id.to_string()),
+        ),
+        [
+            "projects",
+            id,
+            "merge_requests",
+            iid,
+            "notes",
+            nid,
+            "award_emoji",
+            aid,
+        ] if get || method == "DELETE" => (
+            Route::Awards(
+                iid.to_string(),
+                Some(nid.to_string()),
+                Some(aid.to_string()),
+            ),
+            Some(id.to_string()),
+        ),
         _ => return None,
     };
     Some(r)
@@ -149,12 +215,21 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
         Route::UpdateNote(iid, nid) => with_iid(&iid, |iid| {
             with_iid(&nid, |nid| update_note(state, iid, nid, &params))
         }),
-        Route::Member(uid) => with_iid(&uid, |uid| member(state, uid)),
+        Route::Member(uid) => with_iid(&uid, |uid| member(state, uid, true)),
+        Route::DirectMember(uid) => with_iid(&uid, |uid| member(state, uid, false)),
+        Route::Merge(iid) => with_iid(&iid, |iid| merge::merge_endpoint(state, iid, &params)),
+        Route::CancelAutoMerge(iid) => with_iid(&iid, |iid| merge::cancel_endpoint(state, iid)),
+        Route::Versions(iid) => with_iid(&iid, |iid| {
+            merge::versions_endpoint(state, req, iid, &params)
+        }),
+        Route::Awards(iid, nid, aid) => with_iid(&iid, |iid| {
+            awards::endpoint(state, req, iid, nid.as_deref(), aid.as_deref(), &params)
+        }),
     };
     (resp, true)
 }
 
-fn with_iid(s: &str, f: impl FnOnce(u64) -> Response) -> Response {
+pub(crate) fn with_iid(s: &str, f: impl FnOnce(u64) -> Response) -> Response {
     match s.parse::<u64>() {
         Ok(n) => f(n),
         Err(_) => not_found(),
@@ -189,7 +264,7 @@ fn authenticate(state: &State, req: &Request) -> Option<Response> {
 
 // ---------------------------------------------------------------- users
 
-fn user_json(state: &State, id: u64, full: bool) -> Value {
+pub(crate) fn user_json(state: &State, id: u64, full: bool) -> Value {
     let username = state.username(id).unwrap_or_else(|| format!("user{id}"));
     let is_bot = id == state.opts.bot_user_id;
     let name = if is_bot {
@@ -237,10 +312,21 @@ fn users(state: &State, p: &Params) -> Response {
     Response::json(200, &Value::Array(list))
 }
 
-fn member(state: &State, uid: u64) -> Response {
-    match state.opts.members.iter().find(|(id, _)| *id == uid) {
-        Some((id, level)) if state.username(*id).is_some() => {
-            let mut v = user_json(state, *id, false);
+/// `members/all/:user_id` (direct or inherited) and `members/:user_id` (direct).
+fn member(state: &State, uid: u64, inherited: bool) -> Response {
+    let level = if inherited {
+        state.access_level(uid)
+    } else {
+        state
+            .opts
+            .members
+            .iter()
+            .find(|(id, _)| *id == uid)
+            .map(|(_, l)| *l)
+    };
+    match level.map(|l| (uid, l)) {
+        Some((id, level)) if state.username(id).is_some() => {
+            let mut v = user_json(state, id, false);
             v["access_level"] = json!(level);
             v["created_at"] = json!("2024-01-01T00:00:00.000Z");
             v["expires_at"] = Value::Null;
@@ -253,7 +339,7 @@ fn member(state: &State, uid: u64) -> Response {
 
 // ---------------------------------------------------------------- project, branches, archive
 
-fn project_json(state: &State) -> Value {
+pub(crate) fn project_json(state: &State) -> Value {
     let path_with_namespace = state.opts.project_path.clone();
     let path = path_with_namespace
         .rsplit('/')
@@ -278,10 +364,13 @@ fn project_json(state: &State) -> Value {
         "web_url": state.project_web_url(),
         "http_url_to_repo": format!("{}.git", state.project_web_url()),
         "merge_requests_enabled": true,
+        "merge_method": state.opts.merge_method,
+        "only_allow_merge_if_pipeline_succeeds": state.opts.only_allow_merge_if_pipeline_succeeds,
+        "remove_source_branch_after_merge": true,
     })
 }
 
-fn commit_json(state: &State, c: &git::CommitInfo) -> Value {
+pub(crate) fn commit_json(state: &State, c: &git::CommitInfo) -> Value {
     json!({
         "id": c.id,
         "short_id": &c.id[..8.min(c.id.len())],
@@ -667,6 +756,18 @@ fn create_commit(state: &State, p: &Params) -> Response {
             &format!("Could not update {branch}. Please refresh and try again."),
         );
     }
+    let old_head = if different_branch {
+        current.clone()
+    } else {
+        Some(base.clone())
+    };
+    merge::source_moved(
+        state,
+        &branch,
+        old_head.as_deref(),
+        &sha,
+        state.opts.bot_user_id,
+    );
     drop(_w);
     let Some(info) = repo.commit_info(&sha) else {
         return msg(500, "commit vanished");
@@ -712,7 +813,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 // ---------------------------------------------------------------- pagination
 
-fn paginate(state: &State, req: &Request, p: &Params, items: Vec<Value>) -> Response {
+pub(crate) fn paginate(state: &State, req: &Request, p: &Params, items: Vec<Value>) -> Response {
     let per_page = match p.u64("per_page") {
         Some(0) | None => 20,
         Some(n) => n.min(100),
@@ -770,20 +871,20 @@ fn paginate(state: &State, req: &Request, p: &Params, items: Vec<Value>) -> Resp
 // ---------------------------------------------------------------- merge requests
 
 /// Branch heads and merge bases, read once per rendering.
-struct Heads {
-    heads: BTreeMap<String, String>,
+pub(crate) struct Heads {
+    pub heads: BTreeMap<String, String>,
     bases: HashMap<(String, String), Option<String>>,
 }
 
 impl Heads {
-    fn read(state: &State) -> Heads {
+    pub fn read(state: &State) -> Heads {
         Heads {
             heads: state.repo.branches(),
             bases: HashMap::new(),
         }
     }
 
-    fn merge_base(&mut self, state: &State, a: &str, b: &str) -> Option<String> {
+    pub fn merge_base(&mut self, state: &State, a: &str, b: &str) -> Option<String> {
         self.bases
             .entry((a.to_string(), b.to_string()))
             .or_insert_with(|| state.repo.merge_base(a, b))
@@ -791,7 +892,7 @@ impl Heads {
     }
 }
 
-fn mr_json(state: &State, mr: &Mr, heads: &mut Heads) -> Value {
+pub(crate) fn mr_json(state: &State, mr: &Mr, heads: &mut Heads) -> Value {
     let source = heads
         .heads
         .get(&mr.source_branch)
@@ -806,7 +907,22 @@ fn mr_json(state: &State, mr: &Mr, heads: &mut Heads) -> Value {
         |ids: &[u64]| -> Vec<Value> { ids.iter().map(|id| user_json(state, *id, false)).collect() };
     let web_url = format!("{}/-/merge_requests/{}", state.project_web_url(), mr.iid);
     let user_notes = mr.notes.iter().filter(|n| !n.system).count();
-    json!({
+    let detailed = merge::detailed_status(state, mr, heads);
+    let merge_status = merge::legacy_merge_status(mr, &detailed);
+    let pipeline = merge::pipeline_json(state, mr, source.as_deref());
+    let mut author = user_json(state, mr.author_id, false);
+    author["bot"] = json!(mr.author_id == state.opts.bot_user_id);
+    let votes = |name: &str| {
+        mr.awards
+            .iter()
+            .filter(|a| a.note_id.is_none() && a.name == name)
+            .count()
+    };
+    let draft = merge::is_draft(&mr.title);
+    let can_merge = state
+        .access_level(state.opts.bot_user_id)
+        .is_some_and(|l| l >= state.opts.merge_access_level);
+    let mut v = json!({
         "id": mr.id,
         "iid": mr.iid,
         "project_id": state.opts.project_id,
@@ -822,24 +938,12 @@ fn mr_json(state: &State, mr: &Mr, heads: &mut Heads) -> Value {
         "source_branch": mr.source_branch,
         "source_project_id": state.opts.project_id,
         "target_project_id": state.opts.project_id,
-        "author": user_json(state, mr.author_id, false),
+        "author": author,
         "assignee": mr.assignee_ids.first().map(|id| user_json(state, *id, false)),
         "assignees": users(&mr.assignee_ids),
         "reviewers": users(&mr.reviewer_ids),
         "labels": mr.labels,
-        "draft": false,
-        "work_in_progress": false,
-        "milestone": null,
-        "merge_when_pipeline_succeeds": false,
-        "merge_status": "can_be_merged",
-        "detailed_merge_status": "mergeable",
-        "has_conflicts": false,
-        "blocking_discussions_resolved": true,
-        "sha": source,
-        "merge_commit_sha": null,
-        "squash_commit_sha": null,
-        "user_notes_count": user_notes,
-        "should_remove_source_branch": mr.remove_source_branch,
+        "should_remove_source_branch": mr.merge_remove_source.or(mr.remove_source_branch),
         "force_remove_source_branch": mr.remove_source_branch.unwrap_or(false),
         "squash": mr.squash,
         "references": {
@@ -853,7 +957,35 @@ fn mr_json(state: &State, mr: &Mr, heads: &mut Heads) -> Value {
             "head_sha": source,
             "start_sha": target,
         },
-    })
+    });
+    let extra = json!({
+        "draft": draft,
+        "work_in_progress": draft,
+        "milestone": null,
+        "merge_when_pipeline_succeeds": mr.auto_merge.is_some(),
+        "merge_user": mr.merge_user.map(|id| user_json(state, id, false)),
+        "merged_by": mr.merged_by.map(|id| user_json(state, id, false)),
+        "merge_after": null,
+        "prepared_at": mr.created_at,
+        "merge_status": merge_status,
+        "detailed_merge_status": detailed,
+        "has_conflicts": mr.conflicts,
+        "blocking_discussions_resolved": mr.discussions_resolved,
+        "discussion_locked": null,
+        "sha": source,
+        "merge_commit_sha": mr.merge_commit_sha,
+        "squash_commit_sha": mr.squash_commit_sha,
+        "user_notes_count": user_notes,
+        "upvotes": votes("thumbsup"),
+        "downvotes": votes("thumbsdown"),
+        "head_pipeline": pipeline.as_ref().map(|(full, _)| full.clone()),
+        "pipeline": pipeline.map(|(_, basic)| basic),
+        "user": { "can_merge": can_merge },
+    });
+    if let (Value::Object(m), Value::Object(x)) = (&mut v, extra) {
+        m.extend(x);
+    }
+    v
 }
 
 pub fn render_all_mrs(state: &State) -> Vec<Value> {
@@ -879,6 +1011,14 @@ fn list_mrs(state: &State, req: &Request, p: &Params) -> Response {
     if sort != "asc" && sort != "desc" {
         return param_error("sort does not have a valid value");
     }
+    let scope = p.str("scope").map(|s| s.replace('-', "_"));
+    if scope
+        .as_deref()
+        .is_some_and(|s| !["created_by_me", "assigned_to_me", "all"].contains(&s))
+    {
+        return param_error("scope does not have a valid value");
+    }
+    let me = state.opts.bot_user_id;
     let labels = p.labels("labels");
     let iids = p.ids("iids");
     let source = p.str("source_branch");
@@ -895,6 +1035,11 @@ fn list_mrs(state: &State, req: &Request, p: &Params) -> Response {
         .filter(|m| source.as_ref().is_none_or(|s| *s == m.source_branch))
         .filter(|m| target.as_ref().is_none_or(|t| *t == m.target_branch))
         .filter(|m| author_id.is_none_or(|a| a == m.author_id))
+        .filter(|m| match scope.as_deref() {
+            Some("created_by_me") => m.author_id == me,
+            Some("assigned_to_me") => m.assignee_ids.contains(&me),
+            _ => true,
+        })
         .filter(|m| {
             author_username.as_ref().is_none_or(|u| {
                 state
@@ -933,7 +1078,24 @@ fn list_mrs(state: &State, req: &Request, p: &Params) -> Response {
     paginate(state, req, p, items)
 }
 
+/// `GET .../merge_requests/:iid`: consumes one scripted `detailed_merge_status`.
 fn get_mr(state: &State, iid: u64) -> Response {
+    let mut heads = Heads::read(state);
+    let mut store = state.store();
+    match store.mrs.iter_mut().find(|m| m.iid == iid) {
+        Some(mr) => {
+            let v = mr_json(state, mr, &mut heads);
+            if mr.status_script.len() > 1 {
+                mr.status_script.pop_front();
+            }
+            Response::json(200, &v)
+        }
+        None => msg(404, "404 Merge Request Not Found"),
+    }
+}
+
+/// The MR as rendered now, without consuming a scripted status.
+pub(crate) fn render_mr(state: &State, iid: u64) -> Response {
     let mut heads = Heads::read(state);
     let store = state.store();
     match store.mrs.iter().find(|m| m.iid == iid) {
@@ -1058,11 +1220,26 @@ fn create_mr(state: &State, p: &Params) -> Response {
         closed_at: None,
         closed_by: None,
         merged_at: None,
-        last_sha: source_head,
+        last_sha: source_head.clone(),
         notes: Vec::new(),
+        pipeline: None,
+        status_script: Default::default(),
+        conflicts: false,
+        discussions_resolved: true,
+        auto_merge: None,
+        merge_user: None,
+        merged_by: None,
+        merge_commit_sha: None,
+        squash_commit_sha: None,
+        merge_remove_source: None,
+        versions: Vec::new(),
+        awards: Vec::new(),
     };
     store.mrs.push(mr);
     drop(store);
+    if let Some(head) = &source_head {
+        merge::record_version(state, iid, head);
+    }
     let mut heads = Heads::read(state);
     let store = state.store();
     let mr = store.mrs.iter().find(|m| m.iid == iid).unwrap();
@@ -1183,6 +1360,8 @@ fn update_mr(state: &State, iid: u64, p: &Params) -> Response {
         match state_event.as_deref() {
             Some("close") if mr.state == "opened" => {
                 mr.state = "closed".into();
+                mr.auto_merge = None;
+                mr.merge_user = None;
                 mr.closed_at = Some(now.clone());
                 mr.closed_by = Some(bot);
                 system_notes.push("closed");
@@ -1204,7 +1383,7 @@ fn update_mr(state: &State, iid: u64, p: &Params) -> Response {
         push_note(&mut store, idx, bot, body, true);
     }
     drop(store);
-    get_mr(state, iid)
+    render_mr(state, iid)
 }
 
 pub fn set_mr_state(state: &State, iid: u64, new_state: &str, by: u64) {
@@ -1223,6 +1402,7 @@ pub fn set_mr_state(state: &State, iid: u64, new_state: &str, by: u64) {
         }
         mr.state = new_state.to_string();
         mr.updated_at = now.clone();
+        mr.auto_merge = None;
         if new_state == "closed" {
             mr.closed_at = Some(now.clone());
             mr.closed_by = Some(by);
@@ -1241,7 +1421,13 @@ pub fn set_mr_state(state: &State, iid: u64, new_state: &str, by: u64) {
 
 // ---------------------------------------------------------------- notes
 
-fn push_note(store: &mut super::Store, idx: usize, author: u64, body: &str, system: bool) -> u64 {
+pub(crate) fn push_note(
+    store: &mut super::Store,
+    idx: usize,
+    author: u64,
+    body: &str,
+    system: bool,
+) -> u64 {
     let id = store.next_note_id;
     store.next_note_id += 1;
     let now = now_rfc3339();
@@ -1262,7 +1448,7 @@ pub fn add_note(state: &State, iid: u64, author: u64, body: &str, system: bool) 
     Some(push_note(&mut store, idx, author, body, system))
 }
 
-fn note_json(state: &State, iid: u64, n: &Note) -> Value {
+pub(crate) fn note_json(state: &State, iid: u64, n: &Note) -> Value {
     json!({
         "id": n.id,
         "type": null,
@@ -1380,4 +1566,42 @@ fn update_note(state: &State, iid: u64, nid: u64, p: &Params) -> Response {
     n.updated_at = now_rfc3339();
     let v = note_json(state, iid, n);
     Response::json(200, &v)
+}
+
+/// A user edits their own note (test hook).
+pub fn edit_note(state: &State, iid: u64, nid: u64, body: &str) -> Option<()> {
+    let now = now_rfc3339();
+    let mut store = state.store();
+    let mr = store.mrs.iter_mut().find(|m| m.iid == iid)?;
+    let n = mr.notes.iter_mut().find(|n| n.id == nid)?;
+    n.body = body.to_string();
+    n.updated_at = now;
+    Some(())
+}
+
+/// Marks an MR draft or ready through its title, with the system note.
+pub fn set_draft(state: &State, iid: u64, draft: bool, by: u64) {
+    let now = now_rfc3339();
+    let mut store = state.store();
+    let idx = store
+        .mrs
+        .iter()
+        .position(|m| m.iid == iid)
+        .unwrap_or_else(|| panic!("no MR !{iid}"));
+    let mr = &mut store.mrs[idx];
+    if merge::is_draft(&mr.title) == draft {
+        return;
+    }
+    mr.title = if draft {
+        format!("Draft: {}", mr.title)
+    } else {
+        merge::strip_draft(&mr.title)
+    };
+    mr.updated_at = now;
+    let body = if draft {
+        "marked this merge request as **draft**"
+    } else {
+        "marked this merge request as **ready**"
+    };
+    push_note(&mut store, idx, by, body, true);
 }

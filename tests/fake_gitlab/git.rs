@@ -385,6 +385,94 @@ impl Repo {
             .map(|o| String::from_utf8_lossy(&o).trim().to_string())
     }
 
+    /// A commit with any number of parents (a merge commit has two).
+    pub fn commit_tree_parents(
+        &self,
+        tree: &str,
+        parents: &[&str],
+        message: &str,
+        author: Option<(&str, &str)>,
+    ) -> Result<String, String> {
+        let mut args = vec!["commit-tree", tree];
+        for p in parents {
+            args.push("-p");
+            args.push(p);
+        }
+        let (name, email) = author.unwrap_or((SERVER_NAME, SERVER_EMAIL));
+        let env = [("GIT_AUTHOR_NAME", name), ("GIT_AUTHOR_EMAIL", email)];
+        let mut msg = message.as_bytes().to_vec();
+        if !msg.ends_with(b"\n") {
+            msg.push(b'\n');
+        }
+        self.run_with(&args, Some(&msg), &env)
+            .map(|o| String::from_utf8_lossy(&o).trim().to_string())
+    }
+
+    /// `git merge-tree --write-tree`: `Ok(Some(tree))` when `ours` and
+    /// `theirs` merge cleanly, `Ok(None)` on a conflict.
+    pub fn merge_tree(&self, ours: &str, theirs: &str) -> Result<Option<String>, String> {
+        let out = self
+            .command(&self.dir)
+            .args(["merge-tree", "--write-tree", "--no-messages", ours, theirs])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("spawn git: {e}"))?;
+        match out.status.code() {
+            Some(0) => Ok(Some(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            )),
+            Some(1) => Ok(None),
+            _ => Err(format!(
+                "git merge-tree: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    }
+
+    /// Whether `a` is an ancestor of (or equal to) `b`.
+    pub fn is_ancestor(&self, a: &str, b: &str) -> bool {
+        self.run(&["merge-base", "--is-ancestor", a, b]).is_ok()
+    }
+
+    /// Deletes `refs/heads/<branch>` if it still points at `old`.
+    pub fn delete_ref(&self, branch: &str, old: &str) -> Result<(), String> {
+        self.run(&["update-ref", "-d", &format!("refs/heads/{branch}"), old])
+            .map(|_| ())
+    }
+
+    /// Number of commits in `from..to`.
+    pub fn count_commits(&self, from: &str, to: &str) -> u64 {
+        self.run_str(&["rev-list", "--count", &format!("{from}..{to}")])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Files changed between two commits and the stable patch id of the diff.
+    pub fn diff_size_and_patch_id(&self, base: &str, head: &str) -> (usize, Option<String>) {
+        let files = self
+            .run_str(&["diff", "--name-only", base, head])
+            .map(|s| s.lines().filter(|l| !l.is_empty()).count())
+            .unwrap_or(0);
+        let patch_id = self
+            .run(&["diff", "--full-index", base, head])
+            .ok()
+            .filter(|d| !d.is_empty())
+            .and_then(|d| self.run_with(&["patch-id", "--stable"], Some(&d), &[]).ok())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o)
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_string)
+            });
+        (files, patch_id)
+    }
+
     /// Compare-and-swap of `refs/heads/<branch>`: `old = None` means "must not exist".
     pub fn update_ref(&self, branch: &str, new: &str, old: Option<&str>) -> Result<(), String> {
         let refname = format!("refs/heads/{branch}");

@@ -13,24 +13,55 @@
 //!   `{"message":"403 Forbidden"}` (a CI job token cannot push or open MRs
 //!   here). With `Options::read_only` every write is 403 `insufficient_scope`.
 //! * Faults: see [`Rule`] and [`Fault`].
+//! * Merging (`PUT .../merge_requests/:iid/merge`, see `merge.rs`): checks in
+//!   GitLab's order: 401 when the token's user is below
+//!   [`Options::merge_access_level`]; 409 `SHA does not match HEAD of source
+//!   branch: <head>` when `sha` is given and differs; then with
+//!   `merge_when_pipeline_succeeds`/`auto_merge` and a running head pipeline
+//!   the automatic merge is armed (200, still `opened`); otherwise 405 unless
+//!   `detailed_merge_status` is `mergeable`, and 422 `Branch cannot be merged`
+//!   when git cannot merge. A merge really moves the target branch (merge
+//!   commit, or fast-forward per [`Options::merge_method`]), may squash and
+//!   delete the source, and adds the `merged` system note. Test knobs:
+//!   [`FakeGitlab::set_pipeline`], [`FakeGitlab::set_detailed_merge_status`],
+//!   [`FakeGitlab::script_detailed_merge_status`], [`FakeGitlab::set_draft`],
+//!   [`FakeGitlab::set_conflicts`], [`FakeGitlab::set_discussions_resolved`].
+//! * Every change of an open MR's source head made through the fake (API
+//!   commit, [`FakeGitlab::commit_files`], [`Fault::MoveBranchBefore`]) adds a
+//!   diff version (`GET .../versions`), GitLab's "added N commits" system note,
+//!   and aborts a pending automatic merge. A push with [`FakeGitlab::git`]
+//!   bypasses all of this.
+//! * Timestamps are `2026-01-02T03:04:05.678Z` and strictly increasing across
+//!   the process, so versions, notes and MRs compare by `created_at`.
+//! * Emoji reactions on MRs and notes (`awards.rs`); webhook bodies built from
+//!   the state: [`FakeGitlab::note_hook`], [`FakeGitlab::merge_request_hook`].
 //! * Log: [`LoggedRequest::path`] is the path exactly as sent on the wire,
 //!   *including* the `/api/v4` prefix and percent-encoding; the token is never
 //!   logged.
 #![allow(dead_code)]
 
 mod api;
+mod awards;
 mod git;
+mod hooks;
 mod http;
+mod merge;
 mod params;
 
+use std::collections::VecDeque;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::Value;
+
+/// `X-Gitlab-Event` of [`FakeGitlab::note_hook`] payloads.
+pub const NOTE_HOOK: &str = "Note Hook";
+/// `X-Gitlab-Event` of [`FakeGitlab::merge_request_hook`] payloads.
+pub const MERGE_REQUEST_HOOK: &str = "Merge Request Hook";
 
 /// Access levels as GitLab numbers them.
 pub const GUEST: u32 = 10;
@@ -57,8 +88,22 @@ pub struct Options {
     /// [`FakeGitlab::commit_files`], [`FakeGitlab::close_mr`] and
     /// [`Fault::MoveBranchBefore`].
     pub users: Vec<(u64, String)>,
-    /// Project members (user id, access level), for `members/all/:user_id`.
+    /// Project members (user id, access level), for `members/:user_id` and
+    /// `members/all/:user_id`.
     pub members: Vec<(u64, u32)>,
+    /// Members inherited from the group (user id, access level): listed by
+    /// `members/all/:user_id` only. A direct membership wins over these.
+    pub group_members: Vec<(u64, u32)>,
+    /// The role the token's user needs to merge (GitLab: "Allowed to merge"
+    /// of the target branch); below it `PUT .../merge` is 401.
+    pub merge_access_level: u32,
+    /// Project setting "Pipelines must succeed" (GitLab's default: off). On:
+    /// an MR whose head has no successful pipeline is `ci_must_pass` /
+    /// `ci_still_running` and cannot be merged immediately (405).
+    pub only_allow_merge_if_pipeline_succeeds: bool,
+    /// `"merge"` (merge commit, GitLab's default), `"rebase_merge"` (merge
+    /// commit, source must contain the target) or `"ff"` (fast-forward only).
+    pub merge_method: String,
 }
 
 impl Default for Options {
@@ -74,6 +119,10 @@ impl Default for Options {
             bot_username: "gitops-bot".into(),
             users: vec![(2, "operator".into()), (3, "reviewer".into())],
             members: vec![(1, DEVELOPER), (2, MAINTAINER), (3, DEVELOPER)],
+            group_members: Vec::new(),
+            merge_access_level: DEVELOPER,
+            only_allow_merge_if_pipeline_succeeds: false,
+            merge_method: "merge".into(),
         }
     }
 }
@@ -278,6 +327,64 @@ pub(crate) struct Mr {
     /// Last known source head (kept when the branch disappears).
     pub last_sha: Option<String>,
     pub notes: Vec<Note>,
+    /// The head pipeline (set by [`FakeGitlab::set_pipeline`]).
+    pub pipeline: Option<Pipeline>,
+    /// Forced `detailed_merge_status` values: the front one is shown; each
+    /// `GET .../merge_requests/:iid` drops it while more than one is left.
+    /// Empty: computed from the MR's state.
+    pub status_script: VecDeque<String>,
+    pub conflicts: bool,
+    pub discussions_resolved: bool,
+    /// Merge when pipeline succeeds, when enabled.
+    pub auto_merge: Option<AutoMerge>,
+    pub merge_user: Option<u64>,
+    pub merged_by: Option<u64>,
+    pub merge_commit_sha: Option<String>,
+    pub squash_commit_sha: Option<String>,
+    /// `should_remove_source_branch` given to the merge endpoint.
+    pub merge_remove_source: Option<bool>,
+    /// Diff versions, oldest first.
+    pub versions: Vec<Version>,
+    /// Emoji reactions on the MR and on its notes.
+    pub awards: Vec<Award>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Pipeline {
+    pub id: u64,
+    pub sha: String,
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone)]
+pub(crate) struct AutoMerge {
+    pub user: u64,
+    /// The head the merge was requested for (`sha` or the head then).
+    pub sha: String,
+    pub commit_message: Option<String>,
+    pub squash_commit_message: Option<String>,
+    pub remove_source: Option<bool>,
+}
+
+pub(crate) struct Version {
+    pub id: u64,
+    pub head: String,
+    pub base: String,
+    pub start: String,
+    pub created_at: String,
+    pub real_size: usize,
+    pub patch_id: Option<String>,
+}
+
+pub(crate) struct Award {
+    pub id: u64,
+    pub name: String,
+    pub user_id: u64,
+    /// `None`: on the MR itself.
+    pub note_id: Option<u64>,
+    pub created_at: String,
 }
 
 pub(crate) struct Note {
@@ -293,6 +400,9 @@ pub(crate) struct Note {
 pub(crate) struct Store {
     pub mrs: Vec<Mr>,
     pub next_note_id: u64,
+    pub next_award_id: u64,
+    pub next_version_id: u64,
+    pub next_pipeline_id: u64,
 }
 
 pub(crate) struct State {
@@ -375,7 +485,18 @@ impl State {
             .repo
             .commit_tree(&tree, Some(&base), message, Some(author))?;
         self.repo.update_ref(branch, &sha, old.as_deref())?;
+        merge::source_moved(self, branch, old.as_deref(), &sha, self.human().0);
         Ok(sha)
+    }
+
+    /// The access level of a user: a direct membership, else an inherited one.
+    pub fn access_level(&self, user: u64) -> Option<u32> {
+        self.opts
+            .members
+            .iter()
+            .chain(self.opts.group_members.iter())
+            .find(|(id, _)| *id == user)
+            .map(|(_, l)| *l)
     }
 }
 
@@ -399,6 +520,9 @@ impl FakeGitlab {
             store: Mutex::new(Store {
                 mrs: Vec::new(),
                 next_note_id: 1,
+                next_award_id: 1,
+                next_version_id: 1,
+                next_pipeline_id: 101,
             }),
             log: Mutex::new(Vec::new()),
             rules: Mutex::new(Vec::new()),
@@ -526,6 +650,7 @@ impl FakeGitlab {
     }
 
     /// A human merges the MR (state only; the target branch is not moved).
+    /// To merge for real, use `PUT .../merge` (the bot's token).
     pub fn mark_merged(&self, iid: u64) {
         let (who, _) = self.state.human();
         api::set_mr_state(&self.state, iid, "merged", who);
@@ -534,6 +659,106 @@ impl FakeGitlab {
     /// A user comments on an MR; returns the note id.
     pub fn add_note(&self, iid: u64, user_id: u64, body: &str) -> u64 {
         api::add_note(&self.state, iid, user_id, body, false).expect("no such MR")
+    }
+
+    /// A user edits their note (body and `updated_at` change, as when a
+    /// human edits a comment in the UI).
+    pub fn edit_note(&self, iid: u64, note_id: u64, body: &str) {
+        api::edit_note(&self.state, iid, note_id, body).expect("no such MR or note");
+    }
+
+    /// The head pipeline of an MR: `Some("running" | "pending" | "success" |
+    /// "failed" | "canceled" | …)` for the current source head, `None` for no
+    /// pipeline. Shown as `head_pipeline` / `pipeline` while the source head is
+    /// still the pipeline's sha. Going to `success` runs a pending
+    /// merge-when-pipeline-succeeds (the MR really merges, or the automatic
+    /// merge is aborted with a system note when the source moved since).
+    pub fn set_pipeline(&self, iid: u64, status: Option<&str>) {
+        merge::set_pipeline(&self.state, iid, status);
+    }
+
+    /// Forces `detailed_merge_status` (and the merge endpoint's view of it:
+    /// anything but `"mergeable"` makes `PUT .../merge` answer 405) until
+    /// [`FakeGitlab::clear_detailed_merge_status`]. A closed or merged MR
+    /// still shows `not_open`.
+    pub fn set_detailed_merge_status(&self, iid: u64, status: &str) {
+        self.script_detailed_merge_status(iid, &[status]);
+    }
+
+    /// Successive `GET .../merge_requests/:iid` see these values in turn; the
+    /// last one then sticks (e.g. `["checking", "checking", "mergeable"]`).
+    /// Lists, the merge endpoint and hook payloads see the current value
+    /// without consuming it.
+    pub fn script_detailed_merge_status(&self, iid: u64, statuses: &[&str]) {
+        self.with_mr(iid, |mr| {
+            mr.status_script = statuses.iter().map(|s| s.to_string()).collect();
+        });
+    }
+
+    /// Back to the computed `detailed_merge_status`.
+    pub fn clear_detailed_merge_status(&self, iid: u64) {
+        self.with_mr(iid, |mr| mr.status_script.clear());
+    }
+
+    /// A human marks the MR as draft (`Draft: ` title prefix) or ready, with
+    /// GitLab's system note.
+    pub fn set_draft(&self, iid: u64, draft: bool) {
+        let (who, _) = self.state.human();
+        api::set_draft(&self.state, iid, draft, who);
+    }
+
+    /// GitLab found (or no longer finds) conflicts: `has_conflicts`,
+    /// `merge_status: cannot_be_merged`, `detailed_merge_status: conflict`,
+    /// and the merge endpoint answers 405. (A real conflict GitLab has not
+    /// noticed yet surfaces at merge time as 422 `Branch cannot be merged`.)
+    pub fn set_conflicts(&self, iid: u64, conflicts: bool) {
+        self.with_mr(iid, |mr| mr.conflicts = conflicts);
+    }
+
+    /// Unresolved blocking threads (`blocking_discussions_resolved: false`,
+    /// `detailed_merge_status: discussions_not_resolved`, merge 405).
+    pub fn set_discussions_resolved(&self, iid: u64, resolved: bool) {
+        self.with_mr(iid, |mr| mr.discussions_resolved = resolved);
+    }
+
+    /// Diff versions of an MR, newest first, as `GET .../versions` renders them.
+    pub fn versions(&self, iid: u64) -> Vec<Value> {
+        merge::render_versions(&self.state, iid)
+    }
+
+    /// Emoji reactions on the MR (`note: None`) or on one of its notes, as
+    /// (username, emoji name), oldest first.
+    pub fn awards(&self, iid: u64, note: Option<u64>) -> Vec<(String, String)> {
+        awards::list_for_test(&self.state, iid, note)
+    }
+
+    /// A user reacts with `name`; returns the award id.
+    pub fn award(&self, iid: u64, note: Option<u64>, user_id: u64, name: &str) -> u64 {
+        awards::add_for_test(&self.state, iid, note, user_id, name)
+    }
+
+    /// The body GitLab would POST for this note (`X-Gitlab-Event: Note Hook`,
+    /// see [`NOTE_HOOK`]): `object_attributes.action` is `"update"` once the
+    /// note was edited, else `"create"`.
+    pub fn note_hook(&self, iid: u64, note_id: u64) -> Value {
+        hooks::note_hook(&self.state, iid, note_id).expect("no such MR or note")
+    }
+
+    /// The body of a `Merge Request Hook` (see [`MERGE_REQUEST_HOOK`]) for
+    /// `action` (`open`, `close`, `reopen`, `update`, `approved`,
+    /// `unapproved`, `approval`, `unapproval`, `merge`) done by `user_id`.
+    pub fn merge_request_hook(&self, iid: u64, action: &str, user_id: u64) -> Value {
+        hooks::merge_request_hook(&self.state, iid, action, user_id).expect("no such MR")
+    }
+
+    fn with_mr(&self, iid: u64, f: impl FnOnce(&mut Mr)) {
+        let mut store = self.state.store();
+        let mr = store
+            .mrs
+            .iter_mut()
+            .find(|m| m.iid == iid)
+            .unwrap_or_else(|| panic!("no MR !{iid}"));
+        f(mr);
     }
 
     /// Runs git in the bare repo and returns stdout (panics on failure).
@@ -699,13 +924,25 @@ pub(crate) fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
-/// `2026-01-02T03:04:05.678Z`.
+/// Last timestamp handed out (ms since the epoch), process-wide.
+static LAST_MS: AtomicU64 = AtomicU64::new(0);
+
+/// `2026-01-02T03:04:05.678Z`, strictly increasing across calls (a call in
+/// the same millisecond as the previous one gets the next millisecond), so
+/// notes, versions and MRs are totally ordered by `created_at`.
 pub(crate) fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
+    let real = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
-    let millis = now.subsec_millis();
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let prev = LAST_MS
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(real.max(last + 1))
+        })
+        .unwrap_or(0);
+    let ms = real.max(prev + 1);
+    let secs = ms / 1000;
+    let millis = ms % 1000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
