@@ -50,28 +50,24 @@ pub fn authorize(config: &RepoConfig, command: &Command, actor: &Actor) -> Decis
     if actor.access_level.is_some_and(|level| level >= needed) {
         return Decision::Allow;
     }
+    let allowed = if config.operators.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = config
+            .operators
+            .iter()
+            .map(|o| format!("`{}`", o.trim_start_matches('@')))
+            .collect();
+        format!("the operators ({}) and ", names.join(", "))
+    };
+    let role = match actor.access_level {
+        Some(level) => format!("role of @{}: {}", actor.username, role_name(level)),
+        None => format!("@{} is not a member of the config project", actor.username),
+    };
     Decision::Refuse(format!(
-        "@{} may not `{}` here: {}. Allowed: {}members with the {} role or higher on the config project.",
-        actor.username,
-        command.verb(),
-        match actor.access_level {
-            Some(level) => format!("their role is {}", role_name(level)),
-            None => "they are not a member of the config project".to_string(),
-        },
-        if config.operators.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "the operators ({}) and ",
-                config
-                    .operators
-                    .iter()
-                    .map(|o| format!("`{}`", o.trim_start_matches('@')))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        },
-        role_name(needed)
+        "only {allowed}members with the {} role or higher may `{}` here ({role}).",
+        role_name(needed),
+        command.verb()
     ))
 }
 
@@ -157,7 +153,7 @@ mod tests {
         };
         assert_eq!(
             why,
-            "@dev may not `deploy` here: their role is Developer. Allowed: the operators (`ops-lead`) and members with the Maintainer role or higher on the config project."
+            "only the operators (`ops-lead`) and members with the Maintainer role or higher may `deploy` here (role of @dev: Developer)."
         );
         assert!(matches!(
             authorize(&c, &Command::Hold { reason: None }, &actor("x", None)),

@@ -47,6 +47,9 @@ enum Route {
     Merge(String),
     CancelAutoMerge(String),
     Versions(String),
+    Approvals(String),
+    /// A file's raw content (path decoded).
+    FileRaw(String),
     /// MR iid, note id (for a note's reactions), award id.
     Awards(String, Option<String>, Option<String>),
 }
@@ -113,6 +116,12 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
             Route::CancelAutoMerge(iid.to_string()),
             Some(id.to_string()),
         ),
+        ["projects", id, "repository", "files", path, "raw"] if get => {
+            (Route::FileRaw(path.to_string()), Some(id.to_string()))
+        }
+        ["projects", id, "merge_requests", iid, "approvals"] if get => {
+            (Route::Approvals(iid.to_string()), Some(id.to_string()))
+        }
         ["projects", id, "merge_requests", iid, "versions"] if get => {
             (Route::Versions(iid.to_string()), Some(id.to_string()))
         }
@@ -222,6 +231,8 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
         Route::Versions(iid) => with_iid(&iid, |iid| {
             merge::versions_endpoint(state, req, iid, &params)
         }),
+        Route::Approvals(iid) => with_iid(&iid, |iid| approvals(state, iid)),
+        Route::FileRaw(path) => file_raw(state, &path, &params),
         Route::Awards(iid, nid, aid) => with_iid(&iid, |iid| {
             awards::endpoint(state, req, iid, nid.as_deref(), aid.as_deref(), &params)
         }),
@@ -1234,6 +1245,7 @@ fn create_mr(state: &State, p: &Params) -> Response {
         merge_remove_source: None,
         versions: Vec::new(),
         awards: Vec::new(),
+        approved_by: Vec::new(),
     };
     store.mrs.push(mr);
     drop(store);
@@ -1604,4 +1616,47 @@ pub fn set_draft(state: &State, iid: u64, draft: bool, by: u64) {
         "marked this merge request as **ready**"
     };
     push_note(&mut store, idx, by, body, true);
+}
+
+/// `GET .../merge_requests/:iid/approvals`, the fields the docs list for it.
+fn approvals(state: &State, iid: u64) -> Response {
+    let store = state.store();
+    let Some(mr) = store.mrs.iter().find(|m| m.iid == iid) else {
+        return msg(404, "404 Merge Request Not Found");
+    };
+    let approvers = mr.approved_by.clone();
+    let (id, mr_iid, project_id) = (mr.id, mr.iid, state.opts.project_id);
+    drop(store);
+    let approved_by: Vec<Value> = approvers
+        .iter()
+        .map(|u| json!({ "user": user_json(state, *u, false) }))
+        .collect();
+    Response::json(
+        200,
+        &json!({
+            "id": id,
+            "iid": mr_iid,
+            "project_id": project_id,
+            "approved": !approved_by.is_empty(),
+            "approvals_required": 0,
+            "approvals_left": 0,
+            "approved_by": approved_by,
+        }),
+    )
+}
+
+/// `GET .../repository/files/:file_path/raw?ref=REF` (`ref` defaults to the default branch).
+fn file_raw(state: &State, path: &str, p: &Params) -> Response {
+    let reference = p
+        .str("ref")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| state.opts.default_branch.clone());
+    match state.repo.show_file(&reference, path) {
+        Some(bytes) => Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+            body: bytes,
+        },
+        None => msg(404, "404 File Not Found"),
+    }
 }

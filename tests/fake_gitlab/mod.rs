@@ -345,6 +345,8 @@ pub(crate) struct Mr {
     pub merge_remove_source: Option<bool>,
     /// Diff versions, oldest first.
     pub versions: Vec<Version>,
+    /// Users who approve the merge request now (see [`FakeGitlab::approve`]).
+    pub approved_by: Vec<u64>,
     /// Emoji reactions on the MR and on its notes.
     pub awards: Vec<Award>,
 }
@@ -722,6 +724,16 @@ impl FakeGitlab {
     }
 
     /// Diff versions of an MR, newest first, as `GET .../versions` renders them.
+    /// A user approves the MR (in the UI); `GET .../approvals` lists them.
+    pub fn approve(&self, iid: u64, user_id: u64) {
+        let mut store = self.state.store();
+        if let Some(mr) = store.mrs.iter_mut().find(|m| m.iid == iid)
+            && !mr.approved_by.contains(&user_id)
+        {
+            mr.approved_by.push(user_id);
+        }
+    }
+
     pub fn versions(&self, iid: u64) -> Vec<Value> {
         merge::render_versions(&self.state, iid)
     }

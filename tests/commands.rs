@@ -1,0 +1,597 @@
+//! Comment commands through the real binary against the fake GitLab: `commands` (polling),
+//! `handle-event` (trigger payload) and `serve` (webhooks).
+
+mod common;
+mod fake_gitlab;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Run;
+use fake_gitlab::{FakeGitlab, MAINTAINER, NOTE_HOOK, Options};
+use serde_json::Value;
+
+const PROJECT: &str = "group/helloworld-ops";
+const IMAGE: &str = "registry.example.com/root/helloworld";
+const OPERATOR: u64 = 2;
+const REVIEWER: u64 = 3;
+const STRANGER: u64 = 4;
+const MAINTAINER_USER: u64 = 5;
+
+/// A config repo with operators, a bot merge request !1 proposing ci-35, and users:
+/// operator (listed operator), reviewer (Developer), stranger (no member), maint (Maintainer).
+fn setup(config: &str) -> (FakeGitlab, tempfile::TempDir) {
+    let seed = common::copy_tree(&common::example_repo());
+    common::write(seed.path(), ".gitops-bot.yaml", config);
+    let mut opts = Options {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..Options::default()
+    };
+    opts.users.push((STRANGER, "stranger".into()));
+    opts.users.push((MAINTAINER_USER, "maint".into()));
+    opts.members.push((MAINTAINER_USER, MAINTAINER));
+    let fake = FakeGitlab::start(opts);
+    let run = bot(
+        &fake,
+        &[
+            "bump",
+            "--project",
+            PROJECT,
+            "--image",
+            &format!("{IMAGE}:ci-35"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (fake, seed)
+}
+
+fn default_setup() -> (FakeGitlab, tempfile::TempDir) {
+    setup("operators: [operator]\n")
+}
+
+/// Runs the binary against the fake with the token in GITLAB_TOKEN and no CI variables.
+fn bot(fake: &FakeGitlab, args: &[&str]) -> Run {
+    let out = command(fake, args).output().expect("run gitops-bot");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(fake.token()) && !run.stderr.contains(fake.token()),
+        "the token leaked"
+    );
+    run
+}
+
+fn command(fake: &FakeGitlab, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-bot"));
+    cmd.args(args).args(["--gitlab-url", &fake.url()]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CI_") || k == "GITLAB_TOKEN" || k == "RUST_LOG" || k == "TRIGGER_PAYLOAD"
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("GITLAB_TOKEN", fake.token());
+    cmd
+}
+
+fn poll(fake: &FakeGitlab) -> Run {
+    let run = bot(fake, &["commands", "--project", PROJECT]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
+fn mr(fake: &FakeGitlab, iid: u64) -> Value {
+    fake.merge_requests()
+        .into_iter()
+        .find(|m| m["iid"] == iid)
+        .expect("merge request")
+}
+
+/// The bot's replies on !iid.
+fn replies(fake: &FakeGitlab, iid: u64) -> Vec<String> {
+    fake.notes(iid)
+        .into_iter()
+        .filter(|n| {
+            n["author"]["username"] == "gitops-bot"
+                && n["body"].as_str().unwrap_or("").contains("\"reply_to\"")
+        })
+        .map(|n| n["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn main_file(fake: &FakeGitlab, path: &str) -> String {
+    String::from_utf8(fake.file("main", path).unwrap()).unwrap()
+}
+
+#[test]
+fn an_operator_deploys_exactly_the_head_they_saw() {
+    let (fake, _seed) = default_setup();
+    let head = mr(&fake, 1)["sha"].as_str().unwrap().to_string();
+    let note = fake.add_note(1, OPERATOR, "Looks good.\n\n`gitops-bot deploy`");
+    let run = poll(&fake);
+    assert!(run.stdout.contains("1 commands: 1 done"), "{}", run.stdout);
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+    assert!(main_file(&fake, "deployment.yml").contains("helloworld:ci-35"));
+    let merges: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/merge"))
+        .collect();
+    assert_eq!(merges.len(), 1);
+    assert!(
+        merges[0].body.contains(&format!("sha={head}")),
+        "{}",
+        merges[0].body
+    );
+    let replies = replies(&fake, 1);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].starts_with("@operator merged `"),
+        "{}",
+        replies[0]
+    );
+    let awards = fake.awards(1, Some(note));
+    assert!(
+        awards.contains(&("gitops-bot".into(), "eyes".into())),
+        "{awards:?}"
+    );
+    assert!(
+        awards.contains(&("gitops-bot".into(), "white_check_mark".into())),
+        "{awards:?}"
+    );
+
+    // Another pass answers nothing twice.
+    fake.clear_log();
+    let again = poll(&fake);
+    assert!(again.stdout.contains("0 commands"), "{}", again.stdout);
+    assert!(fake.writes().is_empty(), "{:#?}", fake.writes());
+}
+
+#[test]
+fn developers_and_strangers_are_refused_and_a_maintainer_may_deploy() {
+    let (fake, _seed) = default_setup();
+    fake.add_note(1, REVIEWER, "gitops-bot deploy");
+    fake.add_note(1, STRANGER, "@gitops-bot deploy");
+    let run = poll(&fake);
+    assert!(run.stdout.contains("2 refused"), "{}", run.stdout);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    let replies = replies(&fake, 1);
+    assert!(
+        replies[0].starts_with("@reviewer only the operators (`operator`) and members with the Maintainer role or higher may `deploy` here (role of @reviewer: Developer)."),
+        "{}",
+        replies[0]
+    );
+    assert!(
+        replies[1].contains("@stranger is not a member of the config project"),
+        "{}",
+        replies[1]
+    );
+    assert!(!fake.requests().iter().any(|r| r.path.ends_with("/merge")));
+
+    fake.add_note(1, MAINTAINER_USER, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+}
+
+#[test]
+fn hold_blocks_deploys_until_unhold() {
+    let (fake, _seed) = default_setup();
+    fake.add_note(
+        1,
+        OPERATOR,
+        "gitops-bot hold waiting for the release window",
+    );
+    poll(&fake);
+    assert!(
+        mr(&fake, 1)["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "gitops-bot::hold")
+    );
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    assert!(
+        replies(&fake, 1)[1].contains("on hold"),
+        "{:?}",
+        replies(&fake, 1)
+    );
+    fake.add_note(1, OPERATOR, "gitops-bot unhold");
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+}
+
+#[test]
+fn a_push_after_the_comment_makes_the_deploy_stale() {
+    let (fake, _seed) = default_setup();
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    let branch = mr(&fake, 1)["source_branch"].as_str().unwrap().to_string();
+    fake.commit_files(
+        &branch,
+        &[("service.yml", "apiVersion: v1\nkind: Service\n")],
+        "someone pushes",
+    );
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    assert!(
+        replies(&fake, 1)[0].contains("the branch moved since your comment"),
+        "{:?}",
+        replies(&fake, 1)
+    );
+}
+
+#[test]
+fn quotes_code_edits_system_and_bot_notes_are_not_commands() {
+    let (fake, _seed) = default_setup();
+    fake.add_note(1, OPERATOR, "```\ngitops-bot deploy\n```");
+    fake.add_note(1, OPERATOR, "> gitops-bot deploy\n\nwhat does this do?");
+    fake.add_note(1, OPERATOR, "/approve");
+    fake.add_note(1, 1, "gitops-bot deploy");
+    let edited = fake.add_note(1, OPERATOR, "lgtm");
+    fake.edit_note(1, edited, "gitops-bot deploy");
+    let run = poll(&fake);
+    assert!(run.stdout.contains("0 commands"), "{}", run.stdout);
+    assert!(replies(&fake, 1).is_empty());
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+}
+
+#[test]
+fn not_mergeable_yet_is_retried_only_while_gitlab_is_checking() {
+    let (fake, _seed) = default_setup();
+    fake.script_detailed_merge_status(1, &["checking", "checking", "mergeable"]);
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "merged", "{:?}", replies(&fake, 1));
+
+    let (fake, _seed) = default_setup();
+    fake.set_detailed_merge_status(1, "not_approved");
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    assert_eq!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/merge"))
+            .count(),
+        1
+    );
+    assert!(
+        replies(&fake, 1)[0].contains("needs approvals"),
+        "{:?}",
+        replies(&fake, 1)
+    );
+}
+
+#[test]
+fn a_running_pipeline_merges_when_it_succeeds() {
+    let (fake, _seed) = default_setup();
+    fake.set_pipeline(1, Some("running"));
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    assert!(
+        replies(&fake, 1)[0].contains("when its pipeline succeeds"),
+        "{:?}",
+        replies(&fake, 1)
+    );
+    fake.set_pipeline(1, Some("success"));
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+}
+
+#[test]
+fn status_help_and_unknown_commands_are_answered_for_anyone() {
+    let (fake, _seed) = default_setup();
+    fake.add_note(1, STRANGER, "gitops-bot status");
+    fake.add_note(1, STRANGER, "gitops-bot help");
+    fake.add_note(1, STRANGER, "gitops-bot deplyo");
+    poll(&fake);
+    let replies = replies(&fake, 1);
+    assert_eq!(replies.len(), 3, "{replies:?}");
+    assert!(
+        replies[0].contains("deploys `registry.example.com/root/helloworld` **ci-35**"),
+        "{}",
+        replies[0]
+    );
+    assert!(replies[1].contains("deploy"), "{}", replies[1]);
+    assert!(replies[2].contains("did you mean"), "{}", replies[2]);
+    for r in &replies {
+        assert!(
+            !r.lines().any(|l| l.trim_start().starts_with('/')),
+            "quick action in a reply: {r}"
+        );
+    }
+}
+
+#[test]
+fn rollback_proposes_the_previous_version_and_rebase_follows_the_target() {
+    let (fake, _seed) = default_setup();
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+    fake.add_note(1, OPERATOR, "gitops-bot rollback");
+    poll(&fake);
+    let reply = replies(&fake, 1).pop().unwrap();
+    assert!(reply.contains("rollback proposed: !2"), "{reply}");
+    let rollback = mr(&fake, 2);
+    assert_eq!(
+        rollback["title"],
+        "Deploy helloworld ci-34 to main (was ci-35)"
+    );
+    assert_eq!(rollback["assignees"][0]["username"], "operator");
+
+    // Someone changes the target; `rebase` puts the proposal on the new head.
+    let new_head = fake.commit_files(
+        "main",
+        &[(
+            "service.yml",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: helloworld}\n",
+        )],
+        "edit",
+    );
+    fake.add_note(2, OPERATOR, "gitops-bot rebase");
+    poll(&fake);
+    let branch = rollback["source_branch"].as_str().unwrap();
+    let parents = fake.git(&["rev-list", "--parents", "-n", "1", branch]);
+    assert_eq!(
+        parents.split_whitespace().nth(1),
+        Some(new_head.as_str()),
+        "{:?}",
+        replies(&fake, 2)
+    );
+}
+
+#[test]
+fn handle_event_acts_on_a_trigger_payload_after_re_reading_it() {
+    let (fake, seed) = default_setup();
+    let note = fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    let payload = seed.path().join("payload.json");
+    std::fs::write(&payload, fake.note_hook(1, note).to_string()).unwrap();
+    let run = bot(
+        &fake,
+        &[
+            "handle-event",
+            "--payload",
+            payload.to_str().unwrap(),
+            "--project",
+            PROJECT,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "done");
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+
+    // A forged payload claiming the operator wrote what a stranger wrote is re-read: refused.
+    let (fake, seed) = default_setup();
+    let note = fake.add_note(1, STRANGER, "gitops-bot deploy");
+    let mut forged = fake.note_hook(1, note);
+    forged["user"]["username"] = "operator".into();
+    forged["user"]["id"] = OPERATOR.into();
+    let payload = seed.path().join("payload.json");
+    std::fs::write(&payload, forged.to_string()).unwrap();
+    let run = bot(
+        &fake,
+        &[
+            "handle-event",
+            "--payload",
+            payload.to_str().unwrap(),
+            "--project",
+            PROJECT,
+        ],
+    );
+    assert_eq!(run.stdout.trim(), "refused", "{}", run.stderr);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+}
+
+#[test]
+fn an_approval_deploys_only_when_configured_and_real() {
+    let (fake, seed) = setup("operators: [operator]\ndeploy_on_approval: true\n");
+    let payload = seed.path().join("approved.json");
+    std::fs::write(
+        &payload,
+        fake.merge_request_hook(1, "approved", OPERATOR).to_string(),
+    )
+    .unwrap();
+    // The event says approved, GitLab does not: nothing happens.
+    let run = bot(
+        &fake,
+        &[
+            "handle-event",
+            "--payload",
+            payload.to_str().unwrap(),
+            "--project",
+            PROJECT,
+        ],
+    );
+    assert_eq!(run.stdout.trim(), "ignored", "{}", run.stderr);
+    fake.approve(1, OPERATOR);
+    let run = bot(
+        &fake,
+        &[
+            "handle-event",
+            "--payload",
+            payload.to_str().unwrap(),
+            "--project",
+            PROJECT,
+        ],
+    );
+    assert_eq!(run.stdout.trim(), "done", "{}", run.stderr);
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+
+    let (fake, seed) = default_setup();
+    fake.approve(1, OPERATOR);
+    let payload = seed.path().join("approved.json");
+    std::fs::write(
+        &payload,
+        fake.merge_request_hook(1, "approved", OPERATOR).to_string(),
+    )
+    .unwrap();
+    let run = bot(
+        &fake,
+        &[
+            "handle-event",
+            "--payload",
+            payload.to_str().unwrap(),
+            "--project",
+            PROJECT,
+        ],
+    );
+    assert_eq!(run.stdout.trim(), "ignored");
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(fake: &FakeGitlab, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--project", PROJECT];
+        args.extend_from_slice(extra);
+        let mut child = command(fake, &args)
+            .env("GITOPS_BOT_WEBHOOK_SECRET", "s3cret")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start serve");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines.next().expect("serve exited").unwrap();
+            if let Some(a) = line.strip_prefix("listening on ") {
+                break a.to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            url: format!("http://{addr}"),
+        }
+    }
+
+    fn post(&self, token: &str, event: &str, body: &[u8], key: Option<&str>) -> (u16, String) {
+        let client = reqwest::blocking::Client::new();
+        let mut req = client
+            .post(format!("{}/webhook", self.url))
+            .header("X-Gitlab-Token", token)
+            .header("X-Gitlab-Event", event)
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().expect("post");
+        (resp.status().as_u16(), resp.text().unwrap_or_default())
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let resp = reqwest::blocking::get(format!("{}{path}", self.url)).expect("get");
+        (resp.status().as_u16(), resp.text().unwrap_or_default())
+    }
+
+    /// SIGTERM, then the exit code of the graceful shutdown.
+    fn stop(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Server {
+    /// A failed test must not leave the server running (it holds the test's stdout open).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_acknowledges_fast_rejects_what_it_must_and_acts_once() {
+    let (fake, _seed) = default_setup();
+    let server = Server::start(&fake, &["--max-body", "200000"]);
+    assert_eq!(server.get("/healthz"), (200, "ok\n".into()));
+    assert_eq!(server.get("/readyz").0, 200);
+
+    let note = fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    let body = fake.note_hook(1, note).to_string();
+    assert_eq!(
+        server.post("wrong", NOTE_HOOK, body.as_bytes(), None).0,
+        401
+    );
+    assert_eq!(server.post("s3cret", NOTE_HOOK, b"{not json", None).0, 400);
+    assert_eq!(
+        server
+            .post("s3cret", NOTE_HOOK, &vec![b' '; 300_000], None)
+            .0,
+        413
+    );
+    let push =
+        r#"{"object_kind":"push","event_name":"push","project_id":42,"ref":"refs/heads/main"}"#;
+    assert_eq!(
+        server.post("s3cret", "Push Hook", push.as_bytes(), None),
+        (200, "ignored\n".into())
+    );
+    let chatter = fake.add_note(1, REVIEWER, "nice work");
+    let chatter_body = fake.note_hook(1, chatter).to_string();
+    assert_eq!(
+        server.post("s3cret", NOTE_HOOK, chatter_body.as_bytes(), None),
+        (200, "ignored\n".into())
+    );
+
+    assert_eq!(
+        server.post("s3cret", NOTE_HOOK, body.as_bytes(), Some("delivery-1")),
+        (200, "queued\n".into())
+    );
+    assert_eq!(
+        server.post("s3cret", NOTE_HOOK, body.as_bytes(), Some("delivery-1")),
+        (200, "duplicate\n".into())
+    );
+    wait_until("the merge", || mr(&fake, 1)["state"] == "merged");
+    wait_until("the reply", || replies(&fake, 1).len() == 1);
+
+    // An edit of the comment is not a new command.
+    fake.edit_note(1, note, "gitops-bot deploy now");
+    let edited = fake.note_hook(1, note).to_string();
+    assert_eq!(
+        server.post("s3cret", NOTE_HOOK, edited.as_bytes(), None),
+        (200, "ignored\n".into())
+    );
+
+    let (_, metrics) = server.get("/metrics");
+    // The oversized delivery is refused by the body limit before it is counted.
+    assert!(
+        metrics.contains("gitops_bot_events_received_total 7"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitops_bot_events_rejected_total{reason=\"token\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitops_bot_events_duplicate_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitops_bot_events_processed_total{outcome=\"done\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(server.stop(), 0);
+    assert_eq!(replies(&fake, 1).len(), 1);
+}
