@@ -12,6 +12,7 @@
 #   BENCH_VERSION_RUNS [200]                  runs for the --version cold start
 #   BENCH_SKIP_YQ=1 / BENCH_SKIP_RUAMEL=1     leave a peer out
 #   BENCH_SKIP_GITLAB=1                       leave out bump --project through the fake GitLab
+#   BENCH_SKIP_SERVE=1                        leave out serve under load (wrk)
 #   GITOPS_BOT [target/release/gitops-bot]    binary; when set, no cargo build
 # Exit status: 0 if gitops-bot meets the targets (<= 0.5 s median wall,
 # <= 150 MB peak RSS), 1 if it misses them, 2 on a setup/run error.
@@ -47,6 +48,7 @@ command -v yq >/dev/null || need+=(yq)
 command -v jq >/dev/null || need+=(jq)
 [ -x /usr/bin/time ] || need+=(time)
 command -v git >/dev/null || need+=(git)
+command -v wrk >/dev/null || need+=(wrk)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]} (apt)"
@@ -168,6 +170,15 @@ if [ -z "${BENCH_SKIP_GITLAB:-}" ]; then
   GITLAB_MD=$OUT/gitlab.md
 fi
 
+# serve under load from a second process (wrk) on loopback
+SERVE_MD=""
+if [ -z "${BENCH_SKIP_SERVE:-}" ]; then
+  log "serve under load (cargo bench --bench serve_load)"
+  (cd "$ROOT" && GITOPS_BOT=$BIN cargo bench --quiet --bench serve_load) > "$OUT/serve.md" \
+    || die "serve_load benchmark failed"
+  SERVE_MD=$OUT/serve.md
+fi
+
 # the shared tree must be untouched by the dry runs (else the numbers are suspect: exit 2)
 DIRTY=""
 if [ -n "$(git -C "$REPO" status --porcelain)" ]; then
@@ -210,6 +221,7 @@ first_line() { if [ -s "$1" ]; then head -n1 "$1"; else echo "(no output)"; fi; 
   [ -n "${BENCH_SKIP_YQ:-}" ] || echo "- yq peer: $(first_line "$OUT/yq.out")"
   echo
   if [ -n "$GITLAB_MD" ]; then cat "$GITLAB_MD"; echo; fi
+  if [ -n "$SERVE_MD" ]; then sed '/^raw wrk output/,$d' "$SERVE_MD"; echo; fi
   echo "Machine: nproc=$(nproc), CPU: $CPU, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "Binary: $BIN ($(first_line "$OUT/version.out")); wall = median of hyperfine runs (warm page cache);"
   echo "peak RSS = max 'Maximum resident set size' of GNU time over runs (largest single process)."
