@@ -119,8 +119,10 @@ fn main() {
 }
 
 fn bump(bin: &Path, fake: &FakeGitlab, args: &[&str]) -> (bool, Duration) {
+    let verbose = std::env::var_os("BENCH_VERBOSE").is_some();
     let start = Instant::now();
     let out = Command::new(bin)
+        .args(if verbose { &["-v"][..] } else { &[][..] })
         .arg("bump")
         .args([
             "--project",
@@ -138,6 +140,12 @@ fn bump(bin: &Path, fake: &FakeGitlab, args: &[&str]) -> (bool, Duration) {
         .output()
         .expect("run gitops-bot");
     let took = start.elapsed();
+    if verbose {
+        eprintln!(
+            "--- {args:?} took {took:?}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     if !out.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     }

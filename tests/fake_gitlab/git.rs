@@ -316,6 +316,36 @@ impl Repo {
             .ok()
     }
 
+    /// Writes every content as a blob with one `git hash-object --stdin-paths`.
+    pub fn hash_objects(&self, contents: &[&[u8]]) -> Result<Vec<String>, String> {
+        if contents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        let dir = self.home.join(format!("blobs-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let result = (|| {
+            let mut list = Vec::new();
+            for (i, content) in contents.iter().enumerate() {
+                let path = dir.join(i.to_string());
+                std::fs::write(&path, content).map_err(|e| e.to_string())?;
+                list.extend_from_slice(path.to_string_lossy().as_bytes());
+                list.push(b'\n');
+            }
+            let out = self.run_with(
+                &["hash-object", "-w", "--no-filters", "--stdin-paths"],
+                Some(&list),
+                &[],
+            )?;
+            Ok(String::from_utf8_lossy(&out)
+                .lines()
+                .map(str::to_string)
+                .collect())
+        })();
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
     pub fn hash_object(&self, content: &[u8]) -> Result<String, String> {
         self.run_with(&["hash-object", "-w", "--stdin"], Some(content), &[])
             .map(|o| String::from_utf8_lossy(&o).trim().to_string())
@@ -333,15 +363,20 @@ impl Repo {
                 Some(b) => self.run_with(&["read-tree", b], None, &env)?,
                 None => self.run_with(&["read-tree", "--empty"], None, &env)?,
             };
+            // One `hash-object` for all new contents (a process per file costs ~5 ms each).
+            let contents: Vec<&[u8]> = changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Write { content, .. } => Some(&content[..]),
+                    _ => None,
+                })
+                .collect();
+            let mut oids = self.hash_objects(&contents)?.into_iter();
             let mut info = Vec::new();
             for change in changes {
                 match change {
-                    Change::Write {
-                        path,
-                        mode,
-                        content,
-                    } => {
-                        let oid = self.hash_object(content)?;
+                    Change::Write { path, mode, .. } => {
+                        let oid = oids.next().ok_or("hash-object returned too few ids")?;
                         info.extend_from_slice(format!("{mode} {oid}\t{path}").as_bytes());
                     }
                     Change::Blob { path, mode, oid } => {
