@@ -106,7 +106,7 @@ pub struct MergeRequestFields {
 const MAX_ARCHIVE_DOWNLOAD: u64 = 512 * 1024 * 1024;
 const ARCHIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn build_error(what: &str, e: impl std::fmt::Display) -> GitlabError {
+pub(super) fn build_error(what: &str, e: impl std::fmt::Display) -> GitlabError {
     GitlabError::Request {
         endpoint: what.to_string(),
         detail: e.to_string(),

@@ -217,6 +217,20 @@ impl GitlabClient {
             .await
     }
 
+    /// A GET of an arbitrary API path whose answer is JSON.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, GitlabError> {
+        let response = self.get_raw(path, query, REQUEST_TIMEOUT, MAX_BODY).await?;
+        serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
+            method: Method::GET,
+            endpoint: path.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
     async fn execute(
         &self,
         method: Method,

@@ -6,7 +6,7 @@ use gitlab::api::projects;
 use gitlab::api::projects::merge_requests as mrs;
 use serde::Deserialize;
 
-use super::api::{MergeRequest, UserRef};
+use super::api::{MergeRequest, UserRef, build_error};
 use super::client::{GitlabClient, GitlabError};
 
 /// A comment on a merge request.
@@ -34,11 +34,9 @@ struct Member {
     access_level: u32,
 }
 
-fn build_error(what: &str, e: impl std::fmt::Display) -> GitlabError {
-    GitlabError::Request {
-        endpoint: what.to_string(),
-        detail: e.to_string(),
-    }
+/// A project ID or path as one URL path segment.
+fn encode(project: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(project, percent_encoding::NON_ALPHANUMERIC)
 }
 
 impl GitlabClient {
@@ -87,21 +85,9 @@ impl GitlabClient {
     ) -> Result<ThreadNote, GitlabError> {
         let path = format!(
             "projects/{}/merge_requests/{iid}/notes/{note_id}",
-            percent_encoding::utf8_percent_encode(project, percent_encoding::NON_ALPHANUMERIC)
+            encode(project)
         );
-        let response = self
-            .get_raw(
-                &path,
-                &[],
-                std::time::Duration::from_secs(30),
-                16 * 1024 * 1024,
-            )
-            .await?;
-        serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
-            method: reqwest::Method::GET,
-            endpoint: path,
-            detail: e.to_string(),
-        })
+        self.get_json(&path, &[]).await
     }
 
     /// Every comment of a merge request, oldest first.
@@ -118,23 +104,8 @@ impl GitlabClient {
 
     /// The diff versions of a merge request, newest first.
     pub async fn versions(&self, project: &str, iid: u64) -> Result<Vec<Version>, GitlabError> {
-        let path = format!(
-            "projects/{}/merge_requests/{iid}/versions",
-            percent_encoding::utf8_percent_encode(project, percent_encoding::NON_ALPHANUMERIC)
-        );
-        let response = self
-            .get_raw(
-                &path,
-                &[("per_page", "100".into())],
-                std::time::Duration::from_secs(30),
-                16 * 1024 * 1024,
-            )
-            .await?;
-        serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
-            method: reqwest::Method::GET,
-            endpoint: path,
-            detail: e.to_string(),
-        })
+        let path = format!("projects/{}/merge_requests/{iid}/versions", encode(project));
+        self.get_json(&path, &[("per_page", "100".into())]).await
     }
 
     /// An emoji reaction on a comment. Reacting twice with the same emoji is not an error.
