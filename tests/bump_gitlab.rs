@@ -4,7 +4,6 @@ mod common;
 mod fake_gitlab;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::Run;
 use fake_gitlab::{FakeGitlab, Fault, Options, Rule};
@@ -30,32 +29,13 @@ fn bump(fake: &FakeGitlab, extra: &[&str]) -> Run {
 }
 
 fn bump_env(fake: &FakeGitlab, extra: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-bot"));
-    cmd.arg("bump")
-        .args(["--project", PROJECT, "--gitlab-url", &fake.url()])
-        .args(extra);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CI_") || k == "GITLAB_TOKEN" || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("GITLAB_TOKEN", fake.token());
+    let mut args = vec!["bump", "--project", PROJECT];
+    args.extend_from_slice(extra);
+    let mut cmd = common::bot_command(&fake.url(), fake.token(), &args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run gitops-bot");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains(fake.token()) && !run.stderr.contains(fake.token()),
-        "the token leaked:\n{}\n{}",
-        run.stdout,
-        run.stderr
-    );
-    run
+    common::run_without_leaking(cmd, fake.token())
 }
 
 fn image(tag: &str) -> String {

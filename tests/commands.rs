@@ -52,30 +52,11 @@ fn default_setup() -> (FakeGitlab, tempfile::TempDir) {
 
 /// Runs the binary against the fake with the token in GITLAB_TOKEN and no CI variables.
 fn bot(fake: &FakeGitlab, args: &[&str]) -> Run {
-    let out = command(fake, args).output().expect("run gitops-bot");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains(fake.token()) && !run.stderr.contains(fake.token()),
-        "the token leaked"
-    );
-    run
+    common::run_without_leaking(command(fake, args), fake.token())
 }
 
 fn command(fake: &FakeGitlab, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-bot"));
-    cmd.args(args).args(["--gitlab-url", &fake.url()]);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CI_") || k == "GITLAB_TOKEN" || k == "RUST_LOG" || k == "TRIGGER_PAYLOAD"
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("GITLAB_TOKEN", fake.token());
-    cmd
+    common::bot_command(&fake.url(), fake.token(), args)
 }
 
 fn poll(fake: &FakeGitlab) -> Run {

@@ -85,3 +85,35 @@ pub fn write(dir: &Path, rel: &str, content: impl AsRef<[u8]>) {
 pub fn read(dir: &Path, rel: &str) -> String {
     fs::read_to_string(dir.join(rel)).unwrap()
 }
+
+/// `gitops-bot ARGS --gitlab-url URL` with the token in GITLAB_TOKEN and none of the CI
+/// variables of the machine running the tests.
+pub fn bot_command(url: &str, token: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-bot"));
+    cmd.args(args).args(["--gitlab-url", url]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CI_") || k == "GITLAB_TOKEN" || k == "RUST_LOG" || k == "TRIGGER_PAYLOAD"
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("GITLAB_TOKEN", token);
+    cmd
+}
+
+/// Runs `cmd` and checks that `token` appears nowhere in its output.
+pub fn run_without_leaking(mut cmd: Command, token: &str) -> Run {
+    let out = cmd.output().expect("run gitops-bot");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(token) && !run.stderr.contains(token),
+        "the token leaked:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    run
+}
