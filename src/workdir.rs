@@ -139,10 +139,7 @@ impl<F: Fn(&str, &[u8]) -> Examined + Sync> Walker<'_, F> {
             match read_capped(&path, &mut buffer) {
                 Ok(None) => Some((self.examine)(&relative, &buffer)),
                 Ok(Some(size)) => {
-                    self.warn(Warning::file(
-                        &relative,
-                        format!("{size} bytes is over the {MAX_FILE_SIZE}-byte limit; skipped"),
-                    ));
+                    self.warn(Warning::oversized(&relative, size));
                     None
                 }
                 Err(e) => Some(Examined::Warning(Warning::file(

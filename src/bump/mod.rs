@@ -75,6 +75,14 @@ impl fmt::Display for Warning {
 }
 
 impl Warning {
+    /// A file skipped for being over [`MAX_FILE_SIZE`].
+    pub fn oversized(file: &str, size: u64) -> Self {
+        Warning::file(
+            file,
+            format!("{size} bytes is over the {MAX_FILE_SIZE}-byte limit; skipped"),
+        )
+    }
+
     pub fn file(file: &str, message: impl Into<String>) -> Self {
         Warning {
             file: file.to_string(),
@@ -173,10 +181,16 @@ pub enum PlanError {
 }
 
 impl BumpPlan {
-    /// Gathers examined files (in any order) into a plan sorted by path.
-    pub fn gather(files_searched: usize, examined: impl IntoIterator<Item = Examined>) -> Self {
+    /// Gathers examined files (in any order) and the warnings met while listing them into a
+    /// plan sorted by path.
+    pub fn gather(
+        files_searched: usize,
+        examined: impl IntoIterator<Item = Examined>,
+        warnings: Vec<Warning>,
+    ) -> Self {
         let mut plan = BumpPlan {
             files_searched,
+            warnings,
             ..BumpPlan::default()
         };
         for e in examined {

@@ -355,6 +355,13 @@ fn code(text: &str) -> String {
     if shown.trim().is_empty() {
         return "(empty)".to_string();
     }
+    code_span(&shown)
+}
+
+/// An inline code span that `shown` cannot close: delimited by one backtick more than its
+/// longest backtick run, padded with spaces when it holds a backtick or starts or ends with
+/// a space (CommonMark strips one space on each side).
+pub fn code_span(shown: &str) -> String {
     let mut longest = 0;
     let mut run = 0;
     for c in shown.chars() {

@@ -61,17 +61,21 @@ impl GitlabClient {
         self.call(&endpoint).await
     }
 
-    /// Merge requests of `project` by `author_id` in `state` (`opened`, `merged`, …).
+    /// Merge requests of `project` by `author_id` in `state` (`opened`, `merged`, …),
+    /// only those updated after `since` when given.
     pub async fn merge_requests_by(
         &self,
         project: &str,
         author_id: u64,
         state: mrs::MergeRequestState,
+        since: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Vec<MergeRequest>, GitlabError> {
-        let endpoint = mrs::MergeRequests::builder()
-            .project(project)
-            .author(author_id)
-            .state(state)
+        let mut builder = mrs::MergeRequests::builder();
+        builder.project(project).author(author_id).state(state);
+        if let Some(since) = since {
+            builder.updated_after(since);
+        }
+        let endpoint = builder
             .build()
             .map_err(|e| build_error("merge requests", e))?;
         self.all_pages(&endpoint).await
@@ -215,24 +219,6 @@ impl GitlabClient {
             .map_err(|e| build_error("approvals", e))?;
         let approvals: Approvals = self.call(&endpoint).await?;
         Ok(approvals.approved_by.iter().any(|a| a.user.id == user_id))
-    }
-
-    /// Merge requests of `project` by `author_id` in `state` updated since `since`.
-    pub async fn merge_requests_since(
-        &self,
-        project: &str,
-        author_id: u64,
-        state: mrs::MergeRequestState,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<MergeRequest>, GitlabError> {
-        let endpoint = mrs::MergeRequests::builder()
-            .project(project)
-            .author(author_id)
-            .state(state)
-            .updated_after(since)
-            .build()
-            .map_err(|e| build_error("merge requests", e))?;
-        self.all_pages(&endpoint).await
     }
 
     /// A file's text at `reference`, or `None` when it does not exist there.

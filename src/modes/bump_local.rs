@@ -34,10 +34,7 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
     let walk = walk_yaml(dir, &scope, |path, bytes| {
         examine(path, bytes, &target, &finder)
     })?;
-    let mut plan = BumpPlan::gather(walk.files, walk.examined);
-    plan.warnings.extend(walk.warnings);
-    plan.warnings
-        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    let plan = BumpPlan::gather(walk.files, walk.examined, walk.warnings);
 
     let image = args.image.to_string();
     match args.output {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::commands::{Command, Grammar, Parsed};
+use crate::commands::{Command, Grammar, Parsed, code_span};
 use crate::config::{self, RepoConfig};
 use crate::gitlab::{GitlabClient, GitlabError, MergeRequest, ThreadNote, UserRef};
 use crate::image_ref::ImageRef;
@@ -594,13 +594,6 @@ fn version_suffix(version: &str) -> String {
 fn is_token_bot(username: &str) -> bool {
     (username.starts_with("project_") || username.starts_with("group_"))
         && username.contains("_bot")
-}
-
-/// An inline code span no user text can break out of.
-fn code_span(text: &str) -> String {
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let ticks = "`".repeat(longest + 1);
-    format!("{ticks} {} {ticks}", text.replace(['\n', '\r'], " "))
 }
 
 /// Why GitLab will not merge now, in words (`detailed_merge_status`).

@@ -20,12 +20,12 @@ pub async fn run(args: &CommandsArgs) -> Result<ExitCode> {
     let project = engine.project();
     let bot = engine.bot().id;
     let mut mrs = gitlab
-        .merge_requests_by(project, bot, MergeRequestState::Opened)
+        .merge_requests_by(project, bot, MergeRequestState::Opened, None)
         .await?;
     let since = chrono::Utc::now() - chrono::Duration::days(i64::from(args.merged_within_days));
     mrs.extend(
         gitlab
-            .merge_requests_since(project, bot, MergeRequestState::Merged, since)
+            .merge_requests_by(project, bot, MergeRequestState::Merged, Some(since))
             .await?,
     );
 

@@ -340,17 +340,18 @@ async fn read_snapshot(
         .iter()
         .filter(|p| in_scope(p, &scope))
         .count();
-    let mut plan = BumpPlan::gather(yaml.len() + dropped, examined);
-    for (path, size) in &archive.oversized {
-        plan.warnings.push(Warning::file(
-            path,
-            format!("{size} bytes is over the {MAX_FILE_SIZE}-byte limit; skipped"),
-        ));
-    }
-    for path in &archive.links {
-        plan.warnings
-            .push(Warning::file(path, "symbolic link; not followed"));
-    }
+    let warnings = archive
+        .oversized
+        .iter()
+        .map(|(path, size)| Warning::oversized(path, *size))
+        .chain(
+            archive
+                .links
+                .iter()
+                .map(|path| Warning::file(path, "symbolic link; not followed")),
+        )
+        .collect();
+    let plan = BumpPlan::gather(yaml.len() + dropped, examined, warnings);
     Ok(Snapshot {
         plan,
         config,
