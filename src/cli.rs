@@ -5,11 +5,19 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::image_ref::ImageRef;
+use crate::targets::Target;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "gitops-bot",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (",
+        env!("GITOPS_BOT_COMMIT"),
+        " ",
+        env!("GITOPS_BOT_BUILD_DATE"),
+        ")"
+    ),
     about = "GitOps deploys from GitLab CI: bump image tags in a config repo, byte for byte.",
     long_about = None,
 )]
@@ -68,6 +76,122 @@ pub enum Command {
     ///
     /// For a scheduled pipeline; no webhook needed.
     Commands(CommandsArgs),
+
+    /// Deploy a merged commit (Argo CD, Flux or direct apply), wait for the outcome and
+    /// comment it on the merge request that brought it.
+    ///
+    /// For the config repo's pipeline on the default branch. Argo CD: requests a sync of
+    /// exactly --commit (as `argocd app sync --revision`; refused if another operation runs)
+    /// and watches the Application until it is Synced and Healthy at that commit. Flux:
+    /// annotates the object (and its source) with reconcile.fluxcd.io/requestedAt and
+    /// watches until Ready with the commit applied. --apply: server-side apply (field manager
+    /// gitops-bot, dry run first) of the manifests under PATH, kustomize-built when PATH has a
+    /// kustomization.yaml, then waits for Deployment/StatefulSet/DaemonSet rollouts.
+    /// Targets default to the environment's `argocd_apps`, `flux` and `apply` in
+    /// .gitops-bot.yaml.
+    ///
+    /// The result is one comment per environment on each merge request that brought the
+    /// commit (edited in place on re-runs), a `deployed::<env>` or `deploy-failed::<env>`
+    /// label, and a GitLab deployment record unless the job declares `environment:` itself.
+    ///
+    /// Environment: GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_PATH, CI_COMMIT_SHA,
+    /// CI_COMMIT_BRANCH, CI_JOB_URL; cluster access from KUBE_API_URL + KUBE_TOKEN (+
+    /// KUBE_CA_FILE, KUBE_NAMESPACE), else KUBECONFIG, else the in-cluster service account.
+    ///
+    /// Exit status: 0 when every target is healthy at the commit, 1 on failure or timeout
+    /// (the reason is the last line), 2 on usage errors.
+    Sync(Box<SyncArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The config project on GitLab [default: $CI_PROJECT_PATH].
+    #[arg(long, value_name = "ID|PATH")]
+    pub project: Option<String>,
+
+    /// The merged commit to deploy [default: $CI_COMMIT_SHA].
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+
+    /// An Argo CD Application to sync, as [NAMESPACE/]NAME (namespace default: argocd;
+    /// repeatable).
+    #[arg(long = "argocd-app", value_name = "[NS/]NAME", value_parser = Target::argocd)]
+    pub argocd_apps: Vec<Target>,
+
+    /// A Flux Kustomization or HelmRelease to reconcile, as KIND/NAMESPACE/NAME (repeatable).
+    #[arg(long = "flux", value_name = "KIND/NS/NAME", value_parser = Target::flux)]
+    pub flux: Vec<Target>,
+
+    /// A file or directory of manifests to apply directly (repeatable).
+    #[arg(long = "apply", value_name = "PATH", value_parser = Target::apply)]
+    pub apply: Vec<Target>,
+
+    /// Namespace for applied objects that name none [default: the environment's
+    /// `namespace`, else the kubeconfig's namespace].
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Give up waiting after this long (e.g. 90s, 10m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Do not request a sync or reconcile; only wait for the controller's own (needs only
+    /// get/list/watch).
+    #[arg(long)]
+    pub observe_only: bool,
+
+    /// On failure or timeout, open the revert merge request (as the `rollback` command)
+    /// assigned to the bump's assignees, and link it in the comment.
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+
+    /// The environment: names the comment and labels, and selects the targets in
+    /// .gitops-bot.yaml [default: the bump merge request's environment].
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+
+    #[command(flatten)]
+    pub gitlab: GitlabArgs,
+}
+
+impl SyncArgs {
+    /// Every target given on the command line, in order of kind.
+    pub fn targets(&self) -> Vec<Target> {
+        self.argocd_apps
+            .iter()
+            .chain(&self.flux)
+            .chain(&self.apply)
+            .cloned()
+            .collect()
+    }
+}
+
+/// `90s`, `10m`, `1h`, `1m30s` or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{s:?} is not a duration like 90s, 10m, 1h or 1m30s");
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 /// What every comment-command mode needs.

@@ -68,6 +68,18 @@ pub struct Environment {
     /// Directories (relative to the repo root) whose files belong to this environment.
     #[serde(default)]
     pub paths: Vec<String>,
+    /// What `sync` deploys for this environment: Argo CD Applications (`[NS/]NAME`)…
+    #[serde(default)]
+    pub argocd_apps: Vec<String>,
+    /// …Flux objects (`KIND/NS/NAME`)…
+    #[serde(default)]
+    pub flux: Vec<String>,
+    /// …and directories applied directly (server-side apply).
+    #[serde(default)]
+    pub apply: Vec<String>,
+    /// The namespace of directly applied objects that name none.
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -128,8 +140,13 @@ impl RepoConfig {
 
     /// The paths of environment `name`.
     pub fn environment_paths(&self, name: &str) -> Result<&[String], ConfigError> {
+        Ok(&self.environment(name)?.paths)
+    }
+
+    /// Environment `name`.
+    pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
         match self.environments.get(name) {
-            Some(env) => Ok(&env.paths),
+            Some(env) => Ok(env),
             None => Err(ConfigError::UnknownEnvironment {
                 name: name.to_string(),
                 file: FILE_NAME.to_string(),
@@ -161,10 +178,14 @@ mod tests {
 
     #[test]
     fn parses_the_documented_example() {
-        let text = "operators: [operator]\nreviewers: [reviewer]\nlabels: [deploy]\nenvironments:\n  prod:\n    paths: [overlays/prod]\ntemplates:\n  merge_request: .gitops-bot/mr.md.j2\n";
+        let text = "operators: [operator]\nreviewers: [reviewer]\nlabels: [deploy]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n    flux: [Kustomization/flux-system/apps]\n    apply: [overlays/prod]\n    namespace: hello\ntemplates:\n  merge_request: .gitops-bot/mr.md.j2\n";
         let c = RepoConfig::parse(text, FILE_NAME).unwrap();
         assert_eq!(c.operators, ["operator"]);
         assert_eq!(c.environment_paths("prod").unwrap(), ["overlays/prod"]);
+        let prod = c.environment("prod").unwrap();
+        assert_eq!(prod.argocd_apps, ["argocd/helloworld"]);
+        assert_eq!(prod.flux, ["Kustomization/flux-system/apps"]);
+        assert_eq!(prod.namespace.as_deref(), Some("hello"));
         assert_eq!(
             c.templates.merge_request.as_deref(),
             Some(".gitops-bot/mr.md.j2")

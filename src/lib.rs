@@ -4,11 +4,13 @@
 
 pub mod bump;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod forms;
 pub mod gitlab;
+pub mod health;
 pub mod image_ref;
 pub mod manifest;
 pub mod marker;
@@ -16,4 +18,6 @@ pub mod messages;
 pub mod modes;
 pub mod output;
 pub mod policy;
+pub mod render;
+pub mod targets;
 pub mod workdir;

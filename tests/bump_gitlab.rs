@@ -135,8 +135,9 @@ fn first_bump_opens_one_merge_request_with_the_diff() {
         diff.contains("2 files changed, 2 insertions(+), 2 deletions(-)"),
         "{diff}"
     );
-    let deployment = String::from_utf8(fake.file(branch, "deployment.yml").unwrap()).unwrap();
-    let original = std::fs::read_to_string(common::example_repo().join("deployment.yml")).unwrap();
+    let deployment = String::from_utf8(fake.file(branch, "base/deployment.yml").unwrap()).unwrap();
+    let original =
+        std::fs::read_to_string(common::example_repo().join("base/deployment.yml")).unwrap();
     assert_eq!(deployment, original.replace("ci-34", "ci-35"));
 }
 
@@ -213,7 +214,7 @@ fn already_deployed_creates_nothing() {
 fn a_push_to_the_target_during_the_run_is_never_overwritten() {
     let fake = fake();
     // Someone edits the same file just before the bot commits.
-    let edited = std::fs::read_to_string(common::example_repo().join("deployment.yml"))
+    let edited = std::fs::read_to_string(common::example_repo().join("base/deployment.yml"))
         .unwrap()
         .replace("replicas: 1", "replicas: 3");
     fake.inject(Rule::new(
@@ -221,7 +222,7 @@ fn a_push_to_the_target_during_the_run_is_never_overwritten() {
         "/repository/commits",
         Fault::MoveBranchBefore {
             branch: "main".into(),
-            files: vec![("deployment.yml".into(), edited)],
+            files: vec![("base/deployment.yml".into(), edited)],
         },
     ));
     let run = bump(&fake, &["--image", &image("ci-35")]);
@@ -240,7 +241,7 @@ fn a_push_to_the_target_during_the_run_is_never_overwritten() {
         .collect();
     assert_eq!(changed.len(), 4, "{diff}");
     assert!(changed.iter().all(|l| l.contains("ci-3")), "{diff}");
-    let main_file = String::from_utf8(fake.file("main", "deployment.yml").unwrap()).unwrap();
+    let main_file = String::from_utf8(fake.file("main", "base/deployment.yml").unwrap()).unwrap();
     assert!(main_file.contains("replicas: 3"));
     // GitLab reported the moved target: the bot read it again, so the proposal sits on the
     // new head and its description records that head.

@@ -21,7 +21,7 @@ fn dry_run_on_the_example_prints_the_diff_and_writes_nothing() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .contains("--- a/deployment.yml\n+++ b/deployment.yml\n"),
+            .contains("--- a/base/deployment.yml\n+++ b/base/deployment.yml\n"),
         "{}",
         run.stdout
     );
@@ -86,7 +86,7 @@ fn image_referenced_nowhere_fails_naming_the_files_searched() {
         "registry.example.com/root/other:1",
     ]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("error: registry.example.com/root/other:1 is referenced nowhere in the 5 YAML files searched"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: registry.example.com/root/other:1 is referenced nowhere in the 6 YAML files searched"), "{}", run.stderr);
 }
 
 #[test]

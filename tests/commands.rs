@@ -96,7 +96,7 @@ fn an_operator_deploys_exactly_the_head_they_saw() {
     let run = poll(&fake);
     assert!(run.stdout.contains("1 commands: 1 done"), "{}", run.stdout);
     assert_eq!(mr(&fake, 1)["state"], "merged");
-    assert!(main_file(&fake, "deployment.yml").contains("helloworld:ci-35"));
+    assert!(main_file(&fake, "base/deployment.yml").contains("helloworld:ci-35"));
     let merges: Vec<_> = fake
         .requests()
         .into_iter()

@@ -5,10 +5,12 @@
 mod api;
 pub mod archive;
 mod client;
+mod deploys;
 pub mod hooks;
 mod review;
 
 pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Pipeline, Project, UserRef};
 pub use archive::{Archive, ArchiveFile, Limits};
 pub use client::{GitlabClient, GitlabError, Token, api_base};
+pub use deploys::{Deployment, DeploymentOutcome};
 pub use review::{ThreadNote, Version};

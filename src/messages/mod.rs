@@ -10,11 +10,17 @@ use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+pub use crate::health::ResourceRow;
+
 /// GitLab refuses descriptions over 1,048,576 characters; stay clearly below.
 pub const DESCRIPTION_LIMIT: usize = 1_000_000;
 
 const MERGE_REQUEST: &str = include_str!("../../templates/messages/merge_request.md.j2");
 const SUPERSEDED: &str = include_str!("../../templates/messages/superseded.md.j2");
+const SYNC_RESULT: &str = include_str!("../../templates/messages/sync_result.md.j2");
+
+/// Rows of the sync result table beyond this are counted, not listed.
+pub const MAX_RESOURCE_ROWS: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
@@ -77,6 +83,36 @@ pub struct SupersededView {
     pub base_sha: String,
 }
 
+/// A rollback merge request opened after a failed deploy.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackLink {
+    pub iid: u64,
+    pub url: String,
+}
+
+/// Everything the sync result template can use.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncResultView {
+    /// `healthy`, `failed` or `timed out`.
+    pub outcome: String,
+    /// The environment name, else the branch.
+    pub destination: String,
+    pub commit: String,
+    pub commit_url: Option<String>,
+    pub pipeline_url: Option<String>,
+    /// `1 min 12 s`.
+    pub duration: String,
+    pub reason: Option<String>,
+    pub resources: Vec<ResourceRow>,
+    pub hidden_resources: usize,
+    /// What the pods say, one line each.
+    pub details: Vec<String>,
+    pub rollback: Option<RollbackLink>,
+    pub rollback_error: Option<String>,
+    /// The hidden state line; templates must keep it.
+    pub marker: String,
+}
+
 pub struct Messages {
     env: Environment<'static>,
 }
@@ -110,6 +146,7 @@ impl Messages {
             custom_merge_request.unwrap_or_else(|| MERGE_REQUEST.to_string()),
         )?;
         add(&mut env, "superseded.md.j2", SUPERSEDED.to_string())?;
+        add(&mut env, "sync_result.md.j2", SYNC_RESULT.to_string())?;
         Ok(Messages { env })
     }
 
@@ -151,6 +188,16 @@ impl Messages {
 
     pub fn superseded(&self, view: &SupersededView) -> Result<String, MessageError> {
         self.render("superseded.md.j2", view)
+    }
+
+    /// The sync result comment; rows beyond [`MAX_RESOURCE_ROWS`] are counted instead.
+    pub fn sync_result(&self, view: &SyncResultView) -> Result<String, MessageError> {
+        let mut view = view.clone();
+        if view.resources.len() > MAX_RESOURCE_ROWS {
+            view.hidden_resources += view.resources.len() - MAX_RESOURCE_ROWS;
+            view.resources.truncate(MAX_RESOURCE_ROWS);
+        }
+        self.render("sync_result.md.j2", &view)
     }
 }
 

@@ -8,6 +8,7 @@ mod handle_event;
 mod poll;
 pub mod propose;
 mod serve;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .block_on(serve::run(&args)),
         Command::HandleEvent(args) => runtime()?.block_on(handle_event::run(&args)),
         Command::Commands(args) => runtime()?.block_on(poll::run(&args)),
+        Command::Sync(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(sync::run(&args)),
     }
 }
 

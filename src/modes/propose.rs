@@ -50,6 +50,60 @@ pub struct BumpSpec {
     pub source: SourceInfo,
 }
 
+impl BumpSpec {
+    /// The bump recorded in `state` again, recomputed on the current target branch.
+    pub fn again(state: &BumpState) -> Result<BumpSpec> {
+        let image = ImageRef::parse(&format!(
+            "{}{}",
+            state.image,
+            version_suffix(&state.version())
+        ))?;
+        Ok(BumpSpec {
+            refresh: true,
+            ..BumpSpec::recorded(state, image)
+        })
+    }
+
+    /// The revert of the bump recorded in `state`: the one version its references had
+    /// before. `Ok(Err(reason))` when there is no single version to go back to.
+    pub fn rollback(state: &BumpState) -> Result<Result<BumpSpec, String>> {
+        let [previous] = state.previous.as_slice() else {
+            return Ok(Err(format!(
+                "the references had {} different versions before this deploy ({}); roll back with `gitops-bot bump` for the version you want.",
+                state.previous.len(),
+                state
+                    .previous
+                    .iter()
+                    .map(|p| crate::commands::code_span(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let image = ImageRef::parse(&format!("{}{}", state.image, version_suffix(previous)))?;
+        Ok(Ok(BumpSpec::recorded(state, image)))
+    }
+
+    fn recorded(state: &BumpState, image: ImageRef) -> BumpSpec {
+        BumpSpec {
+            image: Some(image),
+            paths: state.paths.iter().map(Into::into).collect(),
+            environment: state.environment.clone(),
+            target_branch: Some(state.target_branch.clone()),
+            reopen: true,
+            ..BumpSpec::default()
+        }
+    }
+}
+
+/// `:tag`, `:tag@digest` or `@digest`, to follow an image name.
+fn version_suffix(version: &str) -> String {
+    if version.starts_with('@') {
+        version.to_string()
+    } else {
+        format!(":{version}")
+    }
+}
+
 /// The outcome of [`propose`].
 #[derive(Debug)]
 pub enum Proposed {
@@ -452,5 +506,17 @@ async fn create_merge_request(
             }
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_follow_image_names() {
+        assert_eq!(version_suffix("ci-34"), ":ci-34");
+        assert_eq!(version_suffix("@sha256:abc"), "@sha256:abc");
+        assert_eq!(version_suffix("1@sha256:abc"), ":1@sha256:abc");
     }
 }

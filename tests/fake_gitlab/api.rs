@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::git::{self, Change};
 use super::http::{Request, Response};
 use super::params::Params;
-use super::{Mr, Note, State, awards, merge, now_rfc3339};
+use super::{Mr, Note, State, awards, deploys, merge, now_rfc3339};
 
 const MAX_DESCRIPTION_CHARS: usize = 1_048_576;
 const MAX_NOTE_CHARS: usize = 1_000_000;
@@ -52,6 +52,9 @@ enum Route {
     FileRaw(String),
     /// MR iid, note id (for a note's reactions), award id.
     Awards(String, Option<String>, Option<String>),
+    CommitMergeRequests(String),
+    CreateDeployment,
+    UpdateDeployment(String),
 }
 
 fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
@@ -114,6 +117,24 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
             "cancel_merge_when_pipeline_succeeds",
         ] if method == "POST" => (
             Route::CancelAutoMerge(iid.to_string()),
+            Some(id.to_string()),
+        ),
+        [
+            "projects",
+            id,
+            "repository",
+            "commits",
+            sha,
+            "merge_requests",
+        ] if get => (
+            Route::CommitMergeRequests(sha.to_string()),
+            Some(id.to_string()),
+        ),
+        ["projects", id, "deployments"] if method == "POST" => {
+            (Route::CreateDeployment, Some(id.to_string()))
+        }
+        ["projects", id, "deployments", did] if method == "PUT" => (
+            Route::UpdateDeployment(did.to_string()),
             Some(id.to_string()),
         ),
         ["projects", id, "repository", "files", path, "raw"] if get => {
@@ -233,6 +254,11 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
         }),
         Route::Approvals(iid) => with_iid(&iid, |iid| approvals(state, iid)),
         Route::FileRaw(path) => file_raw(state, &path, &params),
+        Route::CommitMergeRequests(sha) => deploys::commit_merge_requests(state, &sha),
+        Route::CreateDeployment => deploys::create_deployment(state, &params),
+        Route::UpdateDeployment(id) => {
+            with_iid(&id, |id| deploys::update_deployment(state, id, &params))
+        }
         Route::Awards(iid, nid, aid) => with_iid(&iid, |iid| {
             awards::endpoint(state, req, iid, nid.as_deref(), aid.as_deref(), &params)
         }),

@@ -42,6 +42,7 @@
 
 mod api;
 mod awards;
+mod deploys;
 mod git;
 mod hooks;
 mod http;
@@ -141,6 +142,8 @@ pub struct LoggedRequest {
     pub fault: Option<String>,
     /// No endpoint of the fake matched (answered 404 `{"message":"404 Not Found"}`).
     pub unknown_endpoint: bool,
+    /// When the request was read (for latency benchmarks).
+    pub at: std::time::Instant,
     /// Request body (lossy UTF-8); empty for GET.
     pub body: String,
 }
@@ -398,9 +401,22 @@ pub(crate) struct Note {
     pub updated_at: String,
 }
 
+/// A deployment record (`POST .../deployments`).
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: u64,
+    pub environment: String,
+    pub sha: String,
+    pub ref_: String,
+    pub status: String,
+    pub created_at: String,
+}
+
 #[derive(Default)]
 pub(crate) struct Store {
     pub mrs: Vec<Mr>,
+    pub deployments: Vec<Deployment>,
+    pub next_deployment_id: u64,
     pub next_note_id: u64,
     pub next_award_id: u64,
     pub next_version_id: u64,
@@ -525,6 +541,7 @@ impl FakeGitlab {
                 next_award_id: 1,
                 next_version_id: 1,
                 next_pipeline_id: 101,
+                ..Store::default()
             }),
             log: Mutex::new(Vec::new()),
             rules: Mutex::new(Vec::new()),
@@ -574,6 +591,11 @@ impl FakeGitlab {
 
     pub fn options(&self) -> &Options {
         &self.state.opts
+    }
+
+    /// Every deployment recorded through the API, oldest first.
+    pub fn deployments(&self) -> Vec<Deployment> {
+        self.state.store().deployments.clone()
     }
 
     pub fn requests(&self) -> Vec<LoggedRequest> {
@@ -842,6 +864,7 @@ fn serve(state: &Arc<State>, mut stream: TcpStream) {
         status: None,
         fault: fault.as_ref().map(Fault::describe),
         unknown_endpoint: false,
+        at: std::time::Instant::now(),
         body: if req.method == "GET" {
             String::new()
         } else {

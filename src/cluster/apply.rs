@@ -1,0 +1,157 @@
+//! Direct apply: server-side apply of rendered objects with field manager `gitops-bot`.
+//! Kinds are resolved through discovery (one request per group/version), and everything is
+//! first applied with `dryRun=All`, so a manifest the server refuses stops the deploy before
+//! any object changes. Namespaces and CRDs go first, as Helm and Argo CD order them.
+
+use std::collections::BTreeMap;
+
+use kube::Client;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::discovery::{Scope, pinned_kind};
+use serde_json::Value;
+
+use super::{ClusterError, Subject, dynamic_api};
+use crate::render::Object;
+
+/// The field manager of every apply.
+pub const FIELD_MANAGER: &str = "gitops-bot";
+
+/// One applied object, as the server returned it.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub resource: ApiResource,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub object: Value,
+}
+
+/// Applies `objects` (dry run first, then for real); namespaced objects without a namespace
+/// go to `default_namespace`.
+pub async fn apply_all(
+    client: &Client,
+    objects: &[Object],
+    default_namespace: &str,
+) -> Result<Vec<Applied>, ClusterError> {
+    let mut resolved: BTreeMap<(String, String), (ApiResource, bool)> = BTreeMap::new();
+    let mut plan = Vec::with_capacity(objects.len());
+    for object in objects {
+        let key = (object.api_version().to_string(), object.kind().to_string());
+        if !resolved.contains_key(&key) {
+            let gvk = gvk(object)?;
+            let (resource, caps) =
+                pinned_kind(client, &gvk)
+                    .await
+                    .map_err(|e| ClusterError::NotServed {
+                        resource: format!(
+                            "{} {} ({})",
+                            object.api_version(),
+                            object.kind(),
+                            object.source
+                        ),
+                        detail: e.to_string(),
+                    })?;
+            resolved.insert(key.clone(), (resource, caps.scope == Scope::Namespaced));
+        }
+        let (resource, namespaced) = resolved[&key].clone();
+        let namespace =
+            namespaced.then(|| object.namespace().unwrap_or(default_namespace).to_string());
+        plan.push((object, resource, namespace));
+    }
+    plan.sort_by_key(|(object, _, _)| rank(object.kind()));
+
+    for dry_run in [true, false] {
+        let mut applied = Vec::with_capacity(plan.len());
+        for (object, resource, namespace) in &plan {
+            let mut body = object.value.clone();
+            if let Some(ns) = namespace {
+                body["metadata"]["namespace"] = Value::String(ns.clone());
+            }
+            let mut params = PatchParams::apply(FIELD_MANAGER).force();
+            params.dry_run = dry_run;
+            let api = dynamic_api(client, resource, namespace.as_deref());
+            let result: DynamicObject = api
+                .patch(object.name(), &params, &Patch::Apply(&body))
+                .await
+                .map_err(|e| {
+                    let subject = Subject {
+                        verb: "patch",
+                        resource,
+                        namespace: namespace.as_deref(),
+                        name: Some(object.name()),
+                    };
+                    match subject.error(e) {
+                        ClusterError::Api { source, .. } => ClusterError::Invalid(format!(
+                            "{} {} ({}) was refused{}: {source}",
+                            object.kind(),
+                            object.name(),
+                            object.source,
+                            if dry_run {
+                                " in the dry run; nothing was applied"
+                            } else {
+                                ""
+                            },
+                        )),
+                        other => other,
+                    }
+                })?;
+            applied.push(Applied {
+                resource: resource.clone(),
+                namespace: namespace.clone(),
+                name: object.name().to_string(),
+                object: serde_json::to_value(&result).unwrap_or(Value::Null),
+            });
+        }
+        if !dry_run {
+            return Ok(applied);
+        }
+    }
+    unreachable!("the loop returns after the real apply")
+}
+
+fn gvk(object: &Object) -> Result<GroupVersionKind, ClusterError> {
+    let (group, version) = match object.api_version().split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", object.api_version()),
+    };
+    if version.is_empty() {
+        return Err(ClusterError::Invalid(format!(
+            "{}: apiVersion {:?} has no version",
+            object.source,
+            object.api_version()
+        )));
+    }
+    Ok(GroupVersionKind::gvk(group, version, object.kind()))
+}
+
+/// Apply order: what other objects need first.
+fn rank(kind: &str) -> usize {
+    const ORDER: &[&str] = &[
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Secret",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "Service",
+    ];
+    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_and_config_come_before_workloads() {
+        let mut kinds = vec!["Deployment", "Service", "Namespace", "ConfigMap", "Ingress"];
+        kinds.sort_by_key(|k| rank(k));
+        assert_eq!(
+            kinds,
+            vec!["Namespace", "ConfigMap", "Service", "Deployment", "Ingress"]
+        );
+    }
+}

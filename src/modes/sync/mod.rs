@@ -1,0 +1,240 @@
+//! `sync`: deploy the merged commit, wait for the outcome, and report it where people look:
+//! the job log while waiting, then one comment per environment on each merge request that
+//! brought the commit (edited in place on re-runs), a `deployed::<env>` or
+//! `deploy-failed::<env>` label, a GitLab deployment record, and on request a rollback
+//! merge request. The targets run concurrently; the deploy is healthy only if all are.
+
+mod deploy;
+mod progress;
+mod report;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::SyncArgs;
+use crate::config::{self, RepoConfig};
+use crate::gitlab::{GitlabClient, MergeRequest};
+use crate::marker::{self, BumpState};
+use crate::modes::connect;
+use crate::targets::Target;
+
+use progress::Progress;
+
+/// The hidden state of a sync result comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncMarker {
+    pub v: u32,
+    pub kind: String,
+    pub environment: Option<String>,
+    pub commit: String,
+    pub outcome: String,
+}
+
+/// A merge request that brought the commit, with the bump it records (if the bot opened it).
+pub struct Brought {
+    pub merge_request: MergeRequest,
+    pub bump: Option<BumpState>,
+}
+
+pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let project = args
+        .project
+        .clone()
+        .or_else(|| var("CI_PROJECT_PATH"))
+        .context("no --project given (and no CI_PROJECT_PATH)")?;
+    let commit = args
+        .commit
+        .clone()
+        .or_else(|| var("CI_COMMIT_SHA"))
+        .context("no --commit given (and no CI_COMMIT_SHA)")?
+        .to_ascii_lowercase();
+    if !(7..=64).contains(&commit.len()) || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("--commit {commit:?} is not a commit SHA");
+    }
+    if args.observe_only && !args.apply.is_empty() {
+        bail!("--observe-only waits for a controller; it cannot be combined with --apply");
+    }
+    let gitlab = connect(&args.gitlab)?;
+    let bot = gitlab.current_user().await?;
+
+    let brought = brought_by(&gitlab, &project, &commit, bot.id).await?;
+    let config = match gitlab
+        .file_text(&project, config::FILE_NAME, &commit)
+        .await?
+    {
+        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
+        None => RepoConfig::default(),
+    };
+    let environment = args.environment.clone().or_else(|| {
+        brought
+            .iter()
+            .find_map(|b| b.bump.as_ref()?.environment.clone())
+    });
+    let targets = targets(args, &config, environment.as_deref())?;
+    let namespace = args.namespace.clone().or_else(|| {
+        let env = environment.as_deref()?;
+        config.environment(env).ok()?.namespace.clone()
+    });
+
+    let client = crate::cluster::connect().await?;
+    let default_namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+    let progress = Progress::new(var("GITLAB_CI").is_some());
+    match brought.as_slice() {
+        [] => progress.note(&format!(
+            "no merge request brought {}: the result is reported in this job log only",
+            &commit[..commit.len().min(12)]
+        )),
+        list => progress.note(&format!(
+            "brought by {}",
+            list.iter()
+                .map(|b| format!("!{}", b.merge_request.iid))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+    let deployment =
+        report::start_deployment(&gitlab, &project, environment.as_deref(), &commit, &brought)
+            .await;
+
+    let reason = format!(
+        "gitops-bot sync of {commit}{}",
+        var("CI_JOB_URL")
+            .map(|u| format!(" ({u})"))
+            .unwrap_or_default()
+    );
+    let context = deploy::Context {
+        client: &client,
+        commit: &commit,
+        deadline: Instant::now() + args.timeout,
+        observe_only: args.observe_only,
+        default_namespace: &default_namespace,
+        reason: &reason,
+        progress: &progress,
+    };
+    progress.open(
+        "gitops_bot_sync",
+        &format!(
+            "Deploying {} to {}: {}",
+            &commit[..commit.len().min(12)],
+            environment.as_deref().unwrap_or("the cluster"),
+            targets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let results =
+        futures_util::future::join_all(targets.iter().map(|t| deploy::run(&context, t))).await;
+    progress.close("gitops_bot_sync");
+
+    let summary = report::Summary::new(&results, environment.clone(), &commit, progress.elapsed());
+    report::publish(
+        &gitlab,
+        &project,
+        &bot,
+        &brought,
+        &summary,
+        args.rollback_on_failure,
+        deployment,
+    )
+    .await;
+
+    match &summary.reason {
+        None => {
+            println!(
+                "sync: healthy: {} at {} after {}",
+                targets
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                &commit[..commit.len().min(12)],
+                progress::human(summary.duration)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(reason) => {
+            for line in &summary.details {
+                eprintln!("  {line}");
+            }
+            eprintln!("sync {}: {reason}", summary.outcome);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The merged merge requests that contain `commit`, with the bot's bump marker if the bot
+/// opened them.
+async fn brought_by(
+    gitlab: &GitlabClient,
+    project: &str,
+    commit: &str,
+    bot_id: u64,
+) -> Result<Vec<Brought>> {
+    let merge_requests = gitlab.merge_requests_for_commit(project, commit).await?;
+    Ok(merge_requests
+        .into_iter()
+        .filter(|m| m.state == "merged")
+        .map(|m| {
+            let by_bot = m.author.as_ref().is_some_and(|a| a.id == bot_id);
+            let bump = by_bot
+                .then(|| marker::find::<BumpState>(m.description.as_deref().unwrap_or("")))
+                .flatten()
+                .filter(|b| b.kind == "bump");
+            Brought {
+                merge_request: m,
+                bump,
+            }
+        })
+        .collect())
+}
+
+/// The flags' targets, else the environment's in `.gitops-bot.yaml`.
+fn targets(args: &SyncArgs, config: &RepoConfig, environment: Option<&str>) -> Result<Vec<Target>> {
+    let given = args.targets();
+    if !given.is_empty() {
+        return Ok(given);
+    }
+    let Some(env) = environment else {
+        bail!(
+            "nothing to sync: pass --argocd-app, --flux or --apply, or --environment with targets in {}",
+            config::FILE_NAME
+        );
+    };
+    let env_config = config.environment(env)?;
+    let mut out = Vec::new();
+    for s in &env_config.argocd_apps {
+        out.push(
+            Target::argocd(s)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| {
+                    format!("{}: environments.{env}.argocd_apps", config::FILE_NAME)
+                })?,
+        );
+    }
+    for s in &env_config.flux {
+        out.push(
+            Target::flux(s)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("{}: environments.{env}.flux", config::FILE_NAME))?,
+        );
+    }
+    for s in &env_config.apply {
+        out.push(Target::apply(s).map_err(anyhow::Error::msg)?);
+    }
+    if out.is_empty() {
+        bail!(
+            "nothing to sync for environment {env:?}: list argocd_apps, flux or apply under environments.{env} in {}, or pass them as flags",
+            config::FILE_NAME
+        );
+    }
+    if args.observe_only && out.iter().any(|t| matches!(t, Target::Apply { .. })) {
+        bail!("--observe-only waits for a controller; environment {env:?} has `apply` targets");
+    }
+    Ok(out)
+}

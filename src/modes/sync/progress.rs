@@ -1,0 +1,97 @@
+//! The job log while `sync` waits: one line per status transition, with the time since the
+//! start, inside a GitLab collapsible section when running in GitLab CI (plain lines
+//! elsewhere). Lines go to stdout, the job log; lines of concurrent targets interleave,
+//! each naming its object.
+
+use std::time::{Duration, Instant};
+
+use crate::health::Assessment;
+
+pub struct Progress {
+    start: Instant,
+    /// Print GitLab's section markers.
+    sections: bool,
+}
+
+impl Progress {
+    pub fn new(sections: bool) -> Self {
+        Progress {
+            start: Instant::now(),
+            sections,
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Opens the collapsible section `name` titled `title`.
+    pub fn open(&self, name: &str, title: &str) {
+        if self.sections {
+            println!(
+                "\x1b[0Ksection_start:{}:{name}[collapsed=false]\r\x1b[0K{title}",
+                unix_now()
+            );
+        } else {
+            println!("{title}");
+        }
+    }
+
+    pub fn close(&self, name: &str) {
+        if self.sections {
+            println!("\x1b[0Ksection_end:{}:{name}\r\x1b[0K", unix_now());
+        }
+    }
+
+    /// A new status of `label`.
+    pub fn transition(&self, label: &str, a: &Assessment) {
+        let sync = a
+            .sync
+            .as_deref()
+            .map(|s| format!(" sync={s}"))
+            .unwrap_or_default();
+        let message = if a.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", a.message)
+        };
+        self.line(&format!("{label}:{sync} health={}{message}", a.health));
+    }
+
+    /// Anything else worth a line.
+    pub fn note(&self, text: &str) {
+        self.line(text);
+    }
+
+    fn line(&self, text: &str) {
+        println!("[{:>7.1}s] {text}", self.elapsed().as_secs_f64());
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `4.2 s`, `3 min 05 s`.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} min {:02} s", secs / 60, secs % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_millis(4200)), "4.2 s");
+        assert_eq!(human(Duration::from_secs(185)), "3 min 05 s");
+    }
+}

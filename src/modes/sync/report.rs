@@ -1,0 +1,256 @@
+//! Reporting a sync on GitLab: the result comment (upserted by its marker, one per
+//! environment per merge request), the outcome label, the deployment record and the
+//! rollback merge request. Reporting is best effort: a failure to comment is logged and
+//! never changes the deploy's verdict or exit status.
+
+use std::time::Duration;
+
+use crate::gitlab::{DeploymentOutcome, GitlabClient, UserRef};
+use crate::marker;
+use crate::messages::{Messages, ResourceRow, RollbackLink, SyncResultView};
+use crate::modes::propose::{BumpSpec, Proposed, propose};
+
+use super::deploy::{End, TargetResult};
+use super::progress::human;
+use super::{Brought, SyncMarker};
+
+/// The whole sync, as reported.
+pub struct Summary {
+    /// `healthy`, `failed` or `timed out`.
+    pub outcome: &'static str,
+    pub environment: Option<String>,
+    pub commit: String,
+    pub duration: Duration,
+    /// The first failure, in one line; `None` when healthy.
+    pub reason: Option<String>,
+    pub rows: Vec<ResourceRow>,
+    pub details: Vec<String>,
+}
+
+impl Summary {
+    pub fn new(
+        results: &[TargetResult],
+        environment: Option<String>,
+        commit: &str,
+        duration: Duration,
+    ) -> Self {
+        let failed = results.iter().find(|r| r.end == End::Failed);
+        let timed_out = results.iter().find(|r| r.end == End::TimedOut);
+        let (outcome, first) = match (failed, timed_out) {
+            (Some(r), _) => ("failed", Some(r)),
+            (None, Some(r)) => ("timed out", Some(r)),
+            (None, None) => ("healthy", None),
+        };
+        Summary {
+            outcome,
+            environment,
+            commit: commit.to_string(),
+            duration,
+            reason: first.map(|r| {
+                r.reason
+                    .clone()
+                    .unwrap_or_else(|| format!("{}: {outcome}", r.target))
+            }),
+            rows: results.iter().flat_map(|r| r.rows.clone()).collect(),
+            details: results.iter().flat_map(|r| r.details.clone()).collect(),
+        }
+    }
+
+    fn healthy(&self) -> bool {
+        self.reason.is_none()
+    }
+
+    /// `deployed::prod` / `deploy-failed::prod` (no suffix without an environment).
+    fn labels(&self) -> (String, String) {
+        match &self.environment {
+            Some(env) => (format!("deployed::{env}"), format!("deploy-failed::{env}")),
+            None => ("deployed".into(), "deploy-failed".into()),
+        }
+    }
+}
+
+/// Records a running deployment when the environment is known and the CI job does not
+/// already record one itself (a job with `environment:` has CI_ENVIRONMENT_NAME set).
+pub async fn start_deployment(
+    gitlab: &GitlabClient,
+    project: &str,
+    environment: Option<&str>,
+    commit: &str,
+    brought: &[Brought],
+) -> Option<u64> {
+    let environment = environment?;
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if var("CI_ENVIRONMENT_NAME").is_some() {
+        return None;
+    }
+    let ref_ = var("CI_COMMIT_BRANCH").or_else(|| {
+        brought
+            .first()
+            .map(|b| b.merge_request.target_branch.clone())
+    })?;
+    match gitlab
+        .start_deployment(project, environment, commit, &ref_)
+        .await
+    {
+        Ok(d) => Some(d.id),
+        Err(e) => {
+            tracing::warn!(
+                "no GitLab deployment recorded for {environment} (the token needs the Developer role on the project): {e}"
+            );
+            None
+        }
+    }
+}
+
+/// Comments, labels, the deployment record and the rollback; failures are logged.
+pub async fn publish(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+    brought: &[Brought],
+    summary: &Summary,
+    rollback_on_failure: bool,
+    deployment: Option<u64>,
+) {
+    if let Some(id) = deployment {
+        let outcome = if summary.healthy() {
+            DeploymentOutcome::Success
+        } else {
+            DeploymentOutcome::Failed
+        };
+        if let Err(e) = gitlab.finish_deployment(project, id, outcome).await {
+            tracing::warn!("the GitLab deployment {id} keeps its running status: {e}");
+        }
+    }
+    let mut rollback: Option<Result<RollbackLink, String>> = None;
+    if rollback_on_failure && !summary.healthy() {
+        rollback = propose_rollback(gitlab, project, brought).await;
+        match &rollback {
+            Some(Ok(link)) => println!("rollback proposed: !{} {}", link.iid, link.url),
+            Some(Err(e)) => eprintln!("rollback not proposed: {e}"),
+            None => eprintln!(
+                "rollback not proposed: no bump merge request of the bot brought this commit"
+            ),
+        }
+    }
+    let messages = match Messages::new(None) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("cannot render the result comment: {e}");
+            return;
+        }
+    };
+    for b in brought {
+        let iid = b.merge_request.iid;
+        if let Err(e) = comment(
+            gitlab,
+            project,
+            bot,
+            b,
+            summary,
+            &messages,
+            rollback.as_ref(),
+        )
+        .await
+        {
+            eprintln!("warning: could not comment the result on !{iid}: {e:#}");
+        }
+        let (good, bad) = summary.labels();
+        let (add, remove) = if summary.healthy() {
+            (good, bad)
+        } else {
+            (bad, good)
+        };
+        if let Err(e) = gitlab.relabel(project, iid, &add, &remove).await {
+            eprintln!("warning: could not label !{iid} {add}: {e}");
+        }
+    }
+}
+
+async fn comment(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+    brought: &Brought,
+    summary: &Summary,
+    messages: &Messages,
+    rollback: Option<&Result<RollbackLink, String>>,
+) -> anyhow::Result<()> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let state = SyncMarker {
+        v: 1,
+        kind: "sync".into(),
+        environment: summary.environment.clone(),
+        commit: summary.commit.clone(),
+        outcome: summary.outcome.into(),
+    };
+    let view = SyncResultView {
+        outcome: summary.outcome.into(),
+        destination: summary
+            .environment
+            .clone()
+            .unwrap_or_else(|| brought.merge_request.target_branch.clone()),
+        commit: summary.commit.clone(),
+        commit_url: var("CI_PROJECT_URL").map(|u| format!("{u}/-/commit/{}", summary.commit)),
+        pipeline_url: var("CI_JOB_URL").or_else(|| var("CI_PIPELINE_URL")),
+        duration: human(summary.duration),
+        reason: summary.reason.clone(),
+        resources: summary.rows.clone(),
+        hidden_resources: 0,
+        details: summary.details.clone(),
+        rollback: rollback.and_then(|r| r.as_ref().ok()).cloned(),
+        rollback_error: rollback.and_then(|r| r.as_ref().err()).cloned(),
+        marker: marker::render(&state),
+    };
+    let body = messages.sync_result(&view)?;
+    let iid = brought.merge_request.iid;
+    let existing = gitlab.notes(project, iid).await?.into_iter().find(|n| {
+        n.author.id == bot.id
+            && marker::find::<SyncMarker>(&n.body)
+                .is_some_and(|m| m.kind == "sync" && m.environment == summary.environment)
+    });
+    match existing {
+        Some(note) => {
+            gitlab.update_note(project, iid, note.id, &body).await?;
+        }
+        None => {
+            gitlab.create_note(project, iid, &body).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The revert of the first bump that brought the commit, assigned to its assignees.
+async fn propose_rollback(
+    gitlab: &GitlabClient,
+    project: &str,
+    brought: &[Brought],
+) -> Option<Result<RollbackLink, String>> {
+    let b = brought.iter().find(|b| b.bump.is_some())?;
+    let state = b.bump.as_ref()?;
+    let spec = match BumpSpec::rollback(state) {
+        Ok(Ok(spec)) => spec,
+        Ok(Err(refusal)) => return Some(Err(refusal)),
+        Err(e) => return Some(Err(format!("{e:#}"))),
+    };
+    let spec = BumpSpec {
+        assignees: b
+            .merge_request
+            .assignees
+            .iter()
+            .map(|a| a.username.clone())
+            .collect(),
+        ..spec
+    };
+    Some(match propose(gitlab, project, &spec).await {
+        Ok(Proposed::Done(p)) => match p.merge_request {
+            Some(m) => Ok(RollbackLink {
+                iid: m.iid,
+                url: m.web_url,
+            }),
+            None => Err("the target branch already has the previous version".into()),
+        },
+        Ok(Proposed::Rejected { error, .. }) => Err(error.to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    })
+}

@@ -1,0 +1,207 @@
+//! What a directory of a config repo applies: its Kubernetes objects, as `kubectl apply`
+//! and the GitOps controllers would see them. A directory with a `kustomization.yaml` is
+//! built with `kustomize build` (or `kubectl kustomize`); any other directory's own
+//! `*.yaml`/`*.yml`/`*.json` files (not its subdirectories, as `kubectl apply -f DIR`) are
+//! read as they are. Parsing here is for reading objects; edits never go through it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: document {index}: {message}")]
+    Invalid {
+        path: String,
+        index: usize,
+        message: String,
+    },
+    #[error(
+        "{path} is a kustomize directory and neither `kustomize` nor `kubectl` is on PATH: install one, or point at plain manifests"
+    )]
+    NoKustomize { path: String },
+    #[error("`{command}` failed for {path}: {stderr}")]
+    Kustomize {
+        command: String,
+        path: String,
+        stderr: String,
+    },
+}
+
+/// One object with where it came from (`file` and document number, from 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    pub value: Value,
+    pub source: String,
+}
+
+impl Object {
+    pub fn api_version(&self) -> &str {
+        self.value["apiVersion"].as_str().unwrap_or("")
+    }
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or("")
+    }
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or("")
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        self.value["metadata"]["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+    }
+}
+
+/// Whether `dir` is a kustomize directory.
+pub fn is_kustomization(dir: &Path) -> bool {
+    dir.is_dir() && KUSTOMIZATION_FILES.iter().any(|f| dir.join(f).is_file())
+}
+
+/// The objects `path` (a file or directory) applies; see the module documentation.
+pub fn objects(path: &Path) -> Result<Vec<Object>, RenderError> {
+    if is_kustomization(path) {
+        let text = kustomize_build(path)?;
+        return parse(&text, &format!("{} (kustomize build)", path.display()));
+    }
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|source| RenderError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| RenderError::Read {
+            path: file.display().to_string(),
+            source,
+        })?;
+        out.extend(parse(&text, &file.display().to_string())?);
+    }
+    Ok(out)
+}
+
+/// The Kubernetes objects of a multi-document YAML text (`List` kinds expanded, empty
+/// documents skipped); anything else is an error naming the document.
+pub fn parse(text: &str, path: &str) -> Result<Vec<Object>, RenderError> {
+    let mut out = Vec::new();
+    for (i, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
+        let index = i + 1;
+        let invalid = |message: String| RenderError::Invalid {
+            path: path.to_string(),
+            index,
+            message,
+        };
+        let value = Value::deserialize(doc).map_err(|e| invalid(e.to_string()))?;
+        if value.is_null() {
+            continue;
+        }
+        let items = match value.get("kind").and_then(Value::as_str) {
+            Some(kind) if kind.ends_with("List") && value.get("items").is_some() => value["items"]
+                .as_array()
+                .cloned()
+                .ok_or_else(|| invalid("`items` is not a list".into()))?,
+            _ => vec![value],
+        };
+        for item in items {
+            let object = Object {
+                value: item,
+                source: format!("{path}#{index}"),
+            };
+            if object.api_version().is_empty()
+                || object.kind().is_empty()
+                || object.name().is_empty()
+            {
+                return Err(invalid(
+                    "not a Kubernetes object (apiVersion, kind and metadata.name are required)"
+                        .into(),
+                ));
+            }
+            out.push(object);
+        }
+    }
+    Ok(out)
+}
+
+/// `kustomize build DIR`, else `kubectl kustomize DIR`.
+pub fn kustomize_build(dir: &Path) -> Result<String, RenderError> {
+    let candidates: [(&str, &[&str]); 2] = [("kustomize", &["build"]), ("kubectl", &["kustomize"])];
+    for (program, args) in candidates {
+        let output = match Command::new(program).args(args).arg(dir).output() {
+            Ok(o) => o,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(RenderError::Read {
+                    path: program.to_string(),
+                    source,
+                });
+            }
+        };
+        if !output.status.success() {
+            return Err(RenderError::Kustomize {
+                command: format!("{program} {}", args.join(" ")),
+                path: dir.display().to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    Err(RenderError::NoKustomize {
+        path: dir.display().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_and_lists_become_objects() {
+        let text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: b}}\n";
+        let objects = parse(text, "x.yaml").unwrap();
+        let names: Vec<_> = objects
+            .iter()
+            .map(|o| (o.kind(), o.name(), o.source.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("ConfigMap", "a", "x.yaml#1"), ("Service", "b", "x.yaml#3")]
+        );
+    }
+
+    #[test]
+    fn a_document_that_is_not_an_object_is_named() {
+        let err = parse(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nfoo: bar\n",
+            "x.yaml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.yaml: document 2: not a Kubernetes object (apiVersion, kind and metadata.name are required)"
+        );
+    }
+}

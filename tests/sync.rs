@@ -1,0 +1,784 @@
+//! `sync` through the real binary, against the fake GitLab and the fake Kubernetes API, with
+//! a scripted controller thread moving the Argo CD Application, Flux Kustomization or
+//! Deployment through the states a real controller would.
+
+mod common;
+mod fake_gitlab;
+mod fake_kube;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::Run;
+use fake_gitlab::{FakeGitlab, Options as GitlabOptions};
+use fake_kube::{FakeKube, Options as KubeOptions};
+use serde_json::{Value, json};
+
+const PROJECT: &str = "group/helloworld-ops";
+const IMAGE: &str = "registry.example.com/root/helloworld";
+const OPERATOR: u64 = 2;
+const ARGO: &str = "argoproj.io/v1alpha1";
+const CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n";
+/// How long a scripted controller waits for the bot before the test fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+struct World {
+    gitlab: FakeGitlab,
+    kube: Arc<FakeKube>,
+    /// The merge commit of bump !1 (ci-34 → ci-35), on main.
+    commit: String,
+    _seed: tempfile::TempDir,
+}
+
+/// A config repo whose bump merge request !1 was merged by the operator, and a cluster
+/// holding the Argo CD Application `argocd/helloworld`, synced and healthy at the commit
+/// before.
+fn world(config: &str) -> World {
+    let seed = common::copy_tree(&common::example_repo());
+    common::write(seed.path(), ".gitops-bot.yaml", config);
+    let gitlab = FakeGitlab::start(GitlabOptions {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..GitlabOptions::default()
+    });
+    let before = gitlab.git(&["rev-parse", "main"]).trim().to_string();
+    let run = gitlab_bot(
+        &gitlab,
+        &[
+            "bump",
+            "--project",
+            PROJECT,
+            "--environment",
+            "prod",
+            "--image",
+            &format!("{IMAGE}:ci-35"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    gitlab.add_note(1, OPERATOR, "gitops-bot deploy");
+    let run = gitlab_bot(&gitlab, &["commands", "--project", PROJECT]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let commit = gitlab.git(&["rev-parse", "main"]).trim().to_string();
+    assert_ne!(commit, before, "the bump was merged");
+
+    let kube = Arc::new(FakeKube::start(KubeOptions::default()));
+    kube.put(json!({
+        "apiVersion": ARGO,
+        "kind": "Application",
+        "metadata": {"name": "helloworld", "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "overlays/prod", "targetRevision": "main"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "hello"},
+        },
+        "status": {
+            "sync": {"status": "Synced", "revision": before},
+            "health": {"status": "Healthy"},
+            "resources": [
+                {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "hello", "name": "helloworld", "status": "Synced", "health": {"status": "Healthy"}},
+                {"version": "v1", "kind": "Service", "namespace": "hello", "name": "helloworld", "status": "Synced", "health": {"status": "Healthy"}},
+            ],
+        },
+    }));
+    World {
+        gitlab,
+        kube,
+        commit,
+        _seed: seed,
+    }
+}
+
+fn gitlab_bot(gitlab: &FakeGitlab, args: &[&str]) -> Run {
+    common::run_without_leaking(
+        common::bot_command(&gitlab.url(), gitlab.token(), args),
+        gitlab.token(),
+    )
+}
+
+impl World {
+    /// `gitops-bot sync --project P --commit C ARGS` with cluster access to the fake.
+    fn sync(&self, args: &[&str]) -> Run {
+        let mut all = vec!["sync", "--project", PROJECT, "--commit", &self.commit];
+        all.extend_from_slice(args);
+        let mut cmd: Command = common::bot_command(&self.gitlab.url(), self.gitlab.token(), &all);
+        cmd.env("KUBE_API_URL", self.kube.url())
+            .env("KUBE_TOKEN", self.kube.token())
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBE_CA_FILE")
+            .env_remove("KUBE_NAMESPACE");
+        let run = common::run_without_leaking(cmd, self.gitlab.token());
+        assert!(!run.stdout.contains(self.kube.token()) && !run.stderr.contains(self.kube.token()));
+        run
+    }
+
+    /// The bot's sync result comments on !1.
+    fn results(&self) -> Vec<String> {
+        self.gitlab
+            .notes(1)
+            .into_iter()
+            .filter(|n| {
+                n["body"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("\"kind\":\"sync\"")
+            })
+            .map(|n| n["body"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn labels(&self) -> Vec<String> {
+        let mr = self
+            .gitlab
+            .merge_requests()
+            .into_iter()
+            .find(|m| m["iid"] == 1)
+            .unwrap();
+        mr["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// A controller thread: waits for the bot's sync request, then plays `steps` on the
+    /// Application (each after a short pause).
+    fn argo_controller(&self, steps: Vec<Step>) -> thread::JoinHandle<()> {
+        let kube = self.kube.clone();
+        thread::spawn(move || {
+            kube.wait_for(
+                ARGO,
+                "Application",
+                Some("argocd"),
+                "helloworld",
+                PATIENCE,
+                |app| app.get("operation").is_some_and(|o| !o.is_null()),
+            );
+            for step in steps {
+                thread::sleep(Duration::from_millis(50));
+                kube.update(ARGO, "Application", Some("argocd"), "helloworld", step);
+            }
+        })
+    }
+}
+
+type Step = Box<dyn FnOnce(&mut Value) + Send>;
+
+/// The operation is picked up: `Running` for the requested revision.
+fn running() -> Step {
+    Box::new(|app| {
+        let op = app["operation"].take();
+        app.as_object_mut().unwrap().remove("operation");
+        app["status"]["operationState"] =
+            json!({"phase": "Running", "operation": op, "startedAt": "2026-11-21T10:00:00Z"});
+        app["status"]["health"] = json!({"status": "Progressing"});
+    })
+}
+
+fn synced_at(commit: &str, health: &str) -> Step {
+    let commit = commit.to_string();
+    let health = health.to_string();
+    Box::new(move |app| {
+        app["status"]["sync"] = json!({"status": "Synced", "revision": commit});
+        app["status"]["operationState"]["phase"] = json!("Succeeded");
+        app["status"]["operationState"]["syncResult"] = json!({"revision": commit});
+        app["status"]["health"] = json!({"status": health});
+        for r in app["status"]["resources"].as_array_mut().unwrap() {
+            if r["kind"] == "Deployment" {
+                r["health"] = json!({"status": health, "message": if health == "Degraded" { "Deployment \"helloworld\" exceeded its progress deadline" } else { "" }});
+            }
+        }
+    })
+}
+
+#[test]
+fn a_healthy_argo_cd_sync_is_commented_labelled_and_recorded() {
+    let w = world(CONFIG);
+    let controller = w.argo_controller(vec![
+        running(),
+        synced_at(&w.commit, "Progressing"),
+        synced_at(&w.commit, "Healthy"),
+    ]);
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("Application argocd/helloworld: sync of"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("health=Healthy"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("sync: healthy: Application argocd/helloworld at "),
+        "{}",
+        run.stdout
+    );
+
+    // Exactly the merged revision was requested, the way `argocd app sync --revision` does.
+    let patches: Vec<_> = w
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    let patch: Value = serde_json::from_str(&patches[0].body).unwrap();
+    assert_eq!(patch["operation"]["sync"]["revision"], w.commit);
+    assert_eq!(patch["operation"]["initiatedBy"]["username"], "gitops-bot");
+    assert!(patch["metadata"]["resourceVersion"].is_string());
+    // Watched, not polled: no more than a handful of reads of the Application.
+    let gets = w
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/applications/helloworld"))
+        .count();
+    assert!(gets <= 2, "{gets} GETs of the Application");
+
+    let results = w.results();
+    assert_eq!(results.len(), 1);
+    assert!(
+        results[0].contains(":white_check_mark: **Deployed** to **`prod`**"),
+        "{}",
+        results[0]
+    );
+    assert!(
+        results[0].contains("| Application | `argocd/helloworld` | Synced | Healthy |"),
+        "{}",
+        results[0]
+    );
+    assert!(
+        results[0].contains("| Deployment | `hello/helloworld` | Synced | Healthy |"),
+        "{}",
+        results[0]
+    );
+    assert!(
+        w.labels().contains(&"deployed::prod".to_string()),
+        "{:?}",
+        w.labels()
+    );
+    let deployments = w.gitlab.deployments();
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(
+        (
+            deployments[0].environment.as_str(),
+            deployments[0].sha.as_str(),
+            deployments[0].status.as_str()
+        ),
+        ("prod", w.commit.as_str(), "success")
+    );
+}
+
+#[test]
+fn a_rerun_edits_the_same_comment() {
+    let w = world(CONFIG);
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Healthy")]);
+    assert_eq!(w.sync(&[]).code, 0);
+    controller.join().unwrap();
+    let first = w.results();
+    // Already at the commit: the rerun requests nothing and edits the comment.
+    let run = w.sync(&[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("already syncing or synced at this commit"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        w.kube
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count(),
+        1
+    );
+    let second = w.results();
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert!(
+        w.gitlab
+            .requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.contains("/notes/"))
+    );
+}
+
+#[test]
+fn degraded_with_image_pull_back_off_names_the_image_and_fails() {
+    let w = world(CONFIG);
+    w.kube.put(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "helloworld-7d9c-x2x", "namespace": "hello", "labels": {"app": "helloworld"}},
+        "spec": {"containers": [{"name": "helloworld", "image": format!("{IMAGE}:ci-35")}]},
+        "status": {"phase": "Pending", "containerStatuses": [{
+            "name": "helloworld", "image": format!("{IMAGE}:ci-35"), "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{IMAGE}:ci-35\"")}}
+        }]}
+    }));
+    w.kube.put(json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "helloworld-7d9c-x2x.1", "namespace": "hello"},
+        "involvedObject": {"kind": "Pod", "name": "helloworld-7d9c-x2x", "namespace": "hello"},
+        "type": "Warning", "reason": "Failed", "lastTimestamp": "2026-11-21T10:00:05Z",
+        "message": format!("Failed to pull image \"{IMAGE}:ci-35\": manifest unknown")
+    }));
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Degraded")]);
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert!(last.starts_with("sync failed: Application argocd/helloworld: Deployment hello/helloworld: Deployment \"helloworld\" exceeded its progress deadline"), "{last}");
+    assert!(
+        run.stderr
+            .contains("ImagePullBackOff (image registry.example.com/root/helloworld:ci-35)"),
+        "{}",
+        run.stderr
+    );
+    let comment = &w.results()[0];
+    assert!(comment.contains(":x: **Deploy failed**"), "{comment}");
+    assert!(comment.contains("container helloworld: ImagePullBackOff (image registry.example.com/root/helloworld:ci-35)"), "{comment}");
+    assert!(comment.contains("manifest unknown"), "{comment}");
+    assert!(
+        w.labels().contains(&"deploy-failed::prod".to_string()),
+        "{:?}",
+        w.labels()
+    );
+    assert_eq!(w.gitlab.deployments()[0].status, "failed");
+}
+
+#[test]
+fn a_failed_sync_operation_fails_with_its_message() {
+    let w = world(CONFIG);
+    let commit = w.commit.clone();
+    let controller = w.argo_controller(vec![
+        running(),
+        Box::new(move |app| {
+            app["status"]["operationState"]["phase"] = json!("Failed");
+            app["status"]["operationState"]["message"] = json!("one or more objects failed to apply");
+            app["status"]["operationState"]["syncResult"] = json!({"revision": commit, "resources": [
+                {"kind": "Deployment", "namespace": "hello", "name": "helloworld", "status": "SyncFailed",
+                 "message": "Deployment.apps \"helloworld\" is invalid: spec.template.spec.containers[0].image: Required value"}
+            ]});
+        }),
+    ]);
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert!(last.contains("sync operation Failed: one or more objects failed to apply; Deployment hello/helloworld: Deployment.apps"), "{last}");
+}
+
+#[test]
+fn a_timeout_reports_what_it_was_waiting_for() {
+    let w = world(CONFIG);
+    let controller = w.argo_controller(vec![running()]);
+    let run = w.sync(&["--timeout", "2s"]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("sync timed out: Application argocd/helloworld: not healthy after"),
+        "{last}"
+    );
+    assert!(last.contains("sync operation Running"), "{last}");
+    assert!(w.results()[0].contains(":hourglass: **Deploy timed out**"));
+}
+
+#[test]
+fn a_dropped_watch_resumes_without_missing_the_transition() {
+    let w = world(CONFIG);
+    let kube = w.kube.clone();
+    let commit = w.commit.clone();
+    let controller = thread::spawn(move || {
+        kube.wait_for(
+            ARGO,
+            "Application",
+            Some("argocd"),
+            "helloworld",
+            PATIENCE,
+            |a| a.get("operation").is_some_and(|o| !o.is_null()),
+        );
+        thread::sleep(Duration::from_millis(100));
+        kube.drop_watches();
+        // The transition happens while no watch is open.
+        kube.update(ARGO, "Application", Some("argocd"), "helloworld", running());
+        kube.update(
+            ARGO,
+            "Application",
+            Some("argocd"),
+            "helloworld",
+            synced_at(&commit, "Healthy"),
+        );
+    });
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let watches = w
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.query.contains("watch=true"))
+        .count();
+    assert!(
+        watches >= 2,
+        "the watch was resumed: {watches} watch requests"
+    );
+}
+
+#[test]
+fn gone_410_relists_and_still_sees_the_outcome() {
+    let w = world(CONFIG);
+    let kube = w.kube.clone();
+    let commit = w.commit.clone();
+    let controller = thread::spawn(move || {
+        kube.wait_for(
+            ARGO,
+            "Application",
+            Some("argocd"),
+            "helloworld",
+            PATIENCE,
+            |a| a.get("operation").is_some_and(|o| !o.is_null()),
+        );
+        thread::sleep(Duration::from_millis(100));
+        kube.update(ARGO, "Application", Some("argocd"), "helloworld", running());
+        kube.update(
+            ARGO,
+            "Application",
+            Some("argocd"),
+            "helloworld",
+            synced_at(&commit, "Healthy"),
+        );
+        kube.compact();
+        kube.drop_watches();
+    });
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn another_running_operation_is_refused_politely() {
+    let w = world(CONFIG);
+    w.kube.update(ARGO, "Application", Some("argocd"), "helloworld", |app| {
+        app["status"]["operationState"] = json!({
+            "phase": "Running", "startedAt": "2026-11-21T09:59:00Z",
+            "operation": {"sync": {"revision": "0123456789012345678901234567890123456789"}, "initiatedBy": {"username": "alice"}}
+        });
+    });
+    let run = w.sync(&[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert!(last.contains("another operation is Running (started by alice) since 2026-11-21T09:59:00Z; not starting another sync"), "{last}");
+    assert_eq!(
+        w.kube
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count(),
+        0
+    );
+    assert!(w.results()[0].contains("another operation is Running"));
+}
+
+#[test]
+fn a_forbidden_patch_names_the_rbac_rule_to_add() {
+    let w = world(CONFIG);
+    w.kube
+        .forbid("patch", "argoproj.io", "applications", Some("argocd"));
+    let run = w.sync(&[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert!(last.starts_with("sync failed: Application argocd/helloworld: forbidden: cannot patch applications.argoproj.io \"helloworld\" in namespace argocd; add this rule to the Role bound to the bot's service account in namespace argocd: {apiGroups: [\"argoproj.io\"], resources: [\"applications\"], verbs: [\"patch\"]}"), "{last}");
+    assert!(w.results()[0].contains("verbs: [\"patch\"]"));
+}
+
+#[test]
+fn observe_only_waits_for_auto_sync_without_writing() {
+    let w = world(CONFIG);
+    w.kube
+        .forbid("patch", "argoproj.io", "applications", Some("argocd"));
+    let kube = w.kube.clone();
+    let commit = w.commit.clone();
+    let controller = thread::spawn(move || {
+        // Auto-sync notices the commit on its own.
+        thread::sleep(Duration::from_millis(300));
+        kube.update(ARGO, "Application", Some("argocd"), "helloworld", |app| {
+            app["status"]["sync"]["status"] = json!("OutOfSync");
+        });
+        thread::sleep(Duration::from_millis(100));
+        kube.update(
+            ARGO,
+            "Application",
+            Some("argocd"),
+            "helloworld",
+            synced_at(&commit, "Healthy"),
+        );
+    });
+    let run = w.sync(&["--observe-only"]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        w.kube.requests().iter().all(|r| r.method == "GET"),
+        "observe-only only reads"
+    );
+}
+
+#[test]
+fn rollback_on_failure_opens_the_revert_merge_request() {
+    let w = world(CONFIG);
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Degraded")]);
+    let run = w.sync(&["--rollback-on-failure"]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let revert = w
+        .gitlab
+        .merge_requests()
+        .into_iter()
+        .find(|m| m["iid"] == 2)
+        .expect("a rollback MR");
+    assert_eq!(
+        revert["title"],
+        "Deploy helloworld ci-34 to prod (was ci-35)"
+    );
+    assert_eq!(revert["assignees"][0]["username"], "operator");
+    assert!(
+        w.results()[0].contains("Rollback proposed in !2:"),
+        "{}",
+        w.results()[0]
+    );
+}
+
+#[test]
+fn flux_kustomizations_are_reconciled_and_watched() {
+    let w = world(
+        "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    flux: [Kustomization/flux-system/apps]\n",
+    );
+    w.kube.put(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "helloworld-ops", "namespace": "flux-system"},
+        "spec": {"url": "https://gitlab.example.com/group/helloworld-ops.git", "interval": "5m"},
+    }));
+    w.kube.put(json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "apps", "namespace": "flux-system"},
+        "spec": {"path": "./overlays/prod", "sourceRef": {"kind": "GitRepository", "name": "helloworld-ops"}, "interval": "10m", "prune": true},
+        "status": {"observedGeneration": 1, "lastAppliedRevision": "main@sha1:0000000000000000000000000000000000000000",
+                   "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied revision: main@sha1:0000000"}]},
+    }));
+    let kube = w.kube.clone();
+    let commit = w.commit.clone();
+    let controller = thread::spawn(move || {
+        let ks = kube.wait_for(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            Some("flux-system"),
+            "apps",
+            PATIENCE,
+            |k| {
+                k.pointer("/metadata/annotations/reconcile.fluxcd.io~1requestedAt")
+                    .is_some()
+            },
+        );
+        let asked = ks["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"].clone();
+        kube.update(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            Some("flux-system"),
+            "apps",
+            move |k| {
+                k["status"]["lastHandledReconcileAt"] = asked;
+                k["status"]["lastAppliedRevision"] = json!(format!("main@sha1:{commit}"));
+                k["status"]["conditions"][0]["message"] = json!("Applied revision: main");
+                k["status"]["inventory"] =
+                    json!({"entries": [{"id": "hello_helloworld_apps_Deployment", "v": "v1"}]});
+            },
+        );
+    });
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let source = w
+        .kube
+        .get(
+            "source.toolkit.fluxcd.io/v1",
+            "GitRepository",
+            Some("flux-system"),
+            "helloworld-ops",
+        )
+        .unwrap();
+    assert!(
+        source
+            .pointer("/metadata/annotations/reconcile.fluxcd.io~1requestedAt")
+            .is_some(),
+        "the source was asked to fetch"
+    );
+    let comment = &w.results()[0];
+    assert!(
+        comment.contains("| Kustomization | `flux-system/apps` |"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("| Deployment | `hello/helloworld` |"),
+        "{comment}"
+    );
+}
+
+#[test]
+fn direct_apply_of_the_example_repo_waits_for_the_rollout() {
+    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n");
+    let checkout = common::copy_tree(&common::example_repo());
+    let overlay = checkout.path().join("overlays/prod");
+    let kube = w.kube.clone();
+    let controller = thread::spawn(move || {
+        // The deployment controller: observe the new generation, roll out two replicas.
+        let d = kube.wait_for(
+            "apps/v1",
+            "Deployment",
+            Some("hello"),
+            "helloworld",
+            PATIENCE,
+            |_| true,
+        );
+        let generation = d["metadata"]["generation"].clone();
+        thread::sleep(Duration::from_millis(100));
+        kube.update("apps/v1", "Deployment", Some("hello"), "helloworld", |d| {
+            d["status"] = json!({"observedGeneration": generation, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 0});
+        });
+        thread::sleep(Duration::from_millis(100));
+        kube.update("apps/v1", "Deployment", Some("hello"), "helloworld", |d| {
+            d["status"]["updatedReplicas"] = json!(2);
+            d["status"]["availableReplicas"] = json!(2);
+        });
+    });
+    let run = w.sync(&[
+        "--apply",
+        overlay.to_str().unwrap(),
+        "--namespace",
+        "hello",
+        "--environment",
+        "prod",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    controller.join().unwrap();
+    let deployment = w
+        .kube
+        .get("apps/v1", "Deployment", Some("hello"), "helloworld")
+        .unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 2, "the overlay was built");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("{IMAGE}:ci-34")
+    );
+    assert!(
+        w.kube
+            .get("v1", "Service", Some("hello"), "helloworld")
+            .is_some()
+    );
+    let applies: Vec<_> = w
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert!(
+        applies.iter().all(|r| r
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/apply-patch"))
+            && r.query.contains("fieldManager=gitops-bot")),
+        "{applies:?}"
+    );
+    assert!(
+        applies.iter().any(|r| r.query.contains("dryRun=All")),
+        "a dry run came first"
+    );
+    assert!(
+        run.stdout.contains("1 of 2 updated replicas are available")
+            || run.stdout.contains("0 of 1 updated"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        w.results()[0].contains("| Deployment | `hello/helloworld` | Applied | Healthy |"),
+        "{}",
+        w.results()[0]
+    );
+}
+
+#[test]
+fn a_direct_push_without_merge_request_reports_in_the_log_only() {
+    let w = world(CONFIG);
+    let pushed = w
+        .gitlab
+        .commit_files("main", &[("notes.txt", "direct push\n")], "direct push");
+    let kube = w.kube.clone();
+    let commit = pushed.clone();
+    let controller = thread::spawn(move || {
+        kube.wait_for(
+            ARGO,
+            "Application",
+            Some("argocd"),
+            "helloworld",
+            PATIENCE,
+            |a| a.get("operation").is_some_and(|o| !o.is_null()),
+        );
+        kube.update(ARGO, "Application", Some("argocd"), "helloworld", running());
+        kube.update(
+            ARGO,
+            "Application",
+            Some("argocd"),
+            "helloworld",
+            synced_at(&commit, "Healthy"),
+        );
+    });
+    let mut cmd: Command = common::bot_command(
+        &w.gitlab.url(),
+        w.gitlab.token(),
+        &[
+            "sync",
+            "--project",
+            PROJECT,
+            "--commit",
+            &pushed,
+            "--argocd-app",
+            "helloworld",
+        ],
+    );
+    cmd.env("KUBE_API_URL", w.kube.url())
+        .env("KUBE_TOKEN", w.kube.token());
+    let run = common::run_without_leaking(cmd, w.gitlab.token());
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("no merge request brought"),
+        "{}",
+        run.stdout
+    );
+    assert!(w.results().is_empty());
+}
+
+#[test]
+fn bad_targets_are_usage_errors() {
+    let w = world(CONFIG);
+    let run = w.sync(&["--flux", "GitRepository/flux-system/x"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Kustomization or HelmRelease"),
+        "{}",
+        run.stderr
+    );
+    let run = w.sync(&["--observe-only", "--apply", "."]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("--observe-only waits for a controller"),
+        "{}",
+        run.stderr
+    );
+    assert!(w.kube.requests().is_empty());
+}
