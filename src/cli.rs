@@ -101,6 +101,47 @@ pub enum Command {
     /// Exit status: 0 when every target is healthy at the commit, 1 on failure or timeout
     /// (the reason is the last line), 2 on usage errors.
     Sync(Box<SyncArgs>),
+
+    /// Show in a merge request of the config repo what it changes in what gets applied.
+    ///
+    /// For merge request pipelines. Reads the repository at the merge request's base and
+    /// head, renders every affected kustomize root (`kustomize build`, else `kubectl
+    /// kustomize`) and Helm chart (`helm template`) at both and diffs the outputs; changed
+    /// plain YAML files are diffed as they are. Without those tools on PATH the raw files are
+    /// diffed, and the comment says so. With --live, the head's objects are also compared
+    /// with the cluster through a server-side dry run (as `kubectl diff`; needs get and patch
+    /// on them). The result is one comment on the merge request, edited in place by later
+    /// pipelines, cut at line boundaries under GitLab's comment limit.
+    ///
+    /// Environment: GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_PATH, CI_MERGE_REQUEST_IID,
+    /// CI_JOB_URL; with --live, the cluster variables of `sync`.
+    Preview(PreviewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The config project on GitLab [default: $CI_PROJECT_PATH].
+    #[arg(long, value_name = "ID|PATH")]
+    pub project: Option<String>,
+
+    /// The merge request [default: $CI_MERGE_REQUEST_IID].
+    #[arg(long, value_name = "IID")]
+    pub mr: Option<u64>,
+
+    /// Also diff the head's objects against the live cluster (server-side dry run).
+    #[arg(long)]
+    pub live: bool,
+
+    /// Namespace for objects that name none (with --live) [default: the kubeconfig's].
+    #[arg(long, value_name = "NS", requires = "live")]
+    pub namespace: Option<String>,
+
+    /// Print the comment instead of posting it.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub gitlab: GitlabArgs,
 }
 
 #[derive(Debug, Args)]

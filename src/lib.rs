@@ -18,6 +18,7 @@ pub mod messages;
 pub mod modes;
 pub mod output;
 pub mod policy;
+pub mod preview;
 pub mod render;
 pub mod targets;
 pub mod workdir;

@@ -25,12 +25,22 @@ pub struct Applied {
     pub object: Value,
 }
 
-/// Applies `objects` (dry run first, then for real); namespaced objects without a namespace
-/// go to `default_namespace`.
+/// Whether [`apply_all`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Dry run, then for real.
+    Apply,
+    /// Only the dry run: what the objects would become (`kubectl diff`).
+    DryRun,
+}
+
+/// Applies `objects` (dry run first, then for real unless `mode` is [`Mode::DryRun`]);
+/// namespaced objects without a namespace go to `default_namespace`.
 pub async fn apply_all(
     client: &Client,
     objects: &[Object],
     default_namespace: &str,
+    mode: Mode,
 ) -> Result<Vec<Applied>, ClusterError> {
     let mut resolved: BTreeMap<(String, String), (ApiResource, bool)> = BTreeMap::new();
     let mut plan = Vec::with_capacity(objects.len());
@@ -101,7 +111,7 @@ pub async fn apply_all(
                 object: serde_json::to_value(&result).unwrap_or(Value::Null),
             });
         }
-        if !dry_run {
+        if !dry_run || mode == Mode::DryRun {
             return Ok(applied);
         }
     }

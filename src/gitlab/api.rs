@@ -78,6 +78,11 @@ pub struct Pipeline {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DiffRefs {
     pub start_sha: Option<String>,
+    /// The merge base of source and target: what GitLab diffs the merge request against.
+    #[serde(default)]
+    pub base_sha: Option<String>,
+    #[serde(default)]
+    pub head_sha: Option<String>,
 }
 
 impl MergeRequest {

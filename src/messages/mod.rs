@@ -18,6 +18,10 @@ pub const DESCRIPTION_LIMIT: usize = 1_000_000;
 const MERGE_REQUEST: &str = include_str!("../../templates/messages/merge_request.md.j2");
 const SUPERSEDED: &str = include_str!("../../templates/messages/superseded.md.j2");
 const SYNC_RESULT: &str = include_str!("../../templates/messages/sync_result.md.j2");
+const PREVIEW: &str = include_str!("../../templates/messages/preview.md.j2");
+
+/// GitLab refuses notes over 1,000,000 characters; stay clearly below.
+pub const NOTE_LIMIT: usize = 950_000;
 
 /// Rows of the sync result table beyond this are counted, not listed.
 pub const MAX_RESOURCE_ROWS: usize = 200;
@@ -113,6 +117,28 @@ pub struct SyncResultView {
     pub marker: String,
 }
 
+/// One rendered source of a preview.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewSection {
+    /// `kustomize`, `helm`, `yaml` or `live`.
+    pub kind: String,
+    pub path: String,
+    /// `2 objects changed`, `new`, …
+    pub summary: String,
+    pub diff: String,
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewView {
+    pub head: String,
+    pub pipeline_url: Option<String>,
+    pub sections: Vec<PreviewSection>,
+    /// Things the reader should know (a renderer missing, a live diff skipped).
+    pub notes: Vec<String>,
+    pub marker: String,
+}
+
 pub struct Messages {
     env: Environment<'static>,
 }
@@ -147,6 +173,7 @@ impl Messages {
         )?;
         add(&mut env, "superseded.md.j2", SUPERSEDED.to_string())?;
         add(&mut env, "sync_result.md.j2", SYNC_RESULT.to_string())?;
+        add(&mut env, "preview.md.j2", PREVIEW.to_string())?;
         Ok(Messages { env })
     }
 
@@ -188,6 +215,30 @@ impl Messages {
 
     pub fn superseded(&self, view: &SupersededView) -> Result<String, MessageError> {
         self.render("superseded.md.j2", view)
+    }
+
+    /// The preview comment, its diffs cut at line boundaries (largest first) when the whole
+    /// would exceed [`NOTE_LIMIT`].
+    pub fn preview(&self, view: &PreviewView) -> Result<String, MessageError> {
+        let mut view = view.clone();
+        for _ in 0..8 {
+            let text = self.render("preview.md.j2", &view)?;
+            let length = text.chars().count();
+            if length <= NOTE_LIMIT {
+                return Ok(text);
+            }
+            let Some(largest) = view.sections.iter_mut().max_by_key(|s| s.diff.len()) else {
+                break;
+            };
+            let keep = largest
+                .diff
+                .chars()
+                .count()
+                .saturating_sub(length - NOTE_LIMIT + 1000);
+            largest.diff = truncate_lines(&largest.diff, keep);
+            largest.truncated = true;
+        }
+        Err(MessageError::TooLong)
     }
 
     /// The sync result comment; rows beyond [`MAX_RESOURCE_ROWS`] are counted instead.

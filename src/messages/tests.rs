@@ -161,3 +161,27 @@ fn code_spans_cannot_be_closed_by_content() {
     assert_eq!(fence("x ```` y".into()), "`````");
     assert_eq!(cell("a|b".into()), "a\\|b");
 }
+
+#[test]
+fn previews_are_cut_under_the_note_limit_at_line_boundaries() {
+    let messages = Messages::new(None).unwrap();
+    let line = "+  image: registry.example.com/root/helloworld:ci-35\n";
+    let view = PreviewView {
+        head: "0123456789abcdef".into(),
+        pipeline_url: None,
+        sections: vec![PreviewSection {
+            kind: "kustomize".into(),
+            path: "overlays/prod".into(),
+            summary: "2 objects changed".into(),
+            diff: line.repeat(40_000),
+            truncated: false,
+        }],
+        notes: vec![],
+        marker: "<!-- gitops-bot:{} -->".into(),
+    };
+    let text = messages.preview(&view).unwrap();
+    assert!(text.chars().count() <= NOTE_LIMIT);
+    assert!(text.contains("Truncated to stay under GitLab's comment limit"));
+    assert!(text.contains(&format!("{line}```")), "cut at a line end");
+    assert!(text.trim_end().ends_with("<!-- gitops-bot:{} -->"));
+}

@@ -6,6 +6,7 @@ mod bump_local;
 pub mod engine;
 mod handle_event;
 mod poll;
+mod preview;
 pub mod propose;
 mod serve;
 mod sync;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .block_on(serve::run(&args)),
         Command::HandleEvent(args) => runtime()?.block_on(handle_event::run(&args)),
         Command::Commands(args) => runtime()?.block_on(poll::run(&args)),
+        Command::Preview(args) => runtime()?.block_on(preview::run(&args)),
         Command::Sync(args) => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

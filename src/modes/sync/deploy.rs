@@ -9,7 +9,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::cluster::apply::{FIELD_MANAGER, apply_all};
+use crate::cluster::apply::{FIELD_MANAGER, Mode, apply_all};
 use crate::cluster::wait::{WaitEnd, until_settled};
 use crate::cluster::{ClusterError, Subject, dynamic_api, pods, resource_of};
 use crate::health::{self, Assessment, ResourceRow, Verdict, argocd, flux, rollout};
@@ -430,7 +430,7 @@ async fn apply(ctx: &Context<'_>, path: &std::path::Path) -> Result<Ended, Clust
             path.display()
         )));
     }
-    let applied = apply_all(ctx.client, &objects, ctx.default_namespace).await?;
+    let applied = apply_all(ctx.client, &objects, ctx.default_namespace, Mode::Apply).await?;
     ctx.progress.note(&format!(
         "apply {}: {} objects applied (server-side, field manager {FIELD_MANAGER})",
         path.display(),
