@@ -179,6 +179,15 @@ if [ -z "${BENCH_SKIP_SERVE:-}" ]; then
   SERVE_MD=$OUT/serve.md
 fi
 
+# sync: healthy -> result comment through the fakes (watch-driven)
+SYNC_MD=""
+if [ -z "${BENCH_SKIP_SYNC:-}" ]; then
+  log "sync latency (cargo bench --bench sync_latency)"
+  (cd "$ROOT" && GITOPS_BOT=$BIN cargo bench --quiet --bench sync_latency) > "$OUT/sync.md" \
+    || die "sync_latency benchmark failed"
+  SYNC_MD=$OUT/sync.md
+fi
+
 # the shared tree must be untouched by the dry runs (else the numbers are suspect: exit 2)
 DIRTY=""
 if [ -n "$(git -C "$REPO" status --porcelain)" ]; then
@@ -222,6 +231,7 @@ first_line() { if [ -s "$1" ]; then head -n1 "$1"; else echo "(no output)"; fi; 
   echo
   if [ -n "$GITLAB_MD" ]; then cat "$GITLAB_MD"; echo; fi
   if [ -n "$SERVE_MD" ]; then sed '/^raw wrk output/,$d' "$SERVE_MD"; echo; fi
+  if [ -n "$SYNC_MD" ]; then cat "$SYNC_MD"; echo; fi
   echo "Machine: nproc=$(nproc), CPU: $CPU, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "Binary: $BIN ($(first_line "$OUT/version.out")); wall = median of hyperfine runs (warm page cache);"
   echo "peak RSS = max 'Maximum resident set size' of GNU time over runs (largest single process)."
