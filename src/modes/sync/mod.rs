@@ -4,7 +4,10 @@
 //! `deploy-failed::<env>` label, a GitLab deployment record, and on request a rollback
 //! merge request. The targets run concurrently; the deploy is healthy only if all are.
 
+mod argo;
 mod deploy;
+mod direct;
+mod flux_object;
 mod progress;
 mod report;
 
