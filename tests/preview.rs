@@ -15,9 +15,24 @@ use serde_json::json;
 const PROJECT: &str = "group/helloworld-ops";
 const IMAGE: &str = "registry.example.com/root/helloworld";
 
+/// The overlay of the example written so that every kustomize release builds it (the
+/// kustomize v2.0.3 inside Debian's kubectl knows neither `replicas:` nor directories in
+/// `resources:`); newer ones only warn about the deprecated fields.
+const PORTABLE_OVERLAY: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nbases:\n  - ../../base\npatchesStrategicMerge:\n  - replicas.yaml\nimages:\n  - name: registry.example.com/root/helloworld\n    newTag: ci-34\n";
+
 /// The example config repo with bump merge request !1 (ci-34 → ci-35) open.
 fn setup() -> (FakeGitlab, tempfile::TempDir) {
     let seed = common::copy_tree(&common::example_repo());
+    common::write(
+        seed.path(),
+        "overlays/prod/kustomization.yaml",
+        PORTABLE_OVERLAY,
+    );
+    common::write(
+        seed.path(),
+        "overlays/prod/replicas.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: helloworld\nspec:\n  replicas: 2\n",
+    );
     let fake = FakeGitlab::start(Options {
         seed_dir: Some(seed.path().to_path_buf()),
         ..Options::default()
