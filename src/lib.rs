@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod diff;
+pub mod env;
 pub mod forms;
 pub mod gitlab;
 pub mod health;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+use crate::render::KUSTOMIZATION_FILES;
 
 /// What to render for the preview.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,7 +79,8 @@ struct Kustomization {
 }
 
 /// The sources a merge request affects, given the files at both commits (`files` is the
-/// union of both trees: path → text) and the changed paths.
+/// union of both trees: path → text, where only kustomization files' texts are read) and
+/// the changed paths.
 pub fn affected(files: &BTreeMap<String, String>, changed: &BTreeSet<String>) -> Vec<Source> {
     let dirs: BTreeSet<String> = files.keys().map(|p| parent(p).to_string()).collect();
     let kustomize_dirs: BTreeMap<String, Vec<String>> = dirs

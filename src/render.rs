@@ -10,7 +10,15 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::Value;
 
-const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+/// The names kustomize looks for in a directory.
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Whether a repository path names a kustomization file.
+pub fn is_kustomization_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    KUSTOMIZATION_FILES.contains(&name)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

@@ -142,9 +142,12 @@ impl World {
             .collect()
     }
 
-    /// A controller thread: waits for the bot's sync request, then plays `steps` on the
-    /// Application (each after a short pause).
-    fn argo_controller(&self, steps: Vec<Step>) -> thread::JoinHandle<()> {
+    /// A controller thread: waits for the bot's sync request on the Application, then runs
+    /// `script`.
+    fn after_sync_request(
+        &self,
+        script: impl FnOnce(&FakeKube) + Send + 'static,
+    ) -> thread::JoinHandle<()> {
         let kube = self.kube.clone();
         thread::spawn(move || {
             kube.wait_for(
@@ -155,12 +158,25 @@ impl World {
                 PATIENCE,
                 |app| app.get("operation").is_some_and(|o| !o.is_null()),
             );
+            script(&kube);
+        })
+    }
+
+    /// A controller thread that plays `steps` on the Application after the bot's sync
+    /// request, each after a short pause.
+    fn argo_controller(&self, steps: Vec<Step>) -> thread::JoinHandle<()> {
+        self.after_sync_request(move |kube| {
             for step in steps {
                 thread::sleep(Duration::from_millis(50));
-                kube.update(ARGO, "Application", Some("argocd"), "helloworld", step);
+                play(kube, step);
             }
         })
     }
+}
+
+/// Applies one controller step to the Application.
+fn play(kube: &FakeKube, step: Step) {
+    kube.update(ARGO, "Application", Some("argocd"), "helloworld", step);
 }
 
 type Step = Box<dyn FnOnce(&mut Value) + Send>;
@@ -393,28 +409,13 @@ fn a_timeout_reports_what_it_was_waiting_for() {
 #[test]
 fn a_dropped_watch_resumes_without_missing_the_transition() {
     let w = world(CONFIG);
-    let kube = w.kube.clone();
     let commit = w.commit.clone();
-    let controller = thread::spawn(move || {
-        kube.wait_for(
-            ARGO,
-            "Application",
-            Some("argocd"),
-            "helloworld",
-            PATIENCE,
-            |a| a.get("operation").is_some_and(|o| !o.is_null()),
-        );
+    let controller = w.after_sync_request(move |kube| {
         thread::sleep(Duration::from_millis(100));
         kube.drop_watches();
         // The transition happens while no watch is open.
-        kube.update(ARGO, "Application", Some("argocd"), "helloworld", running());
-        kube.update(
-            ARGO,
-            "Application",
-            Some("argocd"),
-            "helloworld",
-            synced_at(&commit, "Healthy"),
-        );
+        play(kube, running());
+        play(kube, synced_at(&commit, "Healthy"));
     });
     let run = w.sync(&[]);
     controller.join().unwrap();
@@ -434,26 +435,11 @@ fn a_dropped_watch_resumes_without_missing_the_transition() {
 #[test]
 fn gone_410_relists_and_still_sees_the_outcome() {
     let w = world(CONFIG);
-    let kube = w.kube.clone();
     let commit = w.commit.clone();
-    let controller = thread::spawn(move || {
-        kube.wait_for(
-            ARGO,
-            "Application",
-            Some("argocd"),
-            "helloworld",
-            PATIENCE,
-            |a| a.get("operation").is_some_and(|o| !o.is_null()),
-        );
+    let controller = w.after_sync_request(move |kube| {
         thread::sleep(Duration::from_millis(100));
-        kube.update(ARGO, "Application", Some("argocd"), "helloworld", running());
-        kube.update(
-            ARGO,
-            "Application",
-            Some("argocd"),
-            "helloworld",
-            synced_at(&commit, "Healthy"),
-        );
+        play(kube, running());
+        play(kube, synced_at(&commit, "Healthy"));
         kube.compact();
         kube.drop_watches();
     });
@@ -729,26 +715,7 @@ fn a_direct_push_without_merge_request_reports_in_the_log_only() {
     let pushed = w
         .gitlab
         .commit_files("main", &[("notes.txt", "direct push\n")], "direct push");
-    let kube = w.kube.clone();
-    let commit = pushed.clone();
-    let controller = thread::spawn(move || {
-        kube.wait_for(
-            ARGO,
-            "Application",
-            Some("argocd"),
-            "helloworld",
-            PATIENCE,
-            |a| a.get("operation").is_some_and(|o| !o.is_null()),
-        );
-        kube.update(ARGO, "Application", Some("argocd"), "helloworld", running());
-        kube.update(
-            ARGO,
-            "Application",
-            Some("argocd"),
-            "helloworld",
-            synced_at(&commit, "Healthy"),
-        );
-    });
+    let controller = w.argo_controller(vec![running(), synced_at(&pushed, "Healthy")]);
     let mut cmd: Command = common::bot_command(
         &w.gitlab.url(),
         w.gitlab.token(),

@@ -14,6 +14,8 @@ use std::time::Duration;
 use kube::api::{ApiResource, DynamicObject};
 use kube::{Api, Client, Config};
 
+use crate::env::var;
+
 /// Every failure of a cluster step, with the resource it concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -139,7 +141,6 @@ impl Subject<'_> {
 
 /// The client, from the environment (see the module documentation).
 pub async fn connect() -> Result<Client, ClusterError> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let mut config = match var("KUBE_API_URL") {
         Some(url) => {
             let uri = url

@@ -43,9 +43,15 @@ pub async fn explain(
         if !matches_images(&value, want_images) {
             continue;
         }
-        for problem in problems(&value) {
+        let stuck = problems(&value);
+        let Some(first) = stuck.first() else {
+            continue;
+        };
+        // One events read per pod, however many of its containers are stuck.
+        let event = warning_for(client, namespace, &first.pod).await;
+        for problem in stuck {
             let mut line = format!("{namespace}/{problem}");
-            if let Some(event) = warning_for(client, namespace, &problem.pod).await {
+            if let Some(event) = &event {
                 line.push_str(&format!("; event: {event}"));
             }
             out.push(line);

@@ -90,10 +90,9 @@ pub async fn until_settled(
 /// Watch errors that retrying cannot cure (403, 404 of the resource type); others are
 /// logged and the watcher retries with backoff.
 fn fatal(subject: &Subject<'_>, err: watcher::Error) -> Option<ClusterError> {
-    let source = match err {
-        watcher::Error::InitialListFailed(e)
-        | watcher::Error::WatchStartFailed(e)
-        | watcher::Error::WatchFailed(e) => e,
+    let (verb, source) = match err {
+        watcher::Error::InitialListFailed(e) => ("list", e),
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => ("watch", e),
         watcher::Error::WatchError(status) => {
             tracing::debug!(code = status.code, message = %status.message, "watch error; resuming");
             return None;
@@ -106,20 +105,13 @@ fn fatal(subject: &Subject<'_>, err: watcher::Error) -> Option<ClusterError> {
         }
     };
     match &source {
-        kube::Error::Api(status) if status.code == 403 => {
-            let verb = if status.message.contains("cannot list") {
-                "list"
-            } else {
-                "watch"
-            };
-            Some(
-                Subject {
-                    verb,
-                    ..subject.clone()
-                }
-                .error(source),
-            )
-        }
+        kube::Error::Api(status) if status.code == 403 => Some(
+            Subject {
+                verb,
+                ..subject.clone()
+            }
+            .error(source),
+        ),
         kube::Error::Api(status) if status.code == 404 => Some(ClusterError::NotServed {
             resource: subject.resource.api_version.clone() + " " + &subject.resource.kind,
             detail: status.message.clone(),

@@ -1,5 +1,5 @@
-//! The GitLab calls behind `sync`: the merge requests that brought a commit, upserting the
-//! result comment, the outcome labels and GitLab deployment records.
+//! The GitLab calls behind `sync`: the merge requests that brought a commit, editing a
+//! comment, and GitLab deployment records.
 
 use gitlab::api::projects;
 use gitlab::api::projects::deployments::{CreateDeployment, DeploymentStatus, EditDeployment};
@@ -52,24 +52,6 @@ impl GitlabClient {
             .body(body)
             .build()
             .map_err(|e| build_error("edit note", e))?;
-        self.call(&endpoint).await
-    }
-
-    /// Adds `add` and removes `remove` in one edit.
-    pub async fn relabel(
-        &self,
-        project: &str,
-        iid: u64,
-        add: &str,
-        remove: &str,
-    ) -> Result<MergeRequest, GitlabError> {
-        let endpoint = mrs::EditMergeRequest::builder()
-            .project(project)
-            .merge_request(iid)
-            .add_label(add)
-            .remove_label(remove)
-            .build()
-            .map_err(|e| build_error("edit merge request", e))?;
         self.call(&endpoint).await
     }
 

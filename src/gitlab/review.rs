@@ -153,20 +153,21 @@ impl GitlabClient {
         }
     }
 
-    /// Adds or removes one label.
-    pub async fn set_label(
+    /// Adds the labels `add` and removes the labels `remove`, in one edit.
+    pub async fn edit_labels(
         &self,
         project: &str,
         iid: u64,
-        label: &str,
-        present: bool,
+        add: &[&str],
+        remove: &[&str],
     ) -> Result<MergeRequest, GitlabError> {
         let mut builder = mrs::EditMergeRequest::builder();
         builder.project(project).merge_request(iid);
-        if present {
-            builder.add_label(label);
-        } else {
-            builder.remove_label(label);
+        for label in add {
+            builder.add_label(*label);
+        }
+        for label in remove {
+            builder.remove_label(*label);
         }
         let endpoint = builder
             .build()

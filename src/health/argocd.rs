@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{Assessment, ResourceRow, names_commit, text};
+use super::{Assessment, ResourceRow, names_commit, qualified, text};
 
 /// The assessment of `app` on the way to `commit`.
 pub fn assess(app: &Value, commit: &str) -> Assessment {
@@ -161,7 +161,7 @@ fn failed_results(app: &Value) -> Vec<String> {
                     format!(
                         "{} {}: {}",
                         r["kind"].as_str().unwrap_or("?"),
-                        qualified(r),
+                        resource_name(r),
                         r["message"].as_str().unwrap_or("")
                     )
                 })
@@ -187,7 +187,7 @@ pub fn resources(app: &Value) -> Vec<ResourceRow> {
             list.iter()
                 .map(|r| ResourceRow {
                     kind: r["kind"].as_str().unwrap_or("?").to_string(),
-                    name: qualified(r),
+                    name: resource_name(r),
                     namespace: r["namespace"]
                         .as_str()
                         .filter(|n| !n.is_empty())
@@ -208,12 +208,9 @@ pub fn resources(app: &Value) -> Vec<ResourceRow> {
         .unwrap_or_default()
 }
 
-fn qualified(r: &Value) -> String {
-    let name = r["name"].as_str().unwrap_or("?");
-    match r["namespace"].as_str().filter(|n| !n.is_empty()) {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
-    }
+/// `namespace/name` of a resource entry of the Application's status.
+fn resource_name(r: &Value) -> String {
+    qualified(r["namespace"].as_str(), r["name"].as_str().unwrap_or("?"))
 }
 
 fn join(prefix: &str, phase: &str, message: &str) -> String {

@@ -77,6 +77,15 @@ pub struct ResourceRow {
     pub message: String,
 }
 
+/// `namespace/name`, or `name` for cluster-scoped objects: how every message names an
+/// object.
+pub fn qualified(namespace: Option<&str>, name: &str) -> String {
+    match namespace.filter(|ns| !ns.is_empty()) {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    }
+}
+
 /// Whether `revision` (as a controller records it: a SHA, `main@sha1:<sha>`,
 /// `1.2.0+<sha12>`) names `commit`. Both sides are compared in lower case on at least 12
 /// hex digits, so a short SHA in one place still matches the full one in the other.

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::bump::BumpPlan;
 use crate::bump::merge_request::Action;
 use crate::cli::{BumpArgs, OutputFormat};
+use crate::env::var;
 use crate::gitlab::MergeRequest;
 use crate::messages::SourceInfo;
 use crate::modes::connect;
@@ -67,7 +68,6 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
 
 /// Where the image came from: the predefined variables of the app pipeline running `bump`.
 fn source_from_env() -> SourceInfo {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let project_url = var("CI_PROJECT_URL");
     let commit_sha = var("CI_COMMIT_SHA");
     SourceInfo {

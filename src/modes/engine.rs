@@ -424,8 +424,10 @@ impl Engine {
         on: bool,
         reason: Option<&str>,
     ) -> Result<(Outcome, String)> {
+        let label = [config.hold_label.as_str()];
+        let (add, remove): (&[&str], &[&str]) = if on { (&label, &[]) } else { (&[], &label) };
         self.gitlab
-            .set_label(&self.project, mr.iid, &config.hold_label, on)
+            .edit_labels(&self.project, mr.iid, add, remove)
             .await?;
         Ok((
             Outcome::Done,

@@ -19,6 +19,7 @@ use anyhow::{Context, Result, bail};
 use crate::bump::scope_path;
 use crate::cli::{Cli, Command, CommandArgs, GitlabArgs};
 use crate::config::RepoConfig;
+use crate::env::var;
 use crate::gitlab::{GitlabClient, Token, api_base};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -44,15 +45,44 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// The engine for the comment-command modes.
 pub(crate) async fn engine(args: &CommandArgs) -> Result<engine::Engine> {
-    let project = match &args.project {
-        Some(p) => p.clone(),
-        None => std::env::var("CI_PROJECT_PATH")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .context("no --project given (and no CI_PROJECT_PATH)")?,
-    };
+    let project = project_or_ci(args.project.as_deref())?;
     let gitlab = connect(&args.gitlab)?;
     engine::Engine::new(gitlab, &project, &args.command_prefix).await
+}
+
+/// `--project`, else the pipeline's own project.
+pub(crate) fn project_or_ci(project: Option<&str>) -> Result<String> {
+    project
+        .map(str::to_string)
+        .or_else(|| var("CI_PROJECT_PATH"))
+        .context("no --project given (and no CI_PROJECT_PATH)")
+}
+
+/// Writes `body` as the bot's comment on !`iid`: edits the bot's comment that `is_same`
+/// recognises (by its hidden marker), else adds one. Returns whether it edited.
+pub(crate) async fn ensure_note(
+    gitlab: &GitlabClient,
+    project: &str,
+    iid: u64,
+    bot_id: u64,
+    body: &str,
+    is_same: impl Fn(&str) -> bool,
+) -> Result<bool> {
+    let existing = gitlab
+        .notes(project, iid)
+        .await?
+        .into_iter()
+        .find(|n| n.author.id == bot_id && is_same(&n.body));
+    match existing {
+        Some(note) => {
+            gitlab.update_note(project, iid, note.id, body).await?;
+            Ok(true)
+        }
+        None => {
+            gitlab.create_note(project, iid, body).await?;
+            Ok(false)
+        }
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -64,7 +94,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// The GitLab client from flags and the CI environment.
 pub(crate) fn connect(args: &GitlabArgs) -> Result<GitlabClient> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let url = args
         .gitlab_url
         .clone()

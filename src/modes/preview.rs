@@ -17,10 +17,12 @@ use crate::cli::PreviewArgs;
 use crate::cluster::apply::{Mode, apply_all};
 use crate::cluster::{self, Subject};
 use crate::diff::unified_diff;
+use crate::env::var;
 use crate::gitlab::{GitlabClient, Limits};
+use crate::health::qualified;
 use crate::marker;
 use crate::messages::{Messages, PreviewSection, PreviewView};
-use crate::modes::connect;
+use crate::modes::{connect, ensure_note, project_or_ci};
 use crate::preview::{Source, affected, changed_paths};
 use crate::render::{self, RenderError};
 
@@ -33,12 +35,7 @@ struct PreviewMarker {
 }
 
 pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let project = args
-        .project
-        .clone()
-        .or_else(|| var("CI_PROJECT_PATH"))
-        .context("no --project given (and no CI_PROJECT_PATH)")?;
+    let project = project_or_ci(args.project.as_deref())?;
     let iid = match args.mr {
         Some(iid) => iid,
         None => var("CI_MERGE_REQUEST_IID")
@@ -64,10 +61,18 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
     let base_files = read_tree(&gitlab, &project, &base).await?;
     let head_files = read_tree(&gitlab, &project, &head).await?;
     let changed = changed_paths(&base_files, &head_files);
+    // Every path, with the text of the kustomization files (the head's where both have one).
     let texts: BTreeMap<String, String> = base_files
         .iter()
         .chain(&head_files)
-        .filter_map(|(p, b)| Some((p.clone(), String::from_utf8(b.clone()).ok()?)))
+        .map(|(p, b)| {
+            let text = if render::is_kustomization_file(p) {
+                String::from_utf8_lossy(b).into_owned()
+            } else {
+                String::new()
+            };
+            (p.clone(), text)
+        })
         .collect();
     let sources = affected(&texts, &changed);
 
@@ -96,11 +101,11 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         }
         let label = match source {
             Source::Plain(p) => p.clone(),
-            other => format!("{} ({})", other.path().if_empty("."), render_label(other)),
+            other => format!("{} ({})", shown(other.path()), render_label(other)),
         };
         sections.push(PreviewSection {
             kind: source.kind().into(),
-            path: source.path().if_empty(".").into(),
+            path: shown(source.path()).into(),
             summary: summarize(&old, &new),
             diff: unified_diff(&label, &old, &new),
             truncated: false,
@@ -139,31 +144,20 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let bot = gitlab.current_user().await?;
-    let existing = gitlab.notes(&project, iid).await?.into_iter().find(|n| {
-        n.author.id == bot.id
-            && marker::find::<PreviewMarker>(&n.body).is_some_and(|m| m.kind == "preview")
-    });
-    match existing {
-        Some(note) => {
-            gitlab.update_note(&project, iid, note.id, &body).await?;
-            println!("preview updated on !{iid}");
-        }
-        None => {
-            gitlab.create_note(&project, iid, &body).await?;
-            println!("preview posted on !{iid}");
-        }
-    }
+    let edited = ensure_note(&gitlab, &project, iid, bot.id, &body, |text| {
+        marker::find::<PreviewMarker>(text).is_some_and(|m| m.kind == "preview")
+    })
+    .await?;
+    println!(
+        "preview {} on !{iid}",
+        if edited { "updated" } else { "posted" }
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-trait IfEmpty {
-    fn if_empty<'a>(&'a self, other: &'a str) -> &'a str;
-}
-
-impl IfEmpty for str {
-    fn if_empty<'a>(&'a self, other: &'a str) -> &'a str {
-        if self.is_empty() { other } else { self }
-    }
+/// A repository directory as shown: the root is `.`.
+fn shown(path: &str) -> &str {
+    if path.is_empty() { "." } else { path }
 }
 
 fn render_label(source: &Source) -> &'static str {
@@ -230,11 +224,7 @@ fn render_source(root: &Path, source: &Source, notes: &mut Vec<String>) -> Optio
                 );
                 Some(raw_files(&path))
             }
-            Err(e) => Some(format!(
-                "# {}: {}\n",
-                p.if_empty("."),
-                first_line(&e.to_string())
-            )),
+            Err(e) => Some(format!("# {}: {}\n", shown(p), first_line(&e.to_string()))),
         },
         Source::Helm(p) => match helm_template(&path) {
             Some(Ok(text)) => Some(text),
@@ -336,13 +326,6 @@ fn summarize(old: &str, new: &str) -> String {
         [] => "formatting only".into(),
         [one] => one.to_string(),
         many => format!("{} objects changed", many.len()),
-    }
-}
-
-fn qualified(namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
     }
 }
 

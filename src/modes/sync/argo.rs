@@ -84,7 +84,7 @@ async fn request_argo_sync(
         }
         let mut operation = json!({
             "initiatedBy": {"username": FIELD_MANAGER},
-            "info": [{"name": "Reason", "value": ctx.reason}],
+            "info": [{"name": "Reason", "value": ctx.info}],
             "sync": sync,
         });
         if let Some(retry) = value.pointer("/spec/syncPolicy/retry") {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::cluster::wait::{WaitEnd, until_settled};
 use crate::cluster::{ClusterError, Subject, pods};
-use crate::health::{Assessment, ResourceRow, Verdict, rollout};
+use crate::health::{Assessment, ResourceRow, Verdict, qualified, rollout};
 use crate::targets::Target;
 
 use super::progress::Progress;
@@ -51,8 +51,8 @@ pub struct Context<'a> {
     pub deadline: Instant,
     pub observe_only: bool,
     pub default_namespace: &'a str,
-    /// Shown in Argo CD's operation info and Flux's logs: who asked.
-    pub reason: &'a str,
+    /// Shown in the Argo CD operation's info: who asked, from which job.
+    pub info: &'a str,
     pub progress: &'a Progress,
 }
 
@@ -112,10 +112,7 @@ pub(super) fn row(
 ) -> ResourceRow {
     ResourceRow {
         kind: kind.to_string(),
-        name: match namespace {
-            Some(ns) => format!("{ns}/{name}"),
-            None => name.to_string(),
-        },
+        name: qualified(namespace, name),
         namespace: namespace.map(str::to_string),
         sync: a.and_then(|a| a.sync.clone()),
         health: a.map(|a| a.health.clone()),
@@ -227,13 +224,6 @@ pub(super) async fn explain_rows(ctx: &Context<'_>, rows: &[ResourceRow]) -> Vec
         out.extend(pods::explain(ctx.client, ns, None, None).await);
     }
     out
-}
-
-pub(super) fn qualified(namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
-    }
 }
 
 pub(super) fn first_line(e: &dyn std::fmt::Display) -> String {

@@ -5,10 +5,10 @@ use serde_json::Value;
 
 use crate::cluster::apply::{FIELD_MANAGER, Mode, apply_all};
 use crate::cluster::{ClusterError, pods};
-use crate::health::{self, Assessment, rollout};
+use crate::health::{self, Assessment, qualified, rollout};
 use crate::render;
 
-use super::deploy::{Context, End, Ended, first_line, qualified, reason_for, result, row, settle};
+use super::deploy::{Context, End, Ended, first_line, reason_for, result, row, settle};
 
 pub(super) async fn run(ctx: &Context<'_>, path: &std::path::Path) -> Result<Ended, ClusterError> {
     let objects = render::objects(path).map_err(|e| ClusterError::Invalid(e.to_string()))?;

@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::SyncArgs;
 use crate::config::{self, RepoConfig};
+use crate::env::var;
 use crate::gitlab::{GitlabClient, MergeRequest};
 use crate::marker::{self, BumpState};
-use crate::modes::connect;
+use crate::modes::{connect, project_or_ci};
 use crate::targets::Target;
 
 use progress::Progress;
@@ -43,12 +44,7 @@ pub struct Brought {
 }
 
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let project = args
-        .project
-        .clone()
-        .or_else(|| var("CI_PROJECT_PATH"))
-        .context("no --project given (and no CI_PROJECT_PATH)")?;
+    let project = project_or_ci(args.project.as_deref())?;
     let commit = args
         .commit
         .clone()
@@ -89,7 +85,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     match brought.as_slice() {
         [] => progress.note(&format!(
             "no merge request brought {}: the result is reported in this job log only",
-            &commit[..commit.len().min(12)]
+            deploy::short(&commit)
         )),
         list => progress.note(&format!(
             "brought by {}",
@@ -103,7 +99,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         report::start_deployment(&gitlab, &project, environment.as_deref(), &commit, &brought)
             .await;
 
-    let reason = format!(
+    let info = format!(
         "gitops-bot sync of {commit}{}",
         var("CI_JOB_URL")
             .map(|u| format!(" ({u})"))
@@ -115,14 +111,14 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         deadline: Instant::now() + args.timeout,
         observe_only: args.observe_only,
         default_namespace: &default_namespace,
-        reason: &reason,
+        info: &info,
         progress: &progress,
     };
     progress.open(
         "gitops_bot_sync",
         &format!(
             "Deploying {} to {}: {}",
-            &commit[..commit.len().min(12)],
+            deploy::short(&commit),
             environment.as_deref().unwrap_or("the cluster"),
             targets
                 .iter()
@@ -156,7 +152,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
-                &commit[..commit.len().min(12)],
+                deploy::short(&commit),
                 progress::human(summary.duration)
             );
             Ok(ExitCode::SUCCESS)

@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+use crate::env::var;
 use crate::gitlab::{DeploymentOutcome, GitlabClient, UserRef};
 use crate::marker;
 use crate::messages::{Messages, ResourceRow, RollbackLink, SyncResultView};
+use crate::modes::ensure_note;
 use crate::modes::propose::{BumpSpec, Proposed, propose};
 
 use super::deploy::{End, TargetResult};
@@ -79,7 +81,6 @@ pub async fn start_deployment(
     brought: &[Brought],
 ) -> Option<u64> {
     let environment = environment?;
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if var("CI_ENVIRONMENT_NAME").is_some() {
         return None;
     }
@@ -161,7 +162,7 @@ pub async fn publish(
         } else {
             (bad, good)
         };
-        if let Err(e) = gitlab.relabel(project, iid, &add, &remove).await {
+        if let Err(e) = gitlab.edit_labels(project, iid, &[&add], &[&remove]).await {
             eprintln!("warning: could not label !{iid} {add}: {e}");
         }
     }
@@ -176,7 +177,6 @@ async fn comment(
     messages: &Messages,
     rollback: Option<&Result<RollbackLink, String>>,
 ) -> anyhow::Result<()> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let state = SyncMarker {
         v: 1,
         kind: "sync".into(),
@@ -203,20 +203,18 @@ async fn comment(
         marker: marker::render(&state),
     };
     let body = messages.sync_result(&view)?;
-    let iid = brought.merge_request.iid;
-    let existing = gitlab.notes(project, iid).await?.into_iter().find(|n| {
-        n.author.id == bot.id
-            && marker::find::<SyncMarker>(&n.body)
+    ensure_note(
+        gitlab,
+        project,
+        brought.merge_request.iid,
+        bot.id,
+        &body,
+        |text| {
+            marker::find::<SyncMarker>(text)
                 .is_some_and(|m| m.kind == "sync" && m.environment == summary.environment)
-    });
-    match existing {
-        Some(note) => {
-            gitlab.update_note(project, iid, note.id, &body).await?;
-        }
-        None => {
-            gitlab.create_note(project, iid, &body).await?;
-        }
-    }
+        },
+    )
+    .await?;
     Ok(())
 }
 
