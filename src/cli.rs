@@ -242,9 +242,10 @@ pub struct CommandArgs {
     #[arg(long, value_name = "ID|PATH")]
     pub project: Option<String>,
 
-    /// The word that starts a command line (`gitops-bot deploy`); `@<bot username>` works too.
-    #[arg(long, value_name = "WORD", default_value = "gitops-bot")]
-    pub command_prefix: String,
+    /// The word that starts a command line (`gitops-bot deploy`); `@<bot username>` works too
+    /// [default: `command_prefix` of .gitops-bot.yaml on the default branch, else gitops-bot].
+    #[arg(long, value_name = "WORD")]
+    pub command_prefix: Option<String>,
 
     #[command(flatten)]
     pub gitlab: GitlabArgs,

@@ -37,6 +37,14 @@ pub struct RepoConfig {
     /// The label that blocks deploys (`hold` / `unhold`).
     #[serde(default = "default_hold_label")]
     pub hold_label: String,
+    /// The word that starts a comment command (`gitops-bot deploy`). The command modes'
+    /// `--command-prefix` overrides it.
+    #[serde(default = "default_command_prefix")]
+    pub command_prefix: String,
+}
+
+fn default_command_prefix() -> String {
+    "gitops-bot".to_string()
 }
 
 fn default_access_level() -> u32 {
@@ -58,6 +66,7 @@ impl Default for RepoConfig {
             deploy_access_level: default_access_level(),
             deploy_on_approval: false,
             hold_label: default_hold_label(),
+            command_prefix: default_command_prefix(),
         }
     }
 }
@@ -143,6 +152,24 @@ impl RepoConfig {
         Ok(&self.environment(name)?.paths)
     }
 
+    /// The one environment whose paths hold every file of `files` (repository-relative), if
+    /// exactly one does.
+    pub fn environment_of(&self, files: &[String]) -> Option<&str> {
+        let holds = |env: &Environment| {
+            let scope: Vec<String> = env
+                .paths
+                .iter()
+                .filter_map(|p| crate::bump::scope_path(p).ok())
+                .collect();
+            !scope.is_empty() && files.iter().all(|f| crate::bump::in_scope(f, &scope))
+        };
+        let mut found = self.environments.iter().filter(|(_, env)| holds(env));
+        match (found.next(), found.next()) {
+            (Some((name, _)), None) => Some(name.as_str()),
+            _ => None,
+        }
+    }
+
     /// Environment `name`.
     pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
         match self.environments.get(name) {
@@ -175,6 +202,25 @@ fn strip_location(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_of_files_is_the_one_holding_them_all() {
+        let c = RepoConfig::parse(
+            "environments:\n  dev: {paths: [envs/dev]}\n  prod: {paths: [envs/prod/]}\n  all: {paths: []}\n",
+            FILE_NAME,
+        )
+        .unwrap();
+        let files = |f: &[&str]| f.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            c.environment_of(&files(&["envs/prod/a.yaml"])),
+            Some("prod")
+        );
+        assert_eq!(
+            c.environment_of(&files(&["envs/dev/a.yaml", "envs/prod/b.yaml"])),
+            None
+        );
+        assert_eq!(c.environment_of(&files(&["base/a.yaml"])), None);
+    }
 
     #[test]
     fn parses_the_documented_example() {

@@ -21,5 +21,6 @@ pub mod output;
 pub mod policy;
 pub mod preview;
 pub mod render;
+pub mod reviewed;
 pub mod targets;
 pub mod workdir;

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::messages::SourceInfo;
+
 const OPEN: &str = "<!-- gitops-bot:";
 const CLOSE: &str = " -->";
 
@@ -18,6 +20,12 @@ pub struct BumpState {
     pub image: String,
     pub tag: Option<String>,
     pub digest: Option<String>,
+    /// The Flux image policy the bump was limited to (`--setter`).
+    #[serde(default)]
+    pub setter: Option<String>,
+    /// On a rollback (`kind: rollback`): the merge request it undoes.
+    #[serde(default)]
+    pub rollback_of: Option<u64>,
     /// The versions the changed references had before.
     pub previous: Vec<String>,
     pub environment: Option<String>,
@@ -29,6 +37,9 @@ pub struct BumpState {
     /// The target commit the change was computed on.
     pub base_sha: String,
     pub changes: Vec<RecordedChange>,
+    /// The app pipeline that asked for it.
+    #[serde(default)]
+    pub source: SourceInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +100,8 @@ mod tests {
             image: "registry.example.com/g/app".into(),
             tag: Some("ci-35".into()),
             digest: None,
+            setter: None,
+            rollback_of: None,
             previous: vec!["ci-34".into()],
             environment: Some("prod".into()),
             paths: vec![],
@@ -101,6 +114,7 @@ mod tests {
                 old: "app:ci-34".into(),
                 new: "app:ci-35".into(),
             }],
+            source: SourceInfo::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::commands::Command;
 use crate::config::RepoConfig;
+use crate::messages::DeployHelp;
 
 /// The person behind a command or an approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,21 +72,29 @@ pub fn authorize(config: &RepoConfig, command: &Command, actor: &Actor) -> Decis
     ))
 }
 
+/// The head commit the person asking for a deploy reviewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen<'a> {
+    /// They named it: `deploy <sha>` (a 7–40 digit prefix, lowercase).
+    Named(&'a str),
+    /// The head when they commented or approved, established from GitLab's history.
+    Head(&'a str),
+}
+
 /// The merge request as a deploy sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployFacts<'a> {
     pub state: &'a str,
     pub labels: &'a [String],
-    /// The head commit the operator saw when they asked (or approved).
-    pub seen_sha: Option<&'a str>,
-    /// An explicit commit the operator named (`deploy <sha>`), as a prefix.
-    pub named_sha: Option<&'a str>,
+    /// What the operator reviewed: a deploy without it is not representable.
+    pub seen: Seen<'a>,
     /// The head commit now.
     pub head_sha: &'a str,
 }
 
-/// Whether the merge request may be merged now, pinned to `head_sha`.
-pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>) -> Decision {
+/// Whether the merge request may be merged now, pinned to `head_sha`. `prefix` is the
+/// comment-command word the replies tell people to use.
+pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>, prefix: &str) -> Decision {
     if facts.state != "opened" {
         return Decision::Refuse(format!(
             "this merge request is {}, so there is nothing to deploy.",
@@ -94,26 +103,40 @@ pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>) -> Decision {
     }
     if facts.labels.iter().any(|l| l == &config.hold_label) {
         return Decision::Refuse(format!(
-            "deploys of this merge request are on hold (label `{}`); comment `gitops-bot unhold` first.",
+            "deploys of this merge request are on hold (label `{}`); comment `{prefix} unhold` first.",
             config.hold_label
         ));
     }
     let short = |s: &str| s.chars().take(12).collect::<String>();
-    if let Some(named) = facts.named_sha
-        && !facts.head_sha.starts_with(named)
-    {
-        return Decision::Refuse(format!(
-            "`{named}` is not the head of this merge request (`{}`): review the latest diff and comment again.",
-            short(facts.head_sha)
-        ));
-    }
-    match facts.seen_sha {
-        Some(seen) if seen != facts.head_sha => Decision::Refuse(format!(
-            "the branch moved since your comment (you saw `{}`, the head is now `{}`): review the new diff and comment again.",
+    match facts.seen {
+        Seen::Named(named) if named.len() < 7 || !facts.head_sha.starts_with(named) => {
+            Decision::Refuse(format!(
+                "`{named}` is not the head of this merge request (`{}`): review the latest diff and comment again.",
+                short(facts.head_sha)
+            ))
+        }
+        Seen::Head(seen) if seen != facts.head_sha => Decision::Refuse(format!(
+            "the branch moved since you reviewed it (you saw `{}`, the head is now `{}`): review the new diff, then comment `{prefix} deploy {}`.",
             short(seen),
+            short(facts.head_sha),
             short(facts.head_sha)
         )),
         _ => Decision::Allow,
+    }
+}
+
+/// How a bump merge request of this repository gets deployed, for its description.
+pub fn deploy_help(config: &RepoConfig, prefix: &str) -> DeployHelp {
+    DeployHelp {
+        prefix: prefix.to_string(),
+        operators: config
+            .operators
+            .iter()
+            .map(|o| o.trim_start_matches('@').to_string())
+            .collect(),
+        role: role_name(config.deploy_access_level).to_string(),
+        on_approval: config.deploy_on_approval,
+        hold_label: config.hold_label.clone(),
     }
 }
 
@@ -173,36 +196,46 @@ mod tests {
     fn deploys_are_refused_when_held_stale_or_not_open() {
         let c = config();
         let labels = vec!["gitops-bot::hold".to_string()];
-        let facts = |state, labels: &'static [String], seen, named| DeployFacts {
+        let head = "abcdef1234567890";
+        let facts = |state, labels: &'static [String], seen| DeployFacts {
             state,
             labels,
-            seen_sha: seen,
-            named_sha: named,
-            head_sha: "abcdef1234567890",
+            seen,
+            head_sha: head,
+        };
+        let ok = |f: &DeployFacts<'_>| may_deploy(&c, f, "bot") == Decision::Allow;
+        assert!(ok(&facts("opened", &[], Seen::Head(head))));
+        assert!(ok(&facts("opened", &[], Seen::Named("abcdef1"))));
+        assert!(!ok(&facts("merged", &[], Seen::Head(head))));
+        assert!(!ok(&facts("opened", &[], Seen::Named("fff0000"))));
+        assert!(
+            !ok(&facts("opened", &[], Seen::Named("abcdef"))),
+            "too short to name"
+        );
+        let Decision::Refuse(why) =
+            may_deploy(&c, &facts("opened", &[], Seen::Head("0000")), "bot")
+        else {
+            panic!("a moved branch must refuse");
         };
         assert_eq!(
-            may_deploy(&c, &facts("opened", &[], Some("abcdef1234567890"), None)),
-            Decision::Allow
+            why,
+            "the branch moved since you reviewed it (you saw `0000`, the head is now `abcdef123456`): review the new diff, then comment `bot deploy abcdef123456`."
         );
-        assert_eq!(
-            may_deploy(&c, &facts("opened", &[], None, Some("abcdef1"))),
-            Decision::Allow
-        );
-        assert!(matches!(
-            may_deploy(&c, &facts("merged", &[], None, None)),
-            Decision::Refuse(_)
-        ));
-        assert!(
-            matches!(may_deploy(&c, &facts("opened", &[], Some("0000"), None)), Decision::Refuse(w) if w.contains("moved since your comment"))
-        );
-        assert!(matches!(
-            may_deploy(&c, &facts("opened", &[], None, Some("fff")),),
-            Decision::Refuse(_)
-        ));
         let held = DeployFacts {
             labels: &labels,
-            ..facts("opened", &[], None, None)
+            ..facts("opened", &[], Seen::Head(head))
         };
-        assert!(matches!(may_deploy(&c, &held), Decision::Refuse(w) if w.contains("on hold")));
+        assert!(
+            matches!(may_deploy(&c, &held, "bot"), Decision::Refuse(w) if w.contains("comment `bot unhold` first"))
+        );
+    }
+
+    #[test]
+    fn the_deploy_help_names_prefix_operators_and_role() {
+        let help = deploy_help(&config(), "ship");
+        assert_eq!(help.prefix, "ship");
+        assert_eq!(help.operators, ["ops-lead"]);
+        assert_eq!(help.role, "Maintainer");
+        assert!(!help.on_approval);
     }
 }

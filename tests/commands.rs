@@ -201,7 +201,7 @@ fn a_push_after_the_comment_makes_the_deploy_stale() {
     poll(&fake);
     assert_eq!(mr(&fake, 1)["state"], "opened");
     assert!(
-        replies(&fake, 1)[0].contains("the branch moved since your comment"),
+        replies(&fake, 1)[0].contains("the branch moved since you reviewed it"),
         "{:?}",
         replies(&fake, 1)
     );
@@ -275,7 +275,9 @@ fn status_help_and_unknown_commands_are_answered_for_anyone() {
     let replies = replies(&fake, 1);
     assert_eq!(replies.len(), 3, "{replies:?}");
     assert!(
-        replies[0].contains("deploys `registry.example.com/root/helloworld` **ci-35**"),
+        replies[0].contains(
+            "this merge request deploys `registry.example.com/root/helloworld` `ci-35` to `main`."
+        ),
         "{}",
         replies[0]
     );
@@ -302,7 +304,15 @@ fn rollback_proposes_the_previous_version_and_rebase_follows_the_target() {
     let rollback = mr(&fake, 2);
     assert_eq!(
         rollback["title"],
-        "Deploy helloworld ci-34 to main (was ci-35)"
+        "Roll back helloworld in main to ci-34 (from ci-35)"
+    );
+    assert!(
+        rollback["source_branch"]
+            .as_str()
+            .unwrap()
+            .starts_with("gitops-bot/main/rollback/helloworld-"),
+        "{}",
+        rollback["source_branch"]
     );
     assert_eq!(rollback["assignees"][0]["username"], "operator");
 

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::forms::{Form, Outcome, Source, Target, find_sites};
+use crate::image_ref::ImageRef;
 use crate::manifest::{Splice, TreeError, YamlFile, apply};
 
 /// A reference that changes.
@@ -88,6 +89,32 @@ pub fn bump_file(text: &str, target: &Target) -> Result<FileBump, FileError> {
     recheck(&edited, target)?;
     result.edited = Some(edited);
     Ok(result)
+}
+
+/// Every reference to `image`'s repository in `text`, in file order, as written (editable or
+/// not). Used to read what a commit changed, so it sees exactly what a bump sees.
+pub fn references(text: &str, image: &ImageRef) -> Result<Vec<String>, FileError> {
+    // Planning a bump to a digest no image has makes every site of the repository report
+    // its reference as it is now.
+    let probe = ImageRef::parse(&format!(
+        "{}@sha256:{}",
+        image.name.as_str(),
+        "0".repeat(64)
+    ))
+    .map_err(|e| FileError::Conflict(e.to_string()))?;
+    let target = Target {
+        image: probe,
+        setter: None,
+    };
+    let file = YamlFile::parse(text)?;
+    Ok(plan(text, &file, &target)
+        .into_iter()
+        .filter_map(|(_, outcome)| match outcome {
+            Outcome::NoMatch => None,
+            Outcome::Current { reference } | Outcome::Skipped { reference, .. } => Some(reference),
+            Outcome::Update { old, .. } => Some(old),
+        })
+        .collect())
 }
 
 fn plan(text: &str, file: &YamlFile, target: &Target) -> Vec<(crate::forms::Site, Outcome)> {

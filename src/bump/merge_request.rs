@@ -4,14 +4,18 @@
 use serde::Serialize;
 
 use super::BumpPlan;
+use super::revert::version_of;
 use crate::image_ref::ImageRef;
 use crate::marker::{self, BumpState, RecordedChange};
-use crate::messages::{ChangeRow, MergeRequestView, SourceInfo};
+pub use crate::messages::RollbackOf;
+use crate::messages::{ChangeRow, DeployHelp, MergeRequestView, Notices, SourceInfo};
 
 /// The inputs that, with the plan, define the merge request.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub image: ImageRef,
+    /// The Flux image policy whose marked fields alone change (`--setter`).
+    pub setter: Option<String>,
     pub environment: Option<String>,
     /// `--path`s (or the environment's paths), relative to the repo root.
     pub paths: Vec<String>,
@@ -19,6 +23,8 @@ pub struct Request {
     /// The target commit the plan was computed on.
     pub base_sha: String,
     pub source: SourceInfo,
+    /// Set when this request rolls a failed or unwanted version back.
+    pub rollback: Option<RollbackOf>,
 }
 
 /// Trailer on the bot's commits naming the commit they were built on.
@@ -35,8 +41,16 @@ impl Request {
 
     /// One branch per (target branch, environment or paths, image repository): e.g.
     /// `gitops-bot/prod/helloworld-1f2e3d`. The suffix keeps two repositories with the same
-    /// last path component (or two target branches) apart.
+    /// last path component (or two target branches) apart. A rollback has a branch of its
+    /// own ([`rollback_branch`]), so forward bumps never rewrite it.
     pub fn branch(&self) -> String {
+        if self.rollback.is_some() {
+            return rollback_branch(
+                &self.image,
+                &self.target_branch,
+                self.environment.as_deref(),
+            );
+        }
         let key = format!(
             "{}\0{}\0{}\0{}",
             self.image.name.canonical(),
@@ -62,14 +76,36 @@ impl Request {
     }
 }
 
+/// The one rollback branch per (image repository, target branch, environment), e.g.
+/// `gitops-bot/prod/rollback/helloworld-1f2e3d`.
+pub fn rollback_branch(image: &ImageRef, target_branch: &str, environment: Option<&str>) -> String {
+    let key = format!(
+        "rollback\0{}\0{target_branch}\0{}",
+        image.name.canonical(),
+        environment.unwrap_or_default()
+    );
+    format!(
+        "gitops-bot/{}/rollback/{}-{:06x}",
+        slug(environment.unwrap_or(target_branch)),
+        slug(image.name.last_component()),
+        fnv1a(key.as_bytes()) & 0xff_ffff
+    )
+}
+
 /// The machine-readable state recorded in the description.
 pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
     BumpState {
         v: 1,
-        kind: "bump".into(),
+        kind: if request.rollback.is_some() {
+            "rollback".into()
+        } else {
+            "bump".into()
+        },
         image: request.image.name.as_str().to_string(),
         tag: request.image.tag.clone(),
         digest: request.image.digest.clone(),
+        setter: request.setter.clone(),
+        rollback_of: request.rollback.as_ref().map(|r| r.iid),
         previous: previous_versions(plan),
         environment: request.environment.clone(),
         paths: request.paths.clone(),
@@ -85,6 +121,7 @@ pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
                 new: c.new.clone(),
             })
             .collect(),
+        source: request.source.clone(),
     }
 }
 
@@ -100,16 +137,23 @@ pub fn previous_versions(plan: &BumpPlan) -> Vec<String> {
     out
 }
 
-/// `ci-34` from `registry/app:ci-34`, `@sha256:…` from a digest-only reference.
-fn version_of(reference: &str) -> String {
-    match ImageRef::parse(reference) {
-        Ok(r) => marker::version(r.tag.as_deref(), r.digest.as_deref()),
-        Err(_) => reference.to_string(),
-    }
-}
-
-/// `Deploy helloworld ci-35 to prod (was ci-34)`.
+/// `Deploy helloworld ci-35 to prod (was ci-34)`, or for a rollback
+/// `Roll back helloworld in prod to ci-34 (ci-36 failed)`.
 pub fn title(plan: &BumpPlan, request: &Request) -> String {
+    if let Some(rollback) = &request.rollback {
+        let from = short_version(&rollback.version);
+        return format!(
+            "Roll back {} in {} to {} ({})",
+            request.image.name.last_component(),
+            request.destination(),
+            short_version(&request.version()),
+            if rollback.failed {
+                format!("{from} failed")
+            } else {
+                format!("from {from}")
+            }
+        );
+    }
     let previous = previous_versions(plan);
     let mut title = format!(
         "Deploy {} {} to {}",
@@ -148,8 +192,14 @@ pub fn commit_message(plan: &BumpPlan, request: &Request) -> String {
     message
 }
 
-/// The view the description template renders.
-pub fn view(plan: &BumpPlan, request: &Request) -> MergeRequestView {
+/// The view the description template renders: the plan, the request, how to deploy it and
+/// what the reader must know about other merge requests.
+pub fn view(
+    plan: &BumpPlan,
+    request: &Request,
+    deploy: DeployHelp,
+    notices: Notices,
+) -> MergeRequestView {
     let state = state(plan, request);
     let mut diff = plan.diff();
     if !diff.is_empty() && !diff.ends_with('\n') {
@@ -176,6 +226,9 @@ pub fn view(plan: &BumpPlan, request: &Request) -> MergeRequestView {
         diff,
         diff_truncated: false,
         source: request.source.clone(),
+        rollback: request.rollback.clone(),
+        deploy,
+        notices,
         marker: marker::render(&state),
     }
 }
@@ -234,6 +287,8 @@ mod tests {
             target_branch: "main".into(),
             base_sha: "abc".into(),
             source: SourceInfo::default(),
+            setter: None,
+            rollback: None,
         }
     }
 

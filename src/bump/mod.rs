@@ -5,13 +5,14 @@
 
 mod file;
 pub mod merge_request;
+pub mod revert;
 
 use std::fmt;
 
 use memchr::memmem;
 use serde::Serialize;
 
-pub use file::{Change, FileBump, FileError, Kept, bump_file};
+pub use file::{Change, FileBump, FileError, Kept, bump_file, references};
 
 use crate::diff::unified_diff;
 use crate::forms::Target;

@@ -169,6 +169,11 @@ impl Grammar {
         neutralise_quick_actions(text)
     }
 
+    /// The word replies and help tell people to use: the first prefix.
+    pub fn prefix(&self) -> String {
+        self.first_prefix()
+    }
+
     fn first_prefix(&self) -> String {
         self.prefixes
             .iter()

@@ -25,6 +25,10 @@ pub struct Commit {
     pub parent_ids: Vec<String>,
     #[serde(default)]
     pub message: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub author_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +71,8 @@ pub struct MergeRequest {
     pub merge_when_pipeline_succeeds: bool,
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
+    #[serde(default)]
+    pub squash_commit_sha: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +112,9 @@ pub struct MergeRequestFields {
     pub reviewer_ids: Vec<u64>,
     pub labels: Vec<String>,
 }
+
+/// The longest list read, in pages of 100.
+pub(super) const MAX_PAGES: u32 = 100;
 
 /// Archives are compressed; this bounds the download, the entries have their own caps.
 const MAX_ARCHIVE_DOWNLOAD: u64 = 512 * 1024 * 1024;
@@ -259,8 +268,16 @@ impl GitlabClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u32>().ok());
             match next {
-                // Bounded: 100 pages of 100 is far beyond what the bot reads.
-                Some(n) if n > page && page < 100 => page = n,
+                // Bounded: 100 pages of 100 is far beyond what the bot reads. A longer list is
+                // an error, never silently cut: callers decide on whole lists.
+                Some(n) if n > page && page < MAX_PAGES => page = n,
+                Some(_) if page >= MAX_PAGES => {
+                    return Err(GitlabError::Decode {
+                        method: reqwest::Method::GET,
+                        endpoint: gitlab::api::Endpoint::endpoint(endpoint).to_string(),
+                        detail: format!("more than {MAX_PAGES} pages of 100; not read"),
+                    });
+                }
                 _ => break,
             }
         }

@@ -18,10 +18,10 @@ use url::Url;
 
 /// Attempts per request, the first included.
 const ATTEMPTS: u32 = 5;
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest response body read (JSON answers; archives pass their own cap).
-const MAX_BODY: u64 = 64 * 1024 * 1024;
+pub(super) const MAX_BODY: u64 = 64 * 1024 * 1024;
 /// Longest wait honoured from `Retry-After`/`RateLimit-Reset`; longer waits fail instead.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 

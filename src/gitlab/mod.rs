@@ -13,4 +13,4 @@ pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Pipeline, Project,
 pub use archive::{Archive, ArchiveFile, Limits};
 pub use client::{GitlabClient, GitlabError, Token, api_base};
 pub use deploys::{Deployment, DeploymentOutcome};
-pub use review::{ThreadNote, Version};
+pub use review::{Approval, ChangedPath, Reacted, Reaction, ThreadNote, Version};

@@ -6,8 +6,9 @@ use gitlab::api::projects;
 use gitlab::api::projects::merge_requests as mrs;
 use serde::Deserialize;
 
-use super::api::{MergeRequest, UserRef, build_error};
+use super::api::{Commit, MAX_PAGES, MergeRequest, UserRef, build_error};
 use super::client::{GitlabClient, GitlabError};
+use super::client::{MAX_BODY, REQUEST_TIMEOUT};
 
 /// A comment on a merge request.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +28,52 @@ pub struct ThreadNote {
 pub struct Version {
     pub head_commit_sha: String,
     pub created_at: String,
+}
+
+/// A path a comparison lists as changed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChangedPath {
+    pub old_path: String,
+    pub new_path: String,
+    #[serde(default)]
+    pub new_file: bool,
+    #[serde(default)]
+    pub renamed_file: bool,
+    #[serde(default)]
+    pub deleted_file: bool,
+}
+
+/// Whether a reaction was added now or was there already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reacted {
+    Added,
+    Already,
+}
+
+/// An emoji reaction.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reaction {
+    pub id: u64,
+    pub name: String,
+    pub user: UserRef,
+    pub created_at: String,
+}
+
+/// One approval: who, and when (GitLab 17+ says when; older versions do not).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Approval {
+    pub user: UserRef,
+    #[serde(default)]
+    pub approved_at: Option<String>,
+}
+
+/// Whether the `x-next-page` header names a page after `page`.
+fn has_next_page(headers: &reqwest::header::HeaderMap, page: u32) -> bool {
+    headers
+        .get("x-next-page")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .is_some_and(|n| n > page)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,20 +153,103 @@ impl GitlabClient {
         self.all_pages(&endpoint).await
     }
 
-    /// The diff versions of a merge request, newest first.
-    pub async fn versions(&self, project: &str, iid: u64) -> Result<Vec<Version>, GitlabError> {
+    /// The diff versions of a merge request, newest first, paged until `enough` says the
+    /// pages read so far suffice (or the list ends). Longer than 100 pages is an error.
+    pub async fn versions_until(
+        &self,
+        project: &str,
+        iid: u64,
+        enough: impl Fn(&[Version]) -> bool,
+    ) -> Result<Vec<Version>, GitlabError> {
         let path = format!("projects/{}/merge_requests/{iid}/versions", encode(project));
-        self.get_json(&path, &[("per_page", "100".into())]).await
+        let mut all: Vec<Version> = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let response = self
+                .get_raw(
+                    &path,
+                    &[("per_page", "100".into()), ("page", page.to_string())],
+                    REQUEST_TIMEOUT,
+                    MAX_BODY,
+                )
+                .await?;
+            let batch: Vec<Version> =
+                serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
+                    method: reqwest::Method::GET,
+                    endpoint: path.clone(),
+                    detail: e.to_string(),
+                })?;
+            let last = batch.is_empty() || !has_next_page(&response.headers, page);
+            all.extend(batch);
+            if last || enough(&all) {
+                return Ok(all);
+            }
+        }
+        Err(GitlabError::Decode {
+            method: reqwest::Method::GET,
+            endpoint: path,
+            detail: format!("more than {MAX_PAGES} pages of versions; not read"),
+        })
     }
 
-    /// An emoji reaction on a comment. Reacting twice with the same emoji is not an error.
+    /// The commits of a merge request (its latest diff version), newest first.
+    pub async fn merge_request_commits(
+        &self,
+        project: &str,
+        iid: u64,
+    ) -> Result<Vec<Commit>, GitlabError> {
+        let endpoint = mrs::MergeRequestCommits::builder()
+            .project(project)
+            .merge_request(iid)
+            .build()
+            .map_err(|e| build_error("merge request commits", e))?;
+        self.all_pages(&endpoint).await
+    }
+
+    /// One commit.
+    pub async fn commit(&self, project: &str, sha: &str) -> Result<Commit, GitlabError> {
+        let endpoint = projects::repository::commits::Commit::builder()
+            .project(project)
+            .commit(sha)
+            .build()
+            .map_err(|e| build_error("commit", e))?;
+        self.call(&endpoint).await
+    }
+
+    /// The files that differ from `from` to `to` (a straight diff, not from the merge base).
+    pub async fn changed_files(
+        &self,
+        project: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<ChangedPath>, GitlabError> {
+        #[derive(Deserialize)]
+        struct Comparison {
+            #[serde(default)]
+            diffs: Vec<ChangedPath>,
+        }
+        let path = format!("projects/{}/repository/compare", encode(project));
+        let comparison: Comparison = self
+            .get_json(
+                &path,
+                &[
+                    ("from", from.to_string()),
+                    ("to", to.to_string()),
+                    ("straight", "true".into()),
+                ],
+            )
+            .await?;
+        Ok(comparison.diffs)
+    }
+
+    /// An emoji reaction on a comment by the bot. GitLab keeps one reaction per user, name
+    /// and comment, so this doubles as a claim: [`Reacted::Already`] when it was there.
     pub async fn react(
         &self,
         project: &str,
         iid: u64,
         note_id: u64,
         name: &str,
-    ) -> Result<(), GitlabError> {
+    ) -> Result<Reacted, GitlabError> {
         let endpoint = mrs::notes::awards::CreateMergeRequestNoteAward::builder()
             .project(project)
             .merge_request(iid)
@@ -128,8 +258,46 @@ impl GitlabClient {
             .build()
             .map_err(|e| build_error("award emoji", e))?;
         match self.call::<_, serde_json::Value>(&endpoint).await {
+            Ok(_) => Ok(Reacted::Added),
+            Err(e) if e.message().contains("already been taken") => Ok(Reacted::Already),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The reactions on a comment.
+    pub async fn note_reactions(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+    ) -> Result<Vec<Reaction>, GitlabError> {
+        let endpoint = mrs::notes::awards::MergeRequestNoteAwards::builder()
+            .project(project)
+            .merge_request(iid)
+            .note(note_id)
+            .build()
+            .map_err(|e| build_error("award emoji", e))?;
+        self.all_pages(&endpoint).await
+    }
+
+    /// Removes a reaction of the bot's on a comment; one already gone is not an error.
+    pub async fn remove_reaction(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+        award_id: u64,
+    ) -> Result<(), GitlabError> {
+        let endpoint = mrs::notes::awards::DeleteMergeRequestNoteAward::builder()
+            .project(project)
+            .merge_request(iid)
+            .note(note_id)
+            .award(award_id)
+            .build()
+            .map_err(|e| build_error("award emoji", e))?;
+        match self.send(&endpoint, &[]).await {
             Ok(_) => Ok(()),
-            Err(e) if e.message().contains("already been taken") => Ok(()),
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -197,21 +365,17 @@ impl GitlabClient {
         self.call(&endpoint).await
     }
 
-    /// Whether `user_id` currently approves the merge request.
-    pub async fn approved_by(
+    /// `user_id`'s approval of the merge request as GitLab lists it now, if they approve.
+    pub async fn approval(
         &self,
         project: &str,
         iid: u64,
         user_id: u64,
-    ) -> Result<bool, GitlabError> {
-        #[derive(Deserialize)]
-        struct Approver {
-            user: UserRef,
-        }
+    ) -> Result<Option<Approval>, GitlabError> {
         #[derive(Deserialize)]
         struct Approvals {
             #[serde(default)]
-            approved_by: Vec<Approver>,
+            approved_by: Vec<Approval>,
         }
         let endpoint = mrs::approvals::MergeRequestApprovals::builder()
             .project(project)
@@ -219,7 +383,28 @@ impl GitlabClient {
             .build()
             .map_err(|e| build_error("approvals", e))?;
         let approvals: Approvals = self.call(&endpoint).await?;
-        Ok(approvals.approved_by.iter().any(|a| a.user.id == user_id))
+        Ok(approvals
+            .approved_by
+            .into_iter()
+            .find(|a| a.user.id == user_id))
+    }
+
+    /// Merged or open merge requests into `target_branch` that carry `label`.
+    pub async fn merge_requests_labelled(
+        &self,
+        project: &str,
+        label: &str,
+        target_branch: &str,
+        state: mrs::MergeRequestState,
+    ) -> Result<Vec<MergeRequest>, GitlabError> {
+        let endpoint = mrs::MergeRequests::builder()
+            .project(project)
+            .label(label)
+            .target_branch(target_branch)
+            .state(state)
+            .build()
+            .map_err(|e| build_error("merge requests", e))?;
+        self.all_pages(&endpoint).await
     }
 
     /// A file's text at `reference`, or `None` when it does not exist there.

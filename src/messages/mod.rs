@@ -51,13 +51,16 @@ pub struct ChangeRow {
 }
 
 /// Where the image came from (GitLab CI predefined variables of the app pipeline).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SourceInfo {
     pub project_name: Option<String>,
     pub project_url: Option<String>,
     pub commit_sha: Option<String>,
     pub commit_url: Option<String>,
     pub pipeline_url: Option<String>,
+    /// Who ran the pipeline (`GITLAB_USER_LOGIN`).
+    #[serde(default)]
+    pub triggered_by: Option<String>,
 }
 
 /// Everything a merge request description template can use.
@@ -75,8 +78,61 @@ pub struct MergeRequestView {
     pub diff: String,
     pub diff_truncated: bool,
     pub source: SourceInfo,
+    /// Set on a rollback merge request.
+    pub rollback: Option<RollbackOf>,
+    /// How it gets deployed, for the "To deploy" section.
+    pub deploy: DeployHelp,
+    pub notices: Notices,
     /// The hidden state line; templates must keep it.
     pub marker: String,
+}
+
+/// What a rollback undoes: the merge request that brought the version, read from the API
+/// and Git.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollbackOf {
+    pub iid: u64,
+    pub url: String,
+    /// The version rolled back from.
+    pub version: String,
+    /// Whether its deploy failed (else a person asked for the rollback).
+    pub failed: bool,
+    /// Why the deploy failed (`ImagePullBackOff: …`), when known.
+    pub reason: Option<String>,
+    /// The deploy result comment.
+    pub result_url: Option<String>,
+    /// Who asked for it (`rollback` command).
+    pub requested_by: Option<String>,
+}
+
+/// How a bump merge request is deployed, as its "To deploy" section tells it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeployHelp {
+    /// The word that starts a comment command (`gitops-bot`).
+    pub prefix: String,
+    /// Usernames listed as operators in `.gitops-bot.yaml`.
+    pub operators: Vec<String>,
+    /// The GitLab role that may deploy besides the operators (`Maintainer`).
+    pub role: String,
+    /// Whether an approval in GitLab deploys (`deploy_on_approval`).
+    pub on_approval: bool,
+    pub hold_label: String,
+}
+
+/// Other merge requests the reader must know about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Notices {
+    /// An open rollback of the same image and environment.
+    pub open_rollback: Option<MergeRequestLink>,
+    /// A merged merge request whose deploy of this same version failed.
+    pub failed_before: Option<MergeRequestLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeRequestLink {
+    pub iid: u64,
+    pub url: String,
+    pub title: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +163,8 @@ pub struct SyncResultView {
     /// `1 min 12 s`.
     pub duration: String,
     pub reason: Option<String>,
+    /// What the merge deployed, from Git: `registry/app ci-34 → ci-35`.
+    pub deployed: Vec<String>,
     pub resources: Vec<ResourceRow>,
     pub hidden_resources: usize,
     /// What the pods say, one line each.

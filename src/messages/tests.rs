@@ -29,6 +29,8 @@ fn view() -> MergeRequestView {
         image: "registry.example.com/root/helloworld".into(),
         tag: Some("ci-35".into()),
         digest: None,
+        setter: None,
+        rollback_of: None,
         previous: vec!["ci-34".into()],
         environment: Some("prod".into()),
         paths: vec![],
@@ -41,6 +43,7 @@ fn view() -> MergeRequestView {
             old: "registry.example.com/root/helloworld:ci-34".into(),
             new: "registry.example.com/root/helloworld:ci-35".into(),
         }],
+        source: SourceInfo::default(),
     };
     MergeRequestView {
         image: state.image.clone(),
@@ -74,7 +77,17 @@ fn view() -> MergeRequestView {
             commit_sha: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
             commit_url: Some("https://gitlab.example.com/root/helloworld/-/commit/fedcba9876543210fedcba9876543210fedcba98".into()),
             pipeline_url: Some("https://gitlab.example.com/root/helloworld/-/pipelines/34".into()),
+            triggered_by: Some("developer".into()),
         },
+        rollback: None,
+        deploy: DeployHelp {
+            prefix: "gitops-bot".into(),
+            operators: vec!["ops-lead".into()],
+            role: "Maintainer".into(),
+            on_approval: true,
+            hold_label: "gitops-bot::hold".into(),
+        },
+        notices: Notices::default(),
         marker: marker::render(&state),
     }
 }
@@ -83,6 +96,52 @@ fn view() -> MergeRequestView {
 fn merge_request_description_matches_golden() {
     let text = Messages::new(None).unwrap().merge_request(&view()).unwrap();
     golden("merge_request.md", &text);
+}
+
+#[test]
+fn rollback_description_with_notices_matches_golden() {
+    let mut v = view();
+    v.version = "ci-34".into();
+    v.previous = vec!["ci-36".into()];
+    v.deploy.prefix = "ship".into();
+    v.deploy.on_approval = false;
+    v.rollback = Some(RollbackOf {
+        iid: 7,
+        url: "https://gitlab.example.com/group/helloworld-ops/-/merge_requests/7".into(),
+        version: "ci-36".into(),
+        failed: true,
+        reason: Some("Deployment/helloworld: ImagePullBackOff: pull `x` failed".into()),
+        result_url: Some(
+            "https://gitlab.example.com/group/helloworld-ops/-/merge_requests/7#note_70".into(),
+        ),
+        requested_by: None,
+    });
+    v.notices.failed_before = Some(MergeRequestLink {
+        iid: 5,
+        url: "https://gitlab.example.com/group/helloworld-ops/-/merge_requests/5".into(),
+        title: "Deploy helloworld ci-34 to prod (was ci-33)".into(),
+    });
+    let text = Messages::new(None).unwrap().merge_request(&v).unwrap();
+    assert!(
+        !text.contains("gitops-bot deploy"),
+        "the configured prefix is used: {text}"
+    );
+    golden("rollback_merge_request.md", &text);
+}
+
+#[test]
+fn a_forward_bump_links_the_open_rollback() {
+    let mut v = view();
+    v.notices.open_rollback = Some(MergeRequestLink {
+        iid: 9,
+        url: "https://gitlab.example.com/group/helloworld-ops/-/merge_requests/9".into(),
+        title: "Roll back helloworld in prod to ci-34 (ci-36 failed)".into(),
+    });
+    let text = Messages::new(None).unwrap().merge_request(&v).unwrap();
+    assert!(
+        text.contains("A rollback of this image in `prod` is open: !9 (https://gitlab.example.com/group/helloworld-ops/-/merge_requests/9)."),
+        "{text}"
+    );
 }
 
 #[test]

@@ -45,6 +45,7 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         strict: args.strict,
         refresh: false,
         source: source_from_env(),
+        rollback: None,
     };
     match propose(&gitlab, project, &spec).await? {
         Proposed::Rejected { plan, error } => {
@@ -79,6 +80,7 @@ fn source_from_env() -> SourceInfo {
         project_url,
         commit_sha,
         pipeline_url: var("CI_PIPELINE_URL"),
+        triggered_by: var("GITLAB_USER_LOGIN"),
     }
 }
 

@@ -3,7 +3,7 @@
 //! The trigger token is the only authentication of such a pipeline, so nothing in the
 //! payload is trusted beyond "look at this merge request": the engine re-reads the comment
 //! and the merge request, and the head a comment saw comes from the merge request's
-//! versions, not from the payload.
+//! versions; the payload's `last_commit.id` only counts when it agrees with them.
 
 use std::process::ExitCode;
 
@@ -29,7 +29,7 @@ pub async fn run(args: &HandleEventArgs) -> Result<ExitCode> {
             n.merge_request.map(|mr| Trigger::Note {
                 iid: mr.iid,
                 note_id: n.note_id,
-                seen_sha: None,
+                claimed_head: mr.last_commit_sha,
             })
         }
         Event::MergeRequest(e) if e.project_id == engine.project_id() && e.action == "approved" => {
@@ -39,7 +39,7 @@ pub async fn run(args: &HandleEventArgs) -> Result<ExitCode> {
                     id: e.user.id,
                     username: e.user.username,
                 },
-                seen_sha: None,
+                claimed_head: e.merge_request.last_commit_sha,
             })
         }
         _ => None,

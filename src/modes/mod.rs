@@ -47,7 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 pub(crate) async fn engine(args: &CommandArgs) -> Result<engine::Engine> {
     let project = project_or_ci(args.project.as_deref())?;
     let gitlab = connect(&args.gitlab)?;
-    engine::Engine::new(gitlab, &project, &args.command_prefix).await
+    engine::Engine::new(gitlab, &project, args.command_prefix.as_deref()).await
 }
 
 /// `--project`, else the pipeline's own project.
@@ -59,7 +59,8 @@ pub(crate) fn project_or_ci(project: Option<&str>) -> Result<String> {
 }
 
 /// Writes `body` as the bot's comment on !`iid`: edits the bot's comment that `is_same`
-/// recognises (by its hidden marker), else adds one. Returns whether it edited.
+/// recognises (by its hidden marker), else adds one. Returns the comment's id and whether
+/// it edited.
 pub(crate) async fn ensure_note(
     gitlab: &GitlabClient,
     project: &str,
@@ -67,7 +68,7 @@ pub(crate) async fn ensure_note(
     bot_id: u64,
     body: &str,
     is_same: impl Fn(&str) -> bool,
-) -> Result<bool> {
+) -> Result<(u64, bool)> {
     let existing = gitlab
         .notes(project, iid)
         .await?
@@ -76,12 +77,9 @@ pub(crate) async fn ensure_note(
     match existing {
         Some(note) => {
             gitlab.update_note(project, iid, note.id, body).await?;
-            Ok(true)
+            Ok((note.id, true))
         }
-        None => {
-            gitlab.create_note(project, iid, body).await?;
-            Ok(false)
-        }
+        None => Ok((gitlab.create_note(project, iid, body).await?.id, false)),
     }
 }
 
@@ -112,15 +110,16 @@ pub(crate) fn connect(args: &GitlabArgs) -> Result<GitlabClient> {
     Ok(GitlabClient::new(api, Token::new(token))?)
 }
 
-/// The repository directories a bump looks at: `--path`s, or the environment's paths.
+/// The repository paths a bump looks at: the given paths (a rollback gives the files it
+/// reverts), else the environment's paths, else everything.
 pub(crate) fn resolve_scope(
     paths: &[PathBuf],
     environment: Option<&str>,
     config: &RepoConfig,
 ) -> Result<Vec<String>> {
     let raw: Vec<String> = match environment {
-        Some(env) => config.environment_paths(env)?.to_vec(),
-        None => paths
+        Some(env) if paths.is_empty() => config.environment_paths(env)?.to_vec(),
+        _ => paths
             .iter()
             .map(|p| p.to_string_lossy().into_owned())
             .collect(),

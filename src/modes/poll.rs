@@ -52,7 +52,7 @@ pub async fn run(args: &CommandsArgs) -> Result<ExitCode> {
             let trigger = Trigger::Note {
                 iid: mr.iid,
                 note_id: note.id,
-                seen_sha: None,
+                claimed_head: None,
             };
             match engine.handle(&trigger).await {
                 Ok(outcome) => outcomes.push(outcome),

@@ -144,7 +144,7 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let bot = gitlab.current_user().await?;
-    let edited = ensure_note(&gitlab, &project, iid, bot.id, &body, |text| {
+    let (_, edited) = ensure_note(&gitlab, &project, iid, bot.id, &body, |text| {
         marker::find::<PreviewMarker>(text).is_some_and(|m| m.kind == "preview")
     })
     .await?;

@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
-use crate::bump::merge_request::{self, Action, BASE_TRAILER, Request};
+use crate::bump::merge_request::{
+    self, Action, BASE_TRAILER, Request, RollbackOf, rollback_branch,
+};
+use crate::bump::revert::{FileChange, ImageChange, image_at, image_change, is_bump_of};
 use crate::bump::{
     BumpPlan, Examined, MAX_FILE_SIZE, PlanError, Warning, examine, in_scope, is_yaml_path, needle,
 };
@@ -21,8 +24,9 @@ use crate::forms::Target;
 use crate::gitlab::{Commit, GitlabClient, GitlabError, Limits, MergeRequest, MergeRequestFields};
 use crate::image_ref::ImageRef;
 use crate::marker::{self, BumpState};
-use crate::messages::{Messages, SourceInfo, SupersededView};
+use crate::messages::{MergeRequestLink, Messages, Notices, SourceInfo, SupersededView};
 use crate::modes::resolve_scope;
+use crate::policy;
 
 /// Repository templates live under this directory of the config repo.
 const REPO_TEMPLATE_DIR: &str = ".gitops-bot/";
@@ -48,60 +52,8 @@ pub struct BumpSpec {
     /// Rewrite the proposal even when the open merge request already has this version.
     pub refresh: bool,
     pub source: SourceInfo,
-}
-
-impl BumpSpec {
-    /// The bump recorded in `state` again, recomputed on the current target branch.
-    pub fn again(state: &BumpState) -> Result<BumpSpec> {
-        let image = ImageRef::parse(&format!(
-            "{}{}",
-            state.image,
-            version_suffix(&state.version())
-        ))?;
-        Ok(BumpSpec {
-            refresh: true,
-            ..BumpSpec::recorded(state, image)
-        })
-    }
-
-    /// The revert of the bump recorded in `state`: the one version its references had
-    /// before. `Ok(Err(reason))` when there is no single version to go back to.
-    pub fn rollback(state: &BumpState) -> Result<Result<BumpSpec, String>> {
-        let [previous] = state.previous.as_slice() else {
-            return Ok(Err(format!(
-                "the references had {} different versions before this deploy ({}); roll back with `gitops-bot bump` for the version you want.",
-                state.previous.len(),
-                state
-                    .previous
-                    .iter()
-                    .map(|p| crate::commands::code_span(p))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        };
-        let image = ImageRef::parse(&format!("{}{}", state.image, version_suffix(previous)))?;
-        Ok(Ok(BumpSpec::recorded(state, image)))
-    }
-
-    fn recorded(state: &BumpState, image: ImageRef) -> BumpSpec {
-        BumpSpec {
-            image: Some(image),
-            paths: state.paths.iter().map(Into::into).collect(),
-            environment: state.environment.clone(),
-            target_branch: Some(state.target_branch.clone()),
-            reopen: true,
-            ..BumpSpec::default()
-        }
-    }
-}
-
-/// `:tag`, `:tag@digest` or `@digest`, to follow an image name.
-fn version_suffix(version: &str) -> String {
-    if version.starts_with('@') {
-        version.to_string()
-    } else {
-        format!(":{version}")
-    }
+    /// Set for a rollback: it gets its own branch, title and description.
+    pub rollback: Option<RollbackOf>,
 }
 
 /// The outcome of [`propose`].
@@ -172,6 +124,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         .id;
 
     let mut existing = Existing::None;
+    let mut notices = Notices::default();
     let mut people: Option<(Vec<u64>, Vec<u64>)> = None;
     // The merge request of an earlier pass, and what that pass did with it.
     let mut current: Option<MergeRequest> = None;
@@ -187,6 +140,8 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         let plan = &snapshot.plan;
         let request = Request {
             image: image_ref.clone(),
+            setter: spec.setter.clone(),
+            rollback: spec.rollback.clone(),
             environment: spec.environment.clone(),
             paths: snapshot.scope.clone(),
             target_branch: target_branch.clone(),
@@ -220,7 +175,14 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             };
             if let Some(open) = mrs.iter().find(|m| m.state == "opened") {
                 let version = proposed(open);
-                if version.as_deref() == Some(request.version().as_str()) && !spec.refresh {
+                // The description is only a hint: the branch must really hold this change.
+                if version.as_deref() == Some(request.version().as_str())
+                    && !spec.refresh
+                    && matches!(
+                        verify_head(gitlab, project, open, &target).await?,
+                        Head::Ours(_)
+                    )
+                {
                     return done(Action::Current, Some(open), None);
                 }
                 existing = Existing::Open(open.clone(), version);
@@ -232,6 +194,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                 }
                 existing = Existing::Closed(latest.clone());
             }
+            notices = read_notices(gitlab, project, &request).await?;
         }
 
         let template = spec
@@ -261,9 +224,22 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                 p
             }
         };
+        let config = &snapshot.config;
+        let title = merge_request::title(plan, &request);
+        let view = merge_request::view(
+            plan,
+            &request,
+            policy::deploy_help(config, &config.command_prefix),
+            notices.clone(),
+        );
         let fields = MergeRequestFields {
-            title: merge_request::title(plan, &request),
-            description: messages.merge_request(&merge_request::view(plan, &request))?,
+            // A version that failed here before waits for a person to mark it ready.
+            title: if notices.failed_before.is_some() {
+                format!("Draft: {title}")
+            } else {
+                title
+            },
+            description: messages.merge_request(&view)?,
             assignee_ids,
             reviewer_ids,
             labels: pick(&spec.labels, &snapshot.config.labels).to_vec(),
@@ -328,6 +304,132 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         }
     }
     unreachable!("the last read always returns")
+}
+
+/// What else the reader of `request`'s merge request must know: an open rollback of the same
+/// image and destination (for a forward bump), and an earlier failed deploy of this version
+/// there (remembered by the `deploy-failed` label the sync report puts on merge requests).
+async fn read_notices(gitlab: &GitlabClient, project: &str, request: &Request) -> Result<Notices> {
+    let mut notices = Notices::default();
+    if request.rollback.is_none() {
+        let branch = rollback_branch(
+            &request.image,
+            &request.target_branch,
+            request.environment.as_deref(),
+        );
+        notices.open_rollback = gitlab
+            .merge_requests(project, &branch, &request.target_branch)
+            .await?
+            .into_iter()
+            .find(|m| m.state == "opened")
+            .map(|m| link(&m));
+    }
+    let label = match &request.environment {
+        Some(env) => format!("deploy-failed::{env}"),
+        None => "deploy-failed".to_string(),
+    };
+    let failed = gitlab
+        .merge_requests_labelled(
+            project,
+            &label,
+            &request.target_branch,
+            gitlab::api::projects::merge_requests::MergeRequestState::Merged,
+        )
+        .await?;
+    notices.failed_before = failed
+        .iter()
+        .filter(|m| {
+            m.description
+                .as_deref()
+                .and_then(marker::find::<BumpState>)
+                .is_some_and(|s| {
+                    s.version() == request.version()
+                        && ImageRef::parse(&s.image)
+                            .is_ok_and(|i| i.name.same_repository(&request.image.name))
+                })
+        })
+        .max_by_key(|m| m.iid)
+        .map(link);
+    Ok(notices)
+}
+
+fn link(mr: &MergeRequest) -> MergeRequestLink {
+    MergeRequestLink {
+        iid: mr.iid,
+        url: mr.web_url.clone(),
+        title: mr.title.clone(),
+    }
+}
+
+/// Whether a merge request's branch holds exactly the bot's change.
+#[derive(Debug, Clone)]
+pub enum Head {
+    /// One commit (this one) whose every changed file is what bumping the target in the
+    /// file before writes.
+    Ours(Commit),
+    /// Commits the bot did not make (oldest first), or the bot's commit changed.
+    Foreign(Vec<Commit>),
+}
+
+/// More changed files than this are not verified (the bump is refused as unverifiable).
+const MAX_VERIFIED_FILES: usize = 500;
+
+/// Reads the merge request's commits from GitLab and checks them against `target`: the
+/// description is a hint, the branch is the truth.
+pub async fn verify_head(
+    gitlab: &GitlabClient,
+    project: &str,
+    mr: &MergeRequest,
+    target: &Target,
+) -> Result<Head> {
+    let mut commits = gitlab.merge_request_commits(project, mr.iid).await?;
+    commits.reverse();
+    let head = mr.sha.as_deref().unwrap_or_default();
+    let Some(first) = commits.first() else {
+        return Ok(Head::Foreign(Vec::new()));
+    };
+    // The bot's commit is the first one when it verifies; everything else is foreign.
+    let first_is_ours = is_bump_commit(gitlab, project, first, target).await?;
+    if first_is_ours && commits.len() == 1 && first.id == head {
+        return Ok(Head::Ours(first.clone()));
+    }
+    Ok(Head::Foreign(
+        commits
+            .into_iter()
+            .skip(usize::from(first_is_ours))
+            .collect(),
+    ))
+}
+
+/// Whether `commit` changes, relative to its one parent, only files it bumps `target` in,
+/// byte for byte as the bot writes them.
+async fn is_bump_commit(
+    gitlab: &GitlabClient,
+    project: &str,
+    commit: &Commit,
+    target: &Target,
+) -> Result<bool> {
+    let [parent] = commit.parent_ids.as_slice() else {
+        return Ok(false);
+    };
+    let changed = gitlab.changed_files(project, parent, &commit.id).await?;
+    if changed.is_empty() || changed.len() > MAX_VERIFIED_FILES {
+        return Ok(false);
+    }
+    for c in &changed {
+        if c.new_file || c.deleted_file || c.renamed_file || c.old_path != c.new_path {
+            return Ok(false);
+        }
+        let before = gitlab.file_text(project, &c.old_path, parent).await?;
+        let after = gitlab.file_text(project, &c.new_path, &commit.id).await?;
+        let (Some(before), Some(after)) = (before, after) else {
+            return Ok(false);
+        };
+        if !is_bump_of(&before, &after, target) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Reads the archive at `sha` and plans the bump on it.
@@ -509,14 +611,142 @@ async fn create_merge_request(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_follow_image_names() {
-        assert_eq!(version_suffix("ci-34"), ":ci-34");
-        assert_eq!(version_suffix("@sha256:abc"), "@sha256:abc");
-        assert_eq!(version_suffix("1@sha256:abc"), ":1@sha256:abc");
+/// The commits a merged merge request went from and to on its target branch: its merge (or
+/// squash) commit and that commit's first parent; for a fast-forward, the merge base and its
+/// head. Read from the API, never from the description.
+async fn merged_range(
+    gitlab: &GitlabClient,
+    project: &str,
+    mr: &MergeRequest,
+) -> Result<Result<(String, String), String>> {
+    let merged = mr
+        .merge_commit_sha
+        .as_deref()
+        .or(mr.squash_commit_sha.as_deref());
+    if let Some(merged) = merged {
+        let commit = gitlab.commit(project, merged).await?;
+        return Ok(match commit.parent_ids.first() {
+            Some(parent) => Ok((parent.clone(), commit.id)),
+            None => Err(format!("the merge commit `{merged}` has no parent")),
+        });
     }
+    let base = mr.diff_refs.as_ref().and_then(|d| d.base_sha.clone());
+    Ok(match (base, mr.sha.clone()) {
+        (Some(base), Some(head)) if mr.state == "merged" => Ok((base, head)),
+        _ => Err(format!(
+            "GitLab does not say which commit merged !{}",
+            mr.iid
+        )),
+    })
+}
+
+/// What merging `mr` did to `image`'s references, read from Git, with the commit after it.
+/// `Ok(Err(why))` when that is not a plain version change of the image.
+pub async fn merged_change(
+    gitlab: &GitlabClient,
+    project: &str,
+    mr: &MergeRequest,
+    image: &ImageRef,
+) -> Result<Result<(ImageChange, String), String>> {
+    let (before, after) = match merged_range(gitlab, project, mr).await? {
+        Ok(range) => range,
+        Err(why) => return Ok(Err(why)),
+    };
+    let mut files = Vec::new();
+    for c in gitlab.changed_files(project, &before, &after).await? {
+        if !is_yaml_path(&c.new_path) || c.new_file || c.deleted_file || c.renamed_file {
+            continue;
+        }
+        let old = gitlab.file_text(project, &c.old_path, &before).await?;
+        let new = gitlab.file_text(project, &c.new_path, &after).await?;
+        if let (Some(before), Some(after)) = (old, new) {
+            files.push(FileChange {
+                path: c.new_path,
+                before,
+                after,
+            });
+        }
+    }
+    Ok(image_change(&files, image)
+        .map(|change| (change, after))
+        .map_err(|e| e.to_string()))
+}
+
+/// Why a rollback is proposed.
+#[derive(Debug, Clone)]
+pub enum RollbackWhy {
+    /// The deploy failed: the reason and the result comment's address, when known.
+    Failed {
+        reason: Option<String>,
+        result_url: Option<String>,
+    },
+    /// A person asked for it.
+    Requested { by: String },
+}
+
+/// The rollback of the merged bump `mr`: its files put back to the one version they had
+/// before it merged, on its target branch, in the environment whose paths hold them. All of
+/// it comes from Git and the API; `image` (from the description) only names what to look
+/// for, and must match what the merge changed. `Ok(Err(why))` when there is no single
+/// version to go back to.
+pub async fn rollback_spec(
+    gitlab: &GitlabClient,
+    project: &str,
+    mr: &MergeRequest,
+    image: &ImageRef,
+    setter: Option<String>,
+    why: RollbackWhy,
+) -> Result<Result<BumpSpec, String>> {
+    let (change, after) = match merged_change(gitlab, project, mr, image).await? {
+        Ok(c) => c,
+        Err(why) => {
+            return Ok(Err(format!(
+                "cannot roll back !{} from Git: {why}. Roll back with `gitops-bot bump --image {}:<version>` instead.",
+                mr.iid,
+                image.name.as_str()
+            )));
+        }
+    };
+    let [previous] = change.before.as_slice() else {
+        return Ok(Err(format!(
+            "the references had {} different versions before !{} ({}); roll back with `gitops-bot bump --image {}:<version>` for the version you want.",
+            change.before.len(),
+            mr.iid,
+            change
+                .before
+                .iter()
+                .map(|p| crate::commands::code_span(p))
+                .collect::<Vec<_>>()
+                .join(", "),
+            image.name.as_str()
+        )));
+    };
+    let config = match gitlab.file_text(project, config::FILE_NAME, &after).await? {
+        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
+        None => RepoConfig::default(),
+    };
+    let environment = config.environment_of(&change.files).map(str::to_string);
+    let (failed, reason, result_url, requested_by) = match why {
+        RollbackWhy::Failed { reason, result_url } => (true, reason, result_url, None),
+        RollbackWhy::Requested { by } => (false, None, None, Some(by)),
+    };
+    Ok(Ok(BumpSpec {
+        image: Some(image_at(image.name.as_str(), previous)?),
+        setter,
+        paths: change.files.iter().map(PathBuf::from).collect(),
+        environment,
+        target_branch: Some(mr.target_branch.clone()),
+        assignees: mr.assignees.iter().map(|a| a.username.clone()).collect(),
+        reopen: true,
+        rollback: Some(RollbackOf {
+            iid: mr.iid,
+            url: mr.web_url.clone(),
+            version: change.after.join(", "),
+            failed,
+            reason,
+            result_url,
+            requested_by,
+        }),
+        ..BumpSpec::default()
+    }))
 }

@@ -271,7 +271,7 @@ fn interesting(engine: &Engine, event: &Event) -> Option<Trigger> {
             addressed.then(|| Trigger::Note {
                 iid: mr.iid,
                 note_id: n.note_id,
-                seen_sha: mr.last_commit_sha.clone(),
+                claimed_head: mr.last_commit_sha.clone(),
             })
         }
         Event::MergeRequest(e) if e.project_id == engine.project_id() && e.action == "approved" => {
@@ -281,7 +281,7 @@ fn interesting(engine: &Engine, event: &Event) -> Option<Trigger> {
                     id: e.user.id,
                     username: e.user.username.clone(),
                 },
-                seen_sha: e.merge_request.last_commit_sha.clone(),
+                claimed_head: e.merge_request.last_commit_sha.clone(),
             })
         }
         _ => None,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::git::{self, Change};
 use super::http::{Request, Response};
 use super::params::Params;
-use super::{Mr, Note, State, awards, deploys, merge, now_rfc3339};
+use super::{Mr, Note, State, awards, commits, deploys, merge, now_rfc3339};
 
 const MAX_DESCRIPTION_CHARS: usize = 1_048_576;
 const MAX_NOTE_CHARS: usize = 1_000_000;
@@ -55,6 +55,9 @@ enum Route {
     CommitMergeRequests(String),
     CreateDeployment,
     UpdateDeployment(String),
+    Commit(String),
+    MrCommits(String),
+    Compare,
 }
 
 fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
@@ -130,6 +133,13 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
             Route::CommitMergeRequests(sha.to_string()),
             Some(id.to_string()),
         ),
+        ["projects", id, "repository", "commits", sha] if get => {
+            (Route::Commit(sha.to_string()), Some(id.to_string()))
+        }
+        ["projects", id, "repository", "compare"] if get => (Route::Compare, Some(id.to_string())),
+        ["projects", id, "merge_requests", iid, "commits"] if get => {
+            (Route::MrCommits(iid.to_string()), Some(id.to_string()))
+        }
         ["projects", id, "deployments"] if method == "POST" => {
             (Route::CreateDeployment, Some(id.to_string()))
         }
@@ -259,6 +269,11 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
         Route::UpdateDeployment(id) => {
             with_iid(&id, |id| deploys::update_deployment(state, id, &params))
         }
+        Route::Commit(sha) => commits::single(state, &sha),
+        Route::MrCommits(iid) => with_iid(&iid, |iid| {
+            commits::of_merge_request(state, req, iid, &params)
+        }),
+        Route::Compare => commits::compare(state, &params),
         Route::Awards(iid, nid, aid) => with_iid(&iid, |iid| {
             awards::endpoint(state, req, iid, nid.as_deref(), aid.as_deref(), &params)
         }),
@@ -1655,7 +1670,13 @@ fn approvals(state: &State, iid: u64) -> Response {
     drop(store);
     let approved_by: Vec<Value> = approvers
         .iter()
-        .map(|u| json!({ "user": user_json(state, *u, false) }))
+        .map(|(u, at)| {
+            let mut entry = json!({ "user": user_json(state, *u, false) });
+            if state.opts.approvals_with_time {
+                entry["approved_at"] = json!(at);
+            }
+            entry
+        })
         .collect();
     Response::json(
         200,

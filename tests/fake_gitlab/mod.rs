@@ -42,6 +42,7 @@
 
 mod api;
 mod awards;
+mod commits;
 mod deploys;
 mod git;
 mod hooks;
@@ -102,6 +103,9 @@ pub struct Options {
     /// an MR whose head has no successful pipeline is `ci_must_pass` /
     /// `ci_still_running` and cannot be merged immediately (405).
     pub only_allow_merge_if_pipeline_succeeds: bool,
+    /// `GET .../approvals` lists `approved_at` for each approver (GitLab 17.x does);
+    /// off: only the user, as older GitLab versions answer.
+    pub approvals_with_time: bool,
     /// `"merge"` (merge commit, GitLab's default), `"rebase_merge"` (merge
     /// commit, source must contain the target) or `"ff"` (fast-forward only).
     pub merge_method: String,
@@ -123,6 +127,7 @@ impl Default for Options {
             group_members: Vec::new(),
             merge_access_level: DEVELOPER,
             only_allow_merge_if_pipeline_succeeds: false,
+            approvals_with_time: true,
             merge_method: "merge".into(),
         }
     }
@@ -348,8 +353,8 @@ pub(crate) struct Mr {
     pub merge_remove_source: Option<bool>,
     /// Diff versions, oldest first.
     pub versions: Vec<Version>,
-    /// Users who approve the merge request now (see [`FakeGitlab::approve`]).
-    pub approved_by: Vec<u64>,
+    /// Users who approve the merge request now, with when (see [`FakeGitlab::approve`]).
+    pub approved_by: Vec<(u64, String)>,
     /// Emoji reactions on the MR and on its notes.
     pub awards: Vec<Award>,
 }
@@ -749,10 +754,49 @@ impl FakeGitlab {
     /// A user approves the MR (in the UI); `GET .../approvals` lists them.
     pub fn approve(&self, iid: u64, user_id: u64) {
         let mut store = self.state.store();
-        if let Some(mr) = store.mrs.iter_mut().find(|m| m.iid == iid)
-            && !mr.approved_by.contains(&user_id)
+        let Some(idx) = store.mrs.iter().position(|m| m.iid == iid) else {
+            return;
+        };
+        if store.mrs[idx]
+            .approved_by
+            .iter()
+            .any(|(u, _)| *u == user_id)
         {
-            mr.approved_by.push(user_id);
+            return;
+        }
+        // GitLab records the approval and says so in a system note by the approver.
+        let note = api::push_note(
+            &mut store,
+            idx,
+            user_id,
+            "approved this merge request",
+            true,
+        );
+        let when = store.mrs[idx]
+            .notes
+            .iter()
+            .find(|n| n.id == note)
+            .map(|n| n.created_at.clone())
+            .unwrap_or_default();
+        store.mrs[idx].approved_by.push((user_id, when));
+    }
+
+    /// A user withdraws their approval (GitLab: "unapproved this merge request").
+    pub fn unapprove(&self, iid: u64, user_id: u64) {
+        let mut store = self.state.store();
+        let Some(idx) = store.mrs.iter().position(|m| m.iid == iid) else {
+            return;
+        };
+        let before = store.mrs[idx].approved_by.len();
+        store.mrs[idx].approved_by.retain(|(u, _)| *u != user_id);
+        if store.mrs[idx].approved_by.len() != before {
+            api::push_note(
+                &mut store,
+                idx,
+                user_id,
+                "unapproved this merge request",
+                true,
+            );
         }
     }
 

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use crate::env::var;
 use crate::gitlab::{DeploymentOutcome, GitlabClient, UserRef};
+use crate::image_ref::ImageRef;
 use crate::marker;
 use crate::messages::{Messages, ResourceRow, RollbackLink, SyncResultView};
 use crate::modes::ensure_note;
-use crate::modes::propose::{BumpSpec, Proposed, propose};
+use crate::modes::propose::{Proposed, RollbackWhy, merged_change, propose, rollback_spec};
 
 use super::deploy::{End, TargetResult};
 use super::progress::human;
@@ -123,17 +124,6 @@ pub async fn publish(
             tracing::warn!("the GitLab deployment {id} keeps its running status: {e}");
         }
     }
-    let mut rollback: Option<Result<RollbackLink, String>> = None;
-    if rollback_on_failure && !summary.healthy() {
-        rollback = propose_rollback(gitlab, project, brought).await;
-        match &rollback {
-            Some(Ok(link)) => println!("rollback proposed: !{} {}", link.iid, link.url),
-            Some(Err(e)) => eprintln!("rollback not proposed: {e}"),
-            None => eprintln!(
-                "rollback not proposed: no bump merge request of the bot brought this commit"
-            ),
-        }
-    }
     let messages = match Messages::new(None) {
         Ok(m) => m,
         Err(e) => {
@@ -141,21 +131,48 @@ pub async fn publish(
             return;
         }
     };
+    let mut deployed = Vec::new();
+    for b in brought {
+        deployed.push(what_merged(gitlab, project, b).await);
+    }
+    // The result first, so that a rollback can link it; then the comment again with the
+    // rollback's link (edited in place).
+    let mut results = Vec::new();
+    for (b, changes) in brought.iter().zip(&deployed) {
+        results.push(post(gitlab, project, bot, b, summary, &messages, changes, None).await);
+    }
+    if rollback_on_failure && !summary.healthy() {
+        let result_url = brought
+            .iter()
+            .zip(&results)
+            .find(|(b, _)| b.bump.is_some())
+            .and_then(|(b, id)| id.map(|id| format!("{}#note_{id}", b.merge_request.web_url)));
+        let rollback = propose_rollback(gitlab, project, brought, summary, result_url).await;
+        match &rollback {
+            Some(Ok(link)) => println!("rollback proposed: !{} {}", link.iid, link.url),
+            Some(Err(e)) => eprintln!("rollback not proposed: {e}"),
+            None => eprintln!(
+                "rollback not proposed: no bump merge request of the bot brought this commit"
+            ),
+        }
+        if rollback.is_some() {
+            for (b, changes) in brought.iter().zip(&deployed) {
+                post(
+                    gitlab,
+                    project,
+                    bot,
+                    b,
+                    summary,
+                    &messages,
+                    changes,
+                    rollback.as_ref(),
+                )
+                .await;
+            }
+        }
+    }
     for b in brought {
         let iid = b.merge_request.iid;
-        if let Err(e) = comment(
-            gitlab,
-            project,
-            bot,
-            b,
-            summary,
-            &messages,
-            rollback.as_ref(),
-        )
-        .await
-        {
-            eprintln!("warning: could not comment the result on !{iid}: {e:#}");
-        }
         let (good, bad) = summary.labels();
         let (add, remove) = if summary.healthy() {
             (good, bad)
@@ -168,6 +185,66 @@ pub async fn publish(
     }
 }
 
+/// What merging `brought` did to its image, from Git: `helloworld ci-34 → ci-35`.
+async fn what_merged(gitlab: &GitlabClient, project: &str, brought: &Brought) -> Vec<String> {
+    let Some(hint) = &brought.bump else {
+        return Vec::new();
+    };
+    let Ok(image) = ImageRef::parse(&hint.image) else {
+        return Vec::new();
+    };
+    match merged_change(gitlab, project, &brought.merge_request, &image).await {
+        Ok(Ok((change, _))) => vec![format!(
+            "{} {} → {}",
+            image.name.as_str(),
+            change.before.join(", "),
+            change.after.join(", ")
+        )],
+        Ok(Err(why)) => {
+            tracing::warn!(
+                iid = brought.merge_request.iid,
+                "what the merge changed is not a version change: {why}"
+            );
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::warn!(
+                iid = brought.merge_request.iid,
+                "cannot read what the merge changed: {e:#}"
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// The result comment on one merge request; its id, or `None` when it could not be written
+/// (logged).
+#[allow(clippy::too_many_arguments)]
+async fn post(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+    brought: &Brought,
+    summary: &Summary,
+    messages: &Messages,
+    deployed: &[String],
+    rollback: Option<&Result<RollbackLink, String>>,
+) -> Option<u64> {
+    let iid = brought.merge_request.iid;
+    match comment(
+        gitlab, project, bot, brought, summary, messages, deployed, rollback,
+    )
+    .await
+    {
+        Ok(id) => Some(id),
+        Err(e) => {
+            eprintln!("warning: could not comment the result on !{iid}: {e:#}");
+            None
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn comment(
     gitlab: &GitlabClient,
     project: &str,
@@ -175,8 +252,9 @@ async fn comment(
     brought: &Brought,
     summary: &Summary,
     messages: &Messages,
+    deployed: &[String],
     rollback: Option<&Result<RollbackLink, String>>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let state = SyncMarker {
         v: 1,
         kind: "sync".into(),
@@ -195,6 +273,7 @@ async fn comment(
         pipeline_url: var("CI_JOB_URL").or_else(|| var("CI_PIPELINE_URL")),
         duration: human(summary.duration),
         reason: summary.reason.clone(),
+        deployed: deployed.to_vec(),
         resources: summary.rows.clone(),
         hidden_resources: 0,
         details: summary.details.clone(),
@@ -203,7 +282,7 @@ async fn comment(
         marker: marker::render(&state),
     };
     let body = messages.sync_result(&view)?;
-    ensure_note(
+    let (id, _) = ensure_note(
         gitlab,
         project,
         brought.merge_request.iid,
@@ -215,30 +294,41 @@ async fn comment(
         },
     )
     .await?;
-    Ok(())
+    Ok(id)
 }
 
-/// The revert of the first bump that brought the commit, assigned to its assignees.
+/// The rollback of the first bump that brought the commit, from Git (see
+/// [`rollback_spec`]), assigned to its assignees.
 async fn propose_rollback(
     gitlab: &GitlabClient,
     project: &str,
     brought: &[Brought],
+    summary: &Summary,
+    result_url: Option<String>,
 ) -> Option<Result<RollbackLink, String>> {
     let b = brought.iter().find(|b| b.bump.is_some())?;
-    let state = b.bump.as_ref()?;
-    let spec = match BumpSpec::rollback(state) {
+    let hint = b.bump.as_ref()?;
+    let image = match ImageRef::parse(&hint.image) {
+        Ok(i) => i,
+        Err(e) => return Some(Err(format!("cannot read the merge request's image: {e}"))),
+    };
+    let why = RollbackWhy::Failed {
+        reason: summary.reason.clone(),
+        result_url,
+    };
+    let spec = match rollback_spec(
+        gitlab,
+        project,
+        &b.merge_request,
+        &image,
+        hint.setter.clone(),
+        why,
+    )
+    .await
+    {
         Ok(Ok(spec)) => spec,
         Ok(Err(refusal)) => return Some(Err(refusal)),
         Err(e) => return Some(Err(format!("{e:#}"))),
-    };
-    let spec = BumpSpec {
-        assignees: b
-            .merge_request
-            .assignees
-            .iter()
-            .map(|a| a.username.clone())
-            .collect(),
-        ..spec
     };
     Some(match propose(gitlab, project, &spec).await {
         Ok(Proposed::Done(p)) => match p.merge_request {
