@@ -64,17 +64,25 @@ pub enum Command {
     /// or time out): work runs on a bounded queue (503 when full, so GitLab retries), and
     /// repeated deliveries are acted on once. Also serves /healthz, /readyz and /metrics.
     /// SIGTERM or Ctrl-C stops accepting and drains the queue.
+    ///
+    /// Deploys fail closed (all three command modes): `deploy` merges only the commit the
+    /// commenter reviewed (the head when they commented, from the merge request's versions;
+    /// or the SHA they name), only while it is still the head and the branch holds nothing
+    /// but the bot's change. Anything that cannot be established is a refusal saying how
+    /// to deploy explicitly. Each comment is answered once, whatever the number of
+    /// deliveries or workers.
     Serve(ServeArgs),
 
     /// Process one webhook payload (a pipeline trigger's $TRIGGER_PAYLOAD).
     ///
     /// For a project webhook pointed at a pipeline trigger URL: no server needed. The note
-    /// and merge request are read again from the API before anything is done.
+    /// and merge request are read again from the API before anything is done; the
+    /// payload's head counts only when the merge request's versions agree.
     HandleEvent(HandleEventArgs),
 
     /// One polling pass: run every comment command on bot merge requests not answered yet.
     ///
-    /// For a scheduled pipeline; no webhook needed.
+    /// For a scheduled pipeline; no webhook needed. Edited comments are not commands.
     Commands(CommandsArgs),
 
     /// Deploy a merged commit (Argo CD, Flux or direct apply), wait for the outcome and

@@ -121,7 +121,7 @@ pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>, prefix: &str) ->
             short(facts.head_sha),
             short(facts.head_sha)
         )),
-        _ => Decision::Allow,
+        Seen::Named(_) | Seen::Head(_) => Decision::Allow,
     }
 }
 

@@ -3,91 +3,10 @@
 
 mod common;
 mod fake_gitlab;
+mod mr_thread;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::Run;
-use fake_gitlab::{FakeGitlab, MAINTAINER, NOTE_HOOK, Options};
-use serde_json::Value;
-
-const PROJECT: &str = "group/helloworld-ops";
-const IMAGE: &str = "registry.example.com/root/helloworld";
-const OPERATOR: u64 = 2;
-const REVIEWER: u64 = 3;
-const STRANGER: u64 = 4;
-const MAINTAINER_USER: u64 = 5;
-
-/// A config repo with operators, a bot merge request !1 proposing ci-35, and users:
-/// operator (listed operator), reviewer (Developer), stranger (no member), maint (Maintainer).
-fn setup(config: &str) -> (FakeGitlab, tempfile::TempDir) {
-    let seed = common::copy_tree(&common::example_repo());
-    common::write(seed.path(), ".gitops-bot.yaml", config);
-    let mut opts = Options {
-        seed_dir: Some(seed.path().to_path_buf()),
-        ..Options::default()
-    };
-    opts.users.push((STRANGER, "stranger".into()));
-    opts.users.push((MAINTAINER_USER, "maint".into()));
-    opts.members.push((MAINTAINER_USER, MAINTAINER));
-    let fake = FakeGitlab::start(opts);
-    let run = bot(
-        &fake,
-        &[
-            "bump",
-            "--project",
-            PROJECT,
-            "--image",
-            &format!("{IMAGE}:ci-35"),
-        ],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    (fake, seed)
-}
-
-fn default_setup() -> (FakeGitlab, tempfile::TempDir) {
-    setup("operators: [operator]\n")
-}
-
-/// Runs the binary against the fake with the token in GITLAB_TOKEN and no CI variables.
-fn bot(fake: &FakeGitlab, args: &[&str]) -> Run {
-    common::run_without_leaking(command(fake, args), fake.token())
-}
-
-fn command(fake: &FakeGitlab, args: &[&str]) -> Command {
-    common::bot_command(&fake.url(), fake.token(), args)
-}
-
-fn poll(fake: &FakeGitlab) -> Run {
-    let run = bot(fake, &["commands", "--project", PROJECT]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    run
-}
-
-fn mr(fake: &FakeGitlab, iid: u64) -> Value {
-    fake.merge_requests()
-        .into_iter()
-        .find(|m| m["iid"] == iid)
-        .expect("merge request")
-}
-
-/// The bot's replies on !iid.
-fn replies(fake: &FakeGitlab, iid: u64) -> Vec<String> {
-    fake.notes(iid)
-        .into_iter()
-        .filter(|n| {
-            n["author"]["username"] == "gitops-bot"
-                && n["body"].as_str().unwrap_or("").contains("\"reply_to\"")
-        })
-        .map(|n| n["body"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn main_file(fake: &FakeGitlab, path: &str) -> String {
-    String::from_utf8(fake.file("main", path).unwrap()).unwrap()
-}
-
+use fake_gitlab::NOTE_HOOK;
+use mr_thread::*;
 #[test]
 fn an_operator_deploys_exactly_the_head_they_saw() {
     let (fake, _seed) = default_setup();
@@ -434,83 +353,6 @@ fn an_approval_deploys_only_when_configured_and_real() {
     );
     assert_eq!(run.stdout.trim(), "ignored");
     assert_eq!(mr(&fake, 1)["state"], "opened");
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(fake: &FakeGitlab, extra: &[&str]) -> Server {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--project", PROJECT];
-        args.extend_from_slice(extra);
-        let mut child = command(fake, &args)
-            .env("GITOPS_BOT_WEBHOOK_SECRET", "s3cret")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start serve");
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines.next().expect("serve exited").unwrap();
-            if let Some(a) = line.strip_prefix("listening on ") {
-                break a.to_string();
-            }
-        };
-        // Keep draining stderr so the server never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            url: format!("http://{addr}"),
-        }
-    }
-
-    fn post(&self, token: &str, event: &str, body: &[u8], key: Option<&str>) -> (u16, String) {
-        let client = reqwest::blocking::Client::new();
-        let mut req = client
-            .post(format!("{}/webhook", self.url))
-            .header("X-Gitlab-Token", token)
-            .header("X-Gitlab-Event", event)
-            .header("Content-Type", "application/json")
-            .body(body.to_vec());
-        if let Some(k) = key {
-            req = req.header("Idempotency-Key", k);
-        }
-        let resp = req.send().expect("post");
-        (resp.status().as_u16(), resp.text().unwrap_or_default())
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let resp = reqwest::blocking::get(format!("{}{path}", self.url)).expect("get");
-        (resp.status().as_u16(), resp.text().unwrap_or_default())
-    }
-
-    /// SIGTERM, then the exit code of the graceful shutdown.
-    fn stop(mut self) -> i32 {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        self.child.wait().unwrap().code().unwrap_or(-1)
-    }
-}
-
-impl Drop for Server {
-    /// A failed test must not leave the server running (it holds the test's stdout open).
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

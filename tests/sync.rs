@@ -530,13 +530,103 @@ fn rollback_on_failure_opens_the_revert_merge_request() {
         .expect("a rollback MR");
     assert_eq!(
         revert["title"],
-        "Deploy helloworld ci-34 to prod (was ci-35)"
+        "Roll back helloworld in prod to ci-34 (ci-35 failed)"
+    );
+    assert!(
+        revert["source_branch"]
+            .as_str()
+            .unwrap()
+            .starts_with("gitops-bot/prod/rollback/helloworld-"),
+        "{}",
+        revert["source_branch"]
     );
     assert_eq!(revert["assignees"][0]["username"], "operator");
+    let description = revert["description"].as_str().unwrap();
+    let result_note = w
+        .gitlab
+        .notes(1)
+        .into_iter()
+        .find(|n| {
+            n["body"]
+                .as_str()
+                .unwrap_or("")
+                .contains("\"kind\":\"sync\"")
+        })
+        .unwrap();
     assert!(
-        w.results()[0].contains("Rollback proposed in !2:"),
+        description.contains(&format!(
+            "undoing `ci-35` from !1 ({})",
+            w.gitlab.merge_requests()[0]["web_url"].as_str().unwrap()
+        )),
+        "{description}"
+    );
+    assert!(
+        description.contains(&format!("#note_{})", result_note["id"])),
+        "the rollback links the deploy result: {description}"
+    );
+    assert!(description.contains("Its deploy failed"), "{description}");
+    assert!(description.contains("`gitops-bot deploy`"), "{description}");
+    let results = w.results();
+    assert_eq!(results.len(), 1, "one result comment, edited in place");
+    assert!(
+        results[0].contains("Rollback proposed in !2:"),
         "{}",
-        w.results()[0]
+        results[0]
+    );
+    assert!(
+        results[0].contains(&format!("**Change:** `{IMAGE} ci-34 → ci-35`.")),
+        "the result names what was deployed: {}",
+        results[0]
+    );
+}
+
+#[test]
+fn an_edited_description_cannot_steer_the_rollback() {
+    let w = world(CONFIG);
+    // A Developer edits !1's record to point the rollback at another version and place.
+    let mr = w.gitlab.merge_requests()[0].clone();
+    let description = mr["description"]
+        .as_str()
+        .unwrap()
+        .replace(
+            "\"previous\":[\"ci-34\"]",
+            "\"previous\":[\"ci-34-backdoor\"]",
+        )
+        .replace("\"paths\":[\"overlays/prod\"]", "\"paths\":[\"base\"]")
+        .replace("\"target_branch\":\"main\"", "\"target_branch\":\"evil\"");
+    assert!(description.contains("ci-34-backdoor"), "{description}");
+    w.gitlab.set_description(1, &description);
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Degraded")]);
+    let run = w.sync(&["--rollback-on-failure"]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let revert = w
+        .gitlab
+        .merge_requests()
+        .into_iter()
+        .find(|m| m["iid"] == 2)
+        .expect("a rollback MR");
+    assert_eq!(
+        revert["title"],
+        "Roll back helloworld in prod to ci-34 (ci-35 failed)"
+    );
+    assert_eq!(revert["target_branch"], "main");
+    let branch = revert["source_branch"].as_str().unwrap();
+    let changed = w
+        .gitlab
+        .git(&["diff", "--name-only", &format!("main...{branch}")]);
+    assert_eq!(
+        changed.trim(),
+        "overlays/prod/kustomization.yaml",
+        "only what !1 changed"
+    );
+    let diff = w.gitlab.git(&["diff", &format!("main...{branch}")]);
+    assert!(!diff.contains("backdoor"), "{diff}");
+    // A revert: the file is again what it was before !1 merged.
+    let file = "overlays/prod/kustomization.yaml";
+    assert_eq!(
+        w.gitlab.git(&["show", &format!("{branch}:{file}")]),
+        w.gitlab.git(&["show", &format!("{}^1:{file}", w.commit)]),
     );
 }
 

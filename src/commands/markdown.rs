@@ -1,5 +1,6 @@
 //! Which lines of a Markdown comment are visible text: fenced and indented code,
-//! blockquotes (`>` lines and GitLab's `>>>` blocks) and HTML comments are removed, so
+//! blockquotes (`>` lines, their lazy continuations and GitLab's `>>>` blocks), raw HTML
+//! blocks (`<pre>`, `<script>`, `<style>`, `<textarea>`) and HTML comments are removed, so
 //! commands are only ever read from what a person sees as plain text. Bounded: only the
 //! first 64 KiB of a body are looked at.
 
@@ -121,6 +122,22 @@ fn strip_comments<'a>(text: &'a str, in_comment: &mut bool) -> Cow<'a, str> {
     }
 }
 
+/// The closing tag of a raw HTML block (CommonMark's first kind: `<pre>`, `<script>`,
+/// `<style>`, `<textarea>`) that `rest` opens, if it opens one.
+fn raw_html_open(rest: &str) -> Option<&'static str> {
+    const BLOCKS: [(&str, &str); 4] = [
+        ("<pre", "</pre>"),
+        ("<script", "</script>"),
+        ("<style", "</style>"),
+        ("<textarea", "</textarea>"),
+    ];
+    let lower = rest.get(..10.min(rest.len()))?.to_ascii_lowercase();
+    BLOCKS.iter().find_map(|(open, close)| {
+        let after = lower.strip_prefix(open)?;
+        (after.is_empty() || after.starts_with([' ', '\t', '>'])).then_some(*close)
+    })
+}
+
 /// The lines of `body` that render as ordinary text: outside fenced and
 /// indented code, blockquotes, GitLab `>>>` blocks and HTML comments.
 pub(super) fn visible_lines(body: &str) -> Vec<Cow<'_, str>> {
@@ -128,6 +145,11 @@ pub(super) fn visible_lines(body: &str) -> Vec<Cow<'_, str>> {
     let mut fence: Option<Fence> = None;
     let mut gitlab_quote = false;
     let mut in_comment = false;
+    // A `>` line with text opens a paragraph that later lines continue lazily, without `>`:
+    // they render inside the quote until a blank line.
+    let mut lazy_quote = false;
+    // Inside `<pre>`, `<script>`, `<style>` or `<textarea>`: the closing tag that ends it.
+    let mut raw_html: Option<&'static str> = None;
     // Whether an indented line here would be code: at the start, after a
     // blank line, after a closed block, or inside indented code.
     let mut indented_code_ok = true;
@@ -164,7 +186,27 @@ pub(super) fn visible_lines(body: &str) -> Vec<Cow<'_, str>> {
             }
             continue;
         }
+        if let Some(close) = raw_html {
+            if rest.to_ascii_lowercase().contains(close) {
+                raw_html = None;
+                indented_code_ok = true;
+            }
+            continue;
+        }
         if rest.is_empty() {
+            indented_code_ok = true;
+            lazy_quote = false;
+            continue;
+        }
+        if lazy_quote && !(columns < 4 && rest.starts_with('>')) {
+            continue;
+        }
+        if columns < 4
+            && let Some(close) = raw_html_open(rest)
+        {
+            if !rest.to_ascii_lowercase().contains(close) {
+                raw_html = Some(close);
+            }
             indented_code_ok = true;
             continue;
         }
@@ -177,6 +219,7 @@ pub(super) fn visible_lines(body: &str) -> Vec<Cow<'_, str>> {
         }
         if columns < 4 && rest.starts_with('>') {
             indented_code_ok = false;
+            lazy_quote = !rest.trim_start_matches(['>', ' ', '\t']).is_empty();
             continue;
         }
         let visible = strip_comments(raw, &mut in_comment);

@@ -8,8 +8,9 @@
 //! A command is a line that *starts* with one of the configured prefix words
 //! (`gitops-bot`, or `@gitops-bot`) followed by a verb; it never starts with
 //! `/`, because GitLab runs `/…` lines itself as quick actions. Lines inside
-//! Markdown code (fenced or indented), blockquotes (`>` and GitLab's `>>>`
-//! blocks) and HTML comments (including the bot's own
+//! Markdown code (fenced or indented), blockquotes (`>` lines, the lines that
+//! lazily continue them, and GitLab's `>>>` blocks), raw HTML blocks (`<pre>`,
+//! `<script>`, `<style>`, `<textarea>`) and HTML comments (including the bot's own
 //! `<!-- gitops-bot:{…} -->` markers) are never commands.
 //!
 //! What it refuses to do: no I/O, no authorisation (callers check
@@ -633,7 +634,16 @@ mod tests {
             ("two with typo", "gitops-bot deploy\ngitops-bot hodl\n".into(), Reply(&["found: `deploy`, `hodl`"])),
             ("two mixed case", "gitops-bot DEPLOY\ngitops-bot Status".into(), Reply(&["`deploy`, `status`"])),
             ("quoted then real", "> gitops-bot deploy\n\ngitops-bot hold".into(), hold(None)),
-            ("quoted then real, no blank", "> gitops-bot deploy\ngitops-bot status".into(), Cmd(Command::Status)),
+            // A line right after a quoted one continues the quote (lazy continuation).
+            ("quoted then lazy continuation", "> gitops-bot deploy\ngitops-bot status".into(), Ignore),
+            ("lazy continuation of text", "> what does\ngitops-bot deploy\ndo?".into(), Ignore),
+            ("quote closed by an empty quote line", "> a\n>\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("pre block", "<pre>\ngitops-bot deploy\n</pre>".into(), Ignore),
+            ("pre block, attributes and case", "<PRE class=\"x\">\ngitops-bot deploy\n</Pre>\n".into(), Ignore),
+            ("after a one-line pre", "<pre>x</pre>\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("after a pre block", "<pre>\nx\n</pre>\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("textarea", "<textarea>\ngitops-bot deploy".into(), Ignore),
+            ("not pre", "<prefix>\ngitops-bot status".into(), Cmd(Command::Status)),
             ("reply with quote", "> @gitops-bot hold flaky\n> (from Ann)\n\nok, @gitops-bot unhold".into(), Ignore),
             ("fenced then real", "```\ngitops-bot deploy\n```\n\ngitops-bot deploy abcdef0".into(), deploy(Some("abcdef0"))),
             ("prose around", "Looks good to me.\n\ngitops-bot deploy\n\nThanks!".into(), deploy(None)),

@@ -13,6 +13,7 @@ use crate::cli::CommandsArgs;
 use crate::commands::Parsed;
 use crate::marker;
 use crate::modes::engine::{Outcome, ReplyMarker, Trigger};
+use crate::reviewed;
 
 pub async fn run(args: &CommandsArgs) -> Result<ExitCode> {
     let engine = super::engine(&args.common).await?;
@@ -39,10 +40,7 @@ pub async fn run(args: &CommandsArgs) -> Result<ExitCode> {
             .map(|m| m.reply_to)
             .collect();
         for note in &notes {
-            let edited = note
-                .updated_at
-                .as_deref()
-                .is_some_and(|u| u != note.created_at);
+            let edited = reviewed::is_edited(&note.created_at, note.updated_at.as_deref());
             if note.system || engine.is_bot(&note.author) || answered.contains(&note.id) || edited {
                 continue;
             }

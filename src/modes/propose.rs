@@ -384,9 +384,8 @@ pub async fn verify_head(
 ) -> Result<Head> {
     let mut commits = gitlab.merge_request_commits(project, mr.iid).await?;
     commits.reverse();
-    let head = mr.sha.as_deref().unwrap_or_default();
-    let Some(first) = commits.first() else {
-        return Ok(Head::Foreign(Vec::new()));
+    let (Some(head), Some(first)) = (mr.sha.as_deref(), commits.first()) else {
+        return Ok(Head::Foreign(commits));
     };
     // The bot's commit is the first one when it verifies; everything else is foreign.
     let first_is_ours = is_bump_commit(gitlab, project, first, target).await?;

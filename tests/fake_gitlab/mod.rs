@@ -829,6 +829,25 @@ impl FakeGitlab {
         hooks::merge_request_hook(&self.state, iid, action, user_id).expect("no such MR")
     }
 
+    /// A person edits the MR description (Developers may).
+    pub fn set_description(&self, iid: u64, description: &str) {
+        self.with_mr(iid, |mr| {
+            mr.description = description.to_string();
+            mr.updated_at = now_rfc3339();
+        });
+    }
+
+    /// Labels put on the MR by someone else (the sync report, a person).
+    pub fn add_labels(&self, iid: u64, labels: &[&str]) {
+        self.with_mr(iid, |mr| {
+            for l in labels {
+                if !mr.labels.iter().any(|x| x == l) {
+                    mr.labels.push(l.to_string());
+                }
+            }
+        });
+    }
+
     fn with_mr(&self, iid: u64, f: impl FnOnce(&mut Mr)) {
         let mut store = self.state.store();
         let mr = store
