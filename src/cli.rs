@@ -1,7 +1,9 @@
 //! The command line: every flag, its help text and its defaults. No behaviour beyond parsing.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::image_ref::ImageRef;
@@ -20,6 +22,12 @@ use crate::targets::Target;
     ),
     about = "GitOps deploys from GitLab CI: bump image tags in a config repo, byte for byte.",
     long_about = None,
+    after_help = "\
+Exit status: 0 on success (also when there is nothing to do), 1 on failure, 2 on usage errors.
+
+Colour: help, errors and log lines are coloured only when writing to a terminal, and never when NO_COLOR is set (to any non-empty value). In GitLab CI, `sync` still prints the job log's collapsible-section markers.
+
+`deploy`, `hold`, `unhold`, `rebase`, `rollback`, `status` and `help` are comment commands, not subcommands: write them in a comment on the bot's merge request (e.g. `gitops-bot deploy`).",
 )]
 pub struct Cli {
     /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
@@ -243,6 +251,43 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(total))
 }
 
+/// A command line that cannot work as given, found after parsing: a `--path` outside the
+/// repository, an environment `.gitops-bot.yaml` does not define, flags that exclude each
+/// other, a value missing from both its flag and the CI environment. The binary exits with
+/// status 2 for it, as for the errors clap finds while parsing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl UsageError {
+    pub fn new(message: impl Into<String>) -> Self {
+        UsageError(message.into())
+    }
+}
+
+/// The comment command (`deploy`, `hold`, …) that clap's "unrecognized subcommand" error is
+/// about, if it is one: someone ran `gitops-bot deploy` instead of writing it on the merge
+/// request.
+pub fn comment_command(err: &clap::Error) -> Option<&'static str> {
+    if err.kind() != ErrorKind::InvalidSubcommand {
+        return None;
+    }
+    let Some(ContextValue::String(word)) = err.get(ContextKind::InvalidSubcommand) else {
+        return None;
+    };
+    crate::commands::VERBS
+        .iter()
+        .copied()
+        .find(|verb| verb == word)
+}
+
+/// What to say instead of clap's error for [`comment_command`]s.
+pub fn comment_command_message(verb: &str) -> String {
+    format!(
+        "`{verb}` is a comment command: write `gitops-bot {verb}` in a comment on the bot's merge request"
+    )
+}
+
 /// What every comment-command mode needs.
 #[derive(Debug, Args)]
 pub struct CommandArgs {
@@ -313,6 +358,11 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("target")
+        .required(true)
+        .args(["local", "project"])
+))]
 pub struct BumpArgs {
     /// The new image: `REF:TAG`, `REF@DIGEST` or `REF:TAG@DIGEST`
     /// (e.g. registry.example.com/group/helloworld:ci-35).
@@ -328,7 +378,7 @@ pub struct BumpArgs {
     pub local: Option<PathBuf>,
 
     /// The config project on GitLab: numeric ID or full path (group/helloworld-ops).
-    #[arg(long, value_name = "ID|PATH", required_unless_present = "local")]
+    #[arg(long, value_name = "ID|PATH")]
     pub project: Option<String>,
 
     /// Only search under this directory of the repository (repeatable).
@@ -418,7 +468,8 @@ fn parse_setter(s: &str) -> Result<String, String> {
 }
 
 impl Cli {
-    /// Logs go to stderr; stdout is kept for results.
+    /// Logs go to stderr; stdout is kept for results. Coloured only on a terminal, and
+    /// never with `NO_COLOR`.
     pub fn init_logging(&self) {
         let default = match self.verbose {
             0 => "warn",
@@ -430,7 +481,39 @@ impl Cli {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(colour(
+                std::io::stderr().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            ))
             .with_target(false)
             .init();
+    }
+}
+
+/// Whether output to a stream gets colour codes: only on a terminal, and not when
+/// `NO_COLOR` holds anything (<https://no-color.org>). GitLab CI's job log renders colour but
+/// is not a terminal, so it gets none either.
+fn colour(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(true, Some(OsStr::new("false"))));
+        assert!(!colour(false, None));
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }

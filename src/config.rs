@@ -41,6 +41,10 @@ pub struct RepoConfig {
     /// `--command-prefix` overrides it.
     #[serde(default = "default_command_prefix")]
     pub command_prefix: String,
+    /// Where the file was looked for when there is none (see [`RepoConfig::absent`]), so
+    /// that a question only the file can answer says the file is missing.
+    #[serde(skip)]
+    pub absent_from: Option<String>,
 }
 
 fn default_command_prefix() -> String {
@@ -67,6 +71,7 @@ impl Default for RepoConfig {
             deploy_on_approval: false,
             hold_label: default_hold_label(),
             command_prefix: default_command_prefix(),
+            absent_from: None,
         }
     }
 }
@@ -115,9 +120,24 @@ pub enum ConfigError {
         file: String,
         known: String,
     },
+    #[error("no {file} in {place} to define environment {name:?}")]
+    NoFile {
+        name: String,
+        file: String,
+        place: String,
+    },
 }
 
 impl RepoConfig {
+    /// The defaults, for a repository without the file; `place` (a directory, or a project
+    /// and revision) names where it was looked for.
+    pub fn absent(place: impl Into<String>) -> RepoConfig {
+        RepoConfig {
+            absent_from: Some(place.into()),
+            ..RepoConfig::default()
+        }
+    }
+
     /// Parses the file's text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<RepoConfig, ConfigError> {
         if text.trim().is_empty() {
@@ -172,9 +192,14 @@ impl RepoConfig {
 
     /// Environment `name`.
     pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
-        match self.environments.get(name) {
-            Some(env) => Ok(env),
-            None => Err(ConfigError::UnknownEnvironment {
+        match (self.environments.get(name), &self.absent_from) {
+            (Some(env), _) => Ok(env),
+            (None, Some(place)) => Err(ConfigError::NoFile {
+                name: name.to_string(),
+                file: FILE_NAME.to_string(),
+                place: place.clone(),
+            }),
+            (None, None) => Err(ConfigError::UnknownEnvironment {
                 name: name.to_string(),
                 file: FILE_NAME.to_string(),
                 known: if self.environments.is_empty() {
@@ -272,6 +297,28 @@ mod tests {
                 .unwrap()
                 .operators
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_absent_file_is_named_when_an_environment_is_asked_for() {
+        let err = RepoConfig::absent("/srv/ops")
+            .environment("prod")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "no .gitops-bot.yaml in /srv/ops to define environment \"prod\""
+        );
+        // An empty file exists: it defines no environments.
+        let err = RepoConfig::parse("", FILE_NAME)
+            .unwrap()
+            .environment("prod")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "unknown environment \"prod\"; .gitops-bot.yaml defines: none"
         );
     }
 }

@@ -18,6 +18,7 @@ pub mod marker;
 pub mod messages;
 pub mod modes;
 pub mod output;
+pub mod plural;
 pub mod policy;
 pub mod preview;
 pub mod render;

@@ -9,11 +9,16 @@ use crate::gitlab::MergeRequestFields;
 
 pub fn print_text(plan: &BumpPlan, dry_run: bool) {
     print!("{}", plan.diff());
-    print_warnings(plan);
-    println!("{}", plan.summary());
+    print_summary(plan);
     if dry_run {
         println!("dry run: no files written");
     }
+}
+
+/// Warnings on stderr, then the summary line.
+pub fn print_summary(plan: &BumpPlan) {
+    print_warnings(plan);
+    println!("{}", plan.summary());
 }
 
 /// Warnings and skipped references, on stderr.
@@ -32,13 +37,26 @@ pub fn print_warnings(plan: &BumpPlan) {
     }
 }
 
-/// The merge request a `--dry-run` would open or update.
-pub fn print_dry_run_merge_request(branch: &str, fields: &MergeRequestFields) {
+/// The merge request a `--dry-run` would open or update, with the usernames behind its user
+/// ids; its description holds the diff.
+pub fn print_dry_run_merge_request(
+    branch: &str,
+    fields: &MergeRequestFields,
+    assignees: &[String],
+    reviewers: &[String],
+) {
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "(none)".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
     println!("branch: {branch}");
     println!("title: {}", fields.title);
-    println!("assignee ids: {:?}", fields.assignee_ids);
-    println!("reviewer ids: {:?}", fields.reviewer_ids);
-    println!("labels: {}", fields.labels.join(", "));
+    println!("assignees: {}", list(assignees));
+    println!("reviewers: {}", list(reviewers));
+    println!("labels: {}", list(&fields.labels));
     println!("description:\n{}\n", fields.description);
 }
 

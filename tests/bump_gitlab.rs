@@ -160,11 +160,13 @@ fn rerun_is_a_no_op_with_few_requests() {
         &["--image", &image("ci-35"), "--target-branch", "main"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout
-            .contains("merge request !1 already proposes this version"),
-        "{}",
-        run.stdout
+    let url = fake.merge_requests()[0]["web_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        run.stdout,
+        format!("already proposed in merge request !1: {url}\n")
     );
     assert!(fake.writes().is_empty(), "{:#?}", fake.writes());
     // branch, archive, the MRs, and checking the branch really holds that change: its
@@ -526,4 +528,154 @@ fn a_fault_at_any_request_heals_on_the_next_run() {
     }
     // Retries absorb many faults; the others must really have failed the first run.
     assert!(first_runs_failed > 0, "no fault ever reached the binary");
+}
+
+#[test]
+fn dry_run_shows_usernames_and_the_diff_once() {
+    let fake = fake();
+    let run = bump(
+        &fake,
+        &[
+            "--image",
+            &image("ci-35"),
+            "--assignee",
+            "operator",
+            "--reviewer",
+            "reviewer",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\nassignees: operator\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("\nreviewers: reviewer\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(" ids"), "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("+++ b/base/deployment.yml").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("2 references updated in 2 files (0 already current)\ndry run: would open or update a merge request from gitops-bot/"),
+        "{}",
+        run.stdout
+    );
+    // JSON stays one document, with the same usernames.
+    let run = bump(
+        &fake,
+        &[
+            "--image",
+            &image("ci-35"),
+            "--assignee",
+            "operator",
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(out["action"], "dry-run");
+    assert_eq!(
+        out["would_write"]["assignees"],
+        serde_json::json!(["operator"])
+    );
+    assert_eq!(out["would_write"]["reviewers"], serde_json::json!([]));
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn unknown_environment_read_from_gitlab_is_a_usage_error() {
+    let seed = common::copy_tree(&common::example_repo());
+    common::write(
+        seed.path(),
+        ".gitops-bot.yaml",
+        "environments:\n  prod:\n    paths: [overlays/prod]\n",
+    );
+    let fake = fake_with(seed.path());
+    let run = bump(
+        &fake,
+        &["--image", &image("ci-35"), "--environment", "stage"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "error: unknown environment \"stage\"; .gitops-bot.yaml defines: prod\n"
+    );
+    assert!(fake.writes().is_empty());
+
+    // Without the file, the error says so.
+    let bare = self::fake();
+    let run = bump(
+        &bare,
+        &["--image", &image("ci-35"), "--environment", "prod"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: no .gitops-bot.yaml in group/helloworld-ops at "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn path_outside_the_repository_is_refused_before_any_request() {
+    let fake = fake();
+    let run = bump(&fake, &["--image", &image("ci-35"), "--path", "../x"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--path"), "{}", run.stderr);
+    assert!(fake.requests().is_empty(), "{:#?}", fake.requests());
+}
+
+#[test]
+fn gitlab_url_without_scheme_says_to_give_http_or_https() {
+    let fake = fake();
+    let bare = fake.url().trim_start_matches("http://").to_string();
+    let cmd = common::bot_command(
+        &bare,
+        fake.token(),
+        &["bump", "--project", PROJECT, "--image", &image("ci-35")],
+    );
+    let run = common::run_without_leaking(cmd, fake.token());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: GitLab URL \"{bare}\" has no scheme: give the URL with http:// or https://, e.g. https://{bare}\n"
+        )
+    );
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn the_commit_message_points_at_the_changed_lines() {
+    let fake = fake();
+    let run = bump(&fake, &["--image", &image("ci-35")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let message = fake.git(&["log", "-1", "--format=%B", &bot_branch(&fake)]);
+    // overlays/prod/kustomization.yaml: `- name:` is line 9, `newTag: ci-34` line 10.
+    assert!(
+        message.contains(&format!(
+            "\nbase/deployment.yml:20: {IMAGE}:ci-34 -> {IMAGE}:ci-35\noverlays/prod/kustomization.yaml:10: {IMAGE}:ci-34 -> {IMAGE}:ci-35\n"
+        )),
+        "{message}"
+    );
+    let description = fake.merge_requests()[0]["description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        description.contains("| `overlays/prod/kustomization.yaml` | 10 | kustomize-images |"),
+        "{description}"
+    );
 }

@@ -260,8 +260,9 @@ fn path_limits_the_search_and_cannot_escape() {
         read(dir.path(), "envs/dev/a.yaml"),
         "containers:\n- image: app:1\n"
     );
+    // Outside the repository: a usage error (2); a directory that is not there: a failure (1).
     let run = gitops_bot(&["bump", "--local", d, "--path", "../", "--image", "app:2"]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--path"), "{}", run.stderr);
     let run = gitops_bot(&["bump", "--local", d, "--path", "nope", "--image", "app:2"]);
     assert_eq!(run.code, 1);
@@ -352,7 +353,7 @@ fn helm_templates_are_skipped_quietly_and_counted() {
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("in the 1 YAML files searched (1 Go/Helm template skipped)"),
+            .contains("in the 1 YAML file searched (1 Go/Helm template skipped)"),
         "{}",
         run.stderr
     );
@@ -386,4 +387,167 @@ fn overlapping_paths_examine_each_file_once() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn usage_errors_found_after_parsing_exit_2_and_failures_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "envs/prod/a.yaml",
+        "containers:\n- image: app:1\n",
+    );
+    write(
+        dir.path(),
+        ".gitops-bot.yaml",
+        "environments:\n  prod:\n    paths: [envs/prod]\n  dev:\n    paths: [envs/dev]\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    let bump = |extra: &[&str]| {
+        let mut args = vec!["bump", "--local", d, "--image", "app:2"];
+        args.extend_from_slice(extra);
+        gitops_bot(&args)
+    };
+
+    let run = bump(&["--path", "../x"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "error: --path: path \"../x\" must be relative to the repository root, without '..'\n"
+    );
+    let run = bump(&["--path", "/etc"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    let run = bump(&["--environment", "stage"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "error: unknown environment \"stage\"; .gitops-bot.yaml defines: dev, prod\n"
+    );
+
+    // Runtime failures stay 1: the image is nowhere, an environment path is missing.
+    let run = gitops_bot(&["bump", "--local", d, "--image", "other:2"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let run = bump(&["--environment", "dev"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), "envs/prod/a.yaml"),
+        "containers:\n- image: app:1\n"
+    );
+}
+
+#[test]
+fn local_given_a_file_says_it_takes_the_directory() {
+    let repo = example_repo();
+    let file = repo.join("base/deployment.yml");
+    let before = snapshot(&repo);
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        file.to_str().unwrap(),
+        "--image",
+        &format!("{IMAGE}:ci-35"),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: --local takes the config repository's directory; {} is a file\n",
+            file.display()
+        )
+    );
+    assert_eq!(snapshot(&repo), before);
+
+    let missing = repo.join("no-such-dir");
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        missing.to_str().unwrap(),
+        "--image",
+        &format!("{IMAGE}:ci-35"),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!("error: --local {}: no such directory\n", missing.display())
+    );
+}
+
+#[test]
+fn environment_without_a_config_file_names_the_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", "containers:\n- image: app:1\n");
+    let d = dir.path().to_str().unwrap();
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        d,
+        "--image",
+        "app:2",
+        "--environment",
+        "prod",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!("error: no .gitops-bot.yaml in {d} to define environment \"prod\"\n")
+    );
+    assert_eq!(read(dir.path(), "a.yaml"), "containers:\n- image: app:1\n");
+}
+
+#[test]
+fn counts_are_singular_for_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", "containers:\n- image: app:1\n");
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "other:2",
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "error: other:2 is referenced nowhere in the 1 YAML file searched\n"
+    );
+}
+
+#[test]
+fn json_lines_point_at_the_changed_kustomize_and_helm_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    // The name is on line 3; the bytes that change are newTag on line 5.
+    write(
+        dir.path(),
+        "kustomization.yaml",
+        "images:\n  # the app\n  - name: app\n    newName: app\n    newTag: \"1\"\n",
+    );
+    // The repository is on line 2; the tag on line 4.
+    write(
+        dir.path(),
+        "values.yaml",
+        "image:\n  repository: app\n  pullPolicy: Always\n  tag: \"1\"\n",
+    );
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        dir.path().to_str().unwrap(),
+        "--image",
+        "app:2",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let at = |i: usize| {
+        let c = &v["changes"][i];
+        format!(
+            "{}:{}:{}",
+            c["file"].as_str().unwrap(),
+            c["line"],
+            c["column"]
+        )
+    };
+    assert_eq!(at(0), "kustomization.yaml:5:13");
+    assert_eq!(at(1), "values.yaml:4:8");
 }

@@ -13,7 +13,10 @@ fn an_operator_deploys_exactly_the_head_they_saw() {
     let head = mr(&fake, 1)["sha"].as_str().unwrap().to_string();
     let note = fake.add_note(1, OPERATOR, "Looks good.\n\n`gitops-bot deploy`");
     let run = poll(&fake);
-    assert!(run.stdout.contains("1 commands: 1 done"), "{}", run.stdout);
+    assert_eq!(
+        run.stdout,
+        "1 merge request looked at, 1 command: 1 done, 0 answered, 0 refused, 0 failed\n"
+    );
     assert_eq!(mr(&fake, 1)["state"], "merged");
     assert!(main_file(&fake, "base/deployment.yml").contains("helloworld:ci-35"));
     let merges: Vec<_> = fake

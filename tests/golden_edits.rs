@@ -4,6 +4,7 @@
 //! `NAME.golden.txt`. `UPDATE_GOLDEN=1 cargo test --test golden_edits` rewrites the goldens;
 //! review their diff before committing.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use gitops_bot::bump::bump_file;
 use gitops_bot::forms::Target;
 use gitops_bot::image_ref::ImageRef;
+use similar::DiffTag;
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edits");
@@ -66,6 +68,24 @@ fn check_golden(path: &Path, actual: &[u8], failures: &mut Vec<String>) {
     }
 }
 
+/// The 1-based lines of `before` that an edit to `after` rewrote or removed, and the line
+/// numbers that inserted lines take.
+fn touched_lines(before: &str, after: &str) -> BTreeSet<usize> {
+    let mut lines = BTreeSet::new();
+    for op in similar::TextDiff::from_lines(before, after).ops() {
+        let (tag, old, new) = op.as_tag_tuple();
+        match tag {
+            DiffTag::Equal => {}
+            DiffTag::Delete | DiffTag::Replace | DiffTag::Insert => {
+                lines.extend(old.start + 1..=old.end);
+                let added = new.len().saturating_sub(old.len());
+                lines.extend(old.end + 1..=old.end + added);
+            }
+        }
+    }
+    lines
+}
+
 #[test]
 fn fixtures_bump_to_their_goldens() {
     let files = fixtures();
@@ -115,6 +135,16 @@ fn fixtures_bump_to_their_goldens() {
                     .unwrap();
                 }
                 let out = result.edited.unwrap_or_else(|| text.clone());
+                let touched = touched_lines(&text, &out);
+                for c in &result.changes {
+                    assert!(
+                        touched.contains(&c.line),
+                        "{stem}: change {} -> {} is reported at line {}, which the edit leaves alone (edited lines: {touched:?})",
+                        c.old,
+                        c.new,
+                        c.line
+                    );
+                }
                 let again = bump_file(&out, &target).unwrap();
                 assert!(
                     again.changes.is_empty(),

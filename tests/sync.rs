@@ -99,9 +99,15 @@ fn gitlab_bot(gitlab: &FakeGitlab, args: &[&str]) -> Run {
 impl World {
     /// `gitops-bot sync --project P --commit C ARGS` with cluster access to the fake.
     fn sync(&self, args: &[&str]) -> Run {
+        self.sync_with_env(args, &[])
+    }
+
+    /// [`World::sync`] with more environment variables.
+    fn sync_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut all = vec!["sync", "--project", PROJECT, "--commit", &self.commit];
         all.extend_from_slice(args);
         let mut cmd: Command = common::bot_command(&self.gitlab.url(), self.gitlab.token(), &all);
+        cmd.envs(env.iter().copied());
         cmd.env("KUBE_API_URL", self.kube.url())
             .env("KUBE_TOKEN", self.kube.token())
             .env_remove("KUBECONFIG")
@@ -289,6 +295,45 @@ fn a_healthy_argo_cd_sync_is_commented_labelled_and_recorded() {
         ),
         ("prod", w.commit.as_str(), "success")
     );
+}
+
+#[test]
+fn in_gitlab_ci_the_log_has_section_markers_but_no_colour() {
+    let w = world(CONFIG);
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Healthy")]);
+    let run = w.sync_with_env(
+        &["-v"],
+        &[
+            ("CI", "true"),
+            ("GITLAB_CI", "true"),
+            ("TERM", "xterm-256color"),
+        ],
+    );
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // GitLab's collapsible section: `ESC[0Ksection_start:TIME:NAME[collapsed=false]\rESC[0K`.
+    assert!(
+        run.stdout.contains("\u{1b}[0Ksection_start:")
+            && run.stdout.contains("\u{1b}[0Ksection_end:"),
+        "{:?}",
+        run.stdout
+    );
+    // Those erase-line codes are the only escapes: no colour in the piped job log.
+    assert!(
+        run.stdout
+            .split('\u{1b}')
+            .skip(1)
+            .all(|after| after.starts_with("[0K")),
+        "{:?}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("DEBUG"), "{}", run.stderr);
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+
+    // Outside GitLab CI: plain lines.
+    let run = w.sync(&[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
 }
 
 #[test]
@@ -843,11 +888,54 @@ fn bad_targets_are_usage_errors() {
         run.stderr
     );
     let run = w.sync(&["--observe-only", "--apply", "."]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("--observe-only waits for a controller"),
         "{}",
         run.stderr
     );
+    let run = w.sync(&["--environment", "stage"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("unknown environment \"stage\"; .gitops-bot.yaml defines: prod"),
+        "{}",
+        run.stderr
+    );
+    let run = gitlab_bot(
+        &w.gitlab,
+        &[
+            "sync",
+            "--project",
+            PROJECT,
+            "--commit",
+            "not-a-sha",
+            "--argocd-app",
+            "helloworld",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--commit \"not-a-sha\" is not a commit SHA"),
+        "{}",
+        run.stderr
+    );
     assert!(w.kube.requests().is_empty());
+}
+
+#[test]
+fn observe_only_with_apply_targets_of_the_environment_is_a_usage_error() {
+    let w = world(&format!("{CONFIG}    apply: [overlays/prod]\n"));
+    let run = w.sync(&["--environment", "prod", "--observe-only"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "--observe-only waits for a controller; environment \"prod\" has `apply` targets"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(w.kube.requests().is_empty());
+    assert!(w.results().is_empty());
 }

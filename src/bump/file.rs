@@ -71,10 +71,11 @@ pub fn bump_file(text: &str, target: &Target) -> Result<FileBump, FileError> {
                 result.skipped.push(kept(reference, Some(reason)));
             }
             Outcome::Update { edits, old, new } => {
+                let (line, column) = changed_at(text, &edits).unwrap_or((site.line, site.column));
                 splices.extend(edits);
                 result.changes.push(Change {
-                    line: site.line,
-                    column: site.column,
+                    line,
+                    column,
                     form: site.form,
                     old,
                     new,
@@ -115,6 +116,25 @@ pub fn references(text: &str, image: &ImageRef) -> Result<Vec<String>, FileError
             Outcome::Update { old, .. } => Some(old),
         })
         .collect())
+}
+
+/// Where the first of `edits` puts new bytes: its 1-based line and column (in characters)
+/// in `text`, or, for a key inserted on a line of its own, the line it will have. So a
+/// change is reported at the `newTag` or `tag` line that changes, not at the `name` or
+/// `repository` line that identifies the image.
+fn changed_at(text: &str, edits: &[Splice]) -> Option<(usize, usize)> {
+    let first = edits.iter().min_by_key(|e| e.range.start)?;
+    let before = text.get(..first.range.start)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    // An insertion at the end of a file without final newline starts with the line break.
+    let rest = first.text.trim_start_matches(['\r', '\n']);
+    let leading = &first.text[..first.text.len() - rest.len()];
+    match leading.matches('\n').count() {
+        0 => Some((line, column)),
+        n => Some((line + n, 1)),
+    }
 }
 
 fn plan(text: &str, file: &YamlFile, target: &Target) -> Vec<(crate::forms::Site, Outcome)> {

@@ -16,6 +16,7 @@ pub use file::{Change, FileBump, FileError, Kept, bump_file, references};
 
 use crate::diff::unified_diff;
 use crate::forms::Target;
+use crate::plural::count;
 
 /// A `--path`/environment path as the repository-relative prefix it stands for, or why it
 /// is not one.
@@ -169,7 +170,7 @@ pub struct BumpPlan {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error("{image} is referenced nowhere in the {files} YAML files searched{hint}")]
+    #[error("{image} is referenced nowhere in the {} searched{hint}", count(*files, "YAML file"))]
     NotReferenced {
         image: String,
         files: usize,
@@ -177,7 +178,7 @@ pub enum PlanError {
     },
     #[error("{image} is referenced but no reference can be updated:\n{reasons}")]
     NoneEditable { image: String, reasons: String },
-    #[error("--strict: {problems} warning(s) above; nothing written")]
+    #[error("--strict: {} above; nothing written", count(*problems, "warning"))]
     Strict { problems: usize },
 }
 
@@ -234,13 +235,11 @@ impl BumpPlan {
 
     /// `N references updated in M files (K already current)`.
     pub fn summary(&self) -> String {
-        let n = self.changes().count();
-        let m = self.changed_files().count();
-        let k = self.current().count();
         format!(
-            "{n} reference{} updated in {m} file{} ({k} already current)",
-            if n == 1 { "" } else { "s" },
-            if m == 1 { "" } else { "s" },
+            "{} updated in {} ({} already current)",
+            count(self.changes().count(), "reference"),
+            count(self.changed_files().count(), "file"),
+            self.current().count()
         )
     }
 
@@ -272,17 +271,18 @@ impl BumpPlan {
                 .iter()
                 .filter(|w| w.message.starts_with("not valid YAML"))
                 .count();
-            let plural = |n: usize| if n == 1 { "" } else { "s" };
             let mut notes = Vec::new();
             if invalid > 0 {
                 notes.push(format!(
-                    "{invalid} file{} could not be parsed: see the warnings",
-                    plural(invalid)
+                    "{} could not be parsed: see the warnings",
+                    count(invalid, "file")
                 ));
             }
             if self.templates > 0 {
-                let n = self.templates;
-                notes.push(format!("{n} Go/Helm template{} skipped", plural(n)));
+                notes.push(format!(
+                    "{} skipped",
+                    count(self.templates, "Go/Helm template")
+                ));
             }
             let hint = if notes.is_empty() {
                 String::new()

@@ -35,7 +35,7 @@ const MAX_SUGGEST_DISTANCE: usize = 2;
 const DEFAULT_PREFIX: &str = "gitops-bot";
 
 /// Every verb, in the order help lists them.
-const VERBS: [&str; 7] = [
+pub const VERBS: [&str; 7] = [
     "deploy", "hold", "unhold", "rebase", "rollback", "status", "help",
 ];
 

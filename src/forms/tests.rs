@@ -265,3 +265,110 @@ fn invalid_yaml_is_an_error_with_a_position() {
     let err = bump_file("a: [\n", &target("app:1")).unwrap_err();
     assert!(err.to_string().contains("not valid YAML"), "{err}");
 }
+
+/// `line:column` of each change, as reported.
+fn change_positions(text: &str, target: &Target) -> Vec<String> {
+    bump_file(text, target)
+        .unwrap()
+        .changes
+        .iter()
+        .map(|c| format!("{}:{}", c.line, c.column))
+        .collect()
+}
+
+#[test]
+fn reported_lines_are_the_lines_whose_bytes_change() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let cases: Vec<(&str, String, String, Vec<&str>)> = vec![
+        (
+            "container image",
+            "containers:\n- name: a\n  image: app:1\n".into(),
+            "app:2".into(),
+            vec!["3:10"],
+        ),
+        (
+            "image field after an anchor",
+            "catalog:\n  image: &i app:1\n".into(),
+            "app:2".into(),
+            vec!["2:13"],
+        ),
+        (
+            "kustomize newTag, not the name",
+            "images:\n  - name: app\n    newName: app\n    newTag: v1\n".into(),
+            "app:v2".into(),
+            vec!["4:13"],
+        ),
+        (
+            "kustomize digest only",
+            format!(
+                "images:\n- name: app\n  newTag: v1\n  digest: sha256:{}\n",
+                "1".repeat(64)
+            ),
+            format!("app:v1@{d}"),
+            vec!["4:11"],
+        ),
+        (
+            "kustomize newTag inserted after the last key",
+            "images:\n- name: app\n  newName: app\nresources: []\n".into(),
+            "app:v2".into(),
+            vec!["4:1"],
+        ),
+        (
+            "kustomize newTag inserted at the end of a file without final newline",
+            "images:\n- name: app\n  newName: app".into(),
+            "app:v2".into(),
+            vec!["4:1"],
+        ),
+        (
+            "kustomize stale digest removed before the new tag",
+            format!("images:\n- name: app\n  digest: {d}\n  newTag: v1\n"),
+            "app:v2".into(),
+            vec!["3:1"],
+        ),
+        (
+            "kustomize flow entry",
+            "images:\n- {name: app, newTag: v1}\n".into(),
+            "app:v2".into(),
+            vec!["2:23"],
+        ),
+        (
+            "helm tag, not the repository",
+            "image:\n  repository: app\n  pullPolicy: Always\n  tag: v1\n".into(),
+            "app:v2".into(),
+            vec!["4:8"],
+        ),
+        (
+            "helm digest only",
+            "image:\n  repository: app\n  tag: v1\n  digest: \"\"\n".into(),
+            format!("app:v1@{d}"),
+            vec!["4:11"],
+        ),
+        (
+            "argocd alias string",
+            "spec:\n  source:\n    kustomize:\n      images:\n      - 'a=app:1'\n".into(),
+            "app:2".into(),
+            vec!["5:9"],
+        ),
+        (
+            "line numbers after a BOM and CRLF",
+            "\u{feff}images:\r\n- name: app\r\n  newTag: v1\r\n".into(),
+            "app:v2".into(),
+            vec!["3:11"],
+        ),
+    ];
+    for (what, text, image, want) in cases {
+        assert_eq!(change_positions(&text, &target(&image)), want, "{what}");
+    }
+    let setter = Target {
+        image: ImageRef::parse("ghcr.io/a/b:1.1").unwrap(),
+        setter: Some("flux-system:b".into()),
+    };
+    assert_eq!(
+        change_positions(
+            "image:\n  repository: ghcr.io/a/b\n  tag: 1.0 # {\"$imagepolicy\": \"flux-system:b:tag\"}\n",
+            &setter
+        ),
+        ["3:8"],
+        "flux setter"
+    );
+}

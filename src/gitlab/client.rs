@@ -119,10 +119,17 @@ impl fmt::Debug for GitlabClient {
 }
 
 /// `https://gitlab.example.com`, `https://host/gitlab/` or `…/api/v4` → `…/api/v4/`.
-pub fn api_base(url: &str) -> Result<Url, String> {
-    let mut url = Url::parse(url.trim()).map_err(|e| format!("invalid GitLab URL {url:?}: {e}"))?;
+pub fn api_base(given: &str) -> Result<Url, String> {
+    let trimmed = given.trim();
+    // Without `://`, `host:port` would parse as a URL whose scheme is the host.
+    if !trimmed.contains("://") {
+        return Err(format!(
+            "GitLab URL {given:?} has no scheme: give the URL with http:// or https://, e.g. https://{trimmed}"
+        ));
+    }
+    let mut url = Url::parse(trimmed).map_err(|e| format!("invalid GitLab URL {given:?}: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("GitLab URL {url} must be http:// or https://"));
+        return Err(format!("GitLab URL {given:?} must use http:// or https://"));
     }
     url.set_query(None);
     url.set_fragment(None);
@@ -486,8 +493,19 @@ mod tests {
         ] {
             assert_eq!(api_base(given).unwrap().as_str(), want);
         }
-        assert!(api_base("ftp://x").is_err());
+        assert_eq!(
+            api_base("ftp://x").unwrap_err(),
+            "GitLab URL \"ftp://x\" must use http:// or https://"
+        );
         assert!(api_base("not a url").is_err());
+        for bare in ["127.0.0.1:34193", "localhost:8080", "gitlab.example.com"] {
+            assert_eq!(
+                api_base(bare).unwrap_err(),
+                format!(
+                    "GitLab URL \"{bare}\" has no scheme: give the URL with http:// or https://, e.g. https://{bare}"
+                )
+            );
+        }
     }
 
     #[test]

@@ -9,19 +9,21 @@ use serde_json::json;
 
 use crate::bump::BumpPlan;
 use crate::bump::merge_request::Action;
-use crate::cli::{BumpArgs, OutputFormat};
+use crate::cli::{BumpArgs, OutputFormat, UsageError};
 use crate::env::var;
 use crate::gitlab::MergeRequest;
 use crate::messages::SourceInfo;
-use crate::modes::connect;
-use crate::modes::propose::{BumpSpec, Proposed, propose};
+use crate::modes::propose::{BumpSpec, Proposed, WouldWrite, propose};
+use crate::modes::{connect, scope_paths};
 use crate::output;
 
 pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
     let project = args
         .project
         .as_deref()
-        .context("--project is required without --local")?;
+        .ok_or_else(|| UsageError::new("bump needs --project ID|PATH or --local DIR"))?;
+    // Checked here too, so that a bad --path is refused before any request.
+    scope_paths(&args.paths)?;
     let gitlab = connect(&args.gitlab)?;
     let template = match &args.template {
         Some(path) => Some(
@@ -53,13 +55,11 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
             Err(error.into())
         }
         Proposed::Done(proposal) => {
-            if let Some(fields) = &proposal.would_write {
-                output::print_dry_run_merge_request(&proposal.branch, fields);
-            }
             let report = Report {
                 plan: &proposal.plan,
                 image: &args.image.to_string(),
                 branch: &proposal.branch,
+                would_write: proposal.would_write.as_ref(),
                 args,
             };
             report.finish(proposal.action, proposal.merge_request.as_ref())
@@ -88,6 +88,8 @@ struct Report<'a> {
     plan: &'a BumpPlan,
     image: &'a str,
     branch: &'a str,
+    /// With `--dry-run`: the merge request that would be written.
+    would_write: Option<&'a WouldWrite>,
     args: &'a BumpArgs,
 }
 
@@ -103,10 +105,12 @@ impl Report<'_> {
             (Action::Reopened, Some(mr)) => {
                 format!("reopened merge request !{}: {}", mr.iid, mr.web_url)
             }
-            (Action::Current, Some(mr)) => format!(
-                "merge request !{} already proposes this version: {}",
-                mr.iid, mr.web_url
-            ),
+            (Action::Current, Some(mr)) => {
+                format!(
+                    "already proposed in merge request !{}: {}",
+                    mr.iid, mr.web_url
+                )
+            }
             (Action::ClosedNotReopened, Some(mr)) => format!(
                 "merge request !{} for this version was closed by a person; not reopening it (pass --reopen to reopen): {}",
                 mr.iid, mr.web_url
@@ -123,14 +127,45 @@ impl Report<'_> {
         let mr_json = mr.map(|mr| json!({"iid": mr.iid, "url": mr.web_url, "state": mr.state}));
         match self.args.output {
             OutputFormat::Text => {
-                output::print_text(self.plan, false);
+                if let Some(would) = self.would_write {
+                    output::print_dry_run_merge_request(
+                        self.branch,
+                        &would.fields,
+                        &would.assignees,
+                        &would.reviewers,
+                    );
+                }
+                match action {
+                    Action::Created | Action::Updated | Action::Reopened => {
+                        output::print_text(self.plan, false);
+                    }
+                    // A dry run's diff is in the description printed above; an already
+                    // deployed version has none.
+                    Action::DryRun | Action::AlreadyDeployed => output::print_summary(self.plan),
+                    // Nothing was written: a summary of "updated" references would mislead.
+                    Action::Current | Action::ClosedNotReopened => {
+                        output::print_warnings(self.plan);
+                    }
+                }
                 println!("{line}");
             }
             OutputFormat::Json => output::print_json(
                 self.plan,
                 self.image,
                 self.args.dry_run,
-                json!({"action": action, "branch": self.branch, "merge_request": mr_json, "message": line}),
+                json!({
+                    "action": action,
+                    "branch": self.branch,
+                    "merge_request": mr_json,
+                    "would_write": self.would_write.map(|w| json!({
+                        "title": w.fields.title,
+                        "assignees": w.assignees,
+                        "reviewers": w.reviewers,
+                        "labels": w.fields.labels,
+                        "description": w.fields.description,
+                    })),
+                    "message": line,
+                }),
             )?,
         }
         if let (Some(path), Some(mr)) = (&self.args.dotenv, mr) {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::bump::{BumpPlan, examine, needle};
-use crate::cli::{BumpArgs, OutputFormat};
+use crate::cli::{BumpArgs, OutputFormat, UsageError};
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::modes::resolve_scope;
@@ -19,10 +19,13 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
         setter: args.setter.clone(),
     };
     let dir = args.local.as_deref().unwrap_or(Path::new("."));
+    check_directory(dir)?;
     let config_path = dir.join(config::FILE_NAME);
     let config = match std::fs::read_to_string(&config_path) {
         Ok(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => RepoConfig::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            RepoConfig::absent(dir.display().to_string())
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", config_path.display())),
     };
     let scope: Vec<std::path::PathBuf> =
@@ -48,6 +51,27 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
         write_changes(dir, &plan)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--local` must name a directory: a file or a missing path is a usage error.
+fn check_directory(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(meta) => Err(UsageError(format!(
+            "--local takes the config repository's directory; {} is {}",
+            dir.display(),
+            if meta.is_file() {
+                "a file"
+            } else {
+                "not a directory"
+            }
+        ))
+        .into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(UsageError(format!("--local {}: no such directory", dir.display())).into())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot open --local {}", dir.display())),
+    }
 }
 
 fn write_changes(dir: &Path, plan: &BumpPlan) -> Result<()> {

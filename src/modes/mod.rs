@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use crate::bump::scope_path;
-use crate::cli::{Cli, Command, CommandArgs, GitlabArgs};
+use crate::cli::{Cli, Command, CommandArgs, GitlabArgs, UsageError};
 use crate::config::RepoConfig;
 use crate::env::var;
 use crate::gitlab::{GitlabClient, Token, api_base};
@@ -55,7 +55,7 @@ pub(crate) fn project_or_ci(project: Option<&str>) -> Result<String> {
     project
         .map(str::to_string)
         .or_else(|| var("CI_PROJECT_PATH"))
-        .context("no --project given (and no CI_PROJECT_PATH)")
+        .ok_or_else(|| UsageError::new("no --project given (and no CI_PROJECT_PATH)").into())
 }
 
 /// Writes `body` as the bot's comment on !`iid`: edits the bot's comment that `is_same`
@@ -97,8 +97,12 @@ pub(crate) fn connect(args: &GitlabArgs) -> Result<GitlabClient> {
         .clone()
         .or_else(|| var("CI_API_V4_URL"))
         .or_else(|| var("CI_SERVER_URL"))
-        .context("no GitLab URL: pass --gitlab-url, or run inside GitLab CI (CI_API_V4_URL)")?;
-    let api = api_base(&url).map_err(anyhow::Error::msg)?;
+        .ok_or_else(|| {
+            UsageError::new(
+                "no GitLab URL: pass --gitlab-url, or run inside GitLab CI (CI_API_V4_URL)",
+            )
+        })?;
+    let api = api_base(&url).map_err(UsageError)?;
     let token = var("GITLAB_TOKEN").context(
         "GITLAB_TOKEN is not set: store a project access token with the `api` scope (role Developer or higher on the config project) as a masked CI/CD variable named GITLAB_TOKEN",
     )?;
@@ -111,20 +115,38 @@ pub(crate) fn connect(args: &GitlabArgs) -> Result<GitlabClient> {
 }
 
 /// The repository paths a bump looks at: the given paths (a rollback gives the files it
-/// reverts), else the environment's paths, else everything.
+/// reverts), else the environment's paths, else everything. A `--path` outside the
+/// repository and an environment `.gitops-bot.yaml` does not define are usage errors.
 pub(crate) fn resolve_scope(
     paths: &[PathBuf],
     environment: Option<&str>,
     config: &RepoConfig,
 ) -> Result<Vec<String>> {
-    let raw: Vec<String> = match environment {
-        Some(env) if paths.is_empty() => config.environment_paths(env)?.to_vec(),
-        _ => paths
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
-    };
-    raw.iter()
-        .map(|p| scope_path(p).map_err(|e| anyhow::anyhow!("--path: {e}")))
+    match environment {
+        Some(env) if paths.is_empty() => {
+            let paths = config
+                .environment_paths(env)
+                .map_err(|e| UsageError(e.to_string()))?;
+            paths
+                .iter()
+                .map(|p| {
+                    scope_path(p).map_err(|e| {
+                        anyhow::anyhow!(
+                            "{}: environments.{env}.paths: {e}",
+                            crate::config::FILE_NAME
+                        )
+                    })
+                })
+                .collect()
+        }
+        _ => scope_paths(paths).map_err(Into::into),
+    }
+}
+
+/// `--path`s as repository-relative prefixes, or the usage error of the first that is not one.
+pub(crate) fn scope_paths(paths: &[PathBuf]) -> Result<Vec<String>, UsageError> {
+    paths
+        .iter()
+        .map(|p| scope_path(&p.to_string_lossy()).map_err(|e| UsageError(format!("--path: {e}"))))
         .collect()
 }

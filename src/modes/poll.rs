@@ -13,6 +13,7 @@ use crate::cli::CommandsArgs;
 use crate::commands::Parsed;
 use crate::marker;
 use crate::modes::engine::{Outcome, ReplyMarker, Trigger};
+use crate::plural;
 use crate::reviewed;
 
 pub async fn run(args: &CommandsArgs) -> Result<ExitCode> {
@@ -63,9 +64,9 @@ pub async fn run(args: &CommandsArgs) -> Result<ExitCode> {
     }
     let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
     println!(
-        "{} merge requests looked at, {} commands: {} done, {} answered, {} refused, {} failed",
-        mrs.len(),
-        outcomes.len() - count(Outcome::Ignored),
+        "{} looked at, {}: {} done, {} answered, {} refused, {} failed",
+        plural::count(mrs.len(), "merge request"),
+        plural::count(outcomes.len() - count(Outcome::Ignored), "command"),
         count(Outcome::Done),
         count(Outcome::Answered),
         count(Outcome::Refused),

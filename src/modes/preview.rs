@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cli::PreviewArgs;
+use crate::cli::{PreviewArgs, UsageError};
 use crate::cluster::apply::{Mode, apply_all};
 use crate::cluster::{self, Subject};
 use crate::diff::unified_diff;
@@ -23,6 +23,7 @@ use crate::health::qualified;
 use crate::marker;
 use crate::messages::{Messages, PreviewSection, PreviewView};
 use crate::modes::{connect, ensure_note, project_or_ci};
+use crate::plural;
 use crate::preview::{Source, affected, changed_paths};
 use crate::render::{self, RenderError};
 
@@ -39,11 +40,13 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
     let iid = match args.mr {
         Some(iid) => iid,
         None => var("CI_MERGE_REQUEST_IID")
-            .context(
-                "no --mr given (and no CI_MERGE_REQUEST_IID: is this a merge request pipeline?)",
-            )?
+            .ok_or_else(|| {
+                UsageError::new(
+                    "no --mr given (and no CI_MERGE_REQUEST_IID: is this a merge request pipeline?)",
+                )
+            })?
             .parse()
-            .context("CI_MERGE_REQUEST_IID is not a number")?,
+            .map_err(|_| UsageError::new("CI_MERGE_REQUEST_IID is not a number"))?,
     };
     let gitlab = connect(&args.gitlab)?;
     let mr = gitlab.merge_request(&project, iid).await?;
@@ -132,9 +135,9 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
     };
     let body = Messages::new(None)?.preview(&view)?;
     println!(
-        "preview of !{iid}: {} source(s) affected, {} section(s) with changes",
-        sources.len(),
-        view.sections.len()
+        "preview of !{iid}: {} affected, {} with changes",
+        plural::count(sources.len(), "source"),
+        plural::count(view.sections.len(), "section")
     );
     for s in &view.sections {
         println!("  {} {}: {}", s.kind, s.path, s.summary);

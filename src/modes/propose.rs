@@ -74,7 +74,15 @@ pub struct Proposal {
     pub plan: BumpPlan,
     pub branch: String,
     /// With `dry_run`: the merge request that would be written.
-    pub would_write: Option<MergeRequestFields>,
+    pub would_write: Option<WouldWrite>,
+}
+
+/// The merge request a dry run would write, with the usernames behind its user ids.
+#[derive(Debug)]
+pub struct WouldWrite {
+    pub fields: MergeRequestFields,
+    pub assignees: Vec<String>,
+    pub reviewers: Vec<String>,
 }
 
 /// Re-reads when the target moved while the bot worked, at most this many times in all.
@@ -149,16 +157,15 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             source: spec.source.clone(),
         };
         let branch = request.branch();
-        let done =
-            |action: Action, mr: Option<&MergeRequest>, would_write: Option<MergeRequestFields>| {
-                Ok(Proposed::Done(Box::new(Proposal {
-                    action,
-                    merge_request: mr.cloned(),
-                    plan: snapshot.plan.clone(),
-                    branch: branch.clone(),
-                    would_write,
-                })))
-            };
+        let done = |action: Action, mr: Option<&MergeRequest>, would_write: Option<WouldWrite>| {
+            Ok(Proposed::Done(Box::new(Proposal {
+                action,
+                merge_request: mr.cloned(),
+                plan: snapshot.plan.clone(),
+                branch: branch.clone(),
+                would_write,
+            })))
+        };
         if plan.changes().next().is_none() {
             return done(Action::AlreadyDeployed, current.as_ref(), None);
         }
@@ -246,7 +253,12 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         };
 
         if spec.dry_run {
-            return done(Action::DryRun, None, Some(fields));
+            let would_write = WouldWrite {
+                fields,
+                assignees: pick(&spec.assignees, &snapshot.config.operators).to_vec(),
+                reviewers: pick(&spec.reviewers, &snapshot.config.reviewers).to_vec(),
+            };
+            return done(Action::DryRun, None, Some(would_write));
         }
 
         let files: Vec<(String, String)> = plan
@@ -466,7 +478,7 @@ async fn read_snapshot(
     let file = |path: &str| archive.files.iter().find(|f| f.path == path);
     let config = match file(config::FILE_NAME) {
         Some(f) => RepoConfig::parse(&String::from_utf8_lossy(&f.bytes), config::FILE_NAME)?,
-        None => RepoConfig::default(),
+        None => RepoConfig::absent(format!("{project} at {}", sha.get(..12).unwrap_or(sha))),
     };
     let scope = resolve_scope(&spec.paths, spec.environment.as_deref(), &config)?;
     let repo_template = match &config.templates.merge_request {

@@ -14,10 +14,10 @@ mod report;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::SyncArgs;
+use crate::cli::{SyncArgs, UsageError};
 use crate::config::{self, RepoConfig};
 use crate::env::var;
 use crate::gitlab::{GitlabClient, MergeRequest};
@@ -49,13 +49,16 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         .commit
         .clone()
         .or_else(|| var("CI_COMMIT_SHA"))
-        .context("no --commit given (and no CI_COMMIT_SHA)")?
+        .ok_or_else(|| UsageError::new("no --commit given (and no CI_COMMIT_SHA)"))?
         .to_ascii_lowercase();
     if !(7..=64).contains(&commit.len()) || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
-        bail!("--commit {commit:?} is not a commit SHA");
+        return Err(UsageError(format!("--commit {commit:?} is not a commit SHA")).into());
     }
     if args.observe_only && !args.apply.is_empty() {
-        bail!("--observe-only waits for a controller; it cannot be combined with --apply");
+        return Err(UsageError::new(
+            "--observe-only waits for a controller; it cannot be combined with --apply",
+        )
+        .into());
     }
     let gitlab = connect(&args.gitlab)?;
     let bot = gitlab.current_user().await?;
@@ -66,7 +69,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         .await?
     {
         Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::default(),
+        None => RepoConfig::absent(format!("{project} at {}", deploy::short(&commit))),
     };
     let environment = args.environment.clone().or_else(|| {
         brought
@@ -200,12 +203,15 @@ fn targets(args: &SyncArgs, config: &RepoConfig, environment: Option<&str>) -> R
         return Ok(given);
     }
     let Some(env) = environment else {
-        bail!(
+        return Err(UsageError(format!(
             "nothing to sync: pass --argocd-app, --flux or --apply, or --environment with targets in {}",
             config::FILE_NAME
-        );
+        ))
+        .into());
     };
-    let env_config = config.environment(env)?;
+    let env_config = config
+        .environment(env)
+        .map_err(|e| UsageError(e.to_string()))?;
     let mut out = Vec::new();
     for s in &env_config.argocd_apps {
         out.push(
@@ -227,13 +233,17 @@ fn targets(args: &SyncArgs, config: &RepoConfig, environment: Option<&str>) -> R
         out.push(Target::apply(s).map_err(anyhow::Error::msg)?);
     }
     if out.is_empty() {
-        bail!(
+        return Err(UsageError(format!(
             "nothing to sync for environment {env:?}: list argocd_apps, flux or apply under environments.{env} in {}, or pass them as flags",
             config::FILE_NAME
-        );
+        ))
+        .into());
     }
     if args.observe_only && out.iter().any(|t| matches!(t, Target::Apply { .. })) {
-        bail!("--observe-only waits for a controller; environment {env:?} has `apply` targets");
+        return Err(UsageError(format!(
+            "--observe-only waits for a controller; environment {env:?} has `apply` targets"
+        ))
+        .into());
     }
     Ok(out)
 }
