@@ -12,6 +12,7 @@ pub mod env;
 pub mod forms;
 pub mod gitlab;
 pub mod health;
+pub mod http_status;
 pub mod image_ref;
 pub mod manifest;
 pub mod marker;

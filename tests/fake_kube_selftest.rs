@@ -1334,3 +1334,105 @@ fn hostile_input_never_breaks_the_server() {
         .unwrap();
     assert_eq!(a["metadata"]["name"], "a");
 }
+
+fn kustomization_api(client: &Client) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization");
+    let resource = kube::api::ApiResource::from_gvk_with_plural(&gvk, "kustomizations");
+    Api::namespaced_with(client.clone(), "flux-system", &resource)
+}
+
+fn condition<'a>(o: &'a Value, type_: &str) -> Option<(&'a str, &'a str)> {
+    let c = o["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)?;
+    Some((c["status"].as_str()?, c["reason"].as_str()?))
+}
+
+/// The simulated kustomize-controller goes through the states Flux documents: reconciling
+/// (Ready Unknown) with the request not handled yet, then the request handled with
+/// Ready=False and Reconciling=True/ProgressingWithRetry, `observedGeneration` unmoved.
+#[test]
+fn the_flux_controller_answers_a_request_with_the_documented_conditions() {
+    let fake = FakeKube::start(Options::default());
+    let object = fake_kube::FluxObject {
+        api_version: "kustomize.toolkit.fluxcd.io/v1",
+        kind: "Kustomization",
+        namespace: "flux-system",
+        name: "apps",
+    };
+    fake.put(json!({
+        "apiVersion": object.api_version, "kind": object.kind,
+        "metadata": {"name": "apps", "namespace": "flux-system"},
+        "spec": {"path": "./", "interval": "10m", "sourceRef": {"kind": "GitRepository", "name": "src"}},
+        "status": {"observedGeneration": 1, "lastAppliedRevision": "main@sha1:old",
+                   "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "ok"}]}
+    }));
+    let rt = runtime();
+    let seen: Vec<Value> = std::thread::scope(|scope| {
+        let controller = scope.spawn(|| {
+            fake.flux_reconcile(
+                &object,
+                "main@sha1:new",
+                fake_kube::FluxOutcome::Failed {
+                    reason: "BuildFailed".into(),
+                    message: "kustomize build failed".into(),
+                },
+                WAIT,
+            )
+        });
+        let seen = rt.block_on(async {
+            let client = client(&fake);
+            let mut rx = spawn_watcher(
+                kustomization_api(&client),
+                watcher::Config::default().fields("metadata.name=apps"),
+            );
+            next_where(&mut rx, "init done", |ev| {
+                matches!(ev, Ok(watcher::Event::InitDone))
+            })
+            .await;
+            fake.update(
+                object.api_version,
+                object.kind,
+                Some("flux-system"),
+                "apps",
+                |o| {
+                    o["metadata"]["annotations"] = json!({"reconcile.fluxcd.io/requestedAt": "t1"});
+                },
+            );
+            let mut seen = Vec::new();
+            loop {
+                let Seen(ev) = next_where(&mut rx, "the handled request", |ev| {
+                    applied_with(ev, |_: &DynamicObject| true)
+                })
+                .await;
+                if let Ok(watcher::Event::Apply(o)) = ev {
+                    let value = serde_json::to_value(&o).expect("json");
+                    let done = value["status"]["lastHandledReconcileAt"] == "t1";
+                    seen.push(value);
+                    if done {
+                        break seen;
+                    }
+                }
+            }
+        });
+        assert_eq!(controller.join().expect("controller"), "t1");
+        seen
+    });
+    assert!(
+        seen.iter()
+            .any(|o| o["status"]["lastHandledReconcileAt"].is_null()
+                && condition(o, "Reconciling") == Some(("True", "Progressing"))
+                && condition(o, "Ready") == Some(("Unknown", "Progressing"))),
+        "{seen:#?}"
+    );
+    let last = seen.last().expect("a final state");
+    assert_eq!(condition(last, "Ready"), Some(("False", "BuildFailed")));
+    assert_eq!(
+        condition(last, "Reconciling"),
+        Some(("True", "ProgressingWithRetry"))
+    );
+    assert_eq!(last["status"]["lastAttemptedRevision"], "main@sha1:new");
+    assert_eq!(last["status"]["lastAppliedRevision"], "main@sha1:old");
+    assert_eq!(last["status"]["observedGeneration"], 1);
+}

@@ -214,3 +214,34 @@ fn live_diff_shows_how_the_cluster_objects_would_change() {
             .is_none()
     );
 }
+
+#[test]
+fn a_forbidden_live_diff_is_one_plain_line_naming_the_rule() {
+    let (fake, _seed) = setup();
+    let kube = FakeKube::start(KubeOptions::default());
+    kube.forbid("patch", "apps", "deployments", Some("hello"));
+    let mut cmd = command(
+        &fake,
+        &[
+            "preview",
+            "--project",
+            PROJECT,
+            "--mr",
+            "1",
+            "--live",
+            "--namespace",
+            "hello",
+        ],
+    );
+    cmd.env("KUBE_API_URL", kube.url())
+        .env("KUBE_TOKEN", kube.token());
+    let run = common::run_without_leaking(cmd, fake.token());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let note = &previews(&fake)[0];
+    let want = "not diffed against the cluster: Deployment helloworld (overlays/prod#2) was refused in the dry run; nothing was applied: patch deployments.apps \"helloworld\" in namespace hello: 403 Forbidden: deployments.apps \"helloworld\" is forbidden: User \"system:serviceaccount:gitops:gitops-bot\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"hello\" — add this rule to the Role bound to the bot's service account in namespace hello: apiGroups: [\"apps\"], resources: [\"deployments\"], verbs: [\"patch\"]";
+    assert!(note.contains(want), "{note}");
+    let visible = note.split("<!--").next().unwrap();
+    for bad in ["Some(", "Status {", "ApiError", "403 Forbidden: 403"] {
+        assert!(!visible.contains(bad), "{bad:?} in:\n{visible}");
+    }
+}

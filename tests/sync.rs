@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::Run;
 use fake_gitlab::{FakeGitlab, Options as GitlabOptions};
-use fake_kube::{FakeKube, Options as KubeOptions};
+use fake_kube::{FakeKube, FluxObject, FluxOutcome, Options as KubeOptions};
 use serde_json::{Value, json};
 
 const PROJECT: &str = "group/helloworld-ops";
@@ -517,6 +517,20 @@ fn another_running_operation_is_refused_politely() {
     assert!(w.results()[0].contains("another operation is Running"));
 }
 
+/// What a person reads never carries Rust debug output or a doubled status.
+fn assert_plain(text: &str) {
+    for bad in [
+        "{",
+        "Some(",
+        "Status {",
+        "ApiError",
+        "404 NotFound: 404",
+        "403 Forbidden: 403",
+    ] {
+        assert!(!text.contains(bad), "{bad:?} in:\n{text}");
+    }
+}
+
 #[test]
 fn a_forbidden_patch_names_the_rbac_rule_to_add() {
     let w = world(CONFIG);
@@ -525,8 +539,285 @@ fn a_forbidden_patch_names_the_rbac_rule_to_add() {
     let run = w.sync(&[]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let last = run.stderr.lines().last().unwrap();
-    assert!(last.starts_with("sync failed: Application argocd/helloworld: forbidden: cannot patch applications.argoproj.io \"helloworld\" in namespace argocd; add this rule to the Role bound to the bot's service account in namespace argocd: {apiGroups: [\"argoproj.io\"], resources: [\"applications\"], verbs: [\"patch\"]}"), "{last}");
-    assert!(w.results()[0].contains("verbs: [\"patch\"]"));
+    let want = "sync failed: Application argocd/helloworld: patch applications.argoproj.io \"helloworld\" in namespace argocd: 403 Forbidden: applications.argoproj.io \"helloworld\" is forbidden: User \"system:serviceaccount:gitops:gitops-bot\" cannot patch resource \"applications\" in API group \"argoproj.io\" in the namespace \"argocd\" — add this rule to the Role bound to the bot's service account in namespace argocd: apiGroups: [\"argoproj.io\"], resources: [\"applications\"], verbs: [\"patch\"]";
+    assert_eq!(last, want);
+    assert_plain(&run.stderr);
+    let comment = &w.results()[0];
+    assert!(
+        comment.contains(&want["sync failed: ".len()..]),
+        "{comment}"
+    );
+    assert_plain(comment.split("<!--").next().unwrap());
+}
+
+#[test]
+fn a_missing_application_is_one_not_found_line() {
+    let w = world(CONFIG);
+    let run = w.sync(&["--argocd-app", "argocd/nope"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    let want = "sync failed: Application argocd/nope: get applications.argoproj.io \"nope\" in namespace argocd: 404 NotFound: applications.argoproj.io \"nope\" not found — check the name and namespace";
+    assert_eq!(last, want);
+    assert_plain(&run.stderr);
+    let comment = &w.results()[0];
+    assert!(
+        comment.contains(&want["sync failed: ".len()..]),
+        "{comment}"
+    );
+    assert_plain(comment.split("<!--").next().unwrap());
+}
+
+/// A token the cluster refuses is said as such, not as a controller that is not installed.
+#[test]
+fn a_refused_cluster_token_is_one_line_about_the_credentials() {
+    let w = world(CONFIG);
+    let mut cmd: Command = common::bot_command(
+        &w.gitlab.url(),
+        w.gitlab.token(),
+        &["sync", "--project", PROJECT, "--commit", &w.commit],
+    );
+    cmd.env("KUBE_API_URL", w.kube.url())
+        .env("KUBE_TOKEN", "expired-token")
+        .env_remove("KUBECONFIG");
+    let run = common::run_without_leaking(cmd, w.gitlab.token());
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert_eq!(
+        last,
+        "sync failed: Application argocd/helloworld: discover API group argoproj.io: 401 Unauthorized — the cluster did not accept the credentials: check KUBE_TOKEN (or the kubeconfig's user) and that the token has not expired"
+    );
+    assert!(!run.stderr.contains("expired-token"));
+}
+
+#[test]
+fn a_kind_the_cluster_does_not_serve_is_one_line() {
+    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n");
+    let dir = tempfile::tempdir().unwrap();
+    common::write(
+        dir.path(),
+        "monitor.yaml",
+        "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: helloworld\nspec:\n  endpoints: [{port: http}]\n",
+    );
+    let run = w.sync(&[
+        "--apply",
+        dir.path().to_str().unwrap(),
+        "--namespace",
+        "hello",
+    ]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    let dir = dir.path().display();
+    assert_eq!(
+        last,
+        format!(
+            "sync failed: apply {dir}: monitoring.coreos.com/v1 ServiceMonitor ({dir}/monitor.yaml#1) is not served by this cluster (is its controller installed?): 404 NotFound: the server could not find the requested resource"
+        )
+    );
+    assert_plain(&run.stderr);
+}
+
+/// A multi-source Application is synced without a revision (Argo CD resolves each
+/// source's); when that operation errors before any sync result, it is still ours and a
+/// failure, not something to wait past until --timeout.
+#[test]
+fn a_failed_operation_of_a_multi_source_app_fails_at_once() {
+    let w = world(CONFIG);
+    w.kube.update(ARGO, "Application", Some("argocd"), "helloworld", |app| {
+        let source = app["spec"]["source"].take();
+        app["spec"].as_object_mut().unwrap().remove("source");
+        app["spec"]["sources"] = json!([source, {"repoURL": "https://charts.example.com", "chart": "base", "targetRevision": "1.0.0"}]);
+    });
+    let controller = w.argo_controller(vec![
+        running(),
+        Box::new(|app| {
+            app["status"]["operationState"]["phase"] = json!("Error");
+            app["status"]["operationState"]["message"] = json!(
+                "ComparisonError: rpc error: code = Unknown desc = Manifest generation error: kustomize build failed"
+            );
+        }),
+    ]);
+    let run = w.sync(&["--timeout", "60s"]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert_eq!(
+        last,
+        "sync failed: Application argocd/helloworld: sync operation Error: ComparisonError: rpc error: code = Unknown desc = Manifest generation error: kustomize build failed"
+    );
+    assert!(!run.stderr.contains("timed out"), "{}", run.stderr);
+}
+
+/// The job log lines of one object, without the elapsed-time prefix.
+fn lines_of<'a>(stdout: &'a str, label: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once("s] ").map(|(_, rest)| rest))
+        .filter(|l| l.starts_with(label))
+        .collect()
+}
+
+#[test]
+fn the_first_argo_line_after_the_request_shows_the_request_not_the_old_status() {
+    let w = world(CONFIG);
+    let kube = w.kube.clone();
+    let commit = w.commit.clone();
+    let controller = thread::spawn(move || {
+        // Argo CD picks the operation up only once the bot watches.
+        kube.wait_for_request(PATIENCE, |r| {
+            r.is_watch() && r.path.ends_with("/applications")
+        });
+        for step in [running(), synced_at(&commit, "Healthy")] {
+            thread::sleep(Duration::from_millis(50));
+            play(&kube, step);
+        }
+    });
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let lines = lines_of(&run.stdout, "Application argocd/helloworld:");
+    assert_eq!(
+        lines[..2],
+        [
+            format!(
+                "Application argocd/helloworld: sync of {} requested",
+                &w.commit[..12]
+            )
+            .as_str(),
+            "Application argocd/helloworld: waiting for Argo CD to start the sync operation",
+        ],
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn the_first_flux_line_after_the_request_shows_the_request_not_the_old_status() {
+    let w = flux_world();
+    let kube = w.kube.clone();
+    let revision = format!("main@sha1:{}", w.commit);
+    let controller = thread::spawn(move || {
+        kube.wait_for_request(PATIENCE, |r| {
+            r.is_watch() && r.path.ends_with("/kustomizations")
+        });
+        kube.flux_reconcile(&APPS, &revision, FluxOutcome::Applied, PATIENCE);
+    });
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let lines = lines_of(&run.stdout, "Kustomization flux-system/apps:");
+    assert_eq!(
+        lines[..2],
+        [
+            format!(
+                "Kustomization flux-system/apps: reconcile of {} requested",
+                &w.commit[..12]
+            )
+            .as_str(),
+            "Kustomization flux-system/apps: waiting for the controller to handle the reconcile request",
+        ],
+        "{}",
+        run.stdout
+    );
+}
+
+/// GitLab's own message already carries the status ("404 Project Not Found"): it is
+/// said once, with a hint that matches it.
+#[test]
+fn a_project_gitlab_does_not_know_is_one_line_with_the_status_once() {
+    let w = world(CONFIG);
+    let run = gitlab_bot(
+        &w.gitlab,
+        &[
+            "sync",
+            "--project",
+            "group/nope",
+            "--commit",
+            &w.commit,
+            "--argocd-app",
+            "helloworld",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stderr.trim_end(),
+        format!(
+            "error: GET projects/group%2Fnope/repository/commits/{}/merge_requests: 404 Project Not Found — not found: check --project (a numeric ID or the full path, e.g. group/helloworld-ops) and that the token's user is a member of the project (GitLab answers 404 for projects it hides from the user)",
+            w.commit
+        )
+    );
+}
+
+/// A token that may not record deployments gets one warning line naming the fix, in the
+/// job log only; no deployment that was never started is finished.
+#[test]
+fn a_forbidden_deployment_record_is_one_warning_with_the_fix() {
+    let w = world(CONFIG);
+    w.gitlab.inject(
+        fake_gitlab::Rule::new("POST", "/deployments", fake_gitlab::Fault::status(403)).always(),
+    );
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Healthy")]);
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.to_lowercase().contains("deployment"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: GitLab did not record the deployment to prod (403 Forbidden): the token's user needs the Developer role on group/helloworld-ops to record deployments (and to be allowed to deploy if prod is a protected environment); or run sync in a job with `environment: prod` and GitLab records it"
+        ],
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !w.gitlab
+            .requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.contains("/deployments")),
+        "a deployment never started is not finished"
+    );
+    assert!(
+        !w.results()[0].contains("did not record"),
+        "{}",
+        w.results()[0]
+    );
+}
+
+#[test]
+fn a_deployment_record_for_a_project_not_found_says_so_once() {
+    let w = world(CONFIG);
+    w.gitlab.inject(
+        fake_gitlab::Rule::new(
+            "POST",
+            "/deployments",
+            fake_gitlab::Fault::Status {
+                code: 404,
+                body: r#"{"message":"404 Project Not Found"}"#.into(),
+                headers: vec![("Content-Type".into(), "application/json".into())],
+            },
+        )
+        .always(),
+    );
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Healthy")]);
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.to_lowercase().contains("deployment"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: GitLab did not record the deployment to prod (404 Project Not Found): the token's user cannot see project group/helloworld-ops: check --project and that the user is a member of it"
+        ],
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -675,52 +966,54 @@ fn an_edited_description_cannot_steer_the_rollback() {
     );
 }
 
-#[test]
-fn flux_kustomizations_are_reconciled_and_watched() {
-    let w = world(
-        "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    flux: [Kustomization/flux-system/apps]\n",
-    );
+const FLUX_CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    flux: [Kustomization/flux-system/apps]\n";
+const KUSTOMIZE: &str = "kustomize.toolkit.fluxcd.io/v1";
+const APPS: FluxObject<'static> = FluxObject {
+    api_version: KUSTOMIZE,
+    kind: "Kustomization",
+    namespace: "flux-system",
+    name: "apps",
+};
+
+/// The world with a GitRepository and the Kustomization `flux-system/apps`, ready at the
+/// commit before (as kustomize-controller leaves it after a successful reconcile).
+fn flux_world() -> World {
+    let w = world(FLUX_CONFIG);
+    let before = w.gitlab.git(&["rev-parse", "main~1"]).trim().to_string();
     w.kube.put(json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": "helloworld-ops", "namespace": "flux-system"},
         "spec": {"url": "https://gitlab.example.com/group/helloworld-ops.git", "interval": "5m"},
     }));
     w.kube.put(json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "apiVersion": KUSTOMIZE, "kind": "Kustomization",
         "metadata": {"name": "apps", "namespace": "flux-system"},
         "spec": {"path": "./overlays/prod", "sourceRef": {"kind": "GitRepository", "name": "helloworld-ops"}, "interval": "10m", "prune": true},
-        "status": {"observedGeneration": 1, "lastAppliedRevision": "main@sha1:0000000000000000000000000000000000000000",
-                   "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied revision: main@sha1:0000000"}]},
+        "status": {"observedGeneration": 1,
+                   "lastAppliedRevision": format!("main@sha1:{before}"),
+                   "lastAttemptedRevision": format!("main@sha1:{before}"),
+                   "inventory": {"entries": [{"id": "hello_helloworld_apps_Deployment", "v": "v1"}]},
+                   "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                                   "message": format!("Applied revision: main@sha1:{before}"), "observedGeneration": 1}]},
     }));
-    let kube = w.kube.clone();
-    let commit = w.commit.clone();
-    let controller = thread::spawn(move || {
-        let ks = kube.wait_for(
-            "kustomize.toolkit.fluxcd.io/v1",
-            "Kustomization",
-            Some("flux-system"),
-            "apps",
-            PATIENCE,
-            |k| {
-                k.pointer("/metadata/annotations/reconcile.fluxcd.io~1requestedAt")
-                    .is_some()
-            },
-        );
-        let asked = ks["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"].clone();
-        kube.update(
-            "kustomize.toolkit.fluxcd.io/v1",
-            "Kustomization",
-            Some("flux-system"),
-            "apps",
-            move |k| {
-                k["status"]["lastHandledReconcileAt"] = asked;
-                k["status"]["lastAppliedRevision"] = json!(format!("main@sha1:{commit}"));
-                k["status"]["conditions"][0]["message"] = json!("Applied revision: main");
-                k["status"]["inventory"] =
-                    json!({"entries": [{"id": "hello_helloworld_apps_Deployment", "v": "v1"}]});
-            },
-        );
-    });
+    w
+}
+
+impl World {
+    /// kustomize-controller answering the bot's reconcile request on `flux-system/apps`.
+    fn flux_controller(&self, outcome: FluxOutcome) -> thread::JoinHandle<()> {
+        let kube = self.kube.clone();
+        let revision = format!("main@sha1:{}", self.commit);
+        thread::spawn(move || {
+            kube.flux_reconcile(&APPS, &revision, outcome, PATIENCE);
+        })
+    }
+}
+
+#[test]
+fn flux_kustomizations_are_reconciled_and_watched() {
+    let w = flux_world();
+    let controller = w.flux_controller(FluxOutcome::Applied);
     let run = w.sync(&[]);
     controller.join().unwrap();
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -747,6 +1040,98 @@ fn flux_kustomizations_are_reconciled_and_watched() {
     assert!(
         comment.contains("| Deployment | `hello/helloworld` |"),
         "{comment}"
+    );
+}
+
+/// Flux's documented failed state (Ready=False, Reconciling=True with reason
+/// ProgressingWithRetry, the request handled) is a failure as soon as it is seen, as
+/// `flux reconcile` reports it, not a wait until --timeout.
+#[test]
+fn a_failed_flux_reconcile_fails_as_soon_as_the_request_is_handled() {
+    let w = flux_world();
+    let message = "timeout waiting for: [Deployment/hello/helloworld status: 'InProgress']";
+    let controller = w.flux_controller(FluxOutcome::Failed {
+        reason: "HealthCheckFailed".into(),
+        message: message.into(),
+    });
+    let run = w.sync(&["--timeout", "60s"]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+
+    // The fake left the state Flux documents for a failed reconcile.
+    let ks = w
+        .kube
+        .get(KUSTOMIZE, "Kustomization", Some("flux-system"), "apps")
+        .unwrap();
+    let condition = |t: &str| {
+        ks["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == t)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            condition("Ready")["status"].as_str(),
+            condition("Ready")["reason"].as_str()
+        ),
+        (Some("False"), Some("HealthCheckFailed"))
+    );
+    assert_eq!(
+        (
+            condition("Reconciling")["status"].as_str(),
+            condition("Reconciling")["reason"].as_str()
+        ),
+        (Some("True"), Some("ProgressingWithRetry"))
+    );
+
+    let last = run.stderr.lines().last().unwrap();
+    assert_eq!(
+        last,
+        format!("sync failed: Kustomization flux-system/apps: HealthCheckFailed: {message}")
+    );
+    assert!(!run.stderr.contains("timed out"), "{}", run.stderr);
+    let comment = &w.results()[0];
+    assert!(comment.contains(":x: **Deploy failed**"), "{comment}");
+    assert!(
+        comment.contains(&format!("HealthCheckFailed: {message}")),
+        "{comment}"
+    );
+    assert!(!comment.contains("timed out"), "{comment}");
+}
+
+/// A suspended Flux object is never reconciled: `flux reconcile` refuses it at once, and
+/// so does sync, without asking.
+#[test]
+fn a_suspended_flux_object_fails_at_once_with_what_to_do() {
+    let w = flux_world();
+    w.kube.update(
+        KUSTOMIZE,
+        "Kustomization",
+        Some("flux-system"),
+        "apps",
+        |k| {
+            k["spec"]["suspend"] = json!(true);
+            k["status"]["observedGeneration"] = json!(2);
+        },
+    );
+    let run = w.sync(&["--timeout", "60s"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let last = run.stderr.lines().last().unwrap();
+    assert_eq!(
+        last,
+        "sync failed: Kustomization flux-system/apps: suspended (spec.suspend: true): Flux does not reconcile it; resume it with `flux resume kustomization apps -n flux-system`"
+    );
+    let ks = w
+        .kube
+        .get(KUSTOMIZE, "Kustomization", Some("flux-system"), "apps")
+        .unwrap();
+    assert!(
+        ks.pointer("/metadata/annotations/reconcile.fluxcd.io~1requestedAt")
+            .is_none(),
+        "no reconcile was requested of a suspended object"
     );
 }
 

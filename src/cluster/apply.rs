@@ -10,7 +10,7 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams
 use kube::discovery::{Scope, pinned_kind};
 use serde_json::Value;
 
-use super::{ClusterError, Subject, dynamic_api};
+use super::{ClusterError, Subject, discovery_error, dynamic_api};
 use crate::render::Object;
 
 /// The field manager of every apply.
@@ -48,18 +48,18 @@ pub async fn apply_all(
         let key = (object.api_version().to_string(), object.kind().to_string());
         if !resolved.contains_key(&key) {
             let gvk = gvk(object)?;
-            let (resource, caps) =
-                pinned_kind(client, &gvk)
-                    .await
-                    .map_err(|e| ClusterError::NotServed {
-                        resource: format!(
-                            "{} {} ({})",
-                            object.api_version(),
-                            object.kind(),
-                            object.source
-                        ),
-                        detail: e.to_string(),
-                    })?;
+            let (resource, caps) = pinned_kind(client, &gvk).await.map_err(|e| {
+                discovery_error(
+                    &format!("API version {}", object.api_version()),
+                    format!(
+                        "{} {} ({})",
+                        object.api_version(),
+                        object.kind(),
+                        object.source
+                    ),
+                    e,
+                )
+            })?;
             resolved.insert(key.clone(), (resource, caps.scope == Scope::Namespaced));
         }
         let (resource, namespaced) = resolved[&key].clone();
@@ -89,20 +89,18 @@ pub async fn apply_all(
                         namespace: namespace.as_deref(),
                         name: Some(object.name()),
                     };
-                    match subject.error(e) {
-                        ClusterError::Api { source, .. } => ClusterError::Invalid(format!(
-                            "{} {} ({}) was refused{}: {source}",
-                            object.kind(),
-                            object.name(),
-                            object.source,
-                            if dry_run {
-                                " in the dry run; nothing was applied"
-                            } else {
-                                ""
-                            },
-                        )),
-                        other => other,
-                    }
+                    ClusterError::Invalid(format!(
+                        "{} {} ({}) was refused{}: {}",
+                        object.kind(),
+                        object.name(),
+                        object.source,
+                        if dry_run {
+                            " in the dry run; nothing was applied"
+                        } else {
+                            ""
+                        },
+                        subject.error(e)
+                    ))
                 })?;
             applied.push(Applied {
                 resource: resource.clone(),

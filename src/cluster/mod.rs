@@ -1,12 +1,16 @@
-//! The Kubernetes adapter: connecting, and turning API errors into messages that name the
-//! resource and the RBAC rule to add. It decides nothing about deploys; `sync` does.
+//! The Kubernetes adapter: connecting, discovery, and turning API errors into one line that
+//! names the request, the status and what to do (`error.rs`). It decides nothing about
+//! deploys; `sync` does.
 //!
 //! Connection, in order: `KUBE_API_URL` + `KUBE_TOKEN` (+ `KUBE_CA_FILE`), else kube's own
 //! inference (`KUBECONFIG` / `~/.kube/config`, then the in-cluster service account).
 
 pub mod apply;
+mod error;
 pub mod pods;
 pub mod wait;
+
+pub use error::{ClusterError, Subject, describe, discovery_error, error_text, status_line};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,129 +19,6 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::{Api, Client, Config};
 
 use crate::env::var;
-
-/// Every failure of a cluster step, with the resource it concerned.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error("cannot configure the Kubernetes client: {0}")]
-    Config(String),
-    #[error("{0}")]
-    Forbidden(Box<Denied>),
-    #[error("{resource} {name}not found{scope_text}")]
-    NotFound {
-        resource: String,
-        name: String,
-        scope_text: String,
-    },
-    #[error("{resource} is not served by this cluster (is its controller installed?): {detail}")]
-    NotServed { resource: String, detail: String },
-    #[error("{verb} {resource} {name}failed: {source}")]
-    Api {
-        verb: String,
-        resource: String,
-        name: String,
-        #[source]
-        source: Box<kube::Error>,
-    },
-    #[error("{0}")]
-    Invalid(String),
-}
-
-/// A request RBAC refused, worded as the rule to add.
-#[derive(Debug)]
-pub struct Denied {
-    verb: String,
-    resource: String,
-    group: String,
-    plural: String,
-    /// `"name" ` or empty.
-    name: String,
-    namespace: Option<String>,
-    message: String,
-}
-
-impl std::fmt::Display for Denied {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Denied {
-            verb,
-            resource,
-            group,
-            plural,
-            name,
-            namespace,
-            message,
-        } = self;
-        let (scope, role) = match namespace {
-            Some(ns) => (
-                format!("namespace {ns}"),
-                format!("Role bound to the bot's service account in namespace {ns}"),
-            ),
-            None => (
-                "the cluster".to_string(),
-                "ClusterRole bound to the bot's service account".to_string(),
-            ),
-        };
-        write!(
-            f,
-            "forbidden: cannot {verb} {resource} {name}in {scope}; add this rule to the {role}: {{apiGroups: [\"{group}\"], resources: [\"{plural}\"], verbs: [\"{verb}\"]}} (the server said: {message})"
-        )
-    }
-}
-
-/// What a request was about, to word its errors.
-#[derive(Debug, Clone)]
-pub struct Subject<'a> {
-    pub verb: &'a str,
-    pub resource: &'a ApiResource,
-    pub namespace: Option<&'a str>,
-    pub name: Option<&'a str>,
-}
-
-impl Subject<'_> {
-    /// `applications.argoproj.io`, `deployments.apps`, `pods`.
-    fn resource_name(&self) -> String {
-        if self.resource.group.is_empty() {
-            self.resource.plural.clone()
-        } else {
-            format!("{}.{}", self.resource.plural, self.resource.group)
-        }
-    }
-
-    /// Turns `err` into a [`ClusterError`] naming this subject.
-    pub fn error(&self, err: kube::Error) -> ClusterError {
-        let name = self.name.map(|n| format!("{n:?} ")).unwrap_or_default();
-        let scope_text = self
-            .namespace
-            .map(|ns| format!(" in namespace {ns}"))
-            .unwrap_or_default();
-        match &err {
-            kube::Error::Api(status) if status.code == 403 => {
-                ClusterError::Forbidden(Box::new(Denied {
-                    verb: self.verb.to_string(),
-                    resource: self.resource_name(),
-                    group: self.resource.group.clone(),
-                    plural: self.resource.plural.clone(),
-                    name,
-                    namespace: self.namespace.map(str::to_string),
-                    message: status.message.clone(),
-                }))
-            }
-            kube::Error::Api(status) if status.code == 404 && self.name.is_some() => {
-                ClusterError::NotFound {
-                    resource: self.resource_name(),
-                    name,
-                    scope_text,
-                }
-            }
-            _ => ClusterError::Api {
-                verb: self.verb.to_string(),
-                resource: self.resource_name(),
-                name,
-                source: Box::new(err),
-            },
-        }
-    }
-}
 
 /// The client, from the environment (see the module documentation).
 pub async fn connect() -> Result<Client, ClusterError> {
@@ -171,7 +52,7 @@ pub async fn connect() -> Result<Client, ClusterError> {
     // Watches are held open by the server for up to `timeoutSeconds`; reads of one
     // object must not hang for that long.
     config.read_timeout = Some(Duration::from_secs(300));
-    Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))
+    Client::try_from(config).map_err(|e| ClusterError::Config(error_text(&e)))
 }
 
 /// The DER certificates in a PEM file.
@@ -210,45 +91,15 @@ pub async fn resource_of(
     group: &str,
     kind: &str,
 ) -> Result<ApiResource, ClusterError> {
-    let not_served = |detail: String| ClusterError::NotServed {
-        resource: format!("{kind} ({group})"),
-        detail,
-    };
+    let resource = || format!("{kind} ({group})");
     let api_group = kube::discovery::group(client, group)
         .await
-        .map_err(|e| not_served(e.to_string()))?;
+        .map_err(|e| discovery_error(&format!("API group {group}"), resource(), e))?;
     api_group
         .recommended_kind(kind)
         .map(|(resource, _)| resource)
-        .ok_or_else(|| not_served(format!("group {group} has no kind {kind}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forbidden_errors_name_the_rule_to_add() {
-        let resource = ApiResource {
-            group: "argoproj.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "argoproj.io/v1alpha1".into(),
-            kind: "Application".into(),
-            plural: "applications".into(),
-        };
-        let subject = Subject {
-            verb: "patch",
-            resource: &resource,
-            namespace: Some("argocd"),
-            name: Some("helloworld"),
-        };
-        let status = kube::core::Status::failure("denied", "Forbidden").with_code(403);
-        let message = subject
-            .error(kube::Error::Api(Box::new(status)))
-            .to_string();
-        assert_eq!(
-            message,
-            "forbidden: cannot patch applications.argoproj.io \"helloworld\" in namespace argocd; add this rule to the Role bound to the bot's service account in namespace argocd: {apiGroups: [\"argoproj.io\"], resources: [\"applications\"], verbs: [\"patch\"]} (the server said: denied)"
-        );
-    }
+        .ok_or_else(|| ClusterError::NotServed {
+            resource: resource(),
+            detail: format!("group {group} has no kind {kind}"),
+        })
 }

@@ -7,12 +7,13 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::ListParams;
+use kube::api::{ApiResource, ListParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Api, Client};
 use serde_json::Value;
 
+use super::{Subject, status_line};
 use crate::health::pods::{images, latest_warning, problems};
 
 /// Lines explaining the stuck containers of the pods in `namespace` matching `selector`
@@ -32,9 +33,14 @@ pub async fn explain(
     let list = match pods.list(&params).await {
         Ok(list) => list,
         Err(e) => {
-            return vec![format!(
-                "cannot list pods in namespace {namespace} for details ({e}); grant get/list on pods and events there"
-            )];
+            let resource = ApiResource::erase::<Pod>(&());
+            let subject = Subject {
+                verb: "list",
+                resource: &resource,
+                namespace: Some(namespace),
+                name: None,
+            };
+            return vec![format!("no pod details: {}", subject.error(e))];
         }
     };
     let mut out = Vec::new();
@@ -105,7 +111,7 @@ pub async fn first_stuck(
             {
                 tracing::info!(
                     "cannot watch pods in {namespace} ({}); waiting on the rollout only",
-                    s.message
+                    status_line(&s)
                 );
                 return None;
             }

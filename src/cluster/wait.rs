@@ -13,7 +13,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use serde_json::Value;
 
-use super::{ClusterError, Subject, dynamic_api};
+use super::{ClusterError, Subject, dynamic_api, error_text, status_line};
 use crate::health::{Assessment, Verdict};
 
 /// How a wait ended.
@@ -114,10 +114,10 @@ fn fatal(subject: &Subject<'_>, err: watcher::Error) -> Option<ClusterError> {
         ),
         kube::Error::Api(status) if status.code == 404 => Some(ClusterError::NotServed {
             resource: subject.resource.api_version.clone() + " " + &subject.resource.kind,
-            detail: status.message.clone(),
+            detail: status_line(status),
         }),
         _ => {
-            tracing::info!("watch interrupted ({source}); resuming");
+            tracing::info!("watch interrupted ({}); resuming", error_text(&source));
             None
         }
     }

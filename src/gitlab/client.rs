@@ -16,6 +16,8 @@ use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::http_status;
+
 /// Attempts per request, the first included.
 const ATTEMPTS: u32 = 5;
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,7 +49,8 @@ impl fmt::Debug for Token {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitlabError {
-    #[error("{method} {endpoint}: {status} {message}{hint}")]
+    /// GitLab answered with an error status: `GET projects/…: 404 Project Not Found — hint`.
+    #[error("{method} {endpoint}: {}{hint}", http_status::line(status.as_u16(), "", message))]
     Status {
         method: Method,
         endpoint: String,
@@ -92,6 +95,16 @@ impl GitlabError {
         match self {
             GitlabError::Status { message, .. } => message,
             _ => "",
+        }
+    }
+
+    /// `404 Project Not Found`: the status and GitLab's message, the code once, no hint.
+    pub fn status_line(&self) -> Option<String> {
+        match self {
+            GitlabError::Status {
+                status, message, ..
+            } => Some(http_status::line(status.as_u16(), "", message)),
+            _ => None,
         }
     }
 }
@@ -395,26 +408,42 @@ fn without_url(e: reqwest::Error) -> String {
 }
 
 fn status_error(method: Method, path: &str, response: &Response) -> GitlabError {
-    let message = gitlab_message(&response.body);
-    let hint = match response.status {
-        StatusCode::UNAUTHORIZED => {
-            " — the token was refused: set GITLAB_TOKEN to a valid project or group access token with the `api` scope"
-        }
-        StatusCode::FORBIDDEN => {
-            " — the token lacks permission: it needs the `api` scope and at least the Developer role on the config project (CI_JOB_TOKEN cannot create commits, merge requests or notes)"
-        }
-        StatusCode::NOT_FOUND => {
-            " — check --project (a numeric ID or the full path, e.g. group/helloworld-ops) and that the token's user is a member of it"
-        }
-        StatusCode::TOO_MANY_REQUESTS => " — GitLab's rate limit; retry later",
-        _ => "",
-    };
+    let hint = hint(response.status);
     GitlabError::Status {
         method,
         endpoint: path.to_string(),
         status: response.status,
-        message,
-        hint: hint.to_string(),
+        message: gitlab_message(&response.body),
+        hint: if hint.is_empty() {
+            String::new()
+        } else {
+            format!(" — {hint}")
+        },
+    }
+}
+
+/// What to do about an error status, in general terms (callers that know more, like the
+/// deployment record, word their own).
+fn hint(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => {
+            "GitLab refused the token: set GITLAB_TOKEN to a valid, unexpired project or group access token with the `api` scope"
+        }
+        403 => {
+            "the token may not do this: it needs the `api` scope and at least the Developer role on the config project (CI_JOB_TOKEN cannot create commits, merge requests or notes)"
+        }
+        404 => {
+            "not found: check --project (a numeric ID or the full path, e.g. group/helloworld-ops) and that the token's user is a member of the project (GitLab answers 404 for projects it hides from the user)"
+        }
+        409 => {
+            "conflict: the branch or merge request changed meanwhile, or already exists; run the job again"
+        }
+        422 => "GitLab could not process the request: change what its message names",
+        429 => "GitLab's rate limit: retry later",
+        500..=599 => {
+            "GitLab failed on its side: retry later; if it persists, check GitLab's health"
+        }
+        _ => "",
     }
 }
 
@@ -532,6 +561,60 @@ mod tests {
             gitlab_message(b"<html>Bad Gateway</html>"),
             "<html>Bad Gateway</html>"
         );
+    }
+
+    #[test]
+    fn status_errors_say_the_code_once_with_a_matching_hint() {
+        let response = |code: u16, body: &str| Response {
+            status: StatusCode::from_u16(code).unwrap(),
+            headers: header::HeaderMap::new(),
+            body: bytes::Bytes::from(body.to_string()),
+        };
+        for (code, body, want) in [
+            (
+                401,
+                r#"{"message":"401 Unauthorized"}"#,
+                "GET projects/1: 401 Unauthorized — GitLab refused the token: set GITLAB_TOKEN to a valid, unexpired project or group access token with the `api` scope",
+            ),
+            (
+                403,
+                r#"{"error":"insufficient_scope","error_description":"needs api"}"#,
+                "GET projects/1: 403 Forbidden: insufficient_scope: needs api — the token may not do this: it needs the `api` scope and at least the Developer role on the config project (CI_JOB_TOKEN cannot create commits, merge requests or notes)",
+            ),
+            (
+                404,
+                r#"{"message":"404 Not Found"}"#,
+                "GET projects/1: 404 Not Found — not found: check --project (a numeric ID or the full path, e.g. group/helloworld-ops) and that the token's user is a member of the project (GitLab answers 404 for projects it hides from the user)",
+            ),
+            (
+                409,
+                r#"{"message":["Another open merge request already exists for this source branch: !1"]}"#,
+                "GET projects/1: 409 Conflict: Another open merge request already exists for this source branch: !1 — conflict: the branch or merge request changed meanwhile, or already exists; run the job again",
+            ),
+            (
+                422,
+                r#"{"message":{"description":["is too long"]}}"#,
+                "GET projects/1: 422 Unprocessable Entity: description is too long — GitLab could not process the request: change what its message names",
+            ),
+            (
+                429,
+                "Retry later\n",
+                "GET projects/1: 429 Too Many Requests: Retry later — GitLab's rate limit: retry later",
+            ),
+            (
+                502,
+                r#"{"message":"502 Bad Gateway"}"#,
+                "GET projects/1: 502 Bad Gateway — GitLab failed on its side: retry later; if it persists, check GitLab's health",
+            ),
+            (
+                405,
+                r#"{"message":"405 Method Not Allowed"}"#,
+                "GET projects/1: 405 Method Not Allowed",
+            ),
+        ] {
+            let err = status_error(Method::GET, "projects/1", &response(code, body));
+            assert_eq!(err.to_string(), want);
+        }
     }
 
     #[test]

@@ -2,6 +2,14 @@
 //! healthy? Reads `status.sync`, `status.health`, `status.operationState` and the pending
 //! top-level `operation`, the fields `argocd app wait` reads. An operation or a degraded
 //! health that belongs to another revision is not ours and is only waited past.
+//!
+//! Operation phases (gitops-engine `pkg/sync/common/types.go`): `Running` and
+//! `Terminating` are in progress (a sync being retried stays `Running`, its message saying
+//! which attempt), `Succeeded`, `Failed` and `Error` are final; `argocd app sync` fails on
+//! any final phase but `Succeeded`, and so does this. Health (`Healthy`, `Progressing`,
+//! `Degraded`, `Suspended`, `Missing`, `Unknown`): only `Degraded` is a failure; `Suspended`
+//! (a paused rollout) and `Missing` are waited on, as `argocd app wait --health` waits for
+//! `Healthy`.
 
 use serde_json::Value;
 
@@ -17,7 +25,8 @@ pub fn assess(app: &Value, commit: &str) -> Assessment {
         .any(|r| names_commit(r, commit));
 
     if app.get("operation").is_some_and(|o| !o.is_null()) {
-        return Assessment::pending(Some(sync), health, "sync operation requested");
+        // Requested, not started: the status still describes the state before the request.
+        return Assessment::waiting("waiting for Argo CD to start the sync operation");
     }
     let phase = text(app, &["status", "operationState", "phase"]).unwrap_or("");
     let op_message = text(app, &["status", "operationState", "message"]).unwrap_or("");
@@ -104,10 +113,20 @@ pub fn busy_with_other_operation(app: &Value, commit: &str) -> Option<String> {
     Some(format!("another operation is {what}{by}{since}"))
 }
 
-/// Whether the app's current or last operation syncs `commit`.
+/// Whether the app's current or last operation syncs `commit`: its revisions say so, or,
+/// for an operation without a revision (a multi-source app synced to each source's target,
+/// which can end in `Error` before any sync result), the `Reason` this bot wrote into its
+/// `info` names the commit.
 fn operation_is_for(app: &Value, commit: &str) -> bool {
     let op = &app["status"]["operationState"];
     let mut revisions: Vec<&str> = Vec::new();
+    if let Some(info) = op.pointer("/operation/info").and_then(Value::as_array) {
+        revisions.extend(
+            info.iter()
+                .filter(|i| i.get("name").and_then(Value::as_str) == Some("Reason"))
+                .filter_map(|i| i.get("value").and_then(Value::as_str)),
+        );
+    }
     for path in ["/operation/sync/revision", "/syncResult/revision"] {
         if let Some(r) = op.pointer(path).and_then(Value::as_str) {
             revisions.push(r);
@@ -328,6 +347,43 @@ mod tests {
         a["status"]["operationState"] =
             json!({"phase": "Running", "operation": {"sync": {"revision": SHA}}});
         assert_eq!(assess(&a, SHA).verdict, Verdict::Pending);
+    }
+
+    #[test]
+    fn a_requested_operation_reports_nothing_of_the_old_status() {
+        let mut a = app("Synced", OLD, "Healthy");
+        a["operation"] = json!({"sync": {"revision": SHA}});
+        assert_eq!(
+            assess(&a, SHA),
+            Assessment::waiting("waiting for Argo CD to start the sync operation")
+        );
+    }
+
+    #[test]
+    fn an_errored_operation_without_revision_is_ours_when_its_reason_names_the_commit() {
+        let errored = |reason: String| {
+            let mut a = app("Unknown", OLD, "Healthy");
+            a["status"]["operationState"] = json!({
+                "phase": "Error",
+                "message": "ComparisonError: Manifest generation error",
+                "operation": {
+                    "sync": {},
+                    "initiatedBy": {"username": "gitops-bot"},
+                    "info": [{"name": "Reason", "value": reason}]
+                }
+            });
+            a
+        };
+        let ours = assess(&errored(format!("gitops-bot sync of {SHA}")), SHA);
+        assert_eq!(ours.verdict, Verdict::Failed);
+        assert_eq!(
+            ours.message,
+            "sync operation Error: ComparisonError: Manifest generation error"
+        );
+        assert_eq!(
+            assess(&errored(format!("gitops-bot sync of {OLD}")), SHA).verdict,
+            Verdict::Pending
+        );
     }
 
     #[test]

@@ -1,44 +1,63 @@
 //! Flux `Kustomization` and `HelmRelease`: has the controller handled our reconcile request
-//! and applied the commit? Reads `status.lastHandledReconcileAt` (the request the controller
-//! answered, as `flux reconcile` does), `observedGeneration`, the `Ready`, `Reconciling` and
-//! `Stalled` conditions, and the applied revision.
+//! and applied the commit? Follows Flux's documentation of these objects' status
+//! (kustomize-controller `docs/spec/v1/kustomizations.md`, "Kustomization Status") and
+//! `flux reconcile` (fluxcd/flux2 `cmd/flux/reconcile.go`):
+//!
+//! * the controller copies the `reconcile.fluxcd.io/requestedAt` annotation into
+//!   `status.lastHandledReconcileAt` when it has finished acting on it, success or not;
+//!   until then every condition describes the state from before the request;
+//! * once handled, `Ready=True` is success, and `Ready=False` is a failure, whatever the
+//!   `Reconciling` condition says: a failed attempt leaves `Reconciling=True` with reason
+//!   `ProgressingWithRetry` because the controller will retry with backoff, but the attempt
+//!   failed, and `flux reconcile` reports it at once. Two exceptions: `DependencyNotReady`,
+//!   which the controller re-checks on its own (`--requeue-dependency`) and which says
+//!   nothing about the commit (`flux reconcile` would call it failed: another object being
+//!   reconciled at the same time is common after a merge), and a failure of another
+//!   revision than the commit (the source had not fetched it yet; the controller tries
+//!   again when it has);
+//! * `Stalled=True` is a failure the controller will not retry;
+//! * `spec.suspend: true` means the controller does not reconcile the object at all;
+//! * on failure `status.observedGeneration` stays behind (it moves only on success or
+//!   stall): the `Ready` condition's own `observedGeneration` says which spec it is about.
 //!
 //! A Kustomization must show the commit in `status.lastAppliedRevision` (`main@sha1:<sha>`).
 //! A HelmRelease records chart versions, which carry the commit only with
 //! `reconcileStrategy: Revision` (`1.2.0+<sha12>`); otherwise the handled request and
 //! `Ready=True` are what the controller offers, and that is what is checked.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{Assessment, condition, generation_observed, names_commit, text};
+use super::{Assessment, condition, int, names_commit, text};
 
 /// `reconcile.fluxcd.io/requestedAt`, the annotation `flux reconcile` sets.
 pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
 
-/// Ready=False reasons that mean "still working", not "failed".
-const IN_PROGRESS: &[&str] = &[
-    "Progressing",
-    "ProgressingWithRetry",
-    "DependencyNotReady",
-    "ReconciliationInProgress",
-];
+/// Ready=False reasons that mean "not tried yet", not "failed".
+const NOT_TRIED: &[&str] = &["DependencyNotReady", "Progressing"];
 
 /// The assessment of `obj` (`kind` is `Kustomization` or `HelmRelease`) on the way to
 /// `commit`; `requested_at` is the annotation value this run set, if it set one.
 pub fn assess(obj: &Value, kind: &str, commit: &str, requested_at: Option<&str>) -> Assessment {
+    if let Some(why) = suspended(obj, kind) {
+        return Assessment::failed(None, "Suspended", why);
+    }
+    if let Some(requested) = requested_at
+        && text(obj, &["status", "lastHandledReconcileAt"]) != Some(requested)
+    {
+        return Assessment::waiting("waiting for the controller to handle the reconcile request");
+    }
     let ready = condition(obj, "Ready");
+    let field = |c: Option<&Value>, name: &str| {
+        c.and_then(|c| c.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (reason, message) = (field(ready, "reason"), field(ready, "message"));
     let status = ready
         .and_then(|c| c.get("status"))
         .and_then(Value::as_str)
         .unwrap_or("Unknown");
-    let reason = ready
-        .and_then(|c| c.get("reason"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let message = ready
-        .and_then(|c| c.get("message"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
     let health = match status {
         "True" => "Ready".to_string(),
         "False" => format!("NotReady ({reason})"),
@@ -47,32 +66,38 @@ pub fn assess(obj: &Value, kind: &str, commit: &str, requested_at: Option<&str>)
     let revision = applied_revision(obj, kind);
     let sync = revision.map(short);
 
-    if !generation_observed(obj) {
+    if !spec_observed(obj) {
         return Assessment::pending(
             sync.as_deref(),
             &health,
             "waiting for the controller to observe the new spec",
         );
     }
-    if let Some(requested) = requested_at
-        && text(obj, &["status", "lastHandledReconcileAt"]) != Some(requested)
+    let stalled = condition(obj, "Stalled")
+        .filter(|c| c.get("status").and_then(Value::as_str) == Some("True"));
+    if let Some(stall) = stalled
+        && status != "True"
     {
-        {
-            return Assessment::pending(
+        let (reason, message) = (field(Some(stall), "reason"), field(Some(stall), "message"));
+        return Assessment::failed(sync.as_deref(), &health, format!("{reason}: {message}"));
+    }
+    let failure = format!("{reason}: {message}");
+    match status {
+        "False" if NOT_TRIED.contains(&reason.as_str()) => {
+            Assessment::pending(sync.as_deref(), &health, failure)
+        }
+        "False" => match attempted_revision(obj, kind) {
+            Some(tried) if !tried_commit(kind, tried, commit) => Assessment::pending(
                 sync.as_deref(),
                 &health,
-                "reconcile requested, not handled yet",
-            );
-        }
-    }
-    let stalled = condition(obj, "Stalled")
-        .is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("True"));
-    let reconciling = condition(obj, "Reconciling")
-        .is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("True"));
-    match status {
-        "False" if stalled || !(reconciling || IN_PROGRESS.contains(&reason)) => {
-            Assessment::failed(sync.as_deref(), &health, format!("{reason}: {message}"))
-        }
+                format!(
+                    "{reason} at {}: {message}; waiting for {}",
+                    short(tried),
+                    short(commit)
+                ),
+            ),
+            _ => Assessment::failed(sync.as_deref(), &health, failure),
+        },
         "True" if at_commit(obj, kind, revision, commit) => {
             Assessment::healthy(sync.as_deref(), &health, message)
         }
@@ -87,6 +112,50 @@ pub fn assess(obj: &Value, kind: &str, commit: &str, requested_at: Option<&str>)
         ),
         _ => Assessment::pending(sync.as_deref(), &health, message),
     }
+}
+
+/// Why the controller will not reconcile `obj`, if `spec.suspend` is set.
+pub fn suspended(obj: &Value, kind: &str) -> Option<String> {
+    if obj.pointer("/spec/suspend") != Some(&json!(true)) {
+        return None;
+    }
+    let name = text(obj, &["metadata", "name"]).unwrap_or("NAME");
+    let namespace = text(obj, &["metadata", "namespace"]).unwrap_or("NAMESPACE");
+    Some(format!(
+        "suspended (spec.suspend: true): Flux does not reconcile it; resume it with `flux resume {} {name} -n {namespace}`",
+        kind.to_ascii_lowercase()
+    ))
+}
+
+/// Whether the controller's status is about the current spec: `status.observedGeneration`,
+/// or the `Ready` condition's own, which Flux moves on failure too.
+fn spec_observed(obj: &Value) -> bool {
+    let Some(generation) = int(obj, &["metadata", "generation"]) else {
+        return true;
+    };
+    let ready_generation = condition(obj, "Ready")
+        .and_then(|c| c.get("observedGeneration"))
+        .and_then(Value::as_i64);
+    [
+        int(obj, &["status", "observedGeneration"]),
+        ready_generation,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|observed| observed >= generation)
+}
+
+/// The revision of the last attempt, successful or not.
+fn attempted_revision<'a>(obj: &'a Value, kind: &str) -> Option<&'a str> {
+    text(obj, &["status", "lastAttemptedRevision"])
+        .filter(|r| !r.is_empty())
+        .or_else(|| applied_revision(obj, kind))
+}
+
+/// Whether the attempt at `revision` was an attempt at `commit` (or cannot tell: a chart
+/// version without build metadata names no commit).
+fn tried_commit(kind: &str, revision: &str, commit: &str) -> bool {
+    names_commit(revision, commit) || (kind == "HelmRelease" && !revision.contains('+'))
 }
 
 /// The revision the controller last applied.
@@ -198,23 +267,139 @@ mod tests {
         );
     }
 
+    /// Flux's failed Kustomization, as `finalizeStatus` leaves it: the request handled,
+    /// `Ready=False` with the failure, `Reconciling=True` with `ProgressingWithRetry`, and
+    /// `observedGeneration` still at the spec before.
+    fn failed_at(attempted: &str, reason: &str) -> Value {
+        json!({
+            "metadata": {"name": "apps", "namespace": "flux-system", "generation": 3},
+            "status": {
+                "observedGeneration": 2,
+                "lastHandledReconcileAt": ASKED,
+                "lastAppliedRevision": "main@sha1:0000000000000000000000000000000000000000",
+                "lastAttemptedRevision": attempted,
+                "conditions": [
+                    {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
+                     "message": "Detecting drift for revision main@sha1:2222222 with a timeout of 4m30s",
+                     "observedGeneration": 3},
+                    {"type": "Ready", "status": "False", "reason": reason,
+                     "message": "health check failed after 30s", "observedGeneration": 3}
+                ]
+            }
+        })
+    }
+
     #[test]
-    fn not_ready_fails_unless_still_progressing() {
-        let failed = assess(
-            &ks("False", "HealthCheckFailed", "x", ASKED),
+    fn a_handled_request_that_left_ready_false_has_failed_even_while_flux_retries() {
+        let a = assess(
+            &failed_at(&format!("main@sha1:{SHA}"), "HealthCheckFailed"),
             "Kustomization",
             SHA,
             Some(ASKED),
         );
-        assert_eq!(failed.verdict, Verdict::Failed);
-        assert_eq!(failed.message, "HealthCheckFailed: msg");
-        let progressing = assess(
-            &ks("False", "Progressing", "x", ASKED),
+        assert_eq!(a.verdict, Verdict::Failed);
+        assert_eq!(
+            a.message,
+            "HealthCheckFailed: health check failed after 30s"
+        );
+        assert_eq!(a.health, "NotReady (HealthCheckFailed)");
+        // Observing only, the attempted revision tells the failure is the commit's.
+        let a = assess(
+            &failed_at(&format!("main@sha1:{SHA}"), "BuildFailed"),
+            "Kustomization",
+            SHA,
+            None,
+        );
+        assert_eq!(a.verdict, Verdict::Failed);
+        // A chart version without the commit cannot tell whose attempt it was: the handled
+        // request decides, as for `flux reconcile helmrelease`.
+        let a = assess(
+            &failed_at("1.2.0", "UpgradeFailed"),
+            "HelmRelease",
+            SHA,
+            Some(ASKED),
+        );
+        assert_eq!(a.verdict, Verdict::Failed);
+    }
+
+    #[test]
+    fn a_failure_of_another_revision_or_a_dependency_is_waited_past() {
+        let other = assess(
+            &failed_at(
+                "main@sha1:1111111111111111111111111111111111111111",
+                "HealthCheckFailed",
+            ),
             "Kustomization",
             SHA,
             Some(ASKED),
         );
-        assert_eq!(progressing.verdict, Verdict::Pending);
+        assert_eq!(other.verdict, Verdict::Pending);
+        assert_eq!(
+            other.message,
+            "HealthCheckFailed at main@sha1:111111111111: health check failed after 30s; waiting for 222222222222"
+        );
+        let dependency = assess(
+            &failed_at(&format!("main@sha1:{SHA}"), "DependencyNotReady"),
+            "Kustomization",
+            SHA,
+            Some(ASKED),
+        );
+        assert_eq!(dependency.verdict, Verdict::Pending);
+        assert_eq!(
+            dependency.message,
+            "DependencyNotReady: health check failed after 30s"
+        );
+    }
+
+    #[test]
+    fn stalled_fails_with_the_stall_reason() {
+        let mut obj = failed_at(&format!("main@sha1:{SHA}"), "UpgradeFailed");
+        obj["status"]["conditions"] = json!([
+            {"type": "Stalled", "status": "True", "reason": "RetriesExceeded",
+             "message": "Failed to upgrade after 3 attempts", "observedGeneration": 3},
+            {"type": "Ready", "status": "False", "reason": "UpgradeFailed", "message": "x",
+             "observedGeneration": 3}
+        ]);
+        let a = assess(&obj, "HelmRelease", SHA, Some(ASKED));
+        assert_eq!(a.verdict, Verdict::Failed);
+        assert_eq!(
+            a.message,
+            "RetriesExceeded: Failed to upgrade after 3 attempts"
+        );
+    }
+
+    #[test]
+    fn a_suspended_object_fails_with_how_to_resume_it() {
+        let mut obj = ks("True", "ReconciliationSucceeded", "x", "earlier");
+        obj["metadata"]["name"] = json!("apps");
+        obj["metadata"]["namespace"] = json!("flux-system");
+        obj["spec"] = json!({"suspend": true});
+        let a = assess(&obj, "Kustomization", SHA, Some(ASKED));
+        assert_eq!(a.verdict, Verdict::Failed);
+        assert_eq!(
+            a.message,
+            "suspended (spec.suspend: true): Flux does not reconcile it; resume it with `flux resume kustomization apps -n flux-system`"
+        );
+        assert_eq!(
+            suspended(&obj, "HelmRelease").map(|m| m.contains("flux resume helmrelease apps")),
+            Some(true)
+        );
+        obj["spec"]["suspend"] = json!(false);
+        assert_eq!(suspended(&obj, "Kustomization"), None);
+    }
+
+    #[test]
+    fn an_unhandled_request_reports_nothing_of_the_old_status() {
+        let a = assess(
+            &ks("True", "ReconciliationSucceeded", "x", "earlier"),
+            "Kustomization",
+            SHA,
+            Some(ASKED),
+        );
+        assert_eq!(
+            a,
+            Assessment::waiting("waiting for the controller to handle the reconcile request")
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub struct Assessment {
     pub verdict: Verdict,
     /// Sync status as the controller words it (`Synced`, `OutOfSync`, `Applied`…), if any.
     pub sync: Option<String>,
-    /// Health as the controller words it (`Healthy`, `Progressing`, `Degraded`, `Ready`…).
+    /// Health as the controller words it (`Healthy`, `Progressing`, `Degraded`, `Ready`…);
+    /// empty while the controller has not picked up the request yet, when the status it
+    /// shows still describes the state from before the request.
     pub health: String,
     /// What a person needs to read: why it waits or why it failed.
     pub message: String,
@@ -57,6 +59,12 @@ impl Assessment {
             health: health.to_string(),
             message: message.into(),
         }
+    }
+
+    /// A request the controller has not picked up yet: the object's status still describes
+    /// what was there before, so none of it is reported.
+    pub fn waiting(message: impl Into<String>) -> Self {
+        Self::new(Verdict::Pending, None, "", message)
     }
 
     /// The object is gone (deleted while waiting, or never there).

@@ -18,6 +18,8 @@
 //! * `watch.rs` — watch streams, bookmarks, 410 after compaction, cut
 //!   streams;
 //! * `rbac.rs` — deny rules and the real 403 message;
+//! * `flux.rs` — a Flux controller answering a reconcile request with the documented
+//!   conditions ([`FakeKube::flux_reconcile`]);
 //! * `select.rs`, `patch.rs`, `status.rs` — selectors, patch formats,
 //!   `Status` errors.
 //!
@@ -32,6 +34,7 @@
 //! must not call back into the `FakeKube`.
 #![allow(dead_code)]
 
+mod flux;
 mod handlers;
 mod kinds;
 mod patch;
@@ -51,6 +54,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+#[allow(unused_imports)] // for the test binaries that simulate Flux
+pub use flux::{FluxObject, FluxOutcome};
 use rbac::{Attributes, Rule};
 use status::ApiError;
 use store::State;

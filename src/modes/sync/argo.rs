@@ -100,10 +100,8 @@ async fn request_argo_sync(
                     .note(&format!("{label}: sync of {} requested", short(ctx.commit)));
                 return Ok(());
             }
-            Err(ClusterError::Api { source, .. }) if matches!(*source, kube::Error::Api(ref s) if s.code == 409) =>
-            {
-                continue;
-            }
+            // The app changed between the read and the write: read it again.
+            Err(e) if e.code() == Some(409) => continue,
             Err(e) => return Err(e),
         }
     }

@@ -115,7 +115,7 @@ pub(super) fn row(
         name: qualified(namespace, name),
         namespace: namespace.map(str::to_string),
         sync: a.and_then(|a| a.sync.clone()),
-        health: a.map(|a| a.health.clone()),
+        health: a.map(|a| a.health.clone()).filter(|h| !h.is_empty()),
         message: a.map(|a| a.message.clone()).unwrap_or_default(),
     }
 }
@@ -199,11 +199,12 @@ pub(super) fn reason_for(
         End::TimedOut => Some(format!(
             "{label}: not healthy after {} ({})",
             super::progress::human(ctx.progress.elapsed()),
-            last.map(|a| format!(
-                "{}{}",
-                a.health,
-                message.map(|m| format!(": {m}")).unwrap_or_default()
-            ))
+            last.map(|a| match (a.health.as_str(), message) {
+                ("", Some(m)) => m.to_string(),
+                (health, Some(m)) => format!("{health}: {m}"),
+                (health, None) => health.to_string(),
+            })
+            .filter(|text| !text.is_empty())
             .unwrap_or_else(|| "no status seen".into())
         )),
     }

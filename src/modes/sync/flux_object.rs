@@ -5,12 +5,12 @@ use kube::api::ApiResource;
 use serde_json::{Value, json};
 
 use crate::cluster::{ClusterError, dynamic_api, resource_of};
-use crate::health::{ResourceRow, flux};
+use crate::health::{Assessment, ResourceRow, flux};
 use crate::targets::FluxKind;
 
 use super::deploy::{
     Context, End, Ended, explain_rows, first_line, get, merge_patch, reason_for, result, row,
-    settle,
+    settle, short,
 };
 
 pub(super) async fn run(
@@ -23,11 +23,22 @@ pub(super) async fn run(
     let api = dynamic_api(ctx.client, &resource, Some(namespace));
     let label = format!("{} {namespace}/{name}", kind.kind());
     let object = get(&api, &resource, namespace, name).await?;
+    let value = serde_json::to_value(&object).unwrap_or(Value::Null);
+    if let Some(why) = flux::suspended(&value, kind.kind()) {
+        // `flux reconcile` refuses the same way: the controller would never answer.
+        let last = Assessment::failed(None, "Suspended", why);
+        ctx.progress.transition(&label, &last);
+        return Ok(result(
+            End::Failed,
+            reason_for(End::Failed, &label, Some(&last), ctx),
+            vec![row(kind.kind(), Some(namespace), name, Some(&last))],
+            Vec::new(),
+        ));
+    }
     let mut requested_at = None;
     if !ctx.observe_only {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let patch = json!({"metadata": {"annotations": {flux::REQUESTED_AT: now}}});
-        let value = serde_json::to_value(&object).unwrap_or(Value::Null);
         if let Some((source_resource, source_ns, source_name)) =
             flux_source(ctx, &value, namespace).await
         {
@@ -52,7 +63,10 @@ pub(super) async fn run(
             }
         }
         merge_patch(&api, &resource, namespace, name, &patch).await?;
-        ctx.progress.note(&format!("{label}: reconcile requested"));
+        ctx.progress.note(&format!(
+            "{label}: reconcile of {} requested",
+            short(ctx.commit)
+        ));
         requested_at = Some(now);
     }
     let commit = ctx.commit;

@@ -43,19 +43,10 @@ impl Progress {
         }
     }
 
-    /// A new status of `label`.
+    /// A new status of `label`: `label: sync=S health=H: message`, leaving out what the
+    /// assessment does not know yet.
     pub fn transition(&self, label: &str, a: &Assessment) {
-        let sync = a
-            .sync
-            .as_deref()
-            .map(|s| format!(" sync={s}"))
-            .unwrap_or_default();
-        let message = if a.message.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", a.message)
-        };
-        self.line(&format!("{label}:{sync} health={}{message}", a.health));
+        self.line(&transition_text(label, a));
     }
 
     /// Anything else worth a line.
@@ -66,6 +57,30 @@ impl Progress {
     fn line(&self, text: &str) {
         println!("[{:>7.1}s] {text}", self.elapsed().as_secs_f64());
     }
+}
+
+/// `label: sync=S health=H: message`, leaving out what the assessment does not know.
+fn transition_text(label: &str, a: &Assessment) -> String {
+    let mut status = Vec::new();
+    if let Some(sync) = &a.sync {
+        status.push(format!("sync={sync}"));
+    }
+    if !a.health.is_empty() {
+        status.push(format!("health={}", a.health));
+    }
+    let mut line = format!("{label}:");
+    if !status.is_empty() {
+        line.push(' ');
+        line.push_str(&status.join(" "));
+        if !a.message.is_empty() {
+            line.push(':');
+        }
+    }
+    if !a.message.is_empty() {
+        line.push(' ');
+        line.push_str(&a.message);
+    }
+    line
 }
 
 fn unix_now() -> u64 {
@@ -88,6 +103,31 @@ pub fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transitions_show_only_what_is_known() {
+        assert_eq!(
+            transition_text(
+                "Application argocd/web",
+                &Assessment::pending(Some("OutOfSync"), "Progressing", "sync operation Running")
+            ),
+            "Application argocd/web: sync=OutOfSync health=Progressing: sync operation Running"
+        );
+        assert_eq!(
+            transition_text(
+                "Application argocd/web",
+                &Assessment::waiting("waiting for Argo CD to start the sync operation")
+            ),
+            "Application argocd/web: waiting for Argo CD to start the sync operation"
+        );
+        assert_eq!(
+            transition_text(
+                "Deployment hello/web",
+                &Assessment::healthy(None, "Healthy", "")
+            ),
+            "Deployment hello/web: health=Healthy"
+        );
+    }
 
     #[test]
     fn durations_read_naturally() {

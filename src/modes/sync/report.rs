@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::env::var;
-use crate::gitlab::{DeploymentOutcome, GitlabClient, UserRef};
+use crate::gitlab::{DeploymentOutcome, GitlabClient, GitlabError, UserRef};
 use crate::image_ref::ImageRef;
 use crate::marker;
 use crate::messages::{Messages, ResourceRow, RollbackLink, SyncResultView};
@@ -96,12 +96,29 @@ pub async fn start_deployment(
     {
         Ok(d) => Some(d.id),
         Err(e) => {
-            tracing::warn!(
-                "no GitLab deployment recorded for {environment} (the token needs the Developer role on the project): {e}"
-            );
+            // Said once per run, in the job log only: the merge request is about the
+            // deploy, not about the bot's permissions.
+            eprintln!("warning: {}", not_recorded(&e, project, environment));
             None
         }
     }
+}
+
+/// Why GitLab did not record the deployment, and the fix.
+fn not_recorded(e: &GitlabError, project: &str, environment: &str) -> String {
+    let fix = match e.status().map(|s| s.as_u16()) {
+        Some(403) => format!(
+            "the token's user needs the Developer role on {project} to record deployments (and to be allowed to deploy if {environment} is a protected environment); or run sync in a job with `environment: {environment}` and GitLab records it"
+        ),
+        Some(404) => format!(
+            "the token's user cannot see project {project}: check --project and that the user is a member of it"
+        ),
+        _ => return format!("GitLab did not record the deployment to {environment}: {e}"),
+    };
+    format!(
+        "GitLab did not record the deployment to {environment} ({}): {fix}",
+        e.status_line().unwrap_or_default()
+    )
 }
 
 /// Comments, labels, the deployment record and the rollback; failures are logged.
@@ -121,7 +138,7 @@ pub async fn publish(
             DeploymentOutcome::Failed
         };
         if let Err(e) = gitlab.finish_deployment(project, id, outcome).await {
-            tracing::warn!("the GitLab deployment {id} keeps its running status: {e}");
+            eprintln!("warning: the GitLab deployment {id} keeps its running status: {e}");
         }
     }
     let messages = match Messages::new(None) {
