@@ -917,6 +917,34 @@ fn rollback_on_failure_opens_the_revert_merge_request() {
 }
 
 #[test]
+fn the_environment_comes_from_the_files_the_merge_changed_not_the_description() {
+    let w = world(
+        "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n  dev:\n    paths: [base]\n    argocd_apps: [argocd/helloworld-dev]\n",
+    );
+    let description = w.gitlab.merge_requests()[0]["description"]
+        .as_str()
+        .unwrap()
+        .replace("\"environment\":\"prod\"", "\"environment\":\"dev\"");
+    assert!(description.contains("\"environment\":\"dev\""));
+    w.gitlab.set_description(1, &description);
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Healthy")]);
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("sync: healthy: Application argocd/helloworld at "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        w.labels().contains(&"deployed::prod".to_string()),
+        "{:?}",
+        w.labels()
+    );
+}
+
+#[test]
 fn an_edited_description_cannot_steer_the_rollback() {
     let w = world(CONFIG);
     // A Developer edits !1's record to point the rollback at another version and place.

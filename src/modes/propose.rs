@@ -651,6 +651,25 @@ async fn merged_range(
     })
 }
 
+/// The files merging `mr` changed, from Git. `Ok(Err(why))` when GitLab does not say which
+/// commit merged it.
+pub async fn merged_files(
+    gitlab: &GitlabClient,
+    project: &str,
+    mr: &MergeRequest,
+) -> Result<Result<Vec<String>, String>> {
+    let (before, after) = match merged_range(gitlab, project, mr).await? {
+        Ok(range) => range,
+        Err(why) => return Ok(Err(why)),
+    };
+    Ok(Ok(gitlab
+        .changed_files(project, &before, &after)
+        .await?
+        .into_iter()
+        .map(|c| c.new_path)
+        .collect()))
+}
+
 /// What merging `mr` did to `image`'s references, read from Git, with the commit after it.
 /// `Ok(Err(why))` when that is not a plain version change of the image.
 pub async fn merged_change(

@@ -22,6 +22,7 @@ use crate::config::{self, RepoConfig};
 use crate::env::var;
 use crate::gitlab::{GitlabClient, MergeRequest};
 use crate::marker::{self, BumpState};
+use crate::modes::propose::merged_files;
 use crate::modes::{connect, project_or_ci};
 use crate::targets::Target;
 
@@ -71,11 +72,10 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
         None => RepoConfig::absent(format!("{project} at {}", deploy::short(&commit))),
     };
-    let environment = args.environment.clone().or_else(|| {
-        brought
-            .iter()
-            .find_map(|b| b.bump.as_ref()?.environment.clone())
-    });
+    let environment = match &args.environment {
+        Some(env) => Some(env.clone()),
+        None => environment_from_git(&gitlab, &project, &brought, &config).await?,
+    };
     let targets = targets(args, &config, environment.as_deref())?;
     let namespace = args.namespace.clone().or_else(|| {
         let env = environment.as_deref()?;
@@ -194,6 +194,48 @@ async fn brought_by(
             }
         })
         .collect())
+}
+
+/// The environment the bot's merge requests deployed to, from Git: the one whose `paths` hold
+/// every file their merges changed. The description's record is only compared with it.
+async fn environment_from_git(
+    gitlab: &GitlabClient,
+    project: &str,
+    brought: &[Brought],
+    config: &RepoConfig,
+) -> Result<Option<String>> {
+    let mut found: Vec<String> = Vec::new();
+    for b in brought.iter().filter(|b| b.bump.is_some()) {
+        let files = match merged_files(gitlab, project, &b.merge_request).await? {
+            Ok(files) => files,
+            Err(why) => {
+                tracing::warn!(iid = b.merge_request.iid, "{why}");
+                continue;
+            }
+        };
+        let env = config.environment_of(&files).map(str::to_string);
+        let recorded = b.bump.as_ref().and_then(|s| s.environment.clone());
+        if env != recorded {
+            tracing::warn!(
+                iid = b.merge_request.iid,
+                "the description names environment {recorded:?}, the files the merge changed belong to {env:?}: using {env:?}"
+            );
+        }
+        if let Some(env) = env
+            && !found.contains(&env)
+        {
+            found.push(env);
+        }
+    }
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        many => Err(UsageError(format!(
+            "the merge requests of this commit changed several environments ({}): pass --environment",
+            many.join(", ")
+        ))
+        .into()),
+    }
 }
 
 /// The flags' targets, else the environment's in `.gitops-bot.yaml`.
