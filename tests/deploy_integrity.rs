@@ -155,28 +155,13 @@ fn the_head_from_a_webhook_counts_only_when_gitlab_agrees() {
 #[test]
 fn an_approval_counts_only_for_the_head_it_was_given_at() {
     for with_time in [true, false] {
-        let seed = common::copy_tree(&common::example_repo());
-        common::write(
-            seed.path(),
-            ".gitops-bot.yaml",
+        let (fake, seed) = setup_with(
             "operators: [operator]\ndeploy_on_approval: true\n",
+            Options {
+                approvals_with_time: with_time,
+                ..Options::default()
+            },
         );
-        let fake = fake_gitlab::FakeGitlab::start(Options {
-            seed_dir: Some(seed.path().to_path_buf()),
-            approvals_with_time: with_time,
-            ..Options::default()
-        });
-        let run = bot(
-            &fake,
-            &[
-                "bump",
-                "--project",
-                PROJECT,
-                "--image",
-                &format!("{IMAGE}:ci-35"),
-            ],
-        );
-        assert_eq!(run.code, 0, "{}", run.stderr);
         fake.approve(1, OPERATOR);
         // GitLab sends the event when the approval is given, with the head then.
         let event = fake.merge_request_hook(1, "approved", OPERATOR);
@@ -418,16 +403,7 @@ fn a_forward_bump_leaves_an_open_rollback_alone_and_links_it() {
     poll(&fake);
     let rollback = mr(&fake, 2);
     assert_eq!(rollback["state"], "opened");
-    let run = bot(
-        &fake,
-        &[
-            "bump",
-            "--project",
-            PROJECT,
-            "--image",
-            &format!("{IMAGE}:ci-36"),
-        ],
-    );
+    let run = bump_to(&fake, "ci-36");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let after = mr(&fake, 2);
     assert_eq!(
@@ -488,22 +464,9 @@ fn a_version_that_failed_is_proposed_again_as_a_draft() {
         "revert ci-35 (overlay)",
     );
 
-    let run = bot(
-        &fake,
-        &[
-            "bump",
-            "--project",
-            PROJECT,
-            "--image",
-            &format!("{IMAGE}:ci-35"),
-        ],
-    );
+    let run = bump_to(&fake, "ci-35");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let again = fake
-        .merge_requests()
-        .into_iter()
-        .max_by_key(|m| m["iid"].as_u64())
-        .unwrap();
+    let again = latest_mr(&fake);
     assert_eq!(
         again["title"],
         "Draft: Deploy helloworld ci-35 to main (was ci-34)"
@@ -517,22 +480,9 @@ fn a_version_that_failed_is_proposed_again_as_a_draft() {
         "{description}"
     );
 
-    let run = bot(
-        &fake,
-        &[
-            "bump",
-            "--project",
-            PROJECT,
-            "--image",
-            &format!("{IMAGE}:ci-36"),
-        ],
-    );
+    let run = bump_to(&fake, "ci-36");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let newer = fake
-        .merge_requests()
-        .into_iter()
-        .max_by_key(|m| m["iid"].as_u64())
-        .unwrap();
+    let newer = latest_mr(&fake);
     assert_eq!(
         newer["title"],
         "Deploy helloworld ci-36 to main (was ci-34)"

@@ -21,28 +21,46 @@ pub const MAINTAINER_USER: u64 = 5;
 /// A config repo with operators, a bot merge request !1 proposing ci-35, and users:
 /// operator (listed operator), reviewer (Developer), stranger (no member), maint (Maintainer).
 pub fn setup(config: &str) -> (FakeGitlab, tempfile::TempDir) {
+    setup_with(config, Options::default())
+}
+
+/// [`setup`] with other fake options (the seed and the users are added to them).
+pub fn setup_with(config: &str, options: Options) -> (FakeGitlab, tempfile::TempDir) {
     let seed = common::copy_tree(&common::example_repo());
     common::write(seed.path(), ".gitops-bot.yaml", config);
     let mut opts = Options {
         seed_dir: Some(seed.path().to_path_buf()),
-        ..Options::default()
+        ..options
     };
     opts.users.push((STRANGER, "stranger".into()));
     opts.users.push((MAINTAINER_USER, "maint".into()));
     opts.members.push((MAINTAINER_USER, MAINTAINER));
     let fake = FakeGitlab::start(opts);
-    let run = bot(
-        &fake,
+    let run = bump_to(&fake, "ci-35");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (fake, seed)
+}
+
+/// `bump --project` of the image to `version`.
+pub fn bump_to(fake: &FakeGitlab, version: &str) -> Run {
+    bot(
+        fake,
         &[
             "bump",
             "--project",
             PROJECT,
             "--image",
-            &format!("{IMAGE}:ci-35"),
+            &format!("{IMAGE}:{version}"),
         ],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    (fake, seed)
+    )
+}
+
+/// The merge request opened last.
+pub fn latest_mr(fake: &FakeGitlab) -> Value {
+    fake.merge_requests()
+        .into_iter()
+        .max_by_key(|m| m["iid"].as_u64())
+        .expect("a merge request")
 }
 
 pub fn default_setup() -> (FakeGitlab, tempfile::TempDir) {

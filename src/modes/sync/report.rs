@@ -152,16 +152,23 @@ pub async fn publish(
     for b in brought {
         deployed.push(what_merged(gitlab, project, b).await);
     }
+    let results = Results {
+        gitlab,
+        project,
+        bot,
+        summary,
+        messages: &messages,
+    };
     // The result first, so that a rollback can link it; then the comment again with the
     // rollback's link (edited in place).
-    let mut results = Vec::new();
+    let mut ids = Vec::new();
     for (b, changes) in brought.iter().zip(&deployed) {
-        results.push(post(gitlab, project, bot, b, summary, &messages, changes, None).await);
+        ids.push(results.post(b, changes, None).await);
     }
     if rollback_on_failure && !summary.healthy() {
         let result_url = brought
             .iter()
-            .zip(&results)
+            .zip(&ids)
             .find(|(b, _)| b.bump.is_some())
             .and_then(|(b, id)| id.map(|id| format!("{}#note_{id}", b.merge_request.web_url)));
         let rollback = propose_rollback(gitlab, project, brought, summary, result_url).await;
@@ -174,17 +181,7 @@ pub async fn publish(
         }
         if rollback.is_some() {
             for (b, changes) in brought.iter().zip(&deployed) {
-                post(
-                    gitlab,
-                    project,
-                    bot,
-                    b,
-                    summary,
-                    &messages,
-                    changes,
-                    rollback.as_ref(),
-                )
-                .await;
+                results.post(b, changes, rollback.as_ref()).await;
             }
         }
     }
@@ -234,84 +231,88 @@ async fn what_merged(gitlab: &GitlabClient, project: &str, brought: &Brought) ->
     }
 }
 
-/// The result comment on one merge request; its id, or `None` when it could not be written
-/// (logged).
-#[allow(clippy::too_many_arguments)]
-async fn post(
-    gitlab: &GitlabClient,
-    project: &str,
-    bot: &UserRef,
-    brought: &Brought,
-    summary: &Summary,
-    messages: &Messages,
-    deployed: &[String],
-    rollback: Option<&Result<RollbackLink, String>>,
-) -> Option<u64> {
-    let iid = brought.merge_request.iid;
-    match comment(
-        gitlab, project, bot, brought, summary, messages, deployed, rollback,
-    )
-    .await
-    {
-        Ok(id) => Some(id),
-        Err(e) => {
-            eprintln!("warning: could not comment the result on !{iid}: {e:#}");
-            None
-        }
-    }
+/// Writes the result comments of one sync.
+struct Results<'a> {
+    gitlab: &'a GitlabClient,
+    project: &'a str,
+    bot: &'a UserRef,
+    summary: &'a Summary,
+    messages: &'a Messages,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn comment(
-    gitlab: &GitlabClient,
-    project: &str,
-    bot: &UserRef,
-    brought: &Brought,
-    summary: &Summary,
-    messages: &Messages,
-    deployed: &[String],
-    rollback: Option<&Result<RollbackLink, String>>,
-) -> anyhow::Result<u64> {
-    let state = SyncMarker {
-        v: 1,
-        kind: "sync".into(),
-        environment: summary.environment.clone(),
-        commit: summary.commit.clone(),
-        outcome: summary.outcome.into(),
-    };
-    let view = SyncResultView {
-        outcome: summary.outcome.into(),
-        destination: summary
-            .environment
-            .clone()
-            .unwrap_or_else(|| brought.merge_request.target_branch.clone()),
-        commit: summary.commit.clone(),
-        commit_url: var("CI_PROJECT_URL").map(|u| format!("{u}/-/commit/{}", summary.commit)),
-        pipeline_url: var("CI_JOB_URL").or_else(|| var("CI_PIPELINE_URL")),
-        duration: human(summary.duration),
-        reason: summary.reason.clone(),
-        deployed: deployed.to_vec(),
-        resources: summary.rows.clone(),
-        hidden_resources: 0,
-        details: summary.details.clone(),
-        rollback: rollback.and_then(|r| r.as_ref().ok()).cloned(),
-        rollback_error: rollback.and_then(|r| r.as_ref().err()).cloned(),
-        marker: marker::render(&state),
-    };
-    let body = messages.sync_result(&view)?;
-    let (id, _) = ensure_note(
-        gitlab,
-        project,
-        brought.merge_request.iid,
-        bot.id,
-        &body,
-        |text| {
-            marker::find::<SyncMarker>(text)
-                .is_some_and(|m| m.kind == "sync" && m.environment == summary.environment)
-        },
-    )
-    .await?;
-    Ok(id)
+impl Results<'_> {
+    /// The result comment on one merge request; its id, or `None` when it could not be
+    /// written (logged).
+    async fn post(
+        &self,
+        brought: &Brought,
+        deployed: &[String],
+        rollback: Option<&Result<RollbackLink, String>>,
+    ) -> Option<u64> {
+        match self.comment(brought, deployed, rollback).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                let iid = brought.merge_request.iid;
+                eprintln!("warning: could not comment the result on !{iid}: {e:#}");
+                None
+            }
+        }
+    }
+
+    async fn comment(
+        &self,
+        brought: &Brought,
+        deployed: &[String],
+        rollback: Option<&Result<RollbackLink, String>>,
+    ) -> anyhow::Result<u64> {
+        let Results {
+            gitlab,
+            project,
+            bot,
+            summary,
+            messages,
+        } = *self;
+        let state = SyncMarker {
+            v: 1,
+            kind: "sync".into(),
+            environment: summary.environment.clone(),
+            commit: summary.commit.clone(),
+            outcome: summary.outcome.into(),
+        };
+        let view = SyncResultView {
+            outcome: summary.outcome.into(),
+            destination: summary
+                .environment
+                .clone()
+                .unwrap_or_else(|| brought.merge_request.target_branch.clone()),
+            commit: summary.commit.clone(),
+            commit_url: var("CI_PROJECT_URL").map(|u| format!("{u}/-/commit/{}", summary.commit)),
+            pipeline_url: var("CI_JOB_URL").or_else(|| var("CI_PIPELINE_URL")),
+            duration: human(summary.duration),
+            reason: summary.reason.clone(),
+            deployed: deployed.to_vec(),
+            resources: summary.rows.clone(),
+            hidden_resources: 0,
+            details: summary.details.clone(),
+            rollback: rollback.and_then(|r| r.as_ref().ok()).cloned(),
+            rollback_error: rollback.and_then(|r| r.as_ref().err()).cloned(),
+            marker: marker::render(&state),
+        };
+        let body = messages.sync_result(&view)?;
+        let (id, _) = ensure_note(
+            gitlab,
+            project,
+            brought.merge_request.iid,
+            bot.id,
+            &body,
+            |text| {
+                marker::find::<SyncMarker>(text)
+                    .is_some_and(|m| m.kind == "sync" && m.environment == summary.environment)
+            },
+        )
+        .await?;
+        Ok(id)
+    }
 }
 
 /// The rollback of the first bump that brought the commit, from Git (see
