@@ -105,9 +105,7 @@ fn hold_blocks_deploys_until_unhold() {
         replies(&fake, 1)
     );
     fake.add_note(1, OPERATOR, "gitops-bot unhold");
-    fake.add_note(1, OPERATOR, "gitops-bot deploy");
-    poll(&fake);
-    assert_eq!(mr(&fake, 1)["state"], "merged");
+    deploy_first(&fake);
 }
 
 #[test]
@@ -216,9 +214,7 @@ fn status_help_and_unknown_commands_are_answered_for_anyone() {
 #[test]
 fn rollback_proposes_the_previous_version_and_rebase_follows_the_target() {
     let (fake, _seed) = default_setup();
-    fake.add_note(1, OPERATOR, "gitops-bot deploy");
-    poll(&fake);
-    assert_eq!(mr(&fake, 1)["state"], "merged");
+    deploy_first(&fake);
     fake.add_note(1, OPERATOR, "gitops-bot rollback");
     poll(&fake);
     let reply = replies(&fake, 1).pop().unwrap();

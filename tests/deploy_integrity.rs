@@ -243,9 +243,7 @@ fn foreign_commits_refuse_the_deploy_until_rebase_restores_the_bots_change() {
 #[test]
 fn a_rollback_comes_from_git_not_from_the_edited_description() {
     let (fake, _seed) = default_setup();
-    fake.add_note(1, OPERATOR, "gitops-bot deploy");
-    poll(&fake);
-    assert_eq!(mr(&fake, 1)["state"], "merged");
+    deploy_first(&fake);
     let description = mr(&fake, 1)["description"]
         .as_str()
         .unwrap()
@@ -397,8 +395,7 @@ fn lazy_quote_continuations_and_pre_blocks_are_not_commands() {
 #[test]
 fn a_forward_bump_leaves_an_open_rollback_alone_and_links_it() {
     let (fake, _seed) = default_setup();
-    fake.add_note(1, OPERATOR, "gitops-bot deploy");
-    poll(&fake);
+    deploy_first(&fake);
     fake.add_note(1, OPERATOR, "gitops-bot rollback");
     poll(&fake);
     let rollback = mr(&fake, 2);
@@ -441,8 +438,7 @@ fn a_forward_bump_leaves_an_open_rollback_alone_and_links_it() {
 #[test]
 fn a_version_that_failed_is_proposed_again_as_a_draft() {
     let (fake, _seed) = default_setup();
-    fake.add_note(1, OPERATOR, "gitops-bot deploy");
-    poll(&fake);
+    deploy_first(&fake);
     // The sync report marked !1's deploy as failed; someone reverts main to ci-34.
     fake.add_labels(1, &["deploy-failed"]);
     let original =
@@ -543,8 +539,7 @@ fn replies_and_help_use_the_configured_prefix() {
 #[test]
 fn status_shows_source_head_hold_results_and_rollback() {
     let (fake, _seed) = default_setup();
-    fake.add_note(1, OPERATOR, "gitops-bot deploy");
-    poll(&fake);
+    deploy_first(&fake);
     fake.add_labels(1, &["deploy-failed"]);
     fake.add_note(1, OPERATOR, "gitops-bot rollback");
     poll(&fake);

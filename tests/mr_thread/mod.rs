@@ -55,6 +55,13 @@ pub fn bump_to(fake: &FakeGitlab, version: &str) -> Run {
     )
 }
 
+/// The operator deploys !1 by comment; it is merged.
+pub fn deploy_first(fake: &FakeGitlab) {
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(fake);
+    assert_eq!(mr(fake, 1)["state"], "merged", "{:?}", replies(fake, 1));
+}
+
 /// The merge request opened last.
 pub fn latest_mr(fake: &FakeGitlab) -> Value {
     fake.merge_requests()
