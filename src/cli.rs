@@ -71,7 +71,16 @@ pub enum Command {
     /// Everything else GitLab sends gets 200 quickly (GitLab disables hooks that answer 4xx
     /// or time out): work runs on a bounded queue (503 when full, so GitLab retries), and
     /// repeated deliveries are acted on once. Also serves /healthz, /readyz and /metrics.
-    /// SIGTERM or Ctrl-C stops accepting and drains the queue.
+    ///
+    /// Plain HTTP/1.1 (terminate TLS in front). Connections are bounded so that idle or slow
+    /// clients cannot exhaust the service: one whose request headers are not complete within
+    /// --header-timeout (also the limit for idling between requests on a kept-alive
+    /// connection), or on which nothing moves for --idle-timeout, is closed; request heads
+    /// over 64 KiB get 431; beyond --max-connections a new connection gets 503 and is closed
+    /// at once. /metrics counts open, refused and timed-out connections.
+    ///
+    /// SIGTERM or Ctrl-C stops accepting, finishes the requests in flight, closes idle
+    /// connections and drains the queue.
     ///
     /// Deploys fail closed (all three command modes): `deploy` merges only the commit the
     /// commenter reviewed (the head when they commented, from the merge request's versions;
@@ -288,6 +297,15 @@ pub fn comment_command_message(verb: &str) -> String {
     )
 }
 
+/// A duration as [`parse_duration`] reads it, of at least one second.
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?} is no time at all: give at least 1s"));
+    }
+    Ok(d)
+}
+
 /// What every comment-command mode needs.
 #[derive(Debug, Args)]
 pub struct CommandArgs {
@@ -317,6 +335,28 @@ pub struct ServeArgs {
     /// Largest accepted delivery, in bytes (note events embed the MR description).
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body: usize,
+
+    /// A request's headers must arrive in full within this time, counted from the
+    /// connection's opening or from the previous answer on a kept-alive connection; else the
+    /// connection is closed. Bounds silent, slow-header and idle kept-alive clients
+    /// (GitLab itself gives up on a delivery after about 10 s).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub header_timeout: std::time::Duration,
+
+    /// A connection on which no byte moves in either direction for this long while the
+    /// service waits on it (a stalled body, a client that does not read the answer) is
+    /// closed.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub idle_timeout: std::time::Duration,
+
+    /// Connections held at once. Beyond it a new connection gets 503 and is closed at once,
+    /// so a flood neither queues up nor runs the process out of file descriptors.
+    /// 1024 is far above what GitLab needs (one short connection per delivery) and keeps
+    /// buffers to about 64 MiB; keep it below the open-file limit (`ulimit -n`; the service
+    /// warns at start-up when it is not).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 
     #[command(flatten)]
     pub common: CommandArgs,

@@ -5,6 +5,7 @@ mod bump_gitlab;
 mod bump_local;
 pub mod engine;
 mod handle_event;
+mod http_server;
 mod poll;
 mod preview;
 pub mod propose;

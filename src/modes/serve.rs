@@ -6,7 +6,8 @@
 //! every other delivery is acknowledged with 200, and events of no interest are dropped
 //! there. A full queue answers 503 so GitLab retries later. Deliveries are de-duplicated by
 //! their delivery key; every action is SHA-pinned and idempotent, so replicas behind one
-//! Service may see the same event without harm. State is in memory only.
+//! Service may see the same event without harm. State is in memory only. Connections are
+//! bounded in number and in silence (see `http_server`).
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
@@ -28,6 +29,7 @@ use crate::commands::Parsed;
 use crate::gitlab::UserRef;
 use crate::gitlab::hooks::{Event, HookError, NoteAction, delivery_key, parse_event};
 use crate::modes::engine::{Engine, Outcome, Trigger};
+use crate::modes::http_server::{self, ConnectionStats, Limits};
 
 /// Delivery keys remembered for de-duplication.
 const DEDUP_CAPACITY: usize = 16_384;
@@ -88,6 +90,8 @@ struct App {
     metrics: Arc<Metrics>,
     engine: Arc<Engine>,
     ready: Arc<AtomicBool>,
+    connections: Arc<ConnectionStats>,
+    max_connections: u32,
 }
 
 pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
@@ -98,6 +102,12 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
     let engine = Arc::new(super::engine(&args.common).await?);
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(true));
+    let limits = Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+    };
+    let connections = Arc::new(ConnectionStats::default());
     let (sender, receiver) = mpsc::channel(args.queue.max(1));
     let worker = tokio::spawn(work(receiver, engine.clone(), metrics.clone()));
     let app = Arc::new(App {
@@ -107,6 +117,8 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
         metrics,
         engine,
         ready: ready.clone(),
+        connections: connections.clone(),
+        max_connections: limits.max_connections,
     });
     let router = Router::new()
         .route("/webhook", post(webhook))
@@ -118,12 +130,15 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, "serving webhooks at /webhook");
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        header_timeout = ?limits.header_timeout,
+        idle_timeout = ?limits.idle_timeout,
+        max_connections = limits.max_connections,
+        "serving webhooks at /webhook"
+    );
     eprintln!("listening on {}", listener.local_addr()?);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown(ready))
-        .await
-        .context("the HTTP server failed")?;
+    http_server::serve(listener, router, limits, connections, shutdown(ready)).await;
     // The router (and with it the queue's sender) is gone: the worker drains and stops.
     worker.await.context("the worker stopped abnormally")?;
     tracing::info!("stopped");
@@ -365,6 +380,40 @@ async fn metrics_text(State(app): State<Arc<App>>) -> String {
         "counter",
         "Events that failed on a GitLab API error.",
         &[("", get(&m.gitlab_errors))],
+    );
+    let c = &app.connections;
+    family(
+        "connections_open",
+        "gauge",
+        "HTTP connections open now.",
+        &[("", get(&c.open))],
+    );
+    family(
+        "connections_max",
+        "gauge",
+        "Connections held at once (--max-connections); beyond it new ones get 503.",
+        &[("", u64::from(app.max_connections))],
+    );
+    family(
+        "connections_accepted_total",
+        "counter",
+        "HTTP connections accepted and served.",
+        &[("", get(&c.accepted))],
+    );
+    family(
+        "connections_rejected_total",
+        "counter",
+        "Connections answered 503 and closed because every slot was taken.",
+        &[("", get(&c.rejected))],
+    );
+    family(
+        "connections_timed_out_total",
+        "counter",
+        "Connections closed by a timeout: no complete request head within --header-timeout (header), nothing moving for --idle-timeout (idle).",
+        &[
+            ("{reason=\"header\"}", get(&c.header_timeouts)),
+            ("{reason=\"idle\"}", get(&c.idle_timeouts)),
+        ],
     );
     out
 }

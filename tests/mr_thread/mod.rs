@@ -162,11 +162,29 @@ impl Server {
         (resp.status().as_u16(), resp.text().unwrap_or_default())
     }
 
-    /// SIGTERM, then the exit code of the graceful shutdown.
+    /// SIGTERM, then the exit code of the graceful shutdown (which must come within 30 s).
     pub fn stop(mut self) -> i32 {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        self.child.wait().unwrap().code().unwrap_or(-1)
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address")
     }
 }
 
