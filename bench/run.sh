@@ -13,6 +13,7 @@
 #   BENCH_SKIP_YQ=1 / BENCH_SKIP_RUAMEL=1     leave a peer out
 #   BENCH_SKIP_GITLAB=1                       leave out bump --project through the fake GitLab
 #   BENCH_SKIP_SERVE=1                        leave out serve under load (wrk)
+#   BENCH_SKIP_IDLE=1                         leave out serve against idle connections
 #   GITOPS_BOT [target/release/gitops-bot]    binary; when set, no cargo build
 # Exit status: 0 if gitops-bot meets the targets (<= 0.5 s median wall,
 # <= 150 MB peak RSS), 1 if it misses them, 2 on a setup/run error.
@@ -179,6 +180,15 @@ if [ -z "${BENCH_SKIP_SERVE:-}" ]; then
   SERVE_MD=$OUT/serve.md
 fi
 
+# serve against thousands of idle connections (header/idle timeouts, connection cap)
+IDLE_MD=""
+if [ -z "${BENCH_SKIP_IDLE:-}" ]; then
+  log "serve against idle connections (cargo bench --bench serve_idle)"
+  (cd "$ROOT" && GITOPS_BOT=$BIN cargo bench --quiet --bench serve_idle) > "$OUT/idle.md" \
+    || die "serve_idle benchmark failed"
+  IDLE_MD=$OUT/idle.md
+fi
+
 # sync: healthy -> result comment through the fakes (watch-driven)
 SYNC_MD=""
 if [ -z "${BENCH_SKIP_SYNC:-}" ]; then
@@ -231,6 +241,7 @@ first_line() { if [ -s "$1" ]; then head -n1 "$1"; else echo "(no output)"; fi; 
   echo
   if [ -n "$GITLAB_MD" ]; then cat "$GITLAB_MD"; echo; fi
   if [ -n "$SERVE_MD" ]; then sed '/^raw wrk output/,$d' "$SERVE_MD"; echo; fi
+  if [ -n "$IDLE_MD" ]; then cat "$IDLE_MD"; echo; fi
   if [ -n "$SYNC_MD" ]; then cat "$SYNC_MD"; echo; fi
   echo "Machine: nproc=$(nproc), CPU: $CPU, $(uname -sr), $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "Binary: $BIN ($(first_line "$OUT/version.out")); wall = median of hyperfine runs (warm page cache);"

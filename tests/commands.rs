@@ -407,9 +407,13 @@ fn serve_acknowledges_fast_rejects_what_it_must_and_acts_once() {
     );
 
     let (_, metrics) = server.get("/metrics");
-    // The oversized delivery is refused by the body limit before it is counted.
+    // The oversized delivery is counted, and refused by the body limit.
     assert!(
-        metrics.contains("gitops_bot_events_received_total 7"),
+        metrics.contains("gitops_bot_events_rejected_total{reason=\"too_large\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gitops_bot_events_received_total 8"),
         "{metrics}"
     );
     assert!(

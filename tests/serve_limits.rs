@@ -240,9 +240,9 @@ fn serve_closes_connections_silent_mid_request() {
         .is_some_and(|n| n >= 2),
         "{metrics}"
     );
-    // The stalled delivery never reached the handler.
+    // The stalled delivery was never taken as an event.
     assert_eq!(
-        metric(&metrics, "gitops_bot_events_received_total"),
+        metric(&metrics, "gitops_bot_events_queued_total"),
         Some(0),
         "{metrics}"
     );
@@ -326,6 +326,31 @@ fn serve_refuses_request_heads_over_64_kib() {
     );
     // A head of ordinary size still passes.
     assert_eq!(server.raw_get("/healthz"), Some((200, "ok\n".to_string())));
+    assert_eq!(server.stop(), 0);
+}
+
+#[test]
+fn a_delivery_without_the_secret_is_refused_before_its_body_is_read() {
+    let fake = start_fake();
+    let server = Server::start(&fake, &["--header-timeout", "1h", "--idle-timeout", "1h"]);
+    // Announce a 3 MB body and send none of it: the answer must not wait for it.
+    let mut s = server.connect();
+    s.set_read_timeout(Some(BOUND)).expect("read timeout");
+    s.write_all(
+        b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Gitlab-Token: wrong\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\n\r\n",
+    )
+    .expect("write the head");
+    let (status, body) = read_one_response(&mut s);
+    assert_eq!(status, 401, "{body}");
+    // With the secret, a declared length over --max-body is refused without reading it.
+    let mut s = server.connect();
+    s.set_read_timeout(Some(BOUND)).expect("read timeout");
+    s.write_all(
+        b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Gitlab-Token: s3cret\r\nContent-Type: application/json\r\nContent-Length: 30000000\r\n\r\n",
+    )
+    .expect("write the head");
+    let (status, _) = read_one_response(&mut s);
+    assert_eq!(status, 413);
     assert_eq!(server.stop(), 0);
 }
 

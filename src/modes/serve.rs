@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use tokio::sync::mpsc;
@@ -39,6 +39,7 @@ const EVENT_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Default)]
 struct Metrics {
     received: AtomicU64,
+    too_large: AtomicU64,
     unauthorized: AtomicU64,
     malformed: AtomicU64,
     ignored: AtomicU64,
@@ -92,6 +93,7 @@ struct App {
     ready: Arc<AtomicBool>,
     connections: Arc<ConnectionStats>,
     max_connections: u32,
+    max_body: usize,
 }
 
 pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
@@ -119,13 +121,13 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
         ready: ready.clone(),
         connections: connections.clone(),
         max_connections: limits.max_connections,
+        max_body: args.max_body,
     });
     let router = Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .layer(DefaultBodyLimit::max(args.max_body))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -195,10 +197,12 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     diff == 0
 }
 
+/// The secret is checked before a byte of the body is read, so a client without it never
+/// gets the service to buffer a body (up to `--max-body` per connection) on its behalf.
 async fn webhook(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> (StatusCode, &'static str) {
     let m = &app.metrics;
     m.received.fetch_add(1, Ordering::Relaxed);
@@ -213,6 +217,22 @@ async fn webhook(
             "wrong or missing X-Gitlab-Token\n",
         );
     }
+    let too_large = (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the body is over --max-body (or was not sent whole)\n",
+    );
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > app.max_body) {
+        m.too_large.fetch_add(1, Ordering::Relaxed);
+        return too_large;
+    }
+    let Ok(body) = axum::body::to_bytes(body, app.max_body).await else {
+        m.too_large.fetch_add(1, Ordering::Relaxed);
+        return too_large;
+    };
     let kind = headers.get("x-gitlab-event").and_then(|v| v.to_str().ok());
     let event = match parse_event(kind, &body) {
         Ok(e) => e,
@@ -336,6 +356,7 @@ async fn metrics_text(State(app): State<Arc<App>>) -> String {
         "Deliveries refused before processing.",
         &[
             ("{reason=\"token\"}", get(&m.unauthorized)),
+            ("{reason=\"too_large\"}", get(&m.too_large)),
             ("{reason=\"malformed\"}", get(&m.malformed)),
             ("{reason=\"queue_full\"}", get(&m.rejected_full)),
         ],
