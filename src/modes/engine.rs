@@ -421,7 +421,10 @@ impl Engine {
             .await?
         {
             Some(text) => Ok(RepoConfig::parse(&text, config::FILE_NAME)?),
-            None => Ok(RepoConfig::default()),
+            None => Ok(RepoConfig::absent(format!(
+                "{} at {}",
+                self.project, mr.target_branch
+            ))),
         }
     }
 

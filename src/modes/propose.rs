@@ -753,7 +753,7 @@ pub async fn rollback_spec(
     };
     let config = match gitlab.file_text(project, config::FILE_NAME, &after).await? {
         Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::default(),
+        None => RepoConfig::absent(format!("{project} at {}", &after[..after.len().min(12)])),
     };
     let environment = config.environment_of(&change.files).map(str::to_string);
     let (failed, reason, result_url, requested_by) = match why {

@@ -20,9 +20,9 @@ pub(super) async fn run(ctx: &Context<'_>, path: &std::path::Path) -> Result<End
     }
     let applied = apply_all(ctx.client, &objects, ctx.default_namespace, Mode::Apply).await?;
     ctx.progress.note(&format!(
-        "apply {}: {} objects applied (server-side, field manager {FIELD_MANAGER})",
+        "apply {}: {} applied (server-side, field manager {FIELD_MANAGER})",
         path.display(),
-        applied.len()
+        crate::plural::count(applied.len(), "object")
     ));
     let waits = applied.iter().map(|a| async move {
         let kind = a.resource.kind.as_str();
