@@ -241,6 +241,36 @@ fn foreign_commits_refuse_the_deploy_until_rebase_restores_the_bots_change() {
 }
 
 #[test]
+fn a_rerun_of_the_same_version_restores_a_branch_someone_pushed_to() {
+    let (fake, _seed) = default_setup();
+    push_to_bot_branch(&fake, 9);
+    let run = bump_to(&fake, "ci-35");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("already proposed"), "{}", run.stdout);
+    let branch = mr(&fake, 1)["source_branch"].as_str().unwrap().to_string();
+    assert_eq!(
+        fake.git(&["rev-list", "--count", &format!("main..{branch}")])
+            .trim(),
+        "1"
+    );
+    assert!(
+        fake.notes(1).iter().any(|n| n["body"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Proposed `ci-35` again")),
+        "{:#?}",
+        fake.notes(1)
+    );
+    // Now it holds the bot's change alone: a rerun is a no-op.
+    let again = bump_to(&fake, "ci-35");
+    assert!(
+        again.stdout.contains("already proposed"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
 fn a_rollback_comes_from_git_not_from_the_edited_description() {
     let (fake, _seed) = default_setup();
     deploy_first(&fake);

@@ -194,6 +194,23 @@ fn superseded_note_matches_golden() {
 }
 
 #[test]
+fn a_proposal_restored_over_foreign_commits_says_so() {
+    let text = Messages::new(None)
+        .unwrap()
+        .superseded(&SupersededView {
+            previous: vec!["ci-35".into()],
+            version: "ci-35".into(),
+            target_branch: "main".into(),
+            base_sha: "0123456789abcdef".into(),
+        })
+        .unwrap();
+    assert_eq!(
+        text.trim_end(),
+        "Proposed `ci-35` again: the branch held changes the bot did not make, so it was reset onto `main` at `0123456789ab` with the bot's change alone, and the description rewritten."
+    );
+}
+
+#[test]
 fn custom_templates_are_used_and_errors_name_them() {
     let m = Messages::new(Some("{{ version }} {{ marker }}".into())).unwrap();
     assert!(
