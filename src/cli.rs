@@ -35,11 +35,11 @@ pub struct Cli {
     pub verbose: u8,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub mode: Mode,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Mode {
     /// Change the tag/digest of every reference to an image in a config repository.
     ///
     /// Finds the image in container specs (`image:` of containers, initContainers and
@@ -100,7 +100,7 @@ pub enum Command {
     /// One polling pass: run every comment command on bot merge requests not answered yet.
     ///
     /// For a scheduled pipeline; no webhook needed. Edited comments are not commands.
-    Commands(CommandsArgs),
+    Commands(PollArgs),
 
     /// Deploy a merged commit (Argo CD, Flux or direct apply), wait for the outcome and
     /// comment it on the merge request that brought it.
@@ -308,7 +308,7 @@ fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
 
 /// What every comment-command mode needs.
 #[derive(Debug, Args)]
-pub struct CommandArgs {
+pub struct CommentModeArgs {
     /// The config project whose bump merge requests take commands [default: $CI_PROJECT_PATH].
     #[arg(long, value_name = "ID|PATH")]
     pub project: Option<String>,
@@ -359,7 +359,7 @@ pub struct ServeArgs {
     pub max_connections: u32,
 
     #[command(flatten)]
-    pub common: CommandArgs,
+    pub common: CommentModeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -369,17 +369,17 @@ pub struct HandleEventArgs {
     pub payload: PathBuf,
 
     #[command(flatten)]
-    pub common: CommandArgs,
+    pub common: CommentModeArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct CommandsArgs {
+pub struct PollArgs {
     /// Also look at bot merge requests merged within this many days (for `rollback`).
     #[arg(long, value_name = "DAYS", default_value_t = 7)]
     pub merged_within_days: u32,
 
     #[command(flatten)]
-    pub common: CommandArgs,
+    pub common: CommentModeArgs,
 }
 
 /// How to reach GitLab. The token is read from GITLAB_TOKEN only, never from a flag, so it
@@ -511,10 +511,11 @@ impl Cli {
     /// Logs go to stderr; stdout is kept for results. Coloured only on a terminal, and
     /// never with `NO_COLOR`.
     pub fn init_logging(&self) {
+        // The audit events of comment commands (target `audit`) are always on.
         let default = match self.verbose {
-            0 => "warn",
-            1 => "gitops_bot=debug",
-            _ => "gitops_bot=trace",
+            0 => "warn,audit=info",
+            1 => "gitops_bot=debug,audit=info",
+            _ => "gitops_bot=trace,audit=info",
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -24,5 +24,7 @@ pub mod policy;
 pub mod preview;
 pub mod render;
 pub mod reviewed;
+pub mod sha;
 pub mod targets;
 pub mod workdir;
+pub mod workflows;

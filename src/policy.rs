@@ -1,10 +1,10 @@
 //! Who may do what to a bump merge request, and whether it may be deployed now: pure
-//! decisions over facts the caller gathered (no HTTP here). Every refusal is a sentence the
-//! bot can post as is.
+//! decisions over facts the caller gathered (no HTTP here). Every refusal is the [`Reply`]
+//! to post.
 
-use crate::commands::Command;
+use crate::commands::CommentCommand;
 use crate::config::RepoConfig;
-use crate::messages::DeployHelp;
+use crate::messages::{DeployHelp, Reply};
 
 /// The person behind a command or an approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +17,8 @@ pub struct Actor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Allow,
-    Refuse(String),
+    /// What to answer instead.
+    Refuse(Reply),
 }
 
 /// GitLab's name for an access level.
@@ -43,7 +44,7 @@ pub fn is_operator(config: &RepoConfig, username: &str) -> bool {
 
 /// Who may run `command`: anyone for read-only commands; for the others an operator of
 /// `.gitops-bot.yaml` or a member with at least `deploy_access_level`.
-pub fn authorize(config: &RepoConfig, command: &Command, actor: &Actor) -> Decision {
+pub fn authorize(config: &RepoConfig, command: &CommentCommand, actor: &Actor) -> Decision {
     if !command.is_write() || is_operator(config, &actor.username) {
         return Decision::Allow;
     }
@@ -51,25 +52,22 @@ pub fn authorize(config: &RepoConfig, command: &Command, actor: &Actor) -> Decis
     if actor.access_level.is_some_and(|level| level >= needed) {
         return Decision::Allow;
     }
-    let allowed = if config.operators.is_empty() {
-        String::new()
-    } else {
-        let names: Vec<String> = config
-            .operators
-            .iter()
-            .map(|o| format!("`{}`", o.trim_start_matches('@')))
-            .collect();
-        format!("the operators ({}) and ", names.join(", "))
-    };
-    let role = match actor.access_level {
-        Some(level) => format!("role of @{}: {}", actor.username, role_name(level)),
-        None => format!("@{} is not a member of the config project", actor.username),
-    };
-    Decision::Refuse(format!(
-        "only {allowed}members with the {} role or higher may `{}` here ({role}).",
-        role_name(needed),
-        command.verb()
-    ))
+    Decision::Refuse(Reply::NotAllowed {
+        verb: command.verb().to_string(),
+        operators: operator_names(config),
+        role: role_name(needed).to_string(),
+        user: actor.username.clone(),
+        their_role: actor.access_level.map(|l| role_name(l).to_string()),
+    })
+}
+
+/// The operators of `.gitops-bot.yaml`, without `@`.
+fn operator_names(config: &RepoConfig) -> Vec<String> {
+    config
+        .operators
+        .iter()
+        .map(|o| o.trim_start_matches('@').to_string())
+        .collect()
 }
 
 /// The head commit the person asking for a deploy reviewed.
@@ -92,35 +90,29 @@ pub struct DeployFacts<'a> {
     pub head_sha: &'a str,
 }
 
-/// Whether the merge request may be merged now, pinned to `head_sha`. `prefix` is the
-/// comment-command word the replies tell people to use.
-pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>, prefix: &str) -> Decision {
+/// Whether the merge request may be merged now, pinned to `head_sha`.
+pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>) -> Decision {
     if facts.state != "opened" {
-        return Decision::Refuse(format!(
-            "this merge request is {}, so there is nothing to deploy.",
-            facts.state
-        ));
+        return Decision::Refuse(Reply::NotOpen {
+            state: facts.state.to_string(),
+        });
     }
     if facts.labels.iter().any(|l| l == &config.hold_label) {
-        return Decision::Refuse(format!(
-            "deploys of this merge request are on hold (label `{}`); comment `{prefix} unhold` first.",
-            config.hold_label
-        ));
+        return Decision::Refuse(Reply::OnHold {
+            label: config.hold_label.clone(),
+        });
     }
-    let short = |s: &str| s.chars().take(12).collect::<String>();
     match facts.seen {
         Seen::Named(named) if named.len() < 7 || !facts.head_sha.starts_with(named) => {
-            Decision::Refuse(format!(
-                "`{named}` is not the head of this merge request (`{}`): review the latest diff and comment again.",
-                short(facts.head_sha)
-            ))
+            Decision::Refuse(Reply::NamedNotHead {
+                named: named.to_string(),
+                head: facts.head_sha.to_string(),
+            })
         }
-        Seen::Head(seen) if seen != facts.head_sha => Decision::Refuse(format!(
-            "the branch moved since you reviewed it (you saw `{}`, the head is now `{}`): review the new diff, then comment `{prefix} deploy {}`.",
-            short(seen),
-            short(facts.head_sha),
-            short(facts.head_sha)
-        )),
+        Seen::Head(seen) if seen != facts.head_sha => Decision::Refuse(Reply::Moved {
+            seen: seen.to_string(),
+            head: facts.head_sha.to_string(),
+        }),
         Seen::Named(_) | Seen::Head(_) => Decision::Allow,
     }
 }
@@ -129,11 +121,7 @@ pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>, prefix: &str) ->
 pub fn deploy_help(config: &RepoConfig, prefix: &str) -> DeployHelp {
     DeployHelp {
         prefix: prefix.to_string(),
-        operators: config
-            .operators
-            .iter()
-            .map(|o| o.trim_start_matches('@').to_string())
-            .collect(),
+        operators: operator_names(config),
         role: role_name(config.deploy_access_level).to_string(),
         on_approval: config.deploy_on_approval,
         hold_label: config.hold_label.clone(),
@@ -157,7 +145,7 @@ mod tests {
 
     #[test]
     fn write_commands_need_an_operator_or_the_role() {
-        let deploy = Command::Deploy { sha: None };
+        let deploy = CommentCommand::Deploy { sha: None };
         let c = config();
         assert_eq!(
             authorize(&c, &deploy, &actor("OPS-LEAD", None)),
@@ -171,23 +159,33 @@ mod tests {
             authorize(&c, &deploy, &actor("owner", Some(50))),
             Decision::Allow
         );
-        let Decision::Refuse(why) = authorize(&c, &deploy, &actor("dev", Some(30))) else {
-            panic!("a developer may not deploy");
-        };
         assert_eq!(
-            why,
-            "only the operators (`ops-lead`) and members with the Maintainer role or higher may `deploy` here (role of @dev: Developer)."
+            authorize(&c, &deploy, &actor("dev", Some(30))),
+            Decision::Refuse(Reply::NotAllowed {
+                verb: "deploy".into(),
+                operators: vec!["ops-lead".into()],
+                role: "Maintainer".into(),
+                user: "dev".into(),
+                their_role: Some("Developer".into()),
+            })
         );
         assert!(matches!(
-            authorize(&c, &Command::Hold { reason: None }, &actor("x", None)),
-            Decision::Refuse(_)
+            authorize(
+                &c,
+                &CommentCommand::Hold { reason: None },
+                &actor("x", None)
+            ),
+            Decision::Refuse(Reply::NotAllowed {
+                their_role: None,
+                ..
+            })
         ));
         assert_eq!(
-            authorize(&c, &Command::Status, &actor("stranger", None)),
+            authorize(&c, &CommentCommand::Status, &actor("stranger", None)),
             Decision::Allow
         );
         assert_eq!(
-            authorize(&c, &Command::Help, &actor("stranger", None)),
+            authorize(&c, &CommentCommand::Help, &actor("stranger", None)),
             Decision::Allow
         );
     }
@@ -203,30 +201,36 @@ mod tests {
             seen,
             head_sha: head,
         };
-        let ok = |f: &DeployFacts<'_>| may_deploy(&c, f, "bot") == Decision::Allow;
+        let ok = |f: &DeployFacts<'_>| may_deploy(&c, f) == Decision::Allow;
         assert!(ok(&facts("opened", &[], Seen::Head(head))));
         assert!(ok(&facts("opened", &[], Seen::Named("abcdef1"))));
-        assert!(!ok(&facts("merged", &[], Seen::Head(head))));
+        assert_eq!(
+            may_deploy(&c, &facts("merged", &[], Seen::Head(head))),
+            Decision::Refuse(Reply::NotOpen {
+                state: "merged".into()
+            })
+        );
         assert!(!ok(&facts("opened", &[], Seen::Named("fff0000"))));
         assert!(
             !ok(&facts("opened", &[], Seen::Named("abcdef"))),
             "too short to name"
         );
-        let Decision::Refuse(why) =
-            may_deploy(&c, &facts("opened", &[], Seen::Head("0000")), "bot")
-        else {
-            panic!("a moved branch must refuse");
-        };
         assert_eq!(
-            why,
-            "the branch moved since you reviewed it (you saw `0000`, the head is now `abcdef123456`): review the new diff, then comment `bot deploy abcdef123456`."
+            may_deploy(&c, &facts("opened", &[], Seen::Head("0000"))),
+            Decision::Refuse(Reply::Moved {
+                seen: "0000".into(),
+                head: head.into()
+            })
         );
         let held = DeployFacts {
             labels: &labels,
             ..facts("opened", &[], Seen::Head(head))
         };
-        assert!(
-            matches!(may_deploy(&c, &held, "bot"), Decision::Refuse(w) if w.contains("comment `bot unhold` first"))
+        assert_eq!(
+            may_deploy(&c, &held),
+            Decision::Refuse(Reply::OnHold {
+                label: "gitops-bot::hold".into()
+            })
         );
     }
 

@@ -13,6 +13,14 @@ fn an_operator_deploys_exactly_the_head_they_saw() {
     let head = mr(&fake, 1)["sha"].as_str().unwrap().to_string();
     let note = fake.add_note(1, OPERATOR, "Looks good.\n\n`gitops-bot deploy`");
     let run = poll(&fake);
+    // Every decision is one audit event on stderr, on by default.
+    assert!(
+        run.stderr
+            .contains("INFO audit actor=\"operator\" command=\"deploy\"")
+            && run.stderr.contains("outcome=\"done\""),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         run.stdout,
         "1 merge request looked at, 1 command: 1 done, 0 answered, 0 refused, 0 failed\n"

@@ -1,5 +1,5 @@
 //! Comment commands: this module owns turning the body of a merge-request
-//! comment into exactly one of three outcomes — a [`Command`] for the bot to
+//! comment into exactly one of three outcomes — a [`CommentCommand`] for the bot to
 //! carry out, a [`Parsed::Reply`] to post back (help, usage, "unknown
 //! command", "one command per comment"), or [`Parsed::Ignore`] when the
 //! comment is not addressed to the bot. Bad user input is always a reply,
@@ -14,10 +14,12 @@
 //! `<!-- gitops-bot:{…} -->` markers) are never commands.
 //!
 //! What it refuses to do: no I/O, no authorisation (callers check
-//! [`Command::is_write`] against the commenter's rights), no GitLab calls, no
+//! [`CommentCommand::is_write`] against the commenter's rights), no GitLab calls, no
 //! shell — it only reads a string and returns a value.
 
 mod markdown;
+
+pub use crate::messages::code_span;
 
 use markdown::{bounded, visible_lines};
 
@@ -40,7 +42,7 @@ pub const VERBS: [&str; 7] = [
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum CommentCommand {
     /// Merge the bump MR now (or when its pipeline succeeds), pinned to a head commit.
     /// `sha`: an explicit 7–40 hex-digit commit prefix the operator gave (lowercased).
     Deploy {
@@ -59,17 +61,17 @@ pub enum Command {
     Help,
 }
 
-impl Command {
+impl CommentCommand {
     /// The verb that names this command ("deploy", "hold", …).
     pub fn verb(&self) -> &'static str {
         match self {
-            Command::Deploy { .. } => "deploy",
-            Command::Hold { .. } => "hold",
-            Command::Unhold => "unhold",
-            Command::Rebase => "rebase",
-            Command::Rollback => "rollback",
-            Command::Status => "status",
-            Command::Help => "help",
+            CommentCommand::Deploy { .. } => "deploy",
+            CommentCommand::Hold { .. } => "hold",
+            CommentCommand::Unhold => "unhold",
+            CommentCommand::Rebase => "rebase",
+            CommentCommand::Rollback => "rollback",
+            CommentCommand::Status => "status",
+            CommentCommand::Help => "help",
         }
     }
 
@@ -77,19 +79,19 @@ impl Command {
     /// callers require authorisation for these.
     pub fn is_write(&self) -> bool {
         match self {
-            Command::Deploy { .. }
-            | Command::Hold { .. }
-            | Command::Unhold
-            | Command::Rebase
-            | Command::Rollback => true,
-            Command::Status | Command::Help => false,
+            CommentCommand::Deploy { .. }
+            | CommentCommand::Hold { .. }
+            | CommentCommand::Unhold
+            | CommentCommand::Rebase
+            | CommentCommand::Rollback => true,
+            CommentCommand::Status | CommentCommand::Help => false,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
-    Command(Command),
+    Command(CommentCommand),
     /// Something addressed to the bot that is not a valid command: the text to reply with (Markdown; user text quoted inside code spans built so that backticks in it cannot break out).
     Reply(String),
     /// Not addressed to the bot.
@@ -219,11 +221,11 @@ impl Grammar {
                     return self.usage(&verb, &format!("{} takes no arguments", code(&verb)));
                 }
                 Parsed::Command(match verb.as_str() {
-                    "unhold" => Command::Unhold,
-                    "rebase" => Command::Rebase,
-                    "rollback" => Command::Rollback,
-                    "status" => Command::Status,
-                    _ => Command::Help,
+                    "unhold" => CommentCommand::Unhold,
+                    "rebase" => CommentCommand::Rebase,
+                    "rollback" => CommentCommand::Rollback,
+                    "status" => CommentCommand::Status,
+                    _ => CommentCommand::Help,
                 })
             }
             _ => self.unknown(line.verb),
@@ -233,8 +235,8 @@ impl Grammar {
     fn parse_deploy(&self, args: &str) -> Parsed {
         let mut words = args.split_whitespace();
         match (words.next(), words.next()) {
-            (None, _) => Parsed::Command(Command::Deploy { sha: None }),
-            (Some(sha), None) if is_sha(sha) => Parsed::Command(Command::Deploy {
+            (None, _) => Parsed::Command(CommentCommand::Deploy { sha: None }),
+            (Some(sha), None) if is_sha(sha) => Parsed::Command(CommentCommand::Deploy {
                 sha: Some(sha.to_ascii_lowercase()),
             }),
             (Some(sha), None) => self.usage(
@@ -250,7 +252,7 @@ impl Grammar {
 
     fn parse_hold(&self, args: &str) -> Parsed {
         if args.is_empty() {
-            return Parsed::Command(Command::Hold { reason: None });
+            return Parsed::Command(CommentCommand::Hold { reason: None });
         }
         if args.chars().count() > MAX_REASON_CHARS {
             return self.usage(
@@ -261,7 +263,7 @@ impl Grammar {
         if args.chars().any(char::is_control) {
             return self.usage("hold", "the reason must be plain text on one line");
         }
-        Parsed::Command(Command::Hold {
+        Parsed::Command(CommentCommand::Hold {
             reason: Some(args.to_string()),
         })
     }
@@ -364,24 +366,6 @@ fn code(text: &str) -> String {
     code_span(&shown)
 }
 
-/// An inline code span that `shown` cannot close: delimited by one backtick more than its
-/// longest backtick run, padded with spaces when it holds a backtick or starts or ends with
-/// a space (CommonMark strips one space on each side).
-pub fn code_span(shown: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in shown.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    let delimiter = "`".repeat(longest + 1);
-    if longest > 0 || shown.starts_with(' ') || shown.ends_with(' ') {
-        format!("{delimiter} {shown} {delimiter}")
-    } else {
-        format!("{delimiter}{shown}{delimiter}")
-    }
-}
-
 /// Every reply goes through here: a line starting with `/` would be run by
 /// GitLab as a quick action, so such a line gets its slash escaped.
 fn reply(text: String) -> Parsed {
@@ -453,7 +437,7 @@ mod tests {
     use proptest::prelude::*;
 
     enum Want {
-        Cmd(Command),
+        Cmd(CommentCommand),
         Ignore,
         /// A reply containing every one of these fragments.
         Reply(&'static [&'static str]),
@@ -465,13 +449,13 @@ mod tests {
     }
 
     fn deploy(sha: Option<&str>) -> Want {
-        Cmd(Command::Deploy {
+        Cmd(CommentCommand::Deploy {
             sha: sha.map(str::to_string),
         })
     }
 
     fn hold(reason: Option<&str>) -> Want {
-        Cmd(Command::Hold {
+        Cmd(CommentCommand::Hold {
             reason: reason.map(str::to_string),
         })
     }
@@ -519,33 +503,33 @@ mod tests {
             ("@deploy", "@gitops-bot deploy".into(), deploy(None)),
             ("hold", "gitops-bot hold".into(), hold(None)),
             ("@hold", "@gitops-bot hold".into(), hold(None)),
-            ("unhold", "gitops-bot unhold".into(), Cmd(Command::Unhold)),
-            ("@unhold", "@gitops-bot unhold".into(), Cmd(Command::Unhold)),
-            ("rebase", "gitops-bot rebase".into(), Cmd(Command::Rebase)),
-            ("@rebase", "@gitops-bot rebase".into(), Cmd(Command::Rebase)),
-            ("rollback", "gitops-bot rollback".into(), Cmd(Command::Rollback)),
-            ("@rollback", "@gitops-bot rollback".into(), Cmd(Command::Rollback)),
-            ("status", "gitops-bot status".into(), Cmd(Command::Status)),
-            ("@status", "@gitops-bot status".into(), Cmd(Command::Status)),
-            ("help", "gitops-bot help".into(), Cmd(Command::Help)),
-            ("@help", "@gitops-bot help".into(), Cmd(Command::Help)),
-            ("second prefix", "@deploy-bot status".into(), Cmd(Command::Status)),
-            ("second prefix no @", "DEPLOY-BOT status".into(), Cmd(Command::Status)),
+            ("unhold", "gitops-bot unhold".into(), Cmd(CommentCommand::Unhold)),
+            ("@unhold", "@gitops-bot unhold".into(), Cmd(CommentCommand::Unhold)),
+            ("rebase", "gitops-bot rebase".into(), Cmd(CommentCommand::Rebase)),
+            ("@rebase", "@gitops-bot rebase".into(), Cmd(CommentCommand::Rebase)),
+            ("rollback", "gitops-bot rollback".into(), Cmd(CommentCommand::Rollback)),
+            ("@rollback", "@gitops-bot rollback".into(), Cmd(CommentCommand::Rollback)),
+            ("status", "gitops-bot status".into(), Cmd(CommentCommand::Status)),
+            ("@status", "@gitops-bot status".into(), Cmd(CommentCommand::Status)),
+            ("help", "gitops-bot help".into(), Cmd(CommentCommand::Help)),
+            ("@help", "@gitops-bot help".into(), Cmd(CommentCommand::Help)),
+            ("second prefix", "@deploy-bot status".into(), Cmd(CommentCommand::Status)),
+            ("second prefix no @", "DEPLOY-BOT status".into(), Cmd(CommentCommand::Status)),
             // Case, whitespace and trailing punctuation.
             ("upper", "GITOPS-BOT DEPLOY".into(), deploy(None)),
-            ("mixed", "@GitOps-Bot Status".into(), Cmd(Command::Status)),
-            ("spaces", "   gitops-bot    rebase   ".into(), Cmd(Command::Rebase)),
-            ("tab between", "gitops-bot\tstatus".into(), Cmd(Command::Status)),
+            ("mixed", "@GitOps-Bot Status".into(), Cmd(CommentCommand::Status)),
+            ("spaces", "   gitops-bot    rebase   ".into(), Cmd(CommentCommand::Rebase)),
+            ("tab between", "gitops-bot\tstatus".into(), Cmd(CommentCommand::Status)),
             ("dot", "gitops-bot deploy.".into(), deploy(None)),
             ("bang", "gitops-bot deploy!".into(), deploy(None)),
-            ("bangs", "gitops-bot rollback!!".into(), Cmd(Command::Rollback)),
+            ("bangs", "gitops-bot rollback!!".into(), Cmd(CommentCommand::Rollback)),
             ("dot after sha", format!("gitops-bot deploy {SHA7}."), deploy(Some(SHA7))),
-            ("leading blank lines", "\n\n  gitops-bot status\n\n".into(), Cmd(Command::Status)),
+            ("leading blank lines", "\n\n  gitops-bot status\n\n".into(), Cmd(CommentCommand::Status)),
             // Backticks around the whole line.
             ("backticks", "`gitops-bot deploy`".into(), deploy(None)),
-            ("double backticks", "``@gitops-bot status``".into(), Cmd(Command::Status)),
+            ("double backticks", "``@gitops-bot status``".into(), Cmd(CommentCommand::Status)),
             ("backticks + dot", "`gitops-bot deploy`.".into(), deploy(None)),
-            ("triple inline", "```gitops-bot status```".into(), Cmd(Command::Status)),
+            ("triple inline", "```gitops-bot status```".into(), Cmd(CommentCommand::Status)),
             ("unbalanced backticks", "`gitops-bot deploy``".into(), Ignore),
             // Deploy arguments.
             ("short sha", format!("gitops-bot deploy {SHA7}"), deploy(Some(SHA7))),
@@ -557,7 +541,7 @@ mod tests {
             ("sha 6", "gitops-bot deploy abcdef".into(), Reply(&["usage:"])),
             ("sha 41", sha41, Reply(&["not a commit SHA", "usage:"])),
             ("two args", format!("gitops-bot deploy {SHA7} now"), Reply(&["at most one argument", "usage:"])),
-            ("sha with backtick", "gitops-bot deploy a`b".into(), Reply(&["`` a`b ``", "usage:"])),
+            ("sha with backtick", "gitops-bot deploy a`b".into(), Reply(&["``a`b``", "usage:"])),
             // No-argument verbs.
             ("status extra", "gitops-bot status please".into(), Reply(&["`status` takes no arguments", "usage:"])),
             ("unhold extra", "gitops-bot unhold now".into(), Reply(&["`unhold` takes no arguments"])),
@@ -589,19 +573,19 @@ mod tests {
             ("short close does not close", "````\ngitops-bot deploy\n```\ngitops-bot hold\n".into(), Ignore),
             ("other char does not close", "~~~\n```\ngitops-bot deploy\n".into(), Ignore),
             ("unclosed fence", "look:\n```\ngitops-bot deploy".into(), Ignore),
-            ("after fence", "```\ngitops-bot hold\n```\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("after fence", "```\ngitops-bot hold\n```\ngitops-bot status".into(), Cmd(CommentCommand::Status)),
             ("indented fence", "   ```\ngitops-bot deploy\n   ```".into(), Ignore),
             ("4-space code", "    gitops-bot deploy".into(), Ignore),
             ("tab code", "\tgitops-bot deploy".into(), Ignore),
             ("code after blank", "example:\n\n    gitops-bot deploy\n".into(), Ignore),
             ("code continues past blank", "    x\n\n    gitops-bot deploy".into(), Ignore),
-            ("indent continues paragraph", "please\n    gitops-bot status".into(), Cmd(Command::Status)),
+            ("indent continues paragraph", "please\n    gitops-bot status".into(), Cmd(CommentCommand::Status)),
             ("quote", "> gitops-bot deploy".into(), Ignore),
             ("quote no space", ">gitops-bot deploy".into(), Ignore),
             ("quote indented", "   > gitops-bot deploy".into(), Ignore),
             ("nested quote", "> > gitops-bot deploy".into(), Ignore),
             ("gitlab quote", ">>>\ngitops-bot deploy\n>>>".into(), Ignore),
-            ("gitlab quote then command", ">>>\ngitops-bot deploy\n>>>\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("gitlab quote then command", ">>>\ngitops-bot deploy\n>>>\ngitops-bot status".into(), Cmd(CommentCommand::Status)),
             ("gitlab quote unclosed", ">>>\ngitops-bot deploy".into(), Ignore),
             ("gitlab quote with fence", ">>>\n```\n>>>\n```\ngitops-bot deploy\n>>>".into(), Ignore),
             ("html comment", "<!-- gitops-bot deploy -->".into(), Ignore),
@@ -609,10 +593,10 @@ mod tests {
             ("marker + text", "Bump ready.\n<!-- gitops-bot:{\"v\":1,\"mr\":3} -->\n".into(), Ignore),
             ("multi-line comment", "<!--\ngitops-bot deploy\n-->".into(), Ignore),
             ("unclosed comment", "hi <!--\ngitops-bot deploy\n".into(), Ignore),
-            ("after comment", "<!--\ngitops-bot hold\n-->\ngitops-bot status".into(), Cmd(Command::Status)),
-            ("comment then command", "<!-- note -->gitops-bot status".into(), Cmd(Command::Status)),
-            ("command then comment", "gitops-bot status <!-- why -->".into(), Cmd(Command::Status)),
-            ("comment in fence is code", "```\n<!--\n```\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("after comment", "<!--\ngitops-bot hold\n-->\ngitops-bot status".into(), Cmd(CommentCommand::Status)),
+            ("comment then command", "<!-- note -->gitops-bot status".into(), Cmd(CommentCommand::Status)),
+            ("command then comment", "gitops-bot status <!-- why -->".into(), Cmd(CommentCommand::Status)),
+            ("comment in fence is code", "```\n<!--\n```\ngitops-bot status".into(), Cmd(CommentCommand::Status)),
             // Not addressed.
             ("empty", "".into(), Ignore),
             ("whitespace", " \n\t\r\n".into(), Ignore),
@@ -637,23 +621,23 @@ mod tests {
             // A line right after a quoted one continues the quote (lazy continuation).
             ("quoted then lazy continuation", "> gitops-bot deploy\ngitops-bot status".into(), Ignore),
             ("lazy continuation of text", "> what does\ngitops-bot deploy\ndo?".into(), Ignore),
-            ("quote closed by an empty quote line", "> a\n>\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("quote closed by an empty quote line", "> a\n>\ngitops-bot status".into(), Cmd(CommentCommand::Status)),
             ("pre block", "<pre>\ngitops-bot deploy\n</pre>".into(), Ignore),
             ("pre block, attributes and case", "<PRE class=\"x\">\ngitops-bot deploy\n</Pre>\n".into(), Ignore),
-            ("after a one-line pre", "<pre>x</pre>\ngitops-bot status".into(), Cmd(Command::Status)),
-            ("after a pre block", "<pre>\nx\n</pre>\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("after a one-line pre", "<pre>x</pre>\ngitops-bot status".into(), Cmd(CommentCommand::Status)),
+            ("after a pre block", "<pre>\nx\n</pre>\ngitops-bot status".into(), Cmd(CommentCommand::Status)),
             ("textarea", "<textarea>\ngitops-bot deploy".into(), Ignore),
-            ("not pre", "<prefix>\ngitops-bot status".into(), Cmd(Command::Status)),
+            ("not pre", "<prefix>\ngitops-bot status".into(), Cmd(CommentCommand::Status)),
             ("reply with quote", "> @gitops-bot hold flaky\n> (from Ann)\n\nok, @gitops-bot unhold".into(), Ignore),
             ("fenced then real", "```\ngitops-bot deploy\n```\n\ngitops-bot deploy abcdef0".into(), deploy(Some("abcdef0"))),
             ("prose around", "Looks good to me.\n\ngitops-bot deploy\n\nThanks!".into(), deploy(None)),
             // Line endings.
-            ("crlf", "hello\r\ngitops-bot status\r\n".into(), Cmd(Command::Status)),
+            ("crlf", "hello\r\ngitops-bot status\r\n".into(), Cmd(CommentCommand::Status)),
             ("crlf fence", "```\r\ngitops-bot deploy\r\n```\r\n".into(), Ignore),
             ("crlf two", "gitops-bot deploy\r\ngitops-bot hold\r\n".into(), Reply(&["`deploy`, `hold`"])),
             ("cr only", "gitops-bot deploy\rgitops-bot hold".into(), Reply(&["`deploy`, `hold`"])),
             ("crlf hold reason", "gitops-bot hold why not\r\n".into(), hold(Some("why not"))),
-            ("crlf quote", "> gitops-bot deploy\r\n\r\ngitops-bot status\r\n".into(), Cmd(Command::Status)),
+            ("crlf quote", "> gitops-bot deploy\r\n\r\ngitops-bot status\r\n".into(), Cmd(CommentCommand::Status)),
         ];
         for (name, body, want) in &cases {
             check(name, body, want);
@@ -670,7 +654,10 @@ mod tests {
         // A command in the first 64 KiB is found; one after it is not.
         let mut body = String::from("gitops-bot status\n");
         body.push_str(&junk);
-        assert_eq!(grammar().parse(&body), Parsed::Command(Command::Status));
+        assert_eq!(
+            grammar().parse(&body),
+            Parsed::Command(CommentCommand::Status)
+        );
         let mut body = junk.clone();
         body.push_str("gitops-bot deploy\n");
         assert_eq!(grammar().parse(&body), Parsed::Ignore);
@@ -701,13 +688,13 @@ mod tests {
     #[test]
     fn verbs_and_writes() {
         let all = [
-            (Command::Deploy { sha: None }, "deploy", true),
-            (Command::Hold { reason: None }, "hold", true),
-            (Command::Unhold, "unhold", true),
-            (Command::Rebase, "rebase", true),
-            (Command::Rollback, "rollback", true),
-            (Command::Status, "status", false),
-            (Command::Help, "help", false),
+            (CommentCommand::Deploy { sha: None }, "deploy", true),
+            (CommentCommand::Hold { reason: None }, "hold", true),
+            (CommentCommand::Unhold, "unhold", true),
+            (CommentCommand::Rebase, "rebase", true),
+            (CommentCommand::Rollback, "rollback", true),
+            (CommentCommand::Status, "status", false),
+            (CommentCommand::Help, "help", false),
         ];
         for (command, verb, write) in all {
             assert_eq!(command.verb(), verb);
@@ -748,7 +735,10 @@ mod tests {
             odd.help().contains("`` /bot deploy [<sha>] ``")
                 || odd.help().contains("`/bot deploy [<sha>]`")
         );
-        assert_eq!(odd.parse("A`B status"), Parsed::Command(Command::Status));
+        assert_eq!(
+            odd.parse("A`B status"),
+            Parsed::Command(CommentCommand::Status)
+        );
         assert_eq!(odd.prefixes, vec!["/bot".to_string(), "a`b".to_string()]);
     }
 
@@ -761,14 +751,14 @@ mod tests {
         );
         assert_eq!(
             g.parse("@deployer rebase"),
-            Parsed::Command(Command::Rebase)
+            Parsed::Command(CommentCommand::Rebase)
         );
     }
 
     #[test]
     fn code_spans_cannot_be_broken() {
         assert_eq!(code("abc"), "`abc`");
-        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("``x"), "``` ``x ```");
         assert_eq!(code("`"), "`` ` ``");
         assert_eq!(code(""), "(empty)");
@@ -845,10 +835,10 @@ mod tests {
         let g = grammar();
         match g.parse(body) {
             Parsed::Reply(text) => assert_no_quick_action(&text),
-            Parsed::Command(Command::Deploy { sha: Some(sha) }) => {
+            Parsed::Command(CommentCommand::Deploy { sha: Some(sha) }) => {
                 assert!(is_sha(&sha) && sha == sha.to_ascii_lowercase());
             }
-            Parsed::Command(Command::Hold {
+            Parsed::Command(CommentCommand::Hold {
                 reason: Some(reason),
             }) => {
                 assert!(reason.chars().count() <= MAX_REASON_CHARS);

@@ -6,6 +6,7 @@ mod api;
 pub mod archive;
 mod client;
 mod deploys;
+mod ensure;
 pub mod hooks;
 mod review;
 
@@ -13,4 +14,5 @@ pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Pipeline, Project,
 pub use archive::{Archive, ArchiveFile, Limits};
 pub use client::{GitlabClient, GitlabError, Token, api_base};
 pub use deploys::{Deployment, DeploymentOutcome};
-pub use review::{Approval, ChangedPath, Reacted, Reaction, ThreadNote, Version};
+pub use ensure::Ensured;
+pub use review::{Approval, ChangedPath, MergeOutcome, Reacted, Reaction, ThreadNote, Version};

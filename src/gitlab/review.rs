@@ -30,6 +30,36 @@ pub struct Version {
     pub created_at: String,
 }
 
+/// What GitLab did with a merge pinned to a head (`PUT .../merge` with `sha`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    Merged {
+        target_branch: String,
+    },
+    /// Armed: GitLab merges once the running pipeline succeeds.
+    WhenPipelineSucceeds {
+        target_branch: String,
+    },
+    /// Accepted, and the merge request is in `state` (not merged yet).
+    Accepted {
+        state: String,
+    },
+    /// 409: the head is not the commit given.
+    HeadMoved {
+        message: String,
+    },
+    /// 405: not mergeable now; `detailed_merge_status` says why.
+    NotMergeableNow,
+    /// 422: GitLab tried and could not merge.
+    Failed {
+        message: String,
+    },
+    /// 401 or 403: the token's user may not merge here.
+    Forbidden {
+        message: String,
+    },
+}
+
 /// A path a comparison lists as changed.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChangedPath {
@@ -343,15 +373,15 @@ impl GitlabClient {
         self.call(&endpoint).await
     }
 
-    /// Merges exactly `sha` (GitLab answers 409 if the head moved); with
-    /// `when_pipeline_succeeds`, GitLab merges once the running pipeline passes.
-    pub async fn merge(
+    /// Merges exactly `sha`, and says what GitLab did: merged, armed to merge when the
+    /// pipeline succeeds (with `when_pipeline_succeeds`), or why not, by GitLab's status.
+    pub async fn merge_at(
         &self,
         project: &str,
         iid: u64,
         sha: &str,
         when_pipeline_succeeds: bool,
-    ) -> Result<MergeRequest, GitlabError> {
+    ) -> Result<MergeOutcome, GitlabError> {
         let mut builder = mrs::MergeMergeRequest::builder();
         builder
             .project(project)
@@ -362,7 +392,27 @@ impl GitlabClient {
             builder.merge_when_pipeline_succeeds(true);
         }
         let endpoint = builder.build().map_err(|e| build_error("merge", e))?;
-        self.call(&endpoint).await
+        match self.call::<_, MergeRequest>(&endpoint).await {
+            Ok(m) if m.state == "merged" => Ok(MergeOutcome::Merged {
+                target_branch: m.target_branch,
+            }),
+            Ok(m) if m.merge_when_pipeline_succeeds || when_pipeline_succeeds => {
+                Ok(MergeOutcome::WhenPipelineSucceeds {
+                    target_branch: m.target_branch,
+                })
+            }
+            Ok(m) => Ok(MergeOutcome::Accepted { state: m.state }),
+            Err(e) => {
+                let message = e.message().to_string();
+                match e.status().map(|s| s.as_u16()) {
+                    Some(409) => Ok(MergeOutcome::HeadMoved { message }),
+                    Some(405) => Ok(MergeOutcome::NotMergeableNow),
+                    Some(422) => Ok(MergeOutcome::Failed { message }),
+                    Some(401 | 403) => Ok(MergeOutcome::Forbidden { message }),
+                    _ => Err(e),
+                }
+            }
+        }
     }
 
     /// `user_id`'s approval of the merge request as GitLab lists it now, if they approve.

@@ -10,7 +10,10 @@ use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+mod replies;
+
 pub use crate::health::ResourceRow;
+pub use replies::{BranchState, CommitLine, DeployResult, Link, Reply, Status};
 
 /// GitLab refuses descriptions over 1,048,576 characters; stay clearly below.
 pub const DESCRIPTION_LIMIT: usize = 1_000_000;
@@ -38,6 +41,8 @@ pub enum MessageError {
         "the merge request description is over {DESCRIPTION_LIMIT} characters even without the diff"
     )]
     TooLong,
+    #[error("cannot prepare a message: {0}")]
+    Data(String),
 }
 
 /// One changed reference, as the templates see it.
@@ -217,6 +222,7 @@ impl Messages {
         env.add_filter("code", code);
         env.add_filter("cell", cell);
         env.add_filter("fence", fence);
+        env.add_filter("short", |sha: String| crate::sha::short(&sha).to_string());
         let add = |env: &mut Environment<'static>, name: &'static str, source: String| {
             env.add_template_owned(name, source)
                 .map_err(|source| MessageError::Template {
@@ -232,6 +238,9 @@ impl Messages {
         add(&mut env, "superseded.md.j2", SUPERSEDED.to_string())?;
         add(&mut env, "sync_result.md.j2", SYNC_RESULT.to_string())?;
         add(&mut env, "preview.md.j2", PREVIEW.to_string())?;
+        for (name, source) in replies::TEMPLATES {
+            add(&mut env, name, source.to_string())?;
+        }
         Ok(Messages { env })
     }
 
@@ -324,14 +333,25 @@ fn longest_backtick_run(s: &str) -> usize {
     s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
-/// An inline code span that the content cannot close (CommonMark: a longer backtick run).
+/// The `code` filter: [`code_span`] of the value on one line.
 fn code(value: String) -> String {
-    let value = value.replace(['\n', '\r'], " ");
-    let ticks = "`".repeat(longest_backtick_run(&value) + 1);
-    if value.starts_with('`') || value.ends_with('`') {
-        format!("{ticks} {value} {ticks}")
+    code_span(&value.replace(['\n', '\r'], " "))
+}
+
+/// An inline code span that `shown` cannot close (CommonMark): delimited by one backtick
+/// more than its longest backtick run, and padded with a space on each side when it starts
+/// or ends with a backtick, or starts and ends with a space (which CommonMark would strip).
+/// The one rule for every code span the bot writes.
+pub fn code_span(shown: &str) -> String {
+    let ticks = "`".repeat(longest_backtick_run(shown) + 1);
+    let stripped = shown.len() >= 2
+        && shown.starts_with(' ')
+        && shown.ends_with(' ')
+        && !shown.trim().is_empty();
+    if shown.starts_with('`') || shown.ends_with('`') || stripped {
+        format!("{ticks} {shown} {ticks}")
     } else {
-        format!("{ticks}{value}{ticks}")
+        format!("{ticks}{shown}{ticks}")
     }
 }
 

@@ -261,3 +261,210 @@ fn previews_are_cut_under_the_note_limit_at_line_boundaries() {
     assert!(text.contains(&format!("{line}```")), "cut at a line end");
     assert!(text.trim_end().ends_with("<!-- gitops-bot:{} -->"));
 }
+
+/// One example of every reply, as the golden files under `tests/golden/replies/` show them.
+fn replies() -> Vec<Reply> {
+    let sha = "0123456789abcdef0123456789abcdef01234567".to_string();
+    let head = "fedcba9876543210fedcba9876543210fedcba98".to_string();
+    vec![
+        Reply::ConfigUnreadable {
+            error: ".gitops-bot.yaml:3:1: unknown field `oprators`".into(),
+        },
+        Reply::PermissionsUnreadable {
+            error: "GET projects/g%2Fp/members/all/4: 500 Internal Server Error".into(),
+        },
+        Reply::NotAllowed {
+            verb: "deploy".into(),
+            operators: vec!["ops-lead".into(), "sre".into()],
+            role: "Maintainer".into(),
+            user: "dev".into(),
+            their_role: Some("Developer".into()),
+        },
+        Reply::Failed {
+            error: "GET projects/g%2Fp/merge_requests/1/commits: 502 Bad Gateway".into(),
+        },
+        Reply::NotOpen {
+            state: "merged".into(),
+        },
+        Reply::OnHold {
+            label: "gitops-bot::hold".into(),
+        },
+        Reply::NamedNotHead {
+            named: "abcdef1".into(),
+            head: head.clone(),
+        },
+        Reply::Moved {
+            seen: sha.clone(),
+            head: head.clone(),
+        },
+        Reply::Unestablished {
+            action: "reviewed".into(),
+            why: "GitLab's history of this merge request could not be read (500)".into(),
+            head: head.clone(),
+        },
+        Reply::ProposalUnreadable {
+            error: "invalid tag \"\"".into(),
+        },
+        Reply::Foreign {
+            commits: vec![CommitLine {
+                id: sha.clone(),
+                title: "hotfix `probe`".into(),
+                author: "Someone".into(),
+            }],
+        },
+        Reply::Merged {
+            sha: head.clone(),
+            target_branch: "main".into(),
+        },
+        Reply::WillMerge {
+            sha: head.clone(),
+            target_branch: "main".into(),
+        },
+        Reply::MergeAccepted {
+            sha: head.clone(),
+            state: "opened".into(),
+        },
+        Reply::MovedWhileMerging {
+            message: "SHA does not match HEAD of source branch".into(),
+        },
+        Reply::NotMergeable {
+            status: "conflict".into(),
+        },
+        Reply::MergeFailed {
+            message: "Branch cannot be merged".into(),
+        },
+        Reply::MayNotMerge {
+            message: "401 Unauthorized".into(),
+            target_branch: "main".into(),
+        },
+        Reply::Held {
+            label: "gitops-bot::hold".into(),
+            reason: Some("waiting for the `release` window".into()),
+        },
+        Reply::Unheld {
+            label: "gitops-bot::hold".into(),
+        },
+        Reply::RebaseNotOpen {
+            state: "closed".into(),
+        },
+        Reply::ProposalUnknown {
+            why: "its description does not match its branch `x`".into(),
+        },
+        Reply::UpToDate {
+            target_branch: "main".into(),
+            target_head: sha.clone(),
+            head: head.clone(),
+        },
+        Reply::Proposed {
+            rollback: true,
+            iid: 7,
+            url: "https://gitlab.example.com/g/p/-/merge_requests/7".into(),
+        },
+        Reply::AlreadyThere { rollback: false },
+        Reply::RollbackNotMerged {
+            state: "opened".into(),
+        },
+        Reply::ImageUnreadable {
+            error: "invalid reference format".into(),
+        },
+        Reply::RollbackUnclear {
+            iid: 3,
+            why: "the commit changes no reference to registry.example.com/root/helloworld".into(),
+            image: "registry.example.com/root/helloworld".into(),
+        },
+        Reply::RollbackAmbiguous {
+            iid: 3,
+            versions: vec!["ci-33".into(), "ci-34".into()],
+            image: "registry.example.com/root/helloworld".into(),
+        },
+        Reply::Status(Box::new(Status {
+            rollback: false,
+            image: "registry.example.com/root/helloworld".into(),
+            version: "ci-35".into(),
+            destination: "prod".into(),
+            source: SourceInfo {
+                project_name: Some("root/helloworld".into()),
+                pipeline_url: Some(
+                    "https://gitlab.example.com/root/helloworld/-/pipelines/35".into(),
+                ),
+                commit_sha: Some(sha.clone()),
+                triggered_by: Some("developer".into()),
+                ..SourceInfo::default()
+            },
+            state: "opened".into(),
+            head: Some(head.clone()),
+            branch: BranchState::Foreign {
+                commits: vec![sha.clone()],
+            },
+            pipeline: "success".into(),
+            merge_status: "mergeable".into(),
+            held: true,
+            hold_label: "gitops-bot::hold".into(),
+            results: vec![DeployResult {
+                environment: "staging".into(),
+                outcome: "deployed".into(),
+                url: Some("https://gitlab.example.com/g/p/-/merge_requests/1#note_9".into()),
+            }],
+            open_rollback: Some(Link {
+                iid: 4,
+                url: "https://gitlab.example.com/g/p/-/merge_requests/4".into(),
+            }),
+            operators: vec!["ops-lead".into()],
+            role: "Maintainer".into(),
+        })),
+        Reply::Help {
+            text: "**`ship` commands** — …".into(),
+        },
+        Reply::Parse {
+            text: "did you mean `ship deploy`?".into(),
+        },
+    ]
+}
+
+#[test]
+fn every_reply_matches_its_golden_file_and_uses_the_prefix() {
+    let messages = Messages::new(None).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for reply in replies() {
+        let text = messages.reply(&reply, "ship").unwrap();
+        let name = reply.template().unwrap();
+        let name = name
+            .trim_start_matches("replies/")
+            .trim_end_matches(".md.j2")
+            .to_string();
+        assert!(!text.contains("gitops-bot deploy"), "{name}: {text}");
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with('/')),
+            "{name}: a quick action: {text}"
+        );
+        golden(&format!("replies/{name}.md"), &format!("{text}\n"));
+        seen.insert(name);
+    }
+    // Every reply template is exercised (the two note wrappers are covered below).
+    for (template, _) in replies::TEMPLATES {
+        let name = template
+            .trim_start_matches("replies/")
+            .trim_end_matches(".md.j2");
+        assert!(
+            seen.contains(name) || name == "answer" || name == "approval",
+            "no example of {template}"
+        );
+    }
+    let answer = messages
+        .answer(
+            "operator",
+            "merged `abc` into `main`.",
+            "<!-- gitops-bot:{} -->",
+        )
+        .unwrap();
+    golden("replies/answer.md", &format!("{answer}\n"));
+    let approval = messages
+        .approval_answer(
+            "operator",
+            false,
+            "the branch moved.",
+            "<!-- gitops-bot:{} -->",
+        )
+        .unwrap();
+    golden("replies/approval.md", &format!("{approval}\n"));
+}

@@ -13,9 +13,9 @@ use crate::cli::{BumpArgs, OutputFormat, UsageError};
 use crate::env::var;
 use crate::gitlab::MergeRequest;
 use crate::messages::SourceInfo;
-use crate::modes::propose::{BumpSpec, Proposed, WouldWrite, propose};
-use crate::modes::{connect, scope_paths};
+use crate::modes::connect;
 use crate::output;
+use crate::workflows::propose::{BumpSpec, Proposed, WouldWrite, propose, scope_paths};
 
 pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
     let project = args

@@ -9,9 +9,9 @@ use crate::bump::{BumpPlan, examine, needle};
 use crate::cli::{BumpArgs, OutputFormat, UsageError};
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
-use crate::modes::resolve_scope;
 use crate::output;
 use crate::workdir::{walk_yaml, write_all};
+use crate::workflows::propose::resolve_scope;
 
 pub fn run(args: &BumpArgs) -> Result<ExitCode> {
     let target = Target {

@@ -9,15 +9,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 use gitlab::api::projects::merge_requests::MergeRequestState;
 
-use crate::cli::CommandsArgs;
+use crate::cli::PollArgs;
 use crate::commands::Parsed;
 use crate::marker;
-use crate::modes::engine::{Outcome, ReplyMarker, Trigger};
 use crate::plural;
 use crate::reviewed;
+use crate::workflows::comments::{Outcome, ReplyMarker, Trigger};
 
-pub async fn run(args: &CommandsArgs) -> Result<ExitCode> {
-    let engine = super::engine(&args.common).await?;
+pub async fn run(args: &PollArgs) -> Result<ExitCode> {
+    let engine = super::dispatcher(&args.common).await?;
     let gitlab = engine.gitlab();
     let project = engine.project();
     let bot = engine.bot().id;

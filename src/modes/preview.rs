@@ -22,7 +22,7 @@ use crate::gitlab::{GitlabClient, Limits};
 use crate::health::qualified;
 use crate::marker;
 use crate::messages::{Messages, PreviewSection, PreviewView};
-use crate::modes::{connect, ensure_note, project_or_ci};
+use crate::modes::{connect, project_or_ci};
 use crate::plural;
 use crate::preview::{Source, affected, changed_paths};
 use crate::render::{self, RenderError};
@@ -147,10 +147,11 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let bot = gitlab.current_user().await?;
-    let (_, edited) = ensure_note(&gitlab, &project, iid, bot.id, &body, |text| {
-        marker::find::<PreviewMarker>(text).is_some_and(|m| m.kind == "preview")
-    })
-    .await?;
+    let (_, edited) = gitlab
+        .ensure_note(&project, iid, bot.id, &body, |text| {
+            marker::find::<PreviewMarker>(text).is_some_and(|m| m.kind == "preview")
+        })
+        .await?;
     println!(
         "preview {} on !{iid}",
         if edited { "updated" } else { "posted" }

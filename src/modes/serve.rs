@@ -23,13 +23,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::cli::ServeArgs;
-use crate::commands::Parsed;
-use crate::gitlab::UserRef;
-use crate::gitlab::hooks::{Event, HookError, NoteAction, delivery_key, parse_event};
-use crate::modes::engine::{Engine, Outcome, Trigger};
+use crate::gitlab::hooks::{HookError, delivery_key, parse_event};
 use crate::modes::http_server::{self, ConnectionStats, Limits};
+use crate::workflows::comments::{Dispatcher, Outcome, Trigger};
 
 /// Delivery keys remembered for de-duplication.
 const DEDUP_CAPACITY: usize = 16_384;
@@ -89,7 +88,7 @@ struct App {
     queue: mpsc::Sender<Trigger>,
     dedup: Mutex<Dedup>,
     metrics: Arc<Metrics>,
-    engine: Arc<Engine>,
+    engine: Arc<Dispatcher>,
     ready: Arc<AtomicBool>,
     connections: Arc<ConnectionStats>,
     max_connections: u32,
@@ -101,7 +100,7 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
         .ok()
         .filter(|s| !s.is_empty())
         .context("GITOPS_BOT_WEBHOOK_SECRET is not set: set it to the secret token configured on the GitLab webhook")?;
-    let engine = Arc::new(super::engine(&args.common).await?);
+    let engine = Arc::new(super::dispatcher(&args.common).await?);
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(true));
     let limits = Limits {
@@ -165,10 +164,26 @@ async fn shutdown(ready: Arc<AtomicBool>) {
     tracing::info!("shutting down: no new deliveries, draining the queue");
 }
 
-async fn work(mut receiver: mpsc::Receiver<Trigger>, engine: Arc<Engine>, metrics: Arc<Metrics>) {
+async fn work(
+    mut receiver: mpsc::Receiver<Trigger>,
+    dispatcher: Arc<Dispatcher>,
+    metrics: Arc<Metrics>,
+) {
     while let Some(trigger) = receiver.recv().await {
         metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
-        let counter = match tokio::time::timeout(EVENT_TIMEOUT, engine.handle(&trigger)).await {
+        // Every log line and audit event of this trigger carries what it is about.
+        let span = match &trigger {
+            Trigger::Note { iid, note_id, .. } => {
+                tracing::info_span!("trigger", merge_request = iid, note = note_id)
+            }
+            Trigger::Approval { iid, user, .. } => {
+                tracing::info_span!("trigger", merge_request = iid, approval_by = %user.username)
+            }
+        };
+        let handled = tokio::time::timeout(EVENT_TIMEOUT, dispatcher.handle(&trigger))
+            .instrument(span)
+            .await;
+        let counter = match handled {
             Ok(Ok(Outcome::Done)) => &metrics.done,
             Ok(Ok(Outcome::Answered)) => &metrics.answered,
             Ok(Ok(Outcome::Refused)) => &metrics.refused,
@@ -246,7 +261,7 @@ async fn webhook(
             return (StatusCode::OK, "ignored\n");
         }
     };
-    let Some(trigger) = interesting(&app.engine, &event) else {
+    let Some(trigger) = app.engine.trigger_for(&event) else {
         m.ignored.fetch_add(1, Ordering::Relaxed);
         return (StatusCode::OK, "ignored\n");
     };
@@ -285,41 +300,6 @@ async fn webhook(
             m.rejected_full.fetch_add(1, Ordering::Relaxed);
             (StatusCode::SERVICE_UNAVAILABLE, "busy, retry later\n")
         }
-    }
-}
-
-/// The work an event asks for, if any: new comments addressed to the bot on merge requests
-/// of its project, and approvals there.
-fn interesting(engine: &Engine, event: &Event) -> Option<Trigger> {
-    match event {
-        Event::Note(n) => {
-            let mr = n.merge_request.as_ref()?;
-            let user = UserRef {
-                id: n.user.id,
-                username: n.user.username.clone(),
-            };
-            let addressed = n.project_id == engine.project_id()
-                && n.action == NoteAction::Create
-                && !n.system
-                && !engine.is_bot(&user)
-                && engine.grammar().parse(&n.body) != Parsed::Ignore;
-            addressed.then(|| Trigger::Note {
-                iid: mr.iid,
-                note_id: n.note_id,
-                claimed_head: mr.last_commit_sha.clone(),
-            })
-        }
-        Event::MergeRequest(e) if e.project_id == engine.project_id() && e.action == "approved" => {
-            Some(Trigger::Approval {
-                iid: e.merge_request.iid,
-                user: UserRef {
-                    id: e.user.id,
-                    username: e.user.username.clone(),
-                },
-                claimed_head: e.merge_request.last_commit_sha.clone(),
-            })
-        }
-        _ => None,
     }
 }
 

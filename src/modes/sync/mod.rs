@@ -22,9 +22,9 @@ use crate::config::{self, RepoConfig};
 use crate::env::var;
 use crate::gitlab::{GitlabClient, MergeRequest};
 use crate::marker::{self, BumpState};
-use crate::modes::propose::merged_files;
 use crate::modes::{connect, project_or_ci};
 use crate::targets::Target;
+use crate::workflows::rollback::{Merged, merged_files};
 
 use progress::Progress;
 
@@ -207,8 +207,8 @@ async fn environment_from_git(
     let mut found: Vec<String> = Vec::new();
     for b in brought.iter().filter(|b| b.bump.is_some()) {
         let files = match merged_files(gitlab, project, &b.merge_request).await? {
-            Ok(files) => files,
-            Err(why) => {
+            Merged::Known(files) => files,
+            Merged::Unclear(why) => {
                 tracing::warn!(iid = b.merge_request.iid, "{why}");
                 continue;
             }

@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
+use crate::config::RepoConfig;
 use crate::env::var;
 use crate::gitlab::{DeploymentOutcome, GitlabClient, GitlabError, UserRef};
 use crate::image_ref::ImageRef;
 use crate::marker;
 use crate::messages::{Messages, ResourceRow, RollbackLink, SyncResultView};
-use crate::modes::ensure_note;
-use crate::modes::propose::{Proposed, RollbackWhy, merged_change, propose, rollback_spec};
+use crate::workflows::propose::{Proposed, propose};
+use crate::workflows::rollback::{Merged, Rollback, RollbackWhy, merged_change, plan_rollback};
 
 use super::deploy::{End, TargetResult};
 use super::progress::human;
@@ -208,13 +209,13 @@ async fn what_merged(gitlab: &GitlabClient, project: &str, brought: &Brought) ->
         return Vec::new();
     };
     match merged_change(gitlab, project, &brought.merge_request, &image).await {
-        Ok(Ok((change, _))) => vec![format!(
+        Ok(Merged::Known((change, _))) => vec![format!(
             "{} {} → {}",
             image.name.as_str(),
             change.before.join(", "),
             change.after.join(", ")
         )],
-        Ok(Err(why)) => {
+        Ok(Merged::Unclear(why)) => {
             tracing::warn!(
                 iid = brought.merge_request.iid,
                 "what the merge changed is not a version change: {why}"
@@ -299,18 +300,12 @@ impl Results<'_> {
             marker: marker::render(&state),
         };
         let body = messages.sync_result(&view)?;
-        let (id, _) = ensure_note(
-            gitlab,
-            project,
-            brought.merge_request.iid,
-            bot.id,
-            &body,
-            |text| {
+        let (id, _) = gitlab
+            .ensure_note(project, brought.merge_request.iid, bot.id, &body, |text| {
                 marker::find::<SyncMarker>(text)
                     .is_some_and(|m| m.kind == "sync" && m.environment == summary.environment)
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(id)
     }
 }
@@ -334,7 +329,7 @@ async fn propose_rollback(
         reason: summary.reason.clone(),
         result_url,
     };
-    let spec = match rollback_spec(
+    let spec = match plan_rollback(
         gitlab,
         project,
         &b.merge_request,
@@ -344,8 +339,13 @@ async fn propose_rollback(
     )
     .await
     {
-        Ok(Ok(spec)) => spec,
-        Ok(Err(refusal)) => return Some(Err(refusal)),
+        Ok(Rollback::Propose(spec)) => *spec,
+        Ok(Rollback::Refuse(reply)) => {
+            let prefix = RepoConfig::default().command_prefix;
+            return Some(Err(Messages::new(None)
+                .and_then(|m| m.reply(&reply, &prefix))
+                .unwrap_or_else(|e| e.to_string())));
+        }
         Err(e) => return Some(Err(format!("{e:#}"))),
     };
     Some(match propose(gitlab, project, &spec).await {

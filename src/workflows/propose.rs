@@ -9,23 +9,26 @@
 
 use std::path::PathBuf;
 
+use crate::bump::scope_path;
+use crate::cli::UsageError;
+
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
+use super::verify::{Head, verify_head};
+use crate::bump::existing::{self, Choice, Existing, Wanted};
 use crate::bump::merge_request::{
     self, Action, BASE_TRAILER, Request, RollbackOf, rollback_branch,
 };
-use crate::bump::revert::{FileChange, ImageChange, image_at, image_change, is_bump_of};
 use crate::bump::{
     BumpPlan, Examined, MAX_FILE_SIZE, PlanError, Warning, examine, in_scope, is_yaml_path, needle,
 };
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
-use crate::gitlab::{Commit, GitlabClient, GitlabError, Limits, MergeRequest, MergeRequestFields};
+use crate::gitlab::{Ensured, GitlabClient, Limits, MergeRequest, MergeRequestFields};
 use crate::image_ref::ImageRef;
 use crate::marker::{self, BumpState};
 use crate::messages::{MergeRequestLink, Messages, Notices, SourceInfo, SupersededView};
-use crate::modes::resolve_scope;
 use crate::policy;
 
 /// Repository templates live under this directory of the config repo.
@@ -97,15 +100,6 @@ struct Snapshot {
     repo_template: Option<String>,
 }
 
-/// What the first read decided about existing merge requests.
-enum Existing {
-    None,
-    /// An open merge request for an older version (with the version it proposes).
-    Open(MergeRequest, Option<String>),
-    /// The closed merge request for this version, to reopen (`--reopen`).
-    Closed(MergeRequest),
-}
-
 /// Proposes `spec` on `project`: see the module documentation.
 pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> Result<Proposed> {
     let Some(image_ref) = spec.image.clone() else {
@@ -131,7 +125,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         .with_context(|| format!("branch {target_branch:?} does not exist in project {project}"))?
         .id;
 
-    let mut existing = Existing::None;
+    let mut choice = Choice::Create;
     let mut notices = Notices::default();
     let mut people: Option<(Vec<u64>, Vec<u64>)> = None;
     // The merge request of an earlier pass, and what that pass did with it.
@@ -174,32 +168,40 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             let mrs = gitlab
                 .merge_requests(project, &branch, &target_branch)
                 .await?;
-            let proposed = |mr: &MergeRequest| {
-                mr.description
-                    .as_deref()
-                    .and_then(marker::find::<BumpState>)
-                    .map(|s| s.version())
+            let found: Vec<Existing> = mrs
+                .iter()
+                .map(|m| Existing {
+                    iid: m.iid,
+                    state: m.state.clone(),
+                    proposes: m
+                        .description
+                        .as_deref()
+                        .and_then(marker::find::<BumpState>)
+                        .map(|s| s.version()),
+                })
+                .collect();
+            let version = request.version();
+            let wanted = Wanted {
+                version: &version,
+                refresh: spec.refresh,
+                reopen: spec.reopen,
             };
-            if let Some(open) = mrs.iter().find(|m| m.state == "opened") {
-                let version = proposed(open);
-                // The description is only a hint: the branch must really hold this change.
-                if version.as_deref() == Some(request.version().as_str())
-                    && !spec.refresh
-                    && matches!(
-                        verify_head(gitlab, project, open, &target).await?,
-                        Head::Ours(_)
-                    )
-                {
-                    return done(Action::Current, Some(open), None);
+            // The description is only a hint: the branch must really hold this change.
+            let by_iid = |iid: u64| mrs.iter().find(|m| m.iid == iid);
+            let holds = match mrs.iter().find(|m| m.state == "opened") {
+                Some(open) if existing::needs_branch_check(&found, wanted) => matches!(
+                    verify_head(gitlab, project, open, &target).await?,
+                    Head::Ours(_)
+                ),
+                _ => false,
+            };
+            choice = existing::choose(&found, wanted, holds);
+            match choice {
+                Choice::KeepOpen(iid) => return done(Action::Current, by_iid(iid), None),
+                Choice::KeepClosed(iid) => {
+                    return done(Action::ClosedNotReopened, by_iid(iid), None);
                 }
-                existing = Existing::Open(open.clone(), version);
-            } else if let Some(latest) = mrs.first().filter(|m| m.state == "closed")
-                && proposed(latest).as_deref() == Some(request.version().as_str())
-            {
-                if !spec.reopen {
-                    return done(Action::ClosedNotReopened, Some(latest), None);
-                }
-                existing = Existing::Closed(latest.clone());
+                Choice::Rewrite { .. } | Choice::Reopen(_) | Choice::Create => {}
             }
             notices = read_notices(gitlab, project, &request).await?;
         }
@@ -266,20 +268,25 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             .map(|(f, edited)| (f.path.clone(), edited.to_string()))
             .collect();
         let message = merge_request::commit_message(plan, &request);
-        commit(gitlab, project, &branch, &base, &message, &files).await?;
+        gitlab
+            .ensure_commit(project, &branch, &base, &message, &files)
+            .await
+            .with_context(|| {
+                format!("cannot commit the change on branch {branch} ({BASE_TRAILER} {base})")
+            })?;
 
-        let (action, mr) = match (&current, &existing) {
+        let (action, mr) = match (&current, &choice) {
             (Some(mr), _) => (
                 Action::Updated,
                 gitlab
                     .update_merge_request(project, mr.iid, &fields, false)
                     .await?,
             ),
-            (None, Existing::Open(mr, version)) => {
+            (None, Choice::Rewrite { iid, was }) => {
                 let updated = gitlab
-                    .update_merge_request(project, mr.iid, &fields, false)
+                    .update_merge_request(project, *iid, &fields, false)
                     .await?;
-                let previous = match version {
+                let previous = match was {
                     Some(v) => vec![v.clone()],
                     None => merge_request::previous_versions(plan),
                 };
@@ -289,17 +296,23 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                     target_branch: target_branch.clone(),
                     base_sha: base.clone(),
                 })?;
-                gitlab.create_note(project, mr.iid, &note).await?;
+                gitlab.create_note(project, *iid, &note).await?;
                 (Action::Updated, updated)
             }
-            (None, Existing::Closed(mr)) => (
+            (None, Choice::Reopen(iid)) => (
                 Action::Reopened,
                 gitlab
-                    .update_merge_request(project, mr.iid, &fields, true)
+                    .update_merge_request(project, *iid, &fields, true)
                     .await?,
             ),
-            (None, Existing::None) => {
-                create_merge_request(gitlab, project, &branch, &target_branch, &fields).await?
+            (None, Choice::Create | Choice::KeepOpen(_) | Choice::KeepClosed(_)) => {
+                match gitlab
+                    .ensure_merge_request(project, &branch, &target_branch, &fields)
+                    .await?
+                {
+                    (Ensured::Created, mr) => (Action::Created, mr),
+                    (Ensured::Updated, mr) => (Action::Updated, mr),
+                }
             }
         };
 
@@ -371,76 +384,6 @@ fn link(mr: &MergeRequest) -> MergeRequestLink {
         url: mr.web_url.clone(),
         title: mr.title.clone(),
     }
-}
-
-/// Whether a merge request's branch holds exactly the bot's change.
-#[derive(Debug, Clone)]
-pub enum Head {
-    /// One commit (this one) whose every changed file is what bumping the target in the
-    /// file before writes.
-    Ours(Commit),
-    /// Commits the bot did not make (oldest first), or the bot's commit changed.
-    Foreign(Vec<Commit>),
-}
-
-/// More changed files than this are not verified (the bump is refused as unverifiable).
-const MAX_VERIFIED_FILES: usize = 500;
-
-/// Reads the merge request's commits from GitLab and checks them against `target`: the
-/// description is a hint, the branch is the truth.
-pub async fn verify_head(
-    gitlab: &GitlabClient,
-    project: &str,
-    mr: &MergeRequest,
-    target: &Target,
-) -> Result<Head> {
-    let mut commits = gitlab.merge_request_commits(project, mr.iid).await?;
-    commits.reverse();
-    let (Some(head), Some(first)) = (mr.sha.as_deref(), commits.first()) else {
-        return Ok(Head::Foreign(commits));
-    };
-    // The bot's commit is the first one when it verifies; everything else is foreign.
-    let first_is_ours = is_bump_commit(gitlab, project, first, target).await?;
-    if first_is_ours && commits.len() == 1 && first.id == head {
-        return Ok(Head::Ours(first.clone()));
-    }
-    Ok(Head::Foreign(
-        commits
-            .into_iter()
-            .skip(usize::from(first_is_ours))
-            .collect(),
-    ))
-}
-
-/// Whether `commit` changes, relative to its one parent, only files it bumps `target` in,
-/// byte for byte as the bot writes them.
-async fn is_bump_commit(
-    gitlab: &GitlabClient,
-    project: &str,
-    commit: &Commit,
-    target: &Target,
-) -> Result<bool> {
-    let [parent] = commit.parent_ids.as_slice() else {
-        return Ok(false);
-    };
-    let changed = gitlab.changed_files(project, parent, &commit.id).await?;
-    if changed.is_empty() || changed.len() > MAX_VERIFIED_FILES {
-        return Ok(false);
-    }
-    for c in &changed {
-        if c.new_file || c.deleted_file || c.renamed_file || c.old_path != c.new_path {
-            return Ok(false);
-        }
-        let before = gitlab.file_text(project, &c.old_path, parent).await?;
-        let after = gitlab.file_text(project, &c.new_path, &commit.id).await?;
-        let (Some(before), Some(after)) = (before, after) else {
-            return Ok(false);
-        };
-        if !is_bump_of(&before, &after, target) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Reads the archive at `sha` and plans the bump on it.
@@ -544,239 +487,39 @@ async fn user_ids(gitlab: &GitlabClient, names: &[String], origin: &str) -> Resu
     Ok(ids)
 }
 
-/// One commit on the bot branch. If the answer was lost, the branch is checked before the
-/// commit is sent again, so a retry never stacks a second commit.
-async fn commit(
-    gitlab: &GitlabClient,
-    project: &str,
-    branch: &str,
-    base: &str,
-    message: &str,
-    files: &[(String, String)],
-) -> Result<Commit> {
-    match gitlab
-        .commit_files(project, branch, base, message, files)
-        .await
-    {
-        Ok(c) => Ok::<Commit, GitlabError>(c),
-        Err(GitlabError::Uncertain { .. }) => {
-            if let Some(tip) = gitlab.branch_head(project, branch).await?
-                && tip.parent_ids.first().map(String::as_str) == Some(base)
-                && tip.message.trim_end() == message.trim_end()
-            {
-                tracing::info!(branch, "the lost commit had been made");
-                return Ok(tip);
-            }
-            tracing::info!(branch, "the lost commit was not made; sending it again");
-            Ok(gitlab
-                .commit_files(project, branch, base, message, files)
-                .await?)
-        }
-        Err(e) => Err(e),
-    }
-    .with_context(|| format!("cannot commit the change on branch {branch} ({BASE_TRAILER} {base})"))
-}
-
-/// Opens the merge request; if one appeared meanwhile (another run, or a lost answer), that
-/// one is brought up to date instead.
-async fn create_merge_request(
-    gitlab: &GitlabClient,
-    project: &str,
-    branch: &str,
-    target_branch: &str,
-    fields: &MergeRequestFields,
-) -> Result<(Action, MergeRequest)> {
-    match gitlab
-        .create_merge_request(project, branch, target_branch, fields)
-        .await
-    {
-        Ok(mr) => Ok((Action::Created, mr)),
-        Err(e @ (GitlabError::Uncertain { .. } | GitlabError::Status { .. }))
-            if matches!(e, GitlabError::Uncertain { .. })
-                || e.status() == Some(reqwest::StatusCode::CONFLICT) =>
-        {
-            let open = gitlab
-                .merge_requests(project, branch, target_branch)
-                .await?
-                .into_iter()
-                .find(|m| m.state == "opened");
-            match open {
-                Some(mr) if mr.description.as_deref() == Some(fields.description.as_str()) => {
-                    Ok((Action::Created, mr))
-                }
-                Some(mr) => Ok((
-                    Action::Updated,
-                    gitlab
-                        .update_merge_request(project, mr.iid, fields, false)
-                        .await?,
-                )),
-                None => Ok((
-                    Action::Created,
-                    gitlab
-                        .create_merge_request(project, branch, target_branch, fields)
-                        .await?,
-                )),
-            }
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The commits a merged merge request went from and to on its target branch: its merge (or
-/// squash) commit and that commit's first parent; for a fast-forward, the merge base and its
-/// head. Read from the API, never from the description.
-async fn merged_range(
-    gitlab: &GitlabClient,
-    project: &str,
-    mr: &MergeRequest,
-) -> Result<Result<(String, String), String>> {
-    let merged = mr
-        .merge_commit_sha
-        .as_deref()
-        .or(mr.squash_commit_sha.as_deref());
-    if let Some(merged) = merged {
-        let commit = gitlab.commit(project, merged).await?;
-        return Ok(match commit.parent_ids.first() {
-            Some(parent) => Ok((parent.clone(), commit.id)),
-            None => Err(format!("the merge commit `{merged}` has no parent")),
-        });
-    }
-    let base = mr.diff_refs.as_ref().and_then(|d| d.base_sha.clone());
-    Ok(match (base, mr.sha.clone()) {
-        (Some(base), Some(head)) if mr.state == "merged" => Ok((base, head)),
-        _ => Err(format!(
-            "GitLab does not say which commit merged !{}",
-            mr.iid
-        )),
-    })
-}
-
-/// The files merging `mr` changed, from Git. `Ok(Err(why))` when GitLab does not say which
-/// commit merged it.
-pub async fn merged_files(
-    gitlab: &GitlabClient,
-    project: &str,
-    mr: &MergeRequest,
-) -> Result<Result<Vec<String>, String>> {
-    let (before, after) = match merged_range(gitlab, project, mr).await? {
-        Ok(range) => range,
-        Err(why) => return Ok(Err(why)),
-    };
-    Ok(Ok(gitlab
-        .changed_files(project, &before, &after)
-        .await?
-        .into_iter()
-        .map(|c| c.new_path)
-        .collect()))
-}
-
-/// What merging `mr` did to `image`'s references, read from Git, with the commit after it.
-/// `Ok(Err(why))` when that is not a plain version change of the image.
-pub async fn merged_change(
-    gitlab: &GitlabClient,
-    project: &str,
-    mr: &MergeRequest,
-    image: &ImageRef,
-) -> Result<Result<(ImageChange, String), String>> {
-    let (before, after) = match merged_range(gitlab, project, mr).await? {
-        Ok(range) => range,
-        Err(why) => return Ok(Err(why)),
-    };
-    let mut files = Vec::new();
-    for c in gitlab.changed_files(project, &before, &after).await? {
-        if !is_yaml_path(&c.new_path) || c.new_file || c.deleted_file || c.renamed_file {
-            continue;
-        }
-        let old = gitlab.file_text(project, &c.old_path, &before).await?;
-        let new = gitlab.file_text(project, &c.new_path, &after).await?;
-        if let (Some(before), Some(after)) = (old, new) {
-            files.push(FileChange {
-                path: c.new_path,
-                before,
-                after,
-            });
-        }
-    }
-    Ok(image_change(&files, image)
-        .map(|change| (change, after))
-        .map_err(|e| e.to_string()))
-}
-
-/// Why a rollback is proposed.
-#[derive(Debug, Clone)]
-pub enum RollbackWhy {
-    /// The deploy failed: the reason and the result comment's address, when known.
-    Failed {
-        reason: Option<String>,
-        result_url: Option<String>,
-    },
-    /// A person asked for it.
-    Requested { by: String },
-}
-
-/// The rollback of the merged bump `mr`: its files put back to the one version they had
-/// before it merged, on its target branch, in the environment whose paths hold them. All of
-/// it comes from Git and the API; `image` (from the description) only names what to look
-/// for, and must match what the merge changed. `Ok(Err(why))` when there is no single
-/// version to go back to.
-pub async fn rollback_spec(
-    gitlab: &GitlabClient,
-    project: &str,
-    mr: &MergeRequest,
-    image: &ImageRef,
-    setter: Option<String>,
-    why: RollbackWhy,
-) -> Result<Result<BumpSpec, String>> {
-    let (change, after) = match merged_change(gitlab, project, mr, image).await? {
-        Ok(c) => c,
-        Err(why) => {
-            return Ok(Err(format!(
-                "cannot roll back !{} from Git: {why}. Roll back with `gitops-bot bump --image {}:<version>` instead.",
-                mr.iid,
-                image.name.as_str()
-            )));
-        }
-    };
-    let [previous] = change.before.as_slice() else {
-        return Ok(Err(format!(
-            "the references had {} different versions before !{} ({}); roll back with `gitops-bot bump --image {}:<version>` for the version you want.",
-            change.before.len(),
-            mr.iid,
-            change
-                .before
+/// The repository paths a bump looks at: the given paths (a rollback gives the files it
+/// reverts), else the environment's paths, else everything. A `--path` outside the
+/// repository and an environment `.gitops-bot.yaml` does not define are usage errors.
+pub fn resolve_scope(
+    paths: &[PathBuf],
+    environment: Option<&str>,
+    config: &RepoConfig,
+) -> Result<Vec<String>> {
+    match environment {
+        Some(env) if paths.is_empty() => {
+            let paths = config
+                .environment_paths(env)
+                .map_err(|e| UsageError(e.to_string()))?;
+            paths
                 .iter()
-                .map(|p| crate::commands::code_span(p))
-                .collect::<Vec<_>>()
-                .join(", "),
-            image.name.as_str()
-        )));
-    };
-    let config = match gitlab.file_text(project, config::FILE_NAME, &after).await? {
-        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {}", &after[..after.len().min(12)])),
-    };
-    let environment = config.environment_of(&change.files).map(str::to_string);
-    let (failed, reason, result_url, requested_by) = match why {
-        RollbackWhy::Failed { reason, result_url } => (true, reason, result_url, None),
-        RollbackWhy::Requested { by } => (false, None, None, Some(by)),
-    };
-    Ok(Ok(BumpSpec {
-        image: Some(image_at(image.name.as_str(), previous)?),
-        setter,
-        paths: change.files.iter().map(PathBuf::from).collect(),
-        environment,
-        target_branch: Some(mr.target_branch.clone()),
-        assignees: mr.assignees.iter().map(|a| a.username.clone()).collect(),
-        reopen: true,
-        rollback: Some(RollbackOf {
-            iid: mr.iid,
-            url: mr.web_url.clone(),
-            version: change.after.join(", "),
-            failed,
-            reason,
-            result_url,
-            requested_by,
-        }),
-        ..BumpSpec::default()
-    }))
+                .map(|p| {
+                    scope_path(p).map_err(|e| {
+                        anyhow::anyhow!(
+                            "{}: environments.{env}.paths: {e}",
+                            crate::config::FILE_NAME
+                        )
+                    })
+                })
+                .collect()
+        }
+        _ => scope_paths(paths).map_err(Into::into),
+    }
+}
+
+/// `--path`s as repository-relative prefixes, or the usage error of the first that is not one.
+pub fn scope_paths(paths: &[PathBuf]) -> Result<Vec<String>, UsageError> {
+    paths
+        .iter()
+        .map(|p| scope_path(&p.to_string_lossy()).map_err(|e| UsageError(format!("--path: {e}"))))
+        .collect()
 }

@@ -1,0 +1,115 @@
+//! `rebase`: the proposal recomputed on the current target branch, unless the branch already
+//! holds the bot's change on the target's head (then nothing is written, so the head and the
+//! reviews of it stay).
+
+use anyhow::{Context as _, Result};
+
+use super::{Answer, Ctx, Outcome, proposed, target_of};
+use crate::bump::merge_request::{Request, RollbackOf, rollback_branch};
+use crate::marker::{self, BumpState};
+use crate::messages::{Reply, SourceInfo};
+use crate::workflows::propose::{BumpSpec, propose};
+use crate::workflows::verify::{Head, verify_head};
+
+pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
+    let (mr, hint) = (ctx.mr, ctx.hint);
+    if mr.state != "opened" {
+        return Ok((
+            Outcome::Refused,
+            Reply::RebaseNotOpen {
+                state: mr.state.clone(),
+            },
+        ));
+    }
+    let unknown = |why: String| (Outcome::Refused, Reply::ProposalUnknown { why });
+    let target = match target_of(hint) {
+        Ok(t) => t,
+        Err(e) => return Ok(unknown(e)),
+    };
+    // The record only helps: the branch the bot made for it is named after what it
+    // proposes, and GitLab does not let anyone rename a merge request's source branch.
+    let expected = if hint.kind == "rollback" {
+        rollback_branch(
+            &target.image,
+            &mr.target_branch,
+            hint.environment.as_deref(),
+        )
+    } else {
+        Request {
+            image: target.image.clone(),
+            setter: hint.setter.clone(),
+            environment: hint.environment.clone(),
+            paths: hint.paths.clone(),
+            target_branch: mr.target_branch.clone(),
+            base_sha: String::new(),
+            source: SourceInfo::default(),
+            rollback: None,
+        }
+        .branch()
+    };
+    if expected != mr.source_branch {
+        return Ok(unknown(format!(
+            "its description does not match its branch `{}`",
+            mr.source_branch
+        )));
+    }
+    let target_head = ctx
+        .gitlab
+        .branch_head(ctx.project, &mr.target_branch)
+        .await?
+        .with_context(|| format!("the target branch {:?} does not exist", mr.target_branch))?;
+    if let Head::Ours(commit) = verify_head(ctx.gitlab, ctx.project, mr, &target).await?
+        && commit.parent_ids.first() == Some(&target_head.id)
+    {
+        return Ok((
+            Outcome::Answered,
+            Reply::UpToDate {
+                target_branch: mr.target_branch.clone(),
+                target_head: target_head.id,
+                head: commit.id,
+            },
+        ));
+    }
+    let rollback = match hint.rollback_of {
+        Some(iid) => Some(rollback_of(ctx, iid).await?),
+        None => None,
+    };
+    let spec = BumpSpec {
+        image: Some(target.image),
+        setter: hint.setter.clone(),
+        paths: hint.paths.iter().map(Into::into).collect(),
+        environment: hint.environment.clone(),
+        target_branch: Some(mr.target_branch.clone()),
+        reopen: true,
+        refresh: true,
+        rollback,
+        ..BumpSpec::default()
+    };
+    Ok(proposed(
+        propose(ctx.gitlab, ctx.project, &spec).await?,
+        false,
+    ))
+}
+
+/// What the rollback merge request `iid` undoes, from the API.
+async fn rollback_of(ctx: &Ctx<'_>, iid: u64) -> Result<RollbackOf> {
+    let original = ctx.gitlab.merge_request(ctx.project, iid).await?;
+    let version = original
+        .description
+        .as_deref()
+        .and_then(marker::find::<BumpState>)
+        .map(|s| s.version())
+        .unwrap_or_default();
+    Ok(RollbackOf {
+        iid,
+        failed: original
+            .labels
+            .iter()
+            .any(|l| l.starts_with("deploy-failed")),
+        url: original.web_url,
+        version,
+        reason: None,
+        result_url: None,
+        requested_by: None,
+    })
+}

@@ -1,0 +1,51 @@
+//! `rollback`: on a merged bump, a rollback merge request computed from Git.
+
+use anyhow::Result;
+
+use super::{Answer, Ctx, Outcome, proposed};
+use crate::image_ref::ImageRef;
+use crate::messages::Reply;
+use crate::workflows::propose::propose;
+use crate::workflows::rollback::{Rollback, RollbackWhy, plan_rollback};
+
+pub(super) async fn run(ctx: &Ctx<'_>, by: &str) -> Result<Answer> {
+    let (mr, hint) = (ctx.mr, ctx.hint);
+    if mr.state != "merged" {
+        return Ok((
+            Outcome::Refused,
+            Reply::RollbackNotMerged {
+                state: mr.state.clone(),
+            },
+        ));
+    }
+    let image = match ImageRef::parse(&hint.image) {
+        Ok(i) => i,
+        Err(e) => {
+            return Ok((
+                Outcome::Refused,
+                Reply::ImageUnreadable {
+                    error: e.to_string(),
+                },
+            ));
+        }
+    };
+    let why = RollbackWhy::Requested {
+        by: format!("@{by}"),
+    };
+    match plan_rollback(
+        ctx.gitlab,
+        ctx.project,
+        mr,
+        &image,
+        hint.setter.clone(),
+        why,
+    )
+    .await?
+    {
+        Rollback::Propose(spec) => Ok(proposed(
+            propose(ctx.gitlab, ctx.project, &spec).await?,
+            true,
+        )),
+        Rollback::Refuse(reply) => Ok((Outcome::Refused, reply)),
+    }
+}

@@ -1,0 +1,117 @@
+//! `status`: what the merge request deploys and where things stand, from the API.
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use super::{Answer, Ctx, Outcome, target_of};
+use crate::bump::merge_request::rollback_branch;
+use crate::marker;
+use crate::messages::{BranchState, DeployResult, Link, Reply, Status};
+use crate::policy;
+use crate::workflows::verify::{Head, verify_head};
+
+pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
+    let (mr, hint, config) = (ctx.mr, ctx.hint, ctx.config);
+    let target = target_of(hint);
+    let branch = match (mr.state.as_str(), &target) {
+        ("opened", Ok(target)) => match verify_head(ctx.gitlab, ctx.project, mr, target).await? {
+            Head::Ours(_) => BranchState::Ours,
+            Head::Foreign(commits) => BranchState::Foreign {
+                commits: commits.into_iter().map(|c| c.id).collect(),
+            },
+        },
+        ("opened", Err(why)) => BranchState::Unverified { why: why.clone() },
+        _ => BranchState::Closed,
+    };
+    let open_rollback = match &target {
+        Ok(target) if hint.kind != "rollback" => {
+            let branch = rollback_branch(
+                &target.image,
+                &mr.target_branch,
+                hint.environment.as_deref(),
+            );
+            ctx.gitlab
+                .merge_requests(ctx.project, &branch, &mr.target_branch)
+                .await?
+                .into_iter()
+                .find(|m| m.state == "opened")
+                .map(|m| Link {
+                    iid: m.iid,
+                    url: m.web_url,
+                })
+        }
+        _ => None,
+    };
+    let status = Status {
+        rollback: hint.kind == "rollback",
+        image: hint.image.clone(),
+        version: hint.version(),
+        destination: hint
+            .environment
+            .clone()
+            .unwrap_or_else(|| mr.target_branch.clone()),
+        source: hint.source.clone(),
+        state: mr.state.clone(),
+        head: mr.sha.clone(),
+        branch,
+        pipeline: mr
+            .head_pipeline
+            .as_ref()
+            .map_or("none".to_string(), |p| p.status.clone()),
+        merge_status: mr
+            .detailed_merge_status
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
+        held: mr.labels.iter().any(|l| l == &config.hold_label),
+        hold_label: config.hold_label.clone(),
+        results: deploy_results(ctx).await?,
+        open_rollback,
+        operators: config
+            .operators
+            .iter()
+            .map(|o| o.trim_start_matches('@').to_string())
+            .collect(),
+        role: policy::role_name(config.deploy_access_level).to_string(),
+    };
+    Ok((Outcome::Answered, Reply::Status(Box::new(status))))
+}
+
+/// The deploy outcomes the sync report left on the merge request: its labels, each with the
+/// result comment's address when there is one.
+async fn deploy_results(ctx: &Ctx<'_>) -> Result<Vec<DeployResult>> {
+    #[derive(Deserialize)]
+    struct SyncRecord {
+        kind: String,
+        environment: Option<String>,
+    }
+    let mr = ctx.mr;
+    let notes = ctx.gitlab.notes(ctx.project, mr.iid).await?;
+    let mut out = Vec::new();
+    for label in &mr.labels {
+        let (outcome, env) = if let Some(env) = label.strip_prefix("deployed::") {
+            ("deployed", Some(env))
+        } else if let Some(env) = label.strip_prefix("deploy-failed::") {
+            ("failed", Some(env))
+        } else if label == "deployed" {
+            ("deployed", None)
+        } else if label == "deploy-failed" {
+            ("failed", None)
+        } else {
+            continue;
+        };
+        let url = notes
+            .iter()
+            .filter(|n| n.author.id == ctx.bot.id)
+            .find(|n| {
+                marker::find::<SyncRecord>(&n.body)
+                    .is_some_and(|r| r.kind == "sync" && r.environment.as_deref() == env)
+            })
+            .map(|n| format!("{}#note_{}", mr.web_url, n.id));
+        out.push(DeployResult {
+            environment: env.unwrap_or(&mr.target_branch).to_string(),
+            outcome: outcome.to_string(),
+            url,
+        });
+    }
+    Ok(out)
+}
