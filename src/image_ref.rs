@@ -152,6 +152,93 @@ impl RepositoryName {
     }
 }
 
+/// The version part of a reference: a tag, a digest, or both. Shown as people read it:
+/// `ci-35`, `ci-35@sha256:…`, `@sha256:…` (empty when neither).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Version {
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl Version {
+    /// From parts, an empty tag or digest counting as none.
+    pub fn new(tag: Option<&str>, digest: Option<&str>) -> Version {
+        let some = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
+        Version {
+            tag: some(tag),
+            digest: some(digest),
+        }
+    }
+
+    /// Parses what [`Version`]'s `Display` writes (`ci-35`, `1@sha256:…`, `@sha256:…`),
+    /// checking the tag and the digest.
+    pub fn parse(s: &str) -> Result<Version, ImageRefError> {
+        let (tag, digest) = match s.split_once('@') {
+            Some((tag, digest)) => (Some(tag).filter(|t| !t.is_empty()), Some(digest)),
+            None => (Some(s), None),
+        };
+        if let Some(tag) = tag
+            && !is_valid_tag(tag)
+        {
+            return Err(ImageRefError::InvalidTag(tag.to_owned()));
+        }
+        if let Some(digest) = digest {
+            check_digest(digest)?;
+        }
+        Ok(Version::new(tag, digest))
+    }
+
+    /// For titles: a digest cut to 12 hexadecimal digits (`ci-35@sha256:0123456789ab`).
+    pub fn short(&self) -> String {
+        let digest = self.digest.as_deref().map(|d| match d.split_once(':') {
+            Some((algorithm, hex)) if hex.len() > 12 => format!("{algorithm}:{}", &hex[..12]),
+            _ => d.to_string(),
+        });
+        Version {
+            tag: self.tag.clone(),
+            digest,
+        }
+        .to_string()
+    }
+
+    /// `:tag@digest`, `:tag`, `@digest` or nothing: what follows a repository name.
+    fn suffix(&self) -> String {
+        let mut out = String::new();
+        if let Some(tag) = &self.tag {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.tag, &self.digest) {
+            (Some(t), Some(d)) => write!(f, "{t}@{d}"),
+            (Some(t), None) => f.write_str(t),
+            (None, Some(d)) => write!(f, "@{d}"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+impl serde::Serialize for Version {
+    /// As shown: `ci-35`, `ci-35@sha256:…`, `@sha256:…`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// `name` followed by `version`: `registry/app:1.2@sha256:…`.
+pub fn format_ref(name: &str, version: &Version) -> String {
+    format!("{name}{}", version.suffix())
+}
+
 /// `name[:tag][@digest]` as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
@@ -184,21 +271,34 @@ impl ImageRef {
         self.tag.is_some() || self.digest.is_some()
     }
 
+    /// Its tag and digest.
+    pub fn version(&self) -> Version {
+        Version {
+            tag: self.tag.clone(),
+            digest: self.digest.clone(),
+        }
+    }
+
+    /// The same repository, spelled the same, at `version`.
+    pub fn at(&self, version: &Version) -> ImageRef {
+        ImageRef {
+            name: self.name.clone(),
+            tag: version.tag.clone(),
+            digest: version.digest.clone(),
+        }
+    }
+
     /// Same repository spelling as `self`, with the given tag and digest: `nginx:1.25`.with_version(Some("1.26"), None) == "nginx:1.26".
     ///
     /// Only formats: check new values with [`is_valid_tag`] / [`is_valid_digest`] first.
     pub fn with_version(&self, tag: Option<&str>, digest: Option<&str>) -> String {
-        format_ref(self.name.as_str(), tag, digest)
+        format_ref(self.name.as_str(), &Version::new(tag, digest))
     }
 }
 
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_ref(
-            self.name.as_str(),
-            self.tag.as_deref(),
-            self.digest.as_deref(),
-        ))
+        f.write_str(&format_ref(self.name.as_str(), &self.version()))
     }
 }
 
@@ -226,21 +326,6 @@ pub fn is_valid_tag(s: &str) -> bool {
 /// go-digest's exact length/lowercase rules for sha256, sha384 and sha512.
 pub fn is_valid_digest(s: &str) -> bool {
     check_digest(s).is_ok()
-}
-
-fn format_ref(name: &str, tag: Option<&str>, digest: Option<&str>) -> String {
-    let extra = tag.map_or(0, |t| t.len() + 1) + digest.map_or(0, |d| d.len() + 1);
-    let mut out = String::with_capacity(name.len() + extra);
-    out.push_str(name);
-    if let Some(tag) = tag {
-        out.push(':');
-        out.push_str(tag);
-    }
-    if let Some(digest) = digest {
-        out.push('@');
-        out.push_str(digest);
-    }
-    out
 }
 
 /// A reference cut into its pieces, before the tag and digest are checked.
@@ -470,6 +555,41 @@ fn is_digest_algorithm(algorithm: &str) -> bool {
 }
 
 #[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn versions_show_parse_and_shorten() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        for (tag, d, shown) in [
+            (Some("1"), None, "1".to_string()),
+            (Some("1"), Some(digest.as_str()), format!("1@{digest}")),
+            (None, Some(digest.as_str()), format!("@{digest}")),
+            (None, None, String::new()),
+        ] {
+            let v = Version::new(tag, d);
+            assert_eq!(v.to_string(), shown);
+            if !shown.is_empty() {
+                assert_eq!(Version::parse(&shown).unwrap(), v);
+            }
+        }
+        assert_eq!(Version::new(Some(""), Some("")), Version::default());
+        assert_eq!(
+            Version::new(Some("ci-35"), Some(&digest)).short(),
+            "ci-35@sha256:abababababab"
+        );
+        assert!(Version::parse("-bad").is_err());
+        assert!(Version::parse("1@sha256:short").is_err());
+        let image = ImageRef::parse("docker.io/library/nginx:1.25").unwrap();
+        assert_eq!(
+            image.at(&Version::new(Some("1.26"), None)).to_string(),
+            "docker.io/library/nginx:1.26"
+        );
+        assert_eq!(image.version(), Version::new(Some("1.25"), None));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use Kind::*;
@@ -567,7 +687,7 @@ mod tests {
 
     /// canonical name + tag + digest, like Go's `String()` on a normalised ref.
     fn canonical_ref(r: &ImageRef) -> String {
-        format_ref(&r.name.canonical(), r.tag.as_deref(), r.digest.as_deref())
+        format_ref(&r.name.canonical(), &r.version())
     }
 
     // reference_test.go, TestReferenceParse (current upstream). Go's `domain`
@@ -1475,8 +1595,8 @@ mod tests {
             let r = image(input);
             let tag = r.tag.as_deref().unwrap_or("latest");
             let docker_ref = match r.digest.as_deref() {
-                Some(digest) => format_ref(&r.name.canonical(), None, Some(digest)),
-                None => format_ref(&r.name.canonical(), Some(tag), None),
+                Some(digest) => format_ref(&r.name.canonical(), &Version::new(None, Some(digest))),
+                None => format_ref(&r.name.canonical(), &Version::new(Some(tag), None)),
             };
             assert_eq!(docker_ref, expected, "{input:?}");
             image(&docker_ref);

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::image_ref::Version;
 use crate::messages::SourceInfo;
 
 const OPEN: &str = "<!-- gitops-bot:";
@@ -51,19 +52,9 @@ pub struct RecordedChange {
 }
 
 impl BumpState {
-    /// `tag`, `tag@digest` or `@digest`.
-    pub fn version(&self) -> String {
-        version(self.tag.as_deref(), self.digest.as_deref())
-    }
-}
-
-/// How a version is shown: `ci-35`, `ci-35@sha256:…`, `@sha256:…`.
-pub fn version(tag: Option<&str>, digest: Option<&str>) -> String {
-    match (tag, digest) {
-        (Some(t), Some(d)) => format!("{t}@{d}"),
-        (Some(t), None) => t.to_string(),
-        (None, Some(d)) => format!("@{d}"),
-        (None, None) => String::new(),
+    /// The version it proposes.
+    pub fn version(&self) -> Version {
+        Version::new(self.tag.as_deref(), self.digest.as_deref())
     }
 }
 
@@ -128,9 +119,7 @@ mod tests {
     }
 
     #[test]
-    fn versions_show_tag_and_digest() {
-        assert_eq!(version(Some("1"), None), "1");
-        assert_eq!(version(Some("1"), Some("sha256:x")), "1@sha256:x");
-        assert_eq!(version(None, Some("sha256:x")), "@sha256:x");
+    fn the_record_names_its_version() {
+        assert_eq!(state().version().to_string(), "ci-35");
     }
 }

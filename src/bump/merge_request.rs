@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::BumpPlan;
 use super::revert::version_of;
-use crate::image_ref::ImageRef;
+use crate::image_ref::{ImageRef, Version};
 use crate::marker::{self, BumpState, RecordedChange};
 pub use crate::messages::RollbackOf;
 use crate::messages::{ChangeRow, DeployHelp, MergeRequestView, Notices, SourceInfo};
@@ -66,8 +66,8 @@ impl Request {
         )
     }
 
-    pub fn version(&self) -> String {
-        marker::version(self.image.tag.as_deref(), self.image.digest.as_deref())
+    pub fn version(&self) -> Version {
+        self.image.version()
     }
 
     /// Where it deploys to, for people: the environment, else the target branch.
@@ -106,7 +106,10 @@ pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
         digest: request.image.digest.clone(),
         setter: request.setter.clone(),
         rollback_of: request.rollback.as_ref().map(|r| r.iid),
-        previous: previous_versions(plan),
+        previous: previous_versions(plan)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         environment: request.environment.clone(),
         paths: request.paths.clone(),
         target_branch: request.target_branch.clone(),
@@ -126,8 +129,8 @@ pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
 }
 
 /// The distinct versions the changed references had, in order of appearance.
-pub fn previous_versions(plan: &BumpPlan) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+pub fn previous_versions(plan: &BumpPlan) -> Vec<Version> {
+    let mut out: Vec<Version> = Vec::new();
     for (_, change) in plan.changes() {
         let version = version_of(&change.old);
         if !out.contains(&version) {
@@ -141,12 +144,12 @@ pub fn previous_versions(plan: &BumpPlan) -> Vec<String> {
 /// `Roll back helloworld in prod to ci-34 (ci-36 failed)`.
 pub fn title(plan: &BumpPlan, request: &Request) -> String {
     if let Some(rollback) = &request.rollback {
-        let from = short_version(&rollback.version);
+        let from = rollback.version.short();
         return format!(
             "Roll back {} in {} to {} ({})",
             request.image.name.last_component(),
             request.destination(),
-            short_version(&request.version()),
+            request.version().short(),
             if rollback.failed {
                 format!("{from} failed")
             } else {
@@ -158,22 +161,14 @@ pub fn title(plan: &BumpPlan, request: &Request) -> String {
     let mut title = format!(
         "Deploy {} {} to {}",
         request.image.name.last_component(),
-        short_version(&request.version()),
+        request.version().short(),
         request.destination()
     );
     if !previous.is_empty() {
-        let was: Vec<String> = previous.iter().map(|v| short_version(v)).collect();
+        let was: Vec<String> = previous.iter().map(Version::short).collect();
         title.push_str(&format!(" (was {})", was.join(", ")));
     }
     title
-}
-
-/// Digests are long: titles show 12 hex digits of them.
-fn short_version(version: &str) -> String {
-    match version.split_once("sha256:") {
-        Some((head, hex)) if hex.len() > 12 => format!("{head}sha256:{}", &hex[..12]),
-        _ => version.to_string(),
-    }
 }
 
 pub fn commit_message(plan: &BumpPlan, request: &Request) -> String {
@@ -207,7 +202,7 @@ pub fn view(
     }
     MergeRequestView {
         image: request.image.name.as_str().to_string(),
-        version: request.version(),
+        version: request.version().to_string(),
         previous: state.previous.clone(),
         destination: request.destination().to_string(),
         environment: request.environment.clone(),

@@ -4,8 +4,7 @@
 //! Pure: the caller reads the files.
 
 use super::file::{FileError, references};
-use crate::image_ref::ImageRef;
-use crate::marker;
+use crate::image_ref::{ImageRef, Version};
 
 /// One file a commit changed, before and after.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,9 +18,9 @@ pub struct FileChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageChange {
     /// Distinct versions before (`ci-34`, `1.2@sha256:…`), in order of appearance.
-    pub before: Vec<String>,
+    pub before: Vec<Version>,
     /// Distinct versions after.
-    pub after: Vec<String>,
+    pub after: Vec<Version>,
     /// The files whose references changed, in the order given.
     pub files: Vec<String>,
 }
@@ -89,15 +88,6 @@ pub fn image_change(files: &[FileChange], image: &ImageRef) -> Result<ImageChang
     Ok(change)
 }
 
-/// `name` at `version` (`ci-34`, `1.2@sha256:…`, `@sha256:…`) as one reference.
-pub fn image_at(name: &str, version: &str) -> Result<ImageRef, crate::image_ref::ImageRefError> {
-    if version.starts_with('@') {
-        ImageRef::parse(&format!("{name}{version}"))
-    } else {
-        ImageRef::parse(&format!("{name}:{version}"))
-    }
-}
-
 /// Whether `after` is exactly what bumping `target` in `before` writes, byte for byte: how a
 /// commit on the bot's branch is recognised as the bot's own change.
 pub fn is_bump_of(before: &str, after: &str, target: &crate::forms::Target) -> bool {
@@ -107,23 +97,28 @@ pub fn is_bump_of(before: &str, after: &str, target: &crate::forms::Target) -> b
     )
 }
 
-fn push_new(list: &mut Vec<String>, item: String) {
+fn push_new(list: &mut Vec<Version>, item: Version) {
     if !list.contains(&item) {
         list.push(item);
     }
 }
 
-/// `ci-34` from `registry/app:ci-34`, `@sha256:…` from a digest-only reference.
-pub fn version_of(reference: &str) -> String {
+/// `ci-34` from `registry/app:ci-34`, `@sha256:…` from a digest-only reference; what does
+/// not parse is kept whole, as a tag, so that it still shows.
+pub fn version_of(reference: &str) -> Version {
     match ImageRef::parse(reference) {
-        Ok(r) => marker::version(r.tag.as_deref(), r.digest.as_deref()),
-        Err(_) => reference.to_string(),
+        Ok(r) => r.version(),
+        Err(_) => Version::new(Some(reference), None),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn v(tag: &str) -> Version {
+        Version::new(Some(tag), None)
+    }
 
     fn image() -> ImageRef {
         ImageRef::parse("registry.example.com/root/helloworld").unwrap()
@@ -155,8 +150,8 @@ mod tests {
             ),
         ];
         let change = image_change(&files, &image()).unwrap();
-        assert_eq!(change.before, ["ci-34"]);
-        assert_eq!(change.after, ["ci-36"]);
+        assert_eq!(change.before, [v("ci-34")]);
+        assert_eq!(change.after, [v("ci-36")]);
         assert_eq!(
             change.files,
             ["base/deployment.yml", "base/kustomization.yaml"]
@@ -175,24 +170,14 @@ mod tests {
             &image(),
         )
         .unwrap();
-        assert_eq!(change.before, ["ci-33", "ci-34"]);
-        assert_eq!(change.after, ["ci-36"]);
+        assert_eq!(change.before, [v("ci-33"), v("ci-34")]);
+        assert_eq!(change.after, [v("ci-36")]);
     }
 
     #[test]
-    fn images_at_versions_and_bumps_are_recognised() {
-        let name = "registry.example.com/root/helloworld";
-        assert_eq!(
-            image_at(name, "ci-34").unwrap().to_string(),
-            format!("{name}:ci-34")
-        );
-        let digest = format!("@sha256:{}", "a".repeat(64));
-        assert_eq!(
-            image_at(name, &digest).unwrap().to_string(),
-            format!("{name}{digest}")
-        );
+    fn bumps_are_recognised_byte_for_byte() {
         let target = crate::forms::Target {
-            image: image_at(name, "ci-35").unwrap(),
+            image: image().at(&v("ci-35")),
             setter: None,
         };
         let before = DEPLOY.replace("TAG", "ci-34");

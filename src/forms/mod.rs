@@ -307,16 +307,7 @@ fn update(source: Source<'_>, values: &[(NodeId, &str)], old: String, new: Strin
 
 /// `name[:tag][@digest]` for display.
 fn display(name: &str, tag: Option<&str>, digest: Option<&str>) -> String {
-    let mut s = name.to_string();
-    if let Some(t) = tag.filter(|t| !t.is_empty()) {
-        s.push(':');
-        s.push_str(t);
-    }
-    if let Some(d) = digest.filter(|d| !d.is_empty()) {
-        s.push('@');
-        s.push_str(d);
-    }
-    s
+    crate::image_ref::format_ref(name, &crate::image_ref::Version::new(tag, digest))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use serde::Serialize;
 mod replies;
 
 pub use crate::health::ResourceRow;
+use crate::image_ref::Version;
 pub use replies::{BranchState, CommitLine, DeployResult, Link, Reply, Status};
 
 /// GitLab refuses descriptions over 1,048,576 characters; stay clearly below.
@@ -99,7 +100,7 @@ pub struct RollbackOf {
     pub iid: u64,
     pub url: String,
     /// The version rolled back from.
-    pub version: String,
+    pub version: Version,
     /// Whether its deploy failed (else a person asked for the rollback).
     pub failed: bool,
     /// Why the deploy failed (`ImagePullBackOff: …`), when known.

@@ -108,7 +108,7 @@ fn rollback_description_with_notices_matches_golden() {
     v.rollback = Some(RollbackOf {
         iid: 7,
         url: "https://gitlab.example.com/group/helloworld-ops/-/merge_requests/7".into(),
-        version: "ci-36".into(),
+        version: crate::image_ref::Version::new(Some("ci-36"), None),
         failed: true,
         reason: Some("Deployment/helloworld: ImagePullBackOff: pull `x` failed".into()),
         result_url: Some(

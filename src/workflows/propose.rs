@@ -177,10 +177,10 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                         .description
                         .as_deref()
                         .and_then(marker::find::<BumpState>)
-                        .map(|s| s.version()),
+                        .map(|s| s.version().to_string()),
                 })
                 .collect();
-            let version = request.version();
+            let version = request.version().to_string();
             let wanted = Wanted {
                 version: &version,
                 refresh: spec.refresh,
@@ -288,11 +288,14 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                     .await?;
                 let previous = match was {
                     Some(v) => vec![v.clone()],
-                    None => merge_request::previous_versions(plan),
+                    None => merge_request::previous_versions(plan)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
                 };
                 let note = messages.superseded(&SupersededView {
                     previous,
-                    version: request.version(),
+                    version: request.version().to_string(),
                     target_branch: target_branch.clone(),
                     base_sha: base.clone(),
                 })?;

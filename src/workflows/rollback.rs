@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::propose::BumpSpec;
 use crate::bump::is_yaml_path;
 use crate::bump::merge_request::RollbackOf;
-use crate::bump::revert::{FileChange, ImageChange, image_at, image_change};
+use crate::bump::revert::{FileChange, ImageChange, image_change};
 use crate::config::{self, RepoConfig};
 use crate::gitlab::{GitlabClient, MergeRequest};
 use crate::image_ref::ImageRef;
@@ -149,7 +149,7 @@ pub async fn plan_rollback(
     let [previous] = change.before.as_slice() else {
         return Ok(Rollback::Refuse(Reply::RollbackAmbiguous {
             iid: mr.iid,
-            versions: change.before.clone(),
+            versions: change.before.iter().map(ToString::to_string).collect(),
             image: image.name.as_str().to_string(),
         }));
     };
@@ -163,7 +163,7 @@ pub async fn plan_rollback(
         RollbackWhy::Requested { by } => (false, None, None, Some(by)),
     };
     Ok(Rollback::Propose(Box::new(BumpSpec {
-        image: Some(image_at(image.name.as_str(), previous)?),
+        image: Some(image.at(previous)),
         setter,
         paths: change.files.iter().map(PathBuf::from).collect(),
         environment,
@@ -173,7 +173,7 @@ pub async fn plan_rollback(
         rollback: Some(RollbackOf {
             iid: mr.iid,
             url: mr.web_url.clone(),
-            version: change.after.join(", "),
+            version: change.after.first().cloned().unwrap_or_default(),
             failed,
             reason,
             result_url,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::config::RepoConfig;
 use crate::env::var;
 use crate::gitlab::{DeploymentOutcome, GitlabClient, GitlabError, UserRef};
-use crate::image_ref::ImageRef;
+use crate::image_ref::{ImageRef, Version};
 use crate::marker;
 use crate::messages::{Messages, ResourceRow, RollbackLink, SyncResultView};
 use crate::workflows::propose::{Proposed, propose};
@@ -212,8 +212,8 @@ async fn what_merged(gitlab: &GitlabClient, project: &str, brought: &Brought) ->
         Ok(Merged::Known((change, _))) => vec![format!(
             "{} {} → {}",
             image.name.as_str(),
-            change.before.join(", "),
-            change.after.join(", ")
+            list(&change.before),
+            list(&change.after)
         )],
         Ok(Merged::Unclear(why)) => {
             tracing::warn!(
@@ -359,4 +359,13 @@ async fn propose_rollback(
         Ok(Proposed::Rejected { error, .. }) => Err(error.to_string()),
         Err(e) => Err(format!("{e:#}")),
     })
+}
+
+/// `ci-34, ci-35`.
+fn list(versions: &[Version]) -> String {
+    versions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

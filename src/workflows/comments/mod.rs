@@ -19,12 +19,12 @@ mod status;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::bump::revert::image_at;
 use crate::commands::{CommentCommand, Grammar, Parsed};
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::gitlab::hooks::{Event, NoteAction};
 use crate::gitlab::{GitlabClient, GitlabError, MergeRequest, Reacted, ThreadNote, UserRef};
+use crate::image_ref::ImageRef;
 use crate::marker::{self, BumpState};
 use crate::messages::{Messages, Reply};
 use crate::policy::{self, Actor, Decision};
@@ -629,7 +629,8 @@ impl Dispatcher {
 
 /// What the record says was proposed, as a bump target (to recompute and compare).
 fn target_of(hint: &BumpState) -> Result<Target, String> {
-    let image = image_at(&hint.image, &hint.version()).map_err(|e| e.to_string())?;
+    let image = ImageRef::parse(&hint.image).map_err(|e| e.to_string())?;
+    let image = image.at(&hint.version());
     Ok(Target {
         image,
         setter: hint.setter.clone(),

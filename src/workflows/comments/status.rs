@@ -45,7 +45,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
     let status = Status {
         rollback: hint.kind == "rollback",
         image: hint.image.clone(),
-        version: hint.version(),
+        version: hint.version().to_string(),
         destination: hint
             .environment
             .clone()
