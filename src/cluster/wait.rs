@@ -98,10 +98,9 @@ fn fatal(subject: &Subject<'_>, err: watcher::Error) -> Option<ClusterError> {
             return None;
         }
         watcher::Error::NoResourceVersion => {
-            return Some(ClusterError::Invalid(format!(
-                "the server sent {} without a resourceVersion: cannot watch it",
-                subject.resource.kind
-            )));
+            return Some(ClusterError::NoResourceVersion {
+                kind: subject.resource.kind.clone(),
+            });
         }
     };
     match &source {

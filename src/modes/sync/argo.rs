@@ -58,9 +58,7 @@ async fn request_argo_sync(
         let app = get(api, resource, namespace, name).await?;
         let value = serde_json::to_value(&app).unwrap_or(Value::Null);
         if let Some(busy) = argocd::busy_with_other_operation(&value, ctx.commit) {
-            return Err(ClusterError::Invalid(format!(
-                "{busy}; not starting another sync. Wait for it to finish and run the job again, or use --observe-only"
-            )));
+            return Err(ClusterError::OperationRunning { operation: busy });
         }
         let ours_pending = value.get("operation").is_some_and(|o| !o.is_null())
             || matches!(
@@ -105,7 +103,7 @@ async fn request_argo_sync(
             Err(e) => return Err(e),
         }
     }
-    Err(ClusterError::Invalid(format!(
-        "{label} kept changing while the sync was requested; run the job again"
-    )))
+    Err(ClusterError::KeptChanging {
+        label: label.to_string(),
+    })
 }

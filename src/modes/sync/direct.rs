@@ -11,12 +11,11 @@ use crate::render;
 use super::deploy::{Context, End, Ended, first_line, reason_for, result, row, settle};
 
 pub(super) async fn run(ctx: &Context<'_>, path: &std::path::Path) -> Result<Ended, ClusterError> {
-    let objects = render::objects(path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+    let objects = render::objects(path)?;
     if objects.is_empty() {
-        return Err(ClusterError::Invalid(format!(
-            "{} holds no Kubernetes objects",
-            path.display()
-        )));
+        return Err(ClusterError::NoObjects {
+            path: path.display().to_string(),
+        });
     }
     let applied = apply_all(ctx.client, &objects, ctx.default_namespace, Mode::Apply).await?;
     ctx.progress.note(&format!(
