@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::cluster::wait::{WaitEnd, until_settled};
 use crate::cluster::{ClusterError, Subject, pods};
+use crate::deploy::DeployTarget;
 use crate::health::{Assessment, ResourceRow, Verdict, qualified, rollout};
-use crate::targets::Target;
 
 use super::progress::Progress;
 use super::{argo, direct, flux_object};
@@ -27,7 +27,7 @@ pub enum End {
 
 #[derive(Debug, Clone)]
 pub struct TargetResult {
-    pub target: Target,
+    pub target: DeployTarget,
     pub end: End,
     /// One line: why it failed or what it was waiting for.
     pub reason: Option<String>,
@@ -56,15 +56,15 @@ pub struct Context<'a> {
     pub progress: &'a Progress,
 }
 
-pub async fn run(ctx: &Context<'_>, target: &Target) -> TargetResult {
+pub async fn run(ctx: &Context<'_>, target: &DeployTarget) -> TargetResult {
     let outcome = match target {
-        Target::ArgoApp { namespace, name } => argo::run(ctx, namespace, name).await,
-        Target::Flux {
+        DeployTarget::ArgoApp { namespace, name } => argo::run(ctx, namespace, name).await,
+        DeployTarget::Flux {
             kind,
             namespace,
             name,
         } => flux_object::run(ctx, *kind, namespace, name).await,
-        Target::Apply { path } => direct::run(ctx, path).await,
+        DeployTarget::Apply { path } => direct::run(ctx, path).await,
     };
     match outcome {
         Ok(ended) => TargetResult {

@@ -5,8 +5,8 @@ use kube::api::ApiResource;
 use serde_json::{Value, json};
 
 use crate::cluster::{ClusterError, dynamic_api, resource_of};
+use crate::deploy::FluxKind;
 use crate::health::{Assessment, ResourceRow, flux};
-use crate::targets::FluxKind;
 
 use super::deploy::{
     Context, End, Ended, explain_rows, first_line, get, merge_patch, reason_for, result, row,

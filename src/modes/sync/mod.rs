@@ -19,12 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{SyncArgs, UsageError};
 use crate::config::{self, RepoConfig};
+use crate::deploy::DeployTarget;
 use crate::env::var;
 use crate::gitlab::{GitlabClient, MergeRequest};
 use crate::marker::{self, BumpState};
 use crate::modes::propose::merged_files;
 use crate::modes::{connect, project_or_ci};
-use crate::targets::Target;
 
 use progress::Progress;
 
@@ -239,7 +239,11 @@ async fn environment_from_git(
 }
 
 /// The flags' targets, else the environment's in `.gitops-bot.yaml`.
-fn targets(args: &SyncArgs, config: &RepoConfig, environment: Option<&str>) -> Result<Vec<Target>> {
+fn targets(
+    args: &SyncArgs,
+    config: &RepoConfig,
+    environment: Option<&str>,
+) -> Result<Vec<DeployTarget>> {
     let given = args.targets();
     if !given.is_empty() {
         return Ok(given);
@@ -257,7 +261,7 @@ fn targets(args: &SyncArgs, config: &RepoConfig, environment: Option<&str>) -> R
     let mut out = Vec::new();
     for s in &env_config.argocd_apps {
         out.push(
-            Target::argocd(s)
+            DeployTarget::argocd(s)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| {
                     format!("{}: environments.{env}.argocd_apps", config::FILE_NAME)
@@ -266,13 +270,13 @@ fn targets(args: &SyncArgs, config: &RepoConfig, environment: Option<&str>) -> R
     }
     for s in &env_config.flux {
         out.push(
-            Target::flux(s)
+            DeployTarget::flux(s)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{}: environments.{env}.flux", config::FILE_NAME))?,
         );
     }
     for s in &env_config.apply {
-        out.push(Target::apply(s).map_err(anyhow::Error::msg)?);
+        out.push(DeployTarget::apply(s).map_err(anyhow::Error::msg)?);
     }
     if out.is_empty() {
         return Err(UsageError(format!(
@@ -281,7 +285,7 @@ fn targets(args: &SyncArgs, config: &RepoConfig, environment: Option<&str>) -> R
         ))
         .into());
     }
-    if args.observe_only && out.iter().any(|t| matches!(t, Target::Apply { .. })) {
+    if args.observe_only && out.iter().any(|t| matches!(t, DeployTarget::Apply { .. })) {
         return Err(UsageError(format!(
             "--observe-only waits for a controller; environment {env:?} has `apply` targets"
         ))

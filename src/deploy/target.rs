@@ -8,8 +8,9 @@ use std::path::PathBuf;
 /// The namespace Argo CD Applications live in unless told otherwise.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
 
+/// One thing `sync` deploys and waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum DeployTarget {
     ArgoApp {
         namespace: String,
         name: String,
@@ -24,6 +25,7 @@ pub enum Target {
     },
 }
 
+/// The Flux objects `sync` can reconcile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FluxKind {
     Kustomization,
@@ -46,9 +48,9 @@ impl FluxKind {
     }
 }
 
-impl Target {
+impl DeployTarget {
     /// `NAME` (in namespace `argocd`) or `NS/NAME`.
-    pub fn argocd(s: &str) -> Result<Target, String> {
+    pub fn argocd(s: &str) -> Result<DeployTarget, String> {
         let (namespace, name) = match s.split_once('/') {
             Some((ns, name)) => (ns, name),
             None => (ARGOCD_NAMESPACE, s),
@@ -58,14 +60,14 @@ impl Target {
                 "{s:?} is not an Argo CD Application as [NAMESPACE/]NAME (lowercase Kubernetes names), e.g. argocd/helloworld"
             ));
         }
-        Ok(Target::ArgoApp {
+        Ok(DeployTarget::ArgoApp {
             namespace: namespace.into(),
             name: name.into(),
         })
     }
 
     /// `Kustomization/NS/NAME` or `HelmRelease/NS/NAME` (kind case-insensitive; `ks`, `hr`).
-    pub fn flux(s: &str) -> Result<Target, String> {
+    pub fn flux(s: &str) -> Result<DeployTarget, String> {
         let parts: Vec<&str> = s.split('/').collect();
         let kind = parts.first().map(|k| k.to_ascii_lowercase());
         let kind = match kind.as_deref() {
@@ -78,7 +80,7 @@ impl Target {
             }
         };
         match parts.as_slice() {
-            [_, ns, name] if is_name(ns) && is_name(name) => Ok(Target::Flux {
+            [_, ns, name] if is_name(ns) && is_name(name) => Ok(DeployTarget::Flux {
                 kind,
                 namespace: ns.to_string(),
                 name: name.to_string(),
@@ -89,26 +91,28 @@ impl Target {
         }
     }
 
-    pub fn apply(s: &str) -> Result<Target, String> {
+    pub fn apply(s: &str) -> Result<DeployTarget, String> {
         if s.trim().is_empty() {
             return Err("--apply needs a file or directory".into());
         }
-        Ok(Target::Apply {
+        Ok(DeployTarget::Apply {
             path: PathBuf::from(s),
         })
     }
 }
 
-impl fmt::Display for Target {
+impl fmt::Display for DeployTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::ArgoApp { namespace, name } => write!(f, "Application {namespace}/{name}"),
-            Target::Flux {
+            DeployTarget::ArgoApp { namespace, name } => {
+                write!(f, "Application {namespace}/{name}")
+            }
+            DeployTarget::Flux {
                 kind,
                 namespace,
                 name,
             } => write!(f, "{} {namespace}/{name}", kind.kind()),
-            Target::Apply { path } => write!(f, "apply {}", path.display()),
+            DeployTarget::Apply { path } => write!(f, "apply {}", path.display()),
         }
     }
 }
@@ -130,32 +134,36 @@ mod tests {
     #[test]
     fn argocd_apps_default_to_the_argocd_namespace() {
         assert_eq!(
-            Target::argocd("helloworld").unwrap(),
-            Target::ArgoApp {
+            DeployTarget::argocd("helloworld").unwrap(),
+            DeployTarget::ArgoApp {
                 namespace: "argocd".into(),
                 name: "helloworld".into()
             }
         );
         assert_eq!(
-            Target::argocd("ops/hello").unwrap().to_string(),
+            DeployTarget::argocd("ops/hello").unwrap().to_string(),
             "Application ops/hello"
         );
-        assert!(Target::argocd("a/b/c").is_err());
-        assert!(Target::argocd("Hello").is_err());
+        assert!(DeployTarget::argocd("a/b/c").is_err());
+        assert!(DeployTarget::argocd("Hello").is_err());
     }
 
     #[test]
     fn flux_objects_need_kind_namespace_and_name() {
         assert_eq!(
-            Target::flux("ks/flux-system/apps").unwrap().to_string(),
+            DeployTarget::flux("ks/flux-system/apps")
+                .unwrap()
+                .to_string(),
             "Kustomization flux-system/apps"
         );
         assert_eq!(
-            Target::flux("HelmRelease/web/podinfo").unwrap().to_string(),
+            DeployTarget::flux("HelmRelease/web/podinfo")
+                .unwrap()
+                .to_string(),
             "HelmRelease web/podinfo"
         );
-        let err = Target::flux("GitRepository/flux-system/x").unwrap_err();
+        let err = DeployTarget::flux("GitRepository/flux-system/x").unwrap_err();
         assert!(err.contains("Kustomization or HelmRelease"), "{err}");
-        assert!(Target::flux("Kustomization/apps").is_err());
+        assert!(DeployTarget::flux("Kustomization/apps").is_err());
     }
 }
