@@ -6,6 +6,7 @@ pub mod bump;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod commit_sha;
 pub mod config;
 pub mod deploy;
 pub mod diff;

@@ -6,10 +6,11 @@ use serde_json::{Value, json};
 
 use crate::cluster::apply::FIELD_MANAGER;
 use crate::cluster::{ClusterError, dynamic_api, resource_of};
+use crate::commit_sha;
 use crate::health::{Verdict, argocd};
 
 use super::deploy::{
-    Context, End, Ended, explain_rows, get, merge_patch, reason_for, result, row, settle, short,
+    Context, End, Ended, explain_rows, get, merge_patch, reason_for, result, row, settle,
 };
 
 pub(super) async fn run(
@@ -94,8 +95,10 @@ async fn request_argo_sync(
         });
         match merge_patch(api, resource, namespace, name, &patch).await {
             Ok(_) => {
-                ctx.progress
-                    .note(&format!("{label}: sync of {} requested", short(ctx.commit)));
+                ctx.progress.note(&format!(
+                    "{label}: sync of {} requested",
+                    commit_sha::short(ctx.commit)
+                ));
                 return Ok(());
             }
             // The app changed between the read and the write: read it again.

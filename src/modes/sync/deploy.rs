@@ -230,7 +230,3 @@ pub(super) async fn explain_rows(ctx: &Context<'_>, rows: &[ResourceRow]) -> Vec
 pub(super) fn first_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }
-
-pub(super) fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
-}

@@ -5,12 +5,13 @@ use kube::api::ApiResource;
 use serde_json::{Value, json};
 
 use crate::cluster::{ClusterError, dynamic_api, resource_of};
+use crate::commit_sha;
 use crate::deploy::FluxKind;
 use crate::health::{Assessment, ResourceRow, flux};
 
 use super::deploy::{
     Context, End, Ended, explain_rows, first_line, get, merge_patch, reason_for, result, row,
-    settle, short,
+    settle,
 };
 
 pub(super) async fn run(
@@ -65,7 +66,7 @@ pub(super) async fn run(
         merge_patch(&api, &resource, namespace, name, &patch).await?;
         ctx.progress.note(&format!(
             "{label}: reconcile of {} requested",
-            short(ctx.commit)
+            commit_sha::short(ctx.commit)
         ));
         requested_at = Some(now);
     }

@@ -18,6 +18,7 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{SyncArgs, UsageError};
+use crate::commit_sha::{self, is_commit_sha};
 use crate::config::{self, RepoConfig};
 use crate::deploy::DeployTarget;
 use crate::env::var;
@@ -52,7 +53,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         .or_else(|| var("CI_COMMIT_SHA"))
         .ok_or_else(|| UsageError::new("no --commit given (and no CI_COMMIT_SHA)"))?
         .to_ascii_lowercase();
-    if !(7..=64).contains(&commit.len()) || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !is_commit_sha(&commit) {
         return Err(UsageError(format!("--commit {commit:?} is not a commit SHA")).into());
     }
     if args.observe_only && !args.apply.is_empty() {
@@ -70,7 +71,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         .await?
     {
         Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {}", deploy::short(&commit))),
+        None => RepoConfig::absent(format!("{project} at {}", commit_sha::short(&commit))),
     };
     let environment = match &args.environment {
         Some(env) => Some(env.clone()),
@@ -88,7 +89,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     match brought.as_slice() {
         [] => progress.note(&format!(
             "no merge request brought {}: the result is reported in this job log only",
-            deploy::short(&commit)
+            commit_sha::short(&commit)
         )),
         list => progress.note(&format!(
             "brought by {}",
@@ -121,7 +122,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         "gitops_bot_sync",
         &format!(
             "Deploying {} to {}: {}",
-            deploy::short(&commit),
+            commit_sha::short(&commit),
             environment.as_deref().unwrap_or("the cluster"),
             targets
                 .iter()
@@ -155,7 +156,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
-                deploy::short(&commit),
+                commit_sha::short(&commit),
                 progress::human(summary.duration)
             );
             Ok(ExitCode::SUCCESS)
