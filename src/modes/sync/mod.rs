@@ -5,45 +5,31 @@
 //! merge request. The targets run concurrently; the deploy is healthy only if all are.
 
 mod argo;
-mod deploy;
 mod direct;
 mod flux_object;
 mod progress;
 mod report;
+mod runner;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::cli::{SyncArgs, UsageError};
 use crate::commit_sha::{self, is_commit_sha};
 use crate::config::{self, RepoConfig};
 use crate::deploy::DeployTarget;
+use crate::deploy::outcome::{Summary, TargetReport, human_duration};
 use crate::env::var;
-use crate::gitlab::{GitlabClient, MergeRequest};
+use crate::gitlab::GitlabClient;
 use crate::marker::{self, BumpState};
 use crate::modes::propose::merged_files;
 use crate::modes::{connect, project_or_ci};
 
 use progress::Progress;
-
-/// The hidden state of a sync result comment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncMarker {
-    pub v: u32,
-    pub kind: String,
-    pub environment: Option<String>,
-    pub commit: String,
-    pub outcome: String,
-}
-
-/// A merge request that brought the commit, with the bump it records (if the bot opened it).
-pub struct Brought {
-    pub merge_request: MergeRequest,
-    pub bump: Option<BumpState>,
-}
+use report::Brought;
+use runner::Context;
 
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
@@ -109,7 +95,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
             .map(|u| format!(" ({u})"))
             .unwrap_or_default()
     );
-    let context = deploy::Context {
+    let context = Context {
         client: &client,
         commit: &commit,
         deadline: Instant::now() + args.timeout,
@@ -132,10 +118,10 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         ),
     );
     let results =
-        futures_util::future::join_all(targets.iter().map(|t| deploy::run(&context, t))).await;
+        futures_util::future::join_all(targets.iter().map(|t| deploy_one(&context, t))).await;
     progress.close("gitops_bot_sync");
 
-    let summary = report::Summary::new(&results, environment.clone(), &commit, progress.elapsed());
+    let summary = Summary::new(&results, environment.clone(), &commit, progress.elapsed());
     report::publish(
         &gitlab,
         &project,
@@ -157,7 +143,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join(", "),
                 commit_sha::short(&commit),
-                progress::human(summary.duration)
+                human_duration(summary.duration)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -167,6 +153,30 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
             }
             eprintln!("sync {}: {reason}", summary.outcome);
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// One target, from request to outcome. An error becomes a failed report naming the
+/// target, so one broken target never hides the others' outcome.
+async fn deploy_one(ctx: &Context<'_>, target: &DeployTarget) -> TargetReport {
+    let report = match target {
+        DeployTarget::ArgoApp { namespace, name } => argo::run(ctx, namespace, name).await,
+        DeployTarget::Flux {
+            kind,
+            namespace,
+            name,
+        } => flux_object::run(ctx, *kind, namespace, name).await,
+        DeployTarget::Apply { path } => direct::run(ctx, path).await,
+    };
+    match report {
+        Ok(report) => report.named(target),
+        Err(err) => {
+            let report = TargetReport::not_carried_out(target, &err.to_string());
+            if let Some(reason) = &report.reason {
+                ctx.progress.note(reason);
+            }
+            report
         }
     }
 }
