@@ -9,4 +9,4 @@ pub mod flux;
 pub mod outcome;
 mod target;
 
-pub use target::{ARGOCD_NAMESPACE, DeployTarget, FluxKind};
+pub use target::{ARGOCD_NAMESPACE, DeployTarget, FluxKind, TargetsError, resolve};

@@ -14,13 +14,13 @@ mod runner;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use crate::cli::{SyncArgs, UsageError};
 use crate::commit_sha::{self, is_commit_sha};
 use crate::config::{self, RepoConfig};
-use crate::deploy::DeployTarget;
 use crate::deploy::outcome::{Summary, TargetReport, human_duration};
+use crate::deploy::{DeployTarget, resolve};
 use crate::env::var;
 use crate::gitlab::GitlabClient;
 use crate::marker::{self, BumpState};
@@ -63,7 +63,19 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         Some(env) => Some(env.clone()),
         None => environment_from_git(&gitlab, &project, &brought, &config).await?,
     };
-    let targets = targets(args, &config, environment.as_deref())?;
+    let targets = resolve(
+        args.targets(),
+        &config,
+        environment.as_deref(),
+        args.observe_only,
+    )
+    .map_err(|e| {
+        if e.is_usage() {
+            anyhow::Error::new(UsageError(e.to_string()))
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
     let namespace = args.namespace.clone().or_else(|| {
         let env = environment.as_deref()?;
         config.environment(env).ok()?.namespace.clone()
@@ -247,60 +259,4 @@ async fn environment_from_git(
         ))
         .into()),
     }
-}
-
-/// The flags' targets, else the environment's in `.gitops-bot.yaml`.
-fn targets(
-    args: &SyncArgs,
-    config: &RepoConfig,
-    environment: Option<&str>,
-) -> Result<Vec<DeployTarget>> {
-    let given = args.targets();
-    if !given.is_empty() {
-        return Ok(given);
-    }
-    let Some(env) = environment else {
-        return Err(UsageError(format!(
-            "nothing to sync: pass --argocd-app, --flux or --apply, or --environment with targets in {}",
-            config::FILE_NAME
-        ))
-        .into());
-    };
-    let env_config = config
-        .environment(env)
-        .map_err(|e| UsageError(e.to_string()))?;
-    let mut out = Vec::new();
-    for s in &env_config.argocd_apps {
-        out.push(
-            DeployTarget::argocd(s)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| {
-                    format!("{}: environments.{env}.argocd_apps", config::FILE_NAME)
-                })?,
-        );
-    }
-    for s in &env_config.flux {
-        out.push(
-            DeployTarget::flux(s)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("{}: environments.{env}.flux", config::FILE_NAME))?,
-        );
-    }
-    for s in &env_config.apply {
-        out.push(DeployTarget::apply(s).map_err(anyhow::Error::msg)?);
-    }
-    if out.is_empty() {
-        return Err(UsageError(format!(
-            "nothing to sync for environment {env:?}: list argocd_apps, flux or apply under environments.{env} in {}, or pass them as flags",
-            config::FILE_NAME
-        ))
-        .into());
-    }
-    if args.observe_only && out.iter().any(|t| matches!(t, DeployTarget::Apply { .. })) {
-        return Err(UsageError(format!(
-            "--observe-only waits for a controller; environment {env:?} has `apply` targets"
-        ))
-        .into());
-    }
-    Ok(out)
 }
