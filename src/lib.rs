@@ -23,7 +23,7 @@ pub mod modes;
 pub mod output;
 pub mod plural;
 pub mod policy;
-pub mod preview;
 pub mod render;
+pub mod render_plan;
 pub mod reviewed;
 pub mod workdir;
