@@ -2,6 +2,7 @@
 //! references, finding and editing references in YAML, diffs) and the modes that join them;
 //! the binary in `main.rs` only parses arguments and owns exit codes.
 
+pub mod blocking;
 pub mod bump;
 pub mod cli;
 pub mod cluster;

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::blocking;
 use crate::cli::{PreviewArgs, UsageError};
 use crate::cluster::apply::{Mode, apply_all};
 use crate::cluster::{self, Subject};
@@ -79,41 +80,16 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         .collect();
     let sources = affected(&texts, &changed);
 
-    let base_dir = write_tree(&base_files)?;
-    let head_dir = write_tree(&head_files)?;
-    let mut sections = Vec::new();
-    let mut notes = Vec::new();
-    let mut head_objects = Vec::new();
-    for source in &sources {
-        let old = render_source(base_dir.path(), source, &mut notes);
-        let new = render_source(head_dir.path(), source, &mut notes);
-        if args.live
-            && let Some(text) = &new
-        {
-            match render::parse(text, source.path()) {
-                Ok(objects) => head_objects.extend(objects),
-                Err(e) => notes.push(format!(
-                    "{}: not diffed against the cluster: {e}",
-                    source.path()
-                )),
-            }
-        }
-        let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
-        if old == new {
-            continue;
-        }
-        let label = match source {
-            Source::Plain(p) => p.clone(),
-            other => format!("{} ({})", shown(other.path()), render_label(other)),
-        };
-        sections.push(PreviewSection {
-            kind: source.kind().into(),
-            path: shown(source.path()).into(),
-            summary: objects_changed(&old, &new),
-            diff: unified_diff(&label, &old, &new),
-            truncated: false,
-        });
-    }
+    // Writing the trees and rendering them block: they run off the async workers.
+    let live = args.live;
+    let Rendered {
+        mut sections,
+        mut notes,
+        head_objects,
+    } = {
+        let sources = sources.clone();
+        blocking::run(move || render_changes(&base_files, &head_files, &sources, live)).await?
+    };
     if args.live {
         match live_diff(&head_objects, args.namespace.as_deref()).await {
             Ok(live) => sections.extend(live),
@@ -156,6 +132,62 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         if edited { "updated" } else { "posted" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What [`render_changes`] found.
+struct Rendered {
+    sections: Vec<PreviewSection>,
+    notes: Vec<String>,
+    /// The head's objects, to diff against the cluster (only when asked to).
+    head_objects: Vec<render::Object>,
+}
+
+/// Every source rendered at the base and at the head, and a section for each whose output
+/// differs; with `live`, the head's objects too. Blocks (files, subprocesses).
+fn render_changes(
+    base_files: &BTreeMap<String, Vec<u8>>,
+    head_files: &BTreeMap<String, Vec<u8>>,
+    sources: &[Source],
+    live: bool,
+) -> Result<Rendered> {
+    let base_dir = write_tree(base_files)?;
+    let head_dir = write_tree(head_files)?;
+    let mut sections = Vec::new();
+    let mut notes = Vec::new();
+    let mut head_objects = Vec::new();
+    for source in sources {
+        let old = render_source(base_dir.path(), source, &mut notes);
+        let new = render_source(head_dir.path(), source, &mut notes);
+        if live && let Some(text) = &new {
+            match render::parse(text, source.path()) {
+                Ok(objects) => head_objects.extend(objects),
+                Err(e) => notes.push(format!(
+                    "{}: not diffed against the cluster: {e}",
+                    source.path()
+                )),
+            }
+        }
+        let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+        if old == new {
+            continue;
+        }
+        let label = match source {
+            Source::Plain(p) => p.clone(),
+            other => format!("{} ({})", shown(other.path()), render_label(other)),
+        };
+        sections.push(PreviewSection {
+            kind: source.kind().into(),
+            path: shown(source.path()).into(),
+            summary: objects_changed(&old, &new),
+            diff: unified_diff(&label, &old, &new),
+            truncated: false,
+        });
+    }
+    Ok(Rendered {
+        sections,
+        notes,
+        head_objects,
+    })
 }
 
 /// A repository directory as shown: the root is `.`.

@@ -3,7 +3,8 @@
 //! built with `kustomize build` (or `kubectl kustomize`, [`kustomize`]), a Helm chart with
 //! `helm template` ([`helm`]); any other directory's own `*.yaml`/`*.yml`/`*.json` files
 //! (not its subdirectories, as `kubectl apply -f DIR`) are read as they are. Parsing here is
-//! for reading objects; edits never go through it.
+//! for reading objects; edits never go through it. Everything here blocks (subprocesses,
+//! files): async callers run it through [`crate::blocking`].
 
 pub mod helm;
 pub mod kustomize;

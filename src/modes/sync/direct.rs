@@ -7,7 +7,7 @@ use crate::cluster::apply::{Applied, FIELD_MANAGER, Mode, apply_all};
 use crate::cluster::{ClusterError, pods};
 use crate::deploy::outcome::{Outcome, TargetReport};
 use crate::health::{self, Assessment, ResourceRow, qualified, rollout};
-use crate::render;
+use crate::{blocking, render};
 
 use super::runner::{Context, first_line, settle};
 
@@ -15,7 +15,9 @@ pub(super) async fn run(
     ctx: &Context<'_>,
     path: &std::path::Path,
 ) -> Result<TargetReport, ClusterError> {
-    let objects = render::objects(path)?;
+    // `kustomize build` runs off the async workers, so the other targets' watches go on.
+    let dir = path.to_path_buf();
+    let objects = blocking::run(move || render::objects(&dir)).await?;
     if objects.is_empty() {
         return Err(ClusterError::NoObjects {
             path: path.display().to_string(),
