@@ -122,18 +122,14 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
             "Deploying {} to {}: {}",
             commit_sha::short(&commit),
             environment.as_deref().unwrap_or("the cluster"),
-            targets
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            names(&targets)
         ),
     );
-    let results =
+    let reports =
         futures_util::future::join_all(targets.iter().map(|t| deploy_one(&context, t))).await;
     progress.close("gitops_bot_sync");
 
-    let summary = Summary::new(&results, environment.clone(), &commit, progress.elapsed());
+    let summary = Summary::new(&reports, environment.clone(), &commit, progress.elapsed());
     report::publish(
         &gitlab,
         &project,
@@ -149,11 +145,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         None => {
             println!(
                 "sync: healthy: {} at {} after {}",
-                targets
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                names(&targets),
                 commit_sha::short(&commit),
                 human_duration(summary.duration)
             );
@@ -191,6 +183,15 @@ async fn deploy_one(ctx: &Context<'_>, target: &DeployTarget) -> TargetReport {
             report
         }
     }
+}
+
+/// `Application argocd/web, apply deploy`: the targets as the job log names them.
+fn names(targets: &[DeployTarget]) -> String {
+    targets
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The merged merge requests that contain `commit`, with the bot's bump marker if the bot

@@ -17,7 +17,7 @@ use crate::health::{Assessment, ResourceRow};
 use super::progress::Progress;
 
 /// What every runner shares.
-pub struct Context<'a> {
+pub(super) struct Context<'a> {
     pub client: &'a Client,
     pub commit: &'a str,
     pub deadline: Instant,
@@ -30,7 +30,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// Why `label` is not healthy, in one line (see [`outcome::reason`]).
-    pub fn reason(
+    pub(super) fn reason(
         &self,
         outcome: Outcome,
         label: &str,
@@ -42,7 +42,7 @@ impl Context<'_> {
 
 /// Waits on one object until `assess` gives a verdict or the deadline passes, with every
 /// new assessment in the job log; how it ended, and what was seen last.
-pub async fn settle(
+pub(super) async fn settle(
     ctx: &Context<'_>,
     resource: &ApiResource,
     namespace: Option<&str>,
@@ -66,7 +66,7 @@ pub async fn settle(
     Ok((Outcome::of_wait(seen.assessment.as_ref()), seen))
 }
 
-pub async fn get(
+pub(super) async fn get(
     api: &Api<DynamicObject>,
     resource: &ApiResource,
     namespace: &str,
@@ -83,7 +83,7 @@ pub async fn get(
     })
 }
 
-pub async fn merge_patch(
+pub(super) async fn merge_patch(
     api: &Api<DynamicObject>,
     resource: &ApiResource,
     namespace: &str,
@@ -104,7 +104,7 @@ pub async fn merge_patch(
 }
 
 /// Pod explanations for the namespaces of workloads among `rows` that are not healthy.
-pub async fn explain_rows(ctx: &Context<'_>, rows: &[ResourceRow]) -> Vec<String> {
+pub(super) async fn explain_rows(ctx: &Context<'_>, rows: &[ResourceRow]) -> Vec<String> {
     let mut out = Vec::new();
     for ns in outcome::namespaces_to_explain(rows) {
         out.extend(pods::explain(ctx.client, ns, None, None).await);
@@ -112,6 +112,6 @@ pub async fn explain_rows(ctx: &Context<'_>, rows: &[ResourceRow]) -> Vec<String
     out
 }
 
-pub fn first_line(e: &dyn std::fmt::Display) -> String {
+pub(super) fn first_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }
