@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::deploy::DeployTarget;
 use crate::image_ref::ImageRef;
-use crate::targets::Target;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -181,16 +181,16 @@ pub struct SyncArgs {
 
     /// An Argo CD Application to sync, as [NAMESPACE/]NAME (namespace default: argocd;
     /// repeatable).
-    #[arg(long = "argocd-app", value_name = "[NS/]NAME", value_parser = Target::argocd)]
-    pub argocd_apps: Vec<Target>,
+    #[arg(long = "argocd-app", value_name = "[NS/]NAME", value_parser = DeployTarget::argocd)]
+    pub argocd_apps: Vec<DeployTarget>,
 
     /// A Flux Kustomization or HelmRelease to reconcile, as KIND/NAMESPACE/NAME (repeatable).
-    #[arg(long = "flux", value_name = "KIND/NS/NAME", value_parser = Target::flux)]
-    pub flux: Vec<Target>,
+    #[arg(long = "flux", value_name = "KIND/NS/NAME", value_parser = DeployTarget::flux)]
+    pub flux: Vec<DeployTarget>,
 
     /// A file or directory of manifests to apply directly (repeatable).
-    #[arg(long = "apply", value_name = "PATH", value_parser = Target::apply)]
-    pub apply: Vec<Target>,
+    #[arg(long = "apply", value_name = "PATH", value_parser = DeployTarget::apply)]
+    pub apply: Vec<DeployTarget>,
 
     /// Namespace for applied objects that name none [default: the environment's
     /// `namespace`, else the kubeconfig's namespace].
@@ -222,7 +222,7 @@ pub struct SyncArgs {
 
 impl SyncArgs {
     /// Every target given on the command line, in order of kind.
-    pub fn targets(&self) -> Vec<Target> {
+    pub fn targets(&self) -> Vec<DeployTarget> {
         self.argocd_apps
             .iter()
             .chain(&self.flux)

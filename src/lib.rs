@@ -2,11 +2,14 @@
 //! references, finding and editing references in YAML, diffs) and the modes that join them;
 //! the binary in `main.rs` only parses arguments and owns exit codes.
 
+pub mod blocking;
 pub mod bump;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod commit_sha;
 pub mod config;
+pub mod deploy;
 pub mod diff;
 pub mod env;
 pub mod forms;
@@ -21,10 +24,8 @@ pub mod modes;
 pub mod output;
 pub mod plural;
 pub mod policy;
-pub mod preview;
 pub mod render;
+pub mod render_plan;
 pub mod reviewed;
-pub mod sha;
-pub mod targets;
 pub mod workdir;
 pub mod workflows;

@@ -89,18 +89,13 @@ pub async fn apply_all(
                         namespace: namespace.as_deref(),
                         name: Some(object.name()),
                     };
-                    ClusterError::Invalid(format!(
-                        "{} {} ({}) was refused{}: {}",
-                        object.kind(),
-                        object.name(),
-                        object.source,
-                        if dry_run {
-                            " in the dry run; nothing was applied"
-                        } else {
-                            ""
-                        },
-                        subject.error(e)
-                    ))
+                    ClusterError::ApplyRefused {
+                        kind: object.kind().to_string(),
+                        name: object.name().to_string(),
+                        origin: object.source.clone(),
+                        dry_run,
+                        refusal: Box::new(subject.error(e)),
+                    }
                 })?;
             applied.push(Applied {
                 resource: resource.clone(),
@@ -122,11 +117,10 @@ fn gvk(object: &Object) -> Result<GroupVersionKind, ClusterError> {
         None => ("", object.api_version()),
     };
     if version.is_empty() {
-        return Err(ClusterError::Invalid(format!(
-            "{}: apiVersion {:?} has no version",
-            object.source,
-            object.api_version()
-        )));
+        return Err(ClusterError::NoVersion {
+            origin: object.source.clone(),
+            api_version: object.api_version().to_string(),
+        });
     }
     Ok(GroupVersionKind::gvk(group, version, object.kind()))
 }

@@ -12,6 +12,7 @@ use kube::api::ApiResource;
 use kube::core::Status;
 
 use crate::http_status;
+use crate::render::RenderError;
 
 /// Every failure of a cluster step, worded for the job log and the merge request.
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +33,40 @@ pub enum ClusterError {
     Unanswered { request: String, detail: String },
     #[error("{resource} is not served by this cluster (is its controller installed?): {detail}")]
     NotServed { resource: String, detail: String },
-    #[error("{0}")]
-    Invalid(String),
+    /// What `sync --apply` was pointed at could not be read or rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// What `sync --apply` was pointed at renders to nothing.
+    #[error("{path} holds no Kubernetes objects")]
+    NoObjects { path: String },
+    /// A rendered object's `apiVersion` has a group but no version (`apps/`).
+    #[error("{origin}: apiVersion {api_version:?} has no version")]
+    NoVersion {
+        /// `file#document` the object came from.
+        origin: String,
+        api_version: String,
+    },
+    /// The server refused to apply one object, in the dry run or for real.
+    #[error("{kind} {name} ({origin}) was refused{}: {refusal}", in_dry_run(*.dry_run))]
+    ApplyRefused {
+        kind: String,
+        name: String,
+        /// `file#document` the object came from.
+        origin: String,
+        dry_run: bool,
+        refusal: Box<ClusterError>,
+    },
+    /// A watched object came without a `resourceVersion`, so the watch cannot resume.
+    #[error("the server sent {kind} without a resourceVersion: cannot watch it")]
+    NoResourceVersion { kind: String },
+    /// Argo CD is running another operation on the Application (`operation` says which).
+    #[error(
+        "{operation}; not starting another sync. Wait for it to finish and run the job again, or use --observe-only"
+    )]
+    OperationRunning { operation: String },
+    /// Every attempt to request the sync met a newer version of the object (409).
+    #[error("{label} kept changing while the sync was requested; run the job again")]
+    KeptChanging { label: String },
 }
 
 impl ClusterError {
@@ -43,6 +76,14 @@ impl ClusterError {
             ClusterError::Refused { code, .. } => Some(*code),
             _ => None,
         }
+    }
+}
+
+fn in_dry_run(dry_run: bool) -> &'static str {
+    if dry_run {
+        " in the dry run; nothing was applied"
+    } else {
+        ""
     }
 }
 
@@ -348,6 +389,61 @@ mod tests {
             refused.to_string(),
             "discover API group argoproj.io: 401 Unauthorized — the cluster did not accept the credentials: check KUBE_TOKEN (or the kubeconfig's user) and that the token has not expired"
         );
+    }
+
+    #[test]
+    fn each_failing_step_says_what_failed() {
+        let refusal = || {
+            Box::new(ClusterError::Refused {
+                request: "patch configmaps \"a\" in namespace hello".into(),
+                code: 422,
+                text: "422 Invalid: bad".into(),
+            })
+        };
+        for (err, want) in [
+            (
+                ClusterError::ApplyRefused {
+                    kind: "ConfigMap".into(),
+                    name: "a".into(),
+                    origin: "deploy/cm.yaml#1".into(),
+                    dry_run: true,
+                    refusal: refusal(),
+                },
+                "ConfigMap a (deploy/cm.yaml#1) was refused in the dry run; nothing was applied: patch configmaps \"a\" in namespace hello: 422 Invalid: bad",
+            ),
+            (
+                ClusterError::ApplyRefused {
+                    kind: "ConfigMap".into(),
+                    name: "a".into(),
+                    origin: "deploy/cm.yaml#1".into(),
+                    dry_run: false,
+                    refusal: refusal(),
+                },
+                "ConfigMap a (deploy/cm.yaml#1) was refused: patch configmaps \"a\" in namespace hello: 422 Invalid: bad",
+            ),
+            (
+                ClusterError::NoVersion {
+                    origin: "x.yaml#2".into(),
+                    api_version: "apps/".into(),
+                },
+                "x.yaml#2: apiVersion \"apps/\" has no version",
+            ),
+            (
+                ClusterError::NoObjects {
+                    path: "deploy".into(),
+                },
+                "deploy holds no Kubernetes objects",
+            ),
+            (
+                ClusterError::OperationRunning {
+                    operation: "Argo CD is running a sync of 0123456789ab".into(),
+                },
+                "Argo CD is running a sync of 0123456789ab; not starting another sync. Wait for it to finish and run the job again, or use --observe-only",
+            ),
+        ] {
+            assert_eq!(err.to_string(), want);
+            assert_eq!(err.code(), None);
+        }
     }
 
     #[test]

@@ -16,13 +16,14 @@ use serde_json::Value;
 use super::{ClusterError, Subject, dynamic_api, error_text, status_line};
 use crate::health::{Assessment, Verdict};
 
-/// How a wait ended.
+/// What a wait saw last.
 #[derive(Debug)]
-pub enum WaitEnd {
-    /// A verdict (healthy or failed), with the object as last seen (`Null` if it is gone).
-    Settled(Assessment, Value),
-    /// The deadline passed while still pending, with the last assessment and object.
-    TimedOut(Option<Assessment>, Value),
+pub struct LastSeen {
+    /// The last assessment: a verdict, or still pending when the deadline passed (`None`
+    /// when nothing was seen by then).
+    pub assessment: Option<Assessment>,
+    /// The object as last seen (`Null` if it is gone or was never seen).
+    pub object: Value,
 }
 
 /// Watches `namespace/name` of `resource` until `assess` gives a verdict or `deadline`
@@ -35,7 +36,7 @@ pub async fn until_settled(
     deadline: Instant,
     mut assess: impl FnMut(&Value) -> Assessment,
     mut on_change: impl FnMut(&Assessment),
-) -> Result<WaitEnd, ClusterError> {
+) -> Result<LastSeen, ClusterError> {
     let api: Api<DynamicObject> = dynamic_api(client, resource, namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = watcher::watcher(api, config).default_backoff().boxed();
@@ -51,8 +52,12 @@ pub async fn until_settled(
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let event = match tokio::time::timeout(remaining, stream.next()).await {
-            Err(_) => return Ok(WaitEnd::TimedOut(last, object)),
-            Ok(None) => return Ok(WaitEnd::TimedOut(last, object)),
+            Err(_) | Ok(None) => {
+                return Ok(LastSeen {
+                    assessment: last,
+                    object,
+                });
+            }
             Ok(Some(event)) => event,
         };
         let assessment = match event {
@@ -82,7 +87,10 @@ pub async fn until_settled(
             last = Some(assessment.clone());
         }
         if assessment.verdict != Verdict::Pending {
-            return Ok(WaitEnd::Settled(assessment, object));
+            return Ok(LastSeen {
+                assessment: Some(assessment),
+                object,
+            });
         }
     }
 }
@@ -98,10 +106,9 @@ fn fatal(subject: &Subject<'_>, err: watcher::Error) -> Option<ClusterError> {
             return None;
         }
         watcher::Error::NoResourceVersion => {
-            return Some(ClusterError::Invalid(format!(
-                "the server sent {} without a resourceVersion: cannot watch it",
-                subject.resource.kind
-            )));
+            return Some(ClusterError::NoResourceVersion {
+                kind: subject.resource.kind.clone(),
+            });
         }
     };
     match &source {

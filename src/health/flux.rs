@@ -27,7 +27,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Assessment, condition, int, names_commit, text};
+use super::{Assessment, ResourceRow, condition, int, names_commit, text};
 
 /// `reconcile.fluxcd.io/requestedAt`, the annotation `flux reconcile` sets.
 pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
@@ -179,6 +179,29 @@ fn at_commit(obj: &Value, kind: &str, revision: Option<&str>, commit: &str) -> b
         }
         _ => false,
     }
+}
+
+/// `status.inventory.entries` of a Kustomization (`<ns>_<name>_<group>_<Kind>`): every
+/// object it applied, without health (Flux keeps none per object); entries of another
+/// shape are left out.
+pub fn inventory(obj: &Value) -> Vec<ResourceRow> {
+    obj.pointer("/status/inventory/entries")
+        .and_then(Value::as_array)
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e.get("id").and_then(Value::as_str))
+                .filter_map(|id| {
+                    let parts: Vec<&str> = id.split('_').collect();
+                    let [ns, name, _group, kind] = parts.as_slice() else {
+                        return None;
+                    };
+                    let ns = (!ns.is_empty()).then_some(*ns);
+                    Some(ResourceRow::new(kind, ns, name, None))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `main@sha1:<sha>` → `main@sha1:<sha12>`; other revisions as they are.
@@ -430,5 +453,30 @@ mod tests {
             assess(&hr, "HelmRelease", SHA, Some(ASKED)).verdict,
             Verdict::Healthy
         );
+    }
+
+    #[test]
+    fn the_inventory_lists_every_applied_object() {
+        let ks = json!({"status": {"inventory": {"entries": [
+            {"id": "hello_web_apps_Deployment", "v": "v1"},
+            {"id": "_hello__Namespace", "v": "v1"},
+            {"id": "not-an-id"},
+        ]}}});
+        let rows: Vec<(String, String, Option<String>)> = inventory(&ks)
+            .into_iter()
+            .map(|r| (r.kind, r.name, r.namespace))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "Deployment".into(),
+                    "hello/web".into(),
+                    Some("hello".into())
+                ),
+                ("Namespace".into(), "hello".into(), None),
+            ]
+        );
+        assert!(inventory(&json!({"status": {}})).is_empty());
     }
 }

@@ -85,6 +85,27 @@ pub struct ResourceRow {
     pub message: String,
 }
 
+impl ResourceRow {
+    /// The row of `kind` `namespace/name`, with what `assessment` (if any) says of it.
+    pub fn new(
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        assessment: Option<&Assessment>,
+    ) -> Self {
+        ResourceRow {
+            kind: kind.to_string(),
+            name: qualified(namespace, name),
+            namespace: namespace.map(str::to_string),
+            sync: assessment.and_then(|a| a.sync.clone()),
+            health: assessment
+                .map(|a| a.health.clone())
+                .filter(|h| !h.is_empty()),
+            message: assessment.map(|a| a.message.clone()).unwrap_or_default(),
+        }
+    }
+}
+
 /// `namespace/name`, or `name` for cluster-scoped objects: how every message names an
 /// object.
 pub fn qualified(namespace: Option<&str>, name: &str) -> String {
@@ -161,6 +182,33 @@ mod tests {
         assert!(!names_commit("1.2.0+7b54f4", sha), "too short to be sure");
         assert!(!names_commit("", sha));
         assert!(!names_commit(sha, ""));
+    }
+
+    #[test]
+    fn rows_show_what_the_assessment_knows() {
+        let row = ResourceRow::new(
+            "Deployment",
+            Some("hello"),
+            "web",
+            Some(&Assessment::pending(
+                Some("Applied"),
+                "Progressing",
+                "1 of 2 updated",
+            )),
+        );
+        assert_eq!(
+            row,
+            ResourceRow {
+                kind: "Deployment".into(),
+                name: "hello/web".into(),
+                namespace: Some("hello".into()),
+                sync: Some("Applied".into()),
+                health: Some("Progressing".into()),
+                message: "1 of 2 updated".into(),
+            }
+        );
+        let unknown = ResourceRow::new("Service", None, "web", Some(&Assessment::waiting("")));
+        assert_eq!((unknown.name.as_str(), unknown.health), ("web", None));
     }
 
     #[test]

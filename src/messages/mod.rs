@@ -223,7 +223,9 @@ impl Messages {
         env.add_filter("code", code);
         env.add_filter("cell", cell);
         env.add_filter("fence", fence);
-        env.add_filter("short", |sha: String| crate::sha::short(&sha).to_string());
+        env.add_filter("short", |sha: String| {
+            crate::commit_sha::short(&sha).to_string()
+        });
         let add = |env: &mut Environment<'static>, name: &'static str, source: String| {
             env.add_template_owned(name, source)
                 .map_err(|source| MessageError::Template {

@@ -5,18 +5,19 @@
 //! are), and with `--live` also diffs the head's objects against the cluster through a
 //! server-side dry run (as `kubectl diff`). The result is one comment, edited in place.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::blocking;
 use crate::cli::{PreviewArgs, UsageError};
 use crate::cluster::apply::{Mode, apply_all};
 use crate::cluster::{self, Subject};
-use crate::diff::unified_diff;
+use crate::diff::{comparable, objects_changed, unified_diff};
 use crate::env::var;
 use crate::gitlab::{GitlabClient, Limits};
 use crate::health::qualified;
@@ -24,8 +25,8 @@ use crate::marker;
 use crate::messages::{Messages, PreviewSection, PreviewView};
 use crate::modes::{connect, project_or_ci};
 use crate::plural;
-use crate::preview::{Source, affected, changed_paths};
-use crate::render::{self, RenderError};
+use crate::render::{self, RenderError, helm, kustomize};
+use crate::render_plan::{Source, affected, changed_paths};
 
 /// The hidden state of the preview comment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,7 +70,7 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         .iter()
         .chain(&head_files)
         .map(|(p, b)| {
-            let text = if render::is_kustomization_file(p) {
+            let text = if kustomize::is_kustomization_file(p) {
                 String::from_utf8_lossy(b).into_owned()
             } else {
                 String::new()
@@ -79,41 +80,16 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         .collect();
     let sources = affected(&texts, &changed);
 
-    let base_dir = write_tree(&base_files)?;
-    let head_dir = write_tree(&head_files)?;
-    let mut sections = Vec::new();
-    let mut notes = Vec::new();
-    let mut head_objects = Vec::new();
-    for source in &sources {
-        let old = render_source(base_dir.path(), source, &mut notes);
-        let new = render_source(head_dir.path(), source, &mut notes);
-        if args.live
-            && let Some(text) = &new
-        {
-            match render::parse(text, source.path()) {
-                Ok(objects) => head_objects.extend(objects),
-                Err(e) => notes.push(format!(
-                    "{}: not diffed against the cluster: {e}",
-                    source.path()
-                )),
-            }
-        }
-        let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
-        if old == new {
-            continue;
-        }
-        let label = match source {
-            Source::Plain(p) => p.clone(),
-            other => format!("{} ({})", shown(other.path()), render_label(other)),
-        };
-        sections.push(PreviewSection {
-            kind: source.kind().into(),
-            path: shown(source.path()).into(),
-            summary: summarize(&old, &new),
-            diff: unified_diff(&label, &old, &new),
-            truncated: false,
-        });
-    }
+    // Writing the trees and rendering them block: they run off the async workers.
+    let live = args.live;
+    let Rendered {
+        mut sections,
+        mut notes,
+        head_objects,
+    } = {
+        let sources = sources.clone();
+        blocking::run(move || render_changes(&base_files, &head_files, &sources, live)).await?
+    };
     if args.live {
         match live_diff(&head_objects, args.namespace.as_deref()).await {
             Ok(live) => sections.extend(live),
@@ -157,6 +133,62 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         if edited { "updated" } else { "posted" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What [`render_changes`] found.
+struct Rendered {
+    sections: Vec<PreviewSection>,
+    notes: Vec<String>,
+    /// The head's objects, to diff against the cluster (only when asked to).
+    head_objects: Vec<render::Object>,
+}
+
+/// Every source rendered at the base and at the head, and a section for each whose output
+/// differs; with `live`, the head's objects too. Blocks (files, subprocesses).
+fn render_changes(
+    base_files: &BTreeMap<String, Vec<u8>>,
+    head_files: &BTreeMap<String, Vec<u8>>,
+    sources: &[Source],
+    live: bool,
+) -> Result<Rendered> {
+    let base_dir = write_tree(base_files)?;
+    let head_dir = write_tree(head_files)?;
+    let mut sections = Vec::new();
+    let mut notes = Vec::new();
+    let mut head_objects = Vec::new();
+    for source in sources {
+        let old = render_source(base_dir.path(), source, &mut notes);
+        let new = render_source(head_dir.path(), source, &mut notes);
+        if live && let Some(text) = &new {
+            match render::parse(text, source.path()) {
+                Ok(objects) => head_objects.extend(objects),
+                Err(e) => notes.push(format!(
+                    "{}: not diffed against the cluster: {e}",
+                    source.path()
+                )),
+            }
+        }
+        let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+        if old == new {
+            continue;
+        }
+        let label = match source {
+            Source::Plain(p) => p.clone(),
+            other => format!("{} ({})", shown(other.path()), render_label(other)),
+        };
+        sections.push(PreviewSection {
+            kind: source.kind().into(),
+            path: shown(source.path()).into(),
+            summary: objects_changed(&old, &new),
+            diff: unified_diff(&label, &old, &new),
+            truncated: false,
+        });
+    }
+    Ok(Rendered {
+        sections,
+        notes,
+        head_objects,
+    })
 }
 
 /// A repository directory as shown: the root is `.`.
@@ -219,27 +251,29 @@ fn render_source(root: &Path, source: &Source, notes: &mut Vec<String>) -> Optio
     }
     match source {
         Source::Plain(_) => std::fs::read_to_string(&path).ok(),
-        Source::Kustomize(p) => match render::kustomize_build(&path) {
+        Source::Kustomize(p) => match kustomize::build(&path) {
             Ok(text) => Some(text),
             Err(RenderError::NoKustomize { .. }) => {
                 note_once(
                     notes,
                     "neither kustomize nor kubectl is on PATH: kustomize directories are shown as their raw files",
                 );
-                Some(raw_files(&path))
+                Some(render::raw_files(&path))
             }
             Err(e) => Some(format!("# {}: {}\n", shown(p), first_line(&e.to_string()))),
         },
-        Source::Helm(p) => match helm_template(&path) {
-            Some(Ok(text)) => Some(text),
-            Some(Err(e)) => Some(format!("# {p}: helm template failed: {}\n", first_line(&e))),
-            None => {
+        Source::Helm(p) => match helm::template(&path) {
+            Ok(text) => Some(text),
+            Err(RenderError::NoHelm { .. }) => {
                 note_once(
                     notes,
                     "helm is not on PATH: charts are shown as their raw files",
                 );
-                Some(raw_files(&path))
+                Some(render::raw_files(&path))
             }
+            Err(RenderError::Helm { stderr, .. }) => Some(helm_failed(p, &stderr)),
+            Err(RenderError::Read { source, .. }) => Some(helm_failed(p, &source.to_string())),
+            Err(e) => Some(helm_failed(p, &e.to_string())),
         },
     }
 }
@@ -254,83 +288,9 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
 }
 
-/// Every YAML file under `dir`, concatenated with a `# file` header each.
-fn raw_files(dir: &Path) -> String {
-    let mut out = String::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
-    {
-        let p = entry.path();
-        if entry.file_type().is_file()
-            && matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "tpl")
-            )
-            && let Ok(text) = std::fs::read_to_string(p)
-        {
-            let rel = p.strip_prefix(dir).unwrap_or(p).display();
-            out.push_str(&format!("# {rel}\n{text}"));
-            if !text.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-    }
-    out
-}
-
-/// `helm template <name> <dir>`; `None` when helm is not installed.
-fn helm_template(dir: &Path) -> Option<Result<String, String>> {
-    let name = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("release");
-    let output = match Command::new("helm")
-        .args(["template", name])
-        .arg(dir)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => return Some(Err(e.to_string())),
-    };
-    Some(if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    })
-}
-
-/// `N objects changed` from two renders (objects keyed by kind/namespace/name).
-fn summarize(old: &str, new: &str) -> String {
-    let index = |text: &str| -> BTreeMap<String, Value> {
-        render::parse(text, "render")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|o| {
-                (
-                    format!("{} {}", o.kind(), qualified(o.namespace(), o.name())),
-                    o.value,
-                )
-            })
-            .collect()
-    };
-    let (a, b) = (index(old), index(new));
-    if a.is_empty() && b.is_empty() {
-        return "changed".into();
-    }
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    let changed: Vec<&str> = keys
-        .into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(String::as_str)
-        .collect();
-    match changed.as_slice() {
-        [] => "formatting only".into(),
-        [one] => one.to_string(),
-        many => format!("{} objects changed", many.len()),
-    }
+/// The comment line standing for a chart `helm template` could not render.
+fn helm_failed(chart: &str, error: &str) -> String {
+    format!("# {chart}: helm template failed: {}\n", first_line(error))
 }
 
 /// The head's objects against the cluster: server-side dry run (what they would become)
@@ -386,47 +346,4 @@ async fn live_diff(
         });
     }
     Ok(sections)
-}
-
-/// An object as YAML without the fields the server manages.
-fn comparable(object: &Value) -> String {
-    let mut o = object.clone();
-    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in [
-            "managedFields",
-            "resourceVersion",
-            "generation",
-            "uid",
-            "creationTimestamp",
-        ] {
-            meta.remove(key);
-        }
-        if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-        }
-    }
-    if let Some(map) = o.as_object_mut() {
-        map.remove("status");
-    }
-    yaml_serde::to_string(&o).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summaries_name_the_changed_objects() {
-        let old = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: '1'}\n";
-        let new = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: '2'}\n";
-        assert_eq!(summarize(old, new), "ConfigMap a");
-        assert_eq!(summarize(old, old), "formatting only");
-        assert_eq!(summarize("", "not yaml: ["), "changed");
-    }
-
-    #[test]
-    fn server_fields_are_not_compared() {
-        let live = serde_json::json!({"kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "7", "managedFields": []}, "status": {"x": 1}});
-        assert_eq!(comparable(&live), "kind: ConfigMap\nmetadata:\n  name: a\n");
-    }
 }

@@ -155,7 +155,7 @@ pub async fn plan_rollback(
     };
     let config = match gitlab.file_text(project, config::FILE_NAME, &after).await? {
         Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {}", &after[..after.len().min(12)])),
+        None => RepoConfig::absent(format!("{project} at {}", crate::commit_sha::short(&after))),
     };
     let environment = config.environment_of(&change.files).map(str::to_string);
     let (failed, reason, result_url, requested_by) = match why {

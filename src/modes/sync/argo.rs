@@ -1,22 +1,23 @@
 //! The Argo CD runner of `sync`: request a sync of exactly the commit (unless observing),
-//! then watch the Application to a verdict.
+//! then watch the Application to an outcome.
 
 use kube::api::{Api, ApiResource, DynamicObject};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cluster::apply::FIELD_MANAGER;
 use crate::cluster::{ClusterError, dynamic_api, resource_of};
-use crate::health::{Verdict, argocd};
+use crate::commit_sha;
+use crate::deploy::argocd::{SyncRequest, sync_request};
+use crate::deploy::outcome::{Outcome, TargetReport};
+use crate::health::{ResourceRow, argocd};
 
-use super::deploy::{
-    Context, End, Ended, explain_rows, get, merge_patch, reason_for, result, row, settle, short,
-};
+use super::runner::{Context, explain_rows, get, merge_patch, settle};
 
 pub(super) async fn run(
     ctx: &Context<'_>,
     namespace: &str,
     name: &str,
-) -> Result<Ended, ClusterError> {
+) -> Result<TargetReport, ClusterError> {
     let resource = resource_of(ctx.client, "argoproj.io", "Application").await?;
     let api = dynamic_api(ctx.client, &resource, Some(namespace));
     let label = format!("Application {namespace}/{name}");
@@ -24,28 +25,28 @@ pub(super) async fn run(
         request_argo_sync(ctx, &api, &resource, namespace, name, &label).await?;
     }
     let commit = ctx.commit;
-    let (end, last, app) = settle(ctx, &resource, Some(namespace), name, |v| {
+    let (outcome, seen) = settle(ctx, &resource, Some(namespace), name, |v| {
         argocd::assess(v, commit)
     })
     .await?;
-    let mut rows = vec![row("Application", Some(namespace), name, last.as_ref())];
-    let managed = argocd::resources(&app);
+    let last = seen.assessment.as_ref();
+    let mut rows = vec![ResourceRow::new("Application", Some(namespace), name, last)];
+    let managed = argocd::resources(&seen.object);
     let mut details = Vec::new();
-    if end != End::Healthy {
+    if outcome != Outcome::Healthy {
         details = explain_rows(ctx, &managed).await;
     }
     rows.extend(managed);
-    Ok(result(
-        end,
-        reason_for(end, &label, last.as_ref(), ctx),
+    Ok(TargetReport {
+        outcome,
+        reason: ctx.reason(outcome, &label, last),
         rows,
         details,
-    ))
+    })
 }
 
-/// Sets `operation.sync.revision` as `argocd app sync --revision` does, unless the app is
-/// already at the commit or busy with it; refuses when another operation runs. The
-/// `resourceVersion` in the patch makes the check and the write one atomic step.
+/// Sends the [`sync_request`] for the app as it is now; on a conflict (the app changed
+/// between the read and the write) reads it again, three times at most.
 async fn request_argo_sync(
     ctx: &Context<'_>,
     api: &Api<DynamicObject>,
@@ -57,47 +58,24 @@ async fn request_argo_sync(
     for _ in 0..3 {
         let app = get(api, resource, namespace, name).await?;
         let value = serde_json::to_value(&app).unwrap_or(Value::Null);
-        if let Some(busy) = argocd::busy_with_other_operation(&value, ctx.commit) {
-            return Err(ClusterError::Invalid(format!(
-                "{busy}; not starting another sync. Wait for it to finish and run the job again, or use --observe-only"
-            )));
-        }
-        let ours_pending = value.get("operation").is_some_and(|o| !o.is_null())
-            || matches!(
-                value
-                    .pointer("/status/operationState/phase")
-                    .and_then(Value::as_str),
-                Some("Running" | "Terminating")
-            );
-        if ours_pending || argocd::assess(&value, ctx.commit).verdict == Verdict::Healthy {
-            ctx.progress.note(&format!(
-                "{label}: already syncing or synced at this commit; watching"
-            ));
-            return Ok(());
-        }
-        let mut sync = json!({});
-        if value.pointer("/spec/sources").is_none() {
-            sync["revision"] = json!(ctx.commit);
-        }
-        if let Some(options) = value.pointer("/spec/syncPolicy/syncOptions") {
-            sync["syncOptions"] = options.clone();
-        }
-        let mut operation = json!({
-            "initiatedBy": {"username": FIELD_MANAGER},
-            "info": [{"name": "Reason", "value": ctx.info}],
-            "sync": sync,
-        });
-        if let Some(retry) = value.pointer("/spec/syncPolicy/retry") {
-            operation["retry"] = retry.clone();
-        }
-        let patch = json!({
-            "metadata": {"resourceVersion": app.metadata.resource_version},
-            "operation": operation,
-        });
+        let patch = match sync_request(&value, ctx.commit, FIELD_MANAGER, ctx.info) {
+            SyncRequest::Refuse { operation } => {
+                return Err(ClusterError::OperationRunning { operation });
+            }
+            SyncRequest::Underway => {
+                ctx.progress.note(&format!(
+                    "{label}: already syncing or synced at this commit; watching"
+                ));
+                return Ok(());
+            }
+            SyncRequest::Start(patch) => patch,
+        };
         match merge_patch(api, resource, namespace, name, &patch).await {
             Ok(_) => {
-                ctx.progress
-                    .note(&format!("{label}: sync of {} requested", short(ctx.commit)));
+                ctx.progress.note(&format!(
+                    "{label}: sync of {} requested",
+                    commit_sha::short(ctx.commit)
+                ));
                 return Ok(());
             }
             // The app changed between the read and the write: read it again.
@@ -105,7 +83,7 @@ async fn request_argo_sync(
             Err(e) => return Err(e),
         }
     }
-    Err(ClusterError::Invalid(format!(
-        "{label} kept changing while the sync was requested; run the job again"
-    )))
+    Err(ClusterError::KeptChanging {
+        label: label.to_string(),
+    })
 }

@@ -3,20 +3,25 @@
 
 use serde_json::Value;
 
-use crate::cluster::apply::{FIELD_MANAGER, Mode, apply_all};
+use crate::cluster::apply::{Applied, FIELD_MANAGER, Mode, apply_all};
 use crate::cluster::{ClusterError, pods};
-use crate::health::{self, Assessment, qualified, rollout};
-use crate::render;
+use crate::deploy::outcome::{Outcome, TargetReport};
+use crate::health::{self, Assessment, ResourceRow, qualified, rollout};
+use crate::{blocking, render};
 
-use super::deploy::{Context, End, Ended, first_line, reason_for, result, row, settle};
+use super::runner::{Context, first_line, settle};
 
-pub(super) async fn run(ctx: &Context<'_>, path: &std::path::Path) -> Result<Ended, ClusterError> {
-    let objects = render::objects(path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+pub(super) async fn run(
+    ctx: &Context<'_>,
+    path: &std::path::Path,
+) -> Result<TargetReport, ClusterError> {
+    // `kustomize build` runs off the async workers, so the other targets' watches go on.
+    let dir = path.to_path_buf();
+    let objects = blocking::run(move || render::objects(&dir)).await?;
     if objects.is_empty() {
-        return Err(ClusterError::Invalid(format!(
-            "{} holds no Kubernetes objects",
-            path.display()
-        )));
+        return Err(ClusterError::NoObjects {
+            path: path.display().to_string(),
+        });
     }
     let applied = apply_all(ctx.client, &objects, ctx.default_namespace, Mode::Apply).await?;
     ctx.progress.note(&format!(
@@ -28,41 +33,44 @@ pub(super) async fn run(ctx: &Context<'_>, path: &std::path::Path) -> Result<End
         let kind = a.resource.kind.as_str();
         if !rollout::KINDS.contains(&kind) {
             let assessment = rollout::assess(&a.object, kind);
-            return (End::Healthy, Some(assessment), Vec::new());
+            return (Outcome::Healthy, Some(assessment), Vec::new());
         }
         wait_rollout(ctx, a).await
     });
-    let outcomes = futures_util::future::join_all(waits).await;
-    let mut rows = Vec::new();
-    let mut details = Vec::new();
-    let mut end = End::Healthy;
-    let mut reason = None;
-    for (a, (object_end, last, explanation)) in applied.iter().zip(outcomes) {
+    let ends = futures_util::future::join_all(waits).await;
+    let mut report = TargetReport {
+        outcome: Outcome::Healthy,
+        reason: None,
+        rows: Vec::new(),
+        details: Vec::new(),
+    };
+    for (a, (outcome, last, explanation)) in applied.iter().zip(ends) {
         let label = format!(
             "{} {}",
             a.resource.kind,
             qualified(a.namespace.as_deref(), &a.name)
         );
-        rows.push(row(
+        report.rows.push(ResourceRow::new(
             &a.resource.kind,
             a.namespace.as_deref(),
             &a.name,
             last.as_ref(),
         ));
-        details.extend(explanation);
-        if object_end != End::Healthy && end == End::Healthy {
-            end = object_end;
-            reason = reason_for(object_end, &label, last.as_ref(), ctx);
+        report.details.extend(explanation);
+        // The first object that is not healthy says how the target ended.
+        if outcome != Outcome::Healthy && report.outcome == Outcome::Healthy {
+            report.outcome = outcome;
+            report.reason = ctx.reason(outcome, &label, last.as_ref());
         }
     }
-    Ok(result(end, reason, rows, details))
+    Ok(report)
 }
 
 /// A rollout, ended early when its new pods are stuck.
 async fn wait_rollout(
     ctx: &Context<'_>,
-    applied: &crate::cluster::apply::Applied,
-) -> (End, Option<Assessment>, Vec<String>) {
+    applied: &Applied,
+) -> (Outcome, Option<Assessment>, Vec<String>) {
     let kind = applied.resource.kind.clone();
     let namespace = applied.namespace.as_deref();
     let template_images = health::pods::images(
@@ -86,21 +94,21 @@ async fn wait_rollout(
     let label = format!("{} {}", kind, qualified(namespace, &applied.name));
     tokio::select! {
         end = rollout => match end {
-            Ok((End::Healthy, last, _)) => (End::Healthy, last, Vec::new()),
-            Ok((end, last, _)) => {
+            Ok((Outcome::Healthy, seen)) => (Outcome::Healthy, seen.assessment, Vec::new()),
+            Ok((outcome, seen)) => {
                 let details = match (selector.as_deref(), namespace) {
                     (Some(sel), Some(ns)) => pods::explain(ctx.client, ns, Some(sel), Some(&template_images)).await,
                     _ => Vec::new(),
                 };
-                (end, last, details)
+                (outcome, seen.assessment, details)
             }
-            Err(e) => (End::Failed, Some(Assessment::failed(None, "Unknown", first_line(&e))), Vec::new()),
+            Err(e) => (Outcome::Failed, Some(Assessment::failed(None, "Unknown", first_line(&e))), Vec::new()),
         },
         Some(explanation) = stuck => {
             let first = explanation.first().cloned().unwrap_or_else(|| "pods are stuck".into());
             let assessment = Assessment::failed(Some("Applied"), "Degraded", first);
             ctx.progress.transition(&label, &assessment);
-            (End::Failed, Some(assessment), explanation)
+            (Outcome::Failed, Some(assessment), explanation)
         }
     }
 }

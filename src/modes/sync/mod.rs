@@ -5,44 +5,31 @@
 //! merge request. The targets run concurrently; the deploy is healthy only if all are.
 
 mod argo;
-mod deploy;
 mod direct;
 mod flux_object;
 mod progress;
 mod report;
+mod runner;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
-use serde::{Deserialize, Serialize};
+use anyhow::Result;
 
 use crate::cli::{SyncArgs, UsageError};
+use crate::commit_sha::{self, is_commit_sha};
 use crate::config::{self, RepoConfig};
+use crate::deploy::outcome::{Summary, TargetReport, human_duration};
+use crate::deploy::{DeployTarget, resolve};
 use crate::env::var;
-use crate::gitlab::{GitlabClient, MergeRequest};
+use crate::gitlab::GitlabClient;
 use crate::marker::{self, BumpState};
 use crate::modes::{connect, project_or_ci};
-use crate::targets::Target;
 use crate::workflows::rollback::{Merged, merged_files};
 
 use progress::Progress;
-
-/// The hidden state of a sync result comment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncMarker {
-    pub v: u32,
-    pub kind: String,
-    pub environment: Option<String>,
-    pub commit: String,
-    pub outcome: String,
-}
-
-/// A merge request that brought the commit, with the bump it records (if the bot opened it).
-pub struct Brought {
-    pub merge_request: MergeRequest,
-    pub bump: Option<BumpState>,
-}
+use report::Brought;
+use runner::Context;
 
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
@@ -52,7 +39,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         .or_else(|| var("CI_COMMIT_SHA"))
         .ok_or_else(|| UsageError::new("no --commit given (and no CI_COMMIT_SHA)"))?
         .to_ascii_lowercase();
-    if !(7..=64).contains(&commit.len()) || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !is_commit_sha(&commit) {
         return Err(UsageError(format!("--commit {commit:?} is not a commit SHA")).into());
     }
     if args.observe_only && !args.apply.is_empty() {
@@ -70,13 +57,25 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         .await?
     {
         Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {}", deploy::short(&commit))),
+        None => RepoConfig::absent(format!("{project} at {}", commit_sha::short(&commit))),
     };
     let environment = match &args.environment {
         Some(env) => Some(env.clone()),
         None => environment_from_git(&gitlab, &project, &brought, &config).await?,
     };
-    let targets = targets(args, &config, environment.as_deref())?;
+    let targets = resolve(
+        args.targets(),
+        &config,
+        environment.as_deref(),
+        args.observe_only,
+    )
+    .map_err(|e| {
+        if e.is_usage() {
+            anyhow::Error::new(UsageError(e.to_string()))
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
     let namespace = args.namespace.clone().or_else(|| {
         let env = environment.as_deref()?;
         config.environment(env).ok()?.namespace.clone()
@@ -88,7 +87,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     match brought.as_slice() {
         [] => progress.note(&format!(
             "no merge request brought {}: the result is reported in this job log only",
-            deploy::short(&commit)
+            commit_sha::short(&commit)
         )),
         list => progress.note(&format!(
             "brought by {}",
@@ -108,7 +107,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
             .map(|u| format!(" ({u})"))
             .unwrap_or_default()
     );
-    let context = deploy::Context {
+    let context = Context {
         client: &client,
         commit: &commit,
         deadline: Instant::now() + args.timeout,
@@ -121,20 +120,16 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         "gitops_bot_sync",
         &format!(
             "Deploying {} to {}: {}",
-            deploy::short(&commit),
+            commit_sha::short(&commit),
             environment.as_deref().unwrap_or("the cluster"),
-            targets
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            names(&targets)
         ),
     );
-    let results =
-        futures_util::future::join_all(targets.iter().map(|t| deploy::run(&context, t))).await;
+    let reports =
+        futures_util::future::join_all(targets.iter().map(|t| deploy_one(&context, t))).await;
     progress.close("gitops_bot_sync");
 
-    let summary = report::Summary::new(&results, environment.clone(), &commit, progress.elapsed());
+    let summary = Summary::new(&reports, environment.clone(), &commit, progress.elapsed());
     report::publish(
         &gitlab,
         &project,
@@ -150,13 +145,9 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         None => {
             println!(
                 "sync: healthy: {} at {} after {}",
-                targets
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                deploy::short(&commit),
-                progress::human(summary.duration)
+                names(&targets),
+                commit_sha::short(&commit),
+                human_duration(summary.duration)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -168,6 +159,39 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// One target, from request to outcome. An error becomes a failed report naming the
+/// target, so one broken target never hides the others' outcome.
+async fn deploy_one(ctx: &Context<'_>, target: &DeployTarget) -> TargetReport {
+    let report = match target {
+        DeployTarget::ArgoApp { namespace, name } => argo::run(ctx, namespace, name).await,
+        DeployTarget::Flux {
+            kind,
+            namespace,
+            name,
+        } => flux_object::run(ctx, *kind, namespace, name).await,
+        DeployTarget::Apply { path } => direct::run(ctx, path).await,
+    };
+    match report {
+        Ok(report) => report.named(target),
+        Err(err) => {
+            let report = TargetReport::not_carried_out(target, &err.to_string());
+            if let Some(reason) = &report.reason {
+                ctx.progress.note(reason);
+            }
+            report
+        }
+    }
+}
+
+/// `Application argocd/web, apply deploy`: the targets as the job log names them.
+fn names(targets: &[DeployTarget]) -> String {
+    targets
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The merged merge requests that contain `commit`, with the bot's bump marker if the bot
@@ -236,56 +260,4 @@ async fn environment_from_git(
         ))
         .into()),
     }
-}
-
-/// The flags' targets, else the environment's in `.gitops-bot.yaml`.
-fn targets(args: &SyncArgs, config: &RepoConfig, environment: Option<&str>) -> Result<Vec<Target>> {
-    let given = args.targets();
-    if !given.is_empty() {
-        return Ok(given);
-    }
-    let Some(env) = environment else {
-        return Err(UsageError(format!(
-            "nothing to sync: pass --argocd-app, --flux or --apply, or --environment with targets in {}",
-            config::FILE_NAME
-        ))
-        .into());
-    };
-    let env_config = config
-        .environment(env)
-        .map_err(|e| UsageError(e.to_string()))?;
-    let mut out = Vec::new();
-    for s in &env_config.argocd_apps {
-        out.push(
-            Target::argocd(s)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| {
-                    format!("{}: environments.{env}.argocd_apps", config::FILE_NAME)
-                })?,
-        );
-    }
-    for s in &env_config.flux {
-        out.push(
-            Target::flux(s)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("{}: environments.{env}.flux", config::FILE_NAME))?,
-        );
-    }
-    for s in &env_config.apply {
-        out.push(Target::apply(s).map_err(anyhow::Error::msg)?);
-    }
-    if out.is_empty() {
-        return Err(UsageError(format!(
-            "nothing to sync for environment {env:?}: list argocd_apps, flux or apply under environments.{env} in {}, or pass them as flags",
-            config::FILE_NAME
-        ))
-        .into());
-    }
-    if args.observe_only && out.iter().any(|t| matches!(t, Target::Apply { .. })) {
-        return Err(UsageError(format!(
-            "--observe-only waits for a controller; environment {env:?} has `apply` targets"
-        ))
-        .into());
-    }
-    Ok(out)
 }

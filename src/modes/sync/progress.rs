@@ -90,16 +90,6 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// `4.2 s`, `3 min 05 s`.
-pub fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs < 60 {
-        format!("{:.1} s", d.as_secs_f64())
-    } else {
-        format!("{} min {:02} s", secs / 60, secs % 60)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,11 +117,5 @@ mod tests {
             ),
             "Deployment hello/web: health=Healthy"
         );
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human(Duration::from_millis(4200)), "4.2 s");
-        assert_eq!(human(Duration::from_secs(185)), "3 min 05 s");
     }
 }

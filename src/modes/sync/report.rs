@@ -3,74 +3,32 @@
 //! rollback merge request. Reporting is best effort: a failure to comment is logged and
 //! never changes the deploy's verdict or exit status.
 
-use std::time::Duration;
+use serde::{Deserialize, Serialize};
 
 use crate::config::RepoConfig;
+use crate::deploy::outcome::{Summary, human_duration};
 use crate::env::var;
-use crate::gitlab::{DeploymentOutcome, GitlabClient, GitlabError, UserRef};
+use crate::gitlab::{DeploymentOutcome, GitlabClient, GitlabError, MergeRequest, UserRef};
 use crate::image_ref::{ImageRef, Version};
-use crate::marker;
-use crate::messages::{Messages, ResourceRow, RollbackLink, SyncResultView};
+use crate::marker::{self, BumpState};
+use crate::messages::{Messages, RollbackLink, SyncResultView};
 use crate::workflows::propose::{Proposed, propose};
 use crate::workflows::rollback::{Merged, Rollback, RollbackWhy, merged_change, plan_rollback};
 
-use super::deploy::{End, TargetResult};
-use super::progress::human;
-use super::{Brought, SyncMarker};
-
-/// The whole sync, as reported.
-pub struct Summary {
-    /// `healthy`, `failed` or `timed out`.
-    pub outcome: &'static str,
+/// The hidden state of a sync result comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncMarker {
+    pub v: u32,
+    pub kind: String,
     pub environment: Option<String>,
     pub commit: String,
-    pub duration: Duration,
-    /// The first failure, in one line; `None` when healthy.
-    pub reason: Option<String>,
-    pub rows: Vec<ResourceRow>,
-    pub details: Vec<String>,
+    pub outcome: String,
 }
 
-impl Summary {
-    pub fn new(
-        results: &[TargetResult],
-        environment: Option<String>,
-        commit: &str,
-        duration: Duration,
-    ) -> Self {
-        let failed = results.iter().find(|r| r.end == End::Failed);
-        let timed_out = results.iter().find(|r| r.end == End::TimedOut);
-        let (outcome, first) = match (failed, timed_out) {
-            (Some(r), _) => ("failed", Some(r)),
-            (None, Some(r)) => ("timed out", Some(r)),
-            (None, None) => ("healthy", None),
-        };
-        Summary {
-            outcome,
-            environment,
-            commit: commit.to_string(),
-            duration,
-            reason: first.map(|r| {
-                r.reason
-                    .clone()
-                    .unwrap_or_else(|| format!("{}: {outcome}", r.target))
-            }),
-            rows: results.iter().flat_map(|r| r.rows.clone()).collect(),
-            details: results.iter().flat_map(|r| r.details.clone()).collect(),
-        }
-    }
-
-    fn healthy(&self) -> bool {
-        self.reason.is_none()
-    }
-
-    /// `deployed::prod` / `deploy-failed::prod` (no suffix without an environment).
-    fn labels(&self) -> (String, String) {
-        match &self.environment {
-            Some(env) => (format!("deployed::{env}"), format!("deploy-failed::{env}")),
-            None => ("deployed".into(), "deploy-failed".into()),
-        }
-    }
+/// A merge request that brought the commit, with the bump it records (if the bot opened it).
+pub struct Brought {
+    pub merge_request: MergeRequest,
+    pub bump: Option<BumpState>,
 }
 
 /// Records a running deployment when the environment is known and the CI job does not
@@ -278,10 +236,10 @@ impl Results<'_> {
             kind: "sync".into(),
             environment: summary.environment.clone(),
             commit: summary.commit.clone(),
-            outcome: summary.outcome.into(),
+            outcome: summary.outcome.to_string(),
         };
         let view = SyncResultView {
-            outcome: summary.outcome.into(),
+            outcome: summary.outcome.to_string(),
             destination: summary
                 .environment
                 .clone()
@@ -289,7 +247,7 @@ impl Results<'_> {
             commit: summary.commit.clone(),
             commit_url: var("CI_PROJECT_URL").map(|u| format!("{u}/-/commit/{}", summary.commit)),
             pipeline_url: var("CI_JOB_URL").or_else(|| var("CI_PIPELINE_URL")),
-            duration: human(summary.duration),
+            duration: human_duration(summary.duration),
             reason: summary.reason.clone(),
             deployed: deployed.to_vec(),
             resources: summary.rows.clone(),

@@ -1,24 +1,18 @@
-//! What a directory of a config repo applies: its Kubernetes objects, as `kubectl apply`
-//! and the GitOps controllers would see them. A directory with a `kustomization.yaml` is
-//! built with `kustomize build` (or `kubectl kustomize`); any other directory's own
-//! `*.yaml`/`*.yml`/`*.json` files (not its subdirectories, as `kubectl apply -f DIR`) are
-//! read as they are. Parsing here is for reading objects; edits never go through it.
+//! The rendering adapter: what a directory of a config repo applies, as `kubectl apply`
+//! and the GitOps controllers would see it. A directory with a `kustomization.yaml` is
+//! built with `kustomize build` (or `kubectl kustomize`, [`kustomize`]), a Helm chart with
+//! `helm template` ([`helm`]); any other directory's own `*.yaml`/`*.yml`/`*.json` files
+//! (not its subdirectories, as `kubectl apply -f DIR`) are read as they are. Parsing here is
+//! for reading objects; edits never go through it. Everything here blocks (subprocesses,
+//! files): async callers run it through [`crate::blocking`].
+
+pub mod helm;
+pub mod kustomize;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The names kustomize looks for in a directory.
-pub const KUSTOMIZATION_FILES: &[&str] =
-    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
-/// Whether a repository path names a kustomization file.
-pub fn is_kustomization_file(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    KUSTOMIZATION_FILES.contains(&name)
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -44,6 +38,11 @@ pub enum RenderError {
         path: String,
         stderr: String,
     },
+    #[error("{path} is a Helm chart and `helm` is not on PATH")]
+    NoHelm { path: String },
+    /// `helm template` failed; `stderr` as helm wrote it.
+    #[error("`helm template` failed for {path}: {stderr}")]
+    Helm { path: String, stderr: String },
 }
 
 /// One object with where it came from (`file` and document number, from 1).
@@ -70,15 +69,10 @@ impl Object {
     }
 }
 
-/// Whether `dir` is a kustomize directory.
-pub fn is_kustomization(dir: &Path) -> bool {
-    dir.is_dir() && KUSTOMIZATION_FILES.iter().any(|f| dir.join(f).is_file())
-}
-
 /// The objects `path` (a file or directory) applies; see the module documentation.
 pub fn objects(path: &Path) -> Result<Vec<Object>, RenderError> {
-    if is_kustomization(path) {
-        let text = kustomize_build(path)?;
+    if kustomize::is_kustomization(path) {
+        let text = kustomize::build(path)?;
         return parse(&text, &format!("{} (kustomize build)", path.display()));
     }
     let files: Vec<PathBuf> = if path.is_dir() {
@@ -154,32 +148,31 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Object>, RenderError> {
     Ok(out)
 }
 
-/// `kustomize build DIR`, else `kubectl kustomize DIR`.
-pub fn kustomize_build(dir: &Path) -> Result<String, RenderError> {
-    let candidates: [(&str, &[&str]); 2] = [("kustomize", &["build"]), ("kubectl", &["kustomize"])];
-    for (program, args) in candidates {
-        let output = match Command::new(program).args(args).arg(dir).output() {
-            Ok(o) => o,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => {
-                return Err(RenderError::Read {
-                    path: program.to_string(),
-                    source,
-                });
+/// Every YAML file under `dir` (and templates), concatenated with a `# file` header each:
+/// what a directory is shown as when the tool that renders it is missing.
+pub fn raw_files(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let p = entry.path();
+        if entry.file_type().is_file()
+            && matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "tpl")
+            )
+            && let Ok(text) = std::fs::read_to_string(p)
+        {
+            let rel = p.strip_prefix(dir).unwrap_or(p).display();
+            out.push_str(&format!("# {rel}\n{text}"));
+            if !text.ends_with('\n') {
+                out.push('\n');
             }
-        };
-        if !output.status.success() {
-            return Err(RenderError::Kustomize {
-                command: format!("{program} {}", args.join(" ")),
-                path: dir.display().to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            });
         }
-        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
     }
-    Err(RenderError::NoKustomize {
-        path: dir.display().to_string(),
-    })
+    out
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::render::KUSTOMIZATION_FILES;
+use crate::render::kustomize::KUSTOMIZATION_FILES;
 
 /// What to render for the preview.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
