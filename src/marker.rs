@@ -1,7 +1,10 @@
-//! The hidden state a bot-owned message carries: `<!-- gitops-bot:{json} -->`.
+//! The hidden state a bot-owned message carries: `<!-- gitops-bot:{json} -->`, one
+//! [`Marker`] whose `kind` says what the message is (a bump or rollback description, a sync
+//! result, a reply, a preview).
 //!
-//! Later runs and other modes read it back instead of re-deriving state from prose. The JSON
-//! is escaped so that no value can close the HTML comment early.
+//! Later runs and other modes read it back to find things. Anyone who can edit the message
+//! can edit it too, so it is a hint, never the truth about what to deploy. The JSON is
+//! escaped so that no value can close the HTML comment early.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,12 +14,27 @@ use crate::messages::SourceInfo;
 const OPEN: &str = "<!-- gitops-bot:";
 const CLOSE: &str = " -->";
 
-/// What a bump merge request deploys, as recorded in its description.
+/// A bot-owned message's hidden state, by kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Marker {
+    /// A bump merge request's description.
+    Bump(BumpState),
+    /// A rollback merge request's description.
+    Rollback(BumpState),
+    /// A sync result comment.
+    Sync(SyncRecord),
+    /// A reply to a comment command or an approval.
+    Reply(ReplyRecord),
+    /// The preview comment.
+    Preview(PreviewRecord),
+}
+
+/// What a bump (or rollback) merge request deploys, as recorded in its description.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BumpState {
     /// Format version of this record.
     pub v: u32,
-    pub kind: String,
     /// The image repository as given to `--image`.
     pub image: String,
     pub tag: Option<String>,
@@ -24,7 +42,7 @@ pub struct BumpState {
     /// The Flux image policy the bump was limited to (`--setter`).
     #[serde(default)]
     pub setter: Option<String>,
-    /// On a rollback (`kind: rollback`): the merge request it undoes.
+    /// On a rollback: the merge request it undoes.
     #[serde(default)]
     pub rollback_of: Option<u64>,
     /// The versions the changed references had before.
@@ -56,28 +74,103 @@ impl BumpState {
     pub fn version(&self) -> Version {
         Version::new(self.tag.as_deref(), self.digest.as_deref())
     }
+
+    pub fn is_rollback(&self) -> bool {
+        self.rollback_of.is_some()
+    }
+
+    /// The marker of a description recording this.
+    pub fn marker(&self) -> Marker {
+        if self.is_rollback() {
+            Marker::Rollback(self.clone())
+        } else {
+            Marker::Bump(self.clone())
+        }
+    }
 }
 
-/// The marker line for `state`.
-pub fn render<T: Serialize>(state: &T) -> String {
-    let json = serde_json::to_string(state).unwrap_or_else(|_| "{}".into());
+/// A sync result comment: which environment and commit it reports on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRecord {
+    pub v: u32,
+    pub environment: Option<String>,
+    pub commit: String,
+    pub outcome: String,
+}
+
+/// A reply: the comment (or approval) it answers, so it is answered once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyRecord {
+    /// The comment answered (0 for an approval).
+    pub reply_to: u64,
+    pub command: String,
+    pub outcome: String,
+    /// The approval answered: `<user id>@<when>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+}
+
+/// The preview comment: the head it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewRecord {
+    pub v: u32,
+    pub head: String,
+}
+
+/// The marker line for `marker`.
+pub fn render(marker: &Marker) -> String {
+    let json = serde_json::to_string(marker).unwrap_or_else(|_| "{}".into());
     // `>` and `<` never appear raw, so nothing inside can end or start a comment.
     let json = json.replace('>', "\\u003e").replace('<', "\\u003c");
     format!("{OPEN}{json}{CLOSE}")
 }
 
-/// The first well-formed marker of type `T` in `text`.
-pub fn find<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
+/// The well-formed markers in `text`, in order.
+pub fn all(text: &str) -> impl Iterator<Item = Marker> + '_ {
     let mut rest = text;
-    while let Some(start) = rest.find(OPEN) {
-        let after = &rest[start + OPEN.len()..];
-        let end = after.find(CLOSE)?;
-        if let Ok(value) = serde_json::from_str(&after[..end]) {
-            return Some(value);
+    std::iter::from_fn(move || {
+        loop {
+            let start = rest.find(OPEN)?;
+            let after = &rest[start + OPEN.len()..];
+            let end = after.find(CLOSE)?;
+            rest = &after[end..];
+            if let Ok(marker) = serde_json::from_str(&after[..end]) {
+                return Some(marker);
+            }
         }
-        rest = &after[end..];
-    }
-    None
+    })
+}
+
+/// The first bump or rollback record in `text`.
+pub fn bump(text: &str) -> Option<BumpState> {
+    all(text).find_map(|m| match m {
+        Marker::Bump(s) | Marker::Rollback(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// The first sync record in `text`.
+pub fn sync(text: &str) -> Option<SyncRecord> {
+    all(text).find_map(|m| match m {
+        Marker::Sync(r) => Some(r),
+        _ => None,
+    })
+}
+
+/// The first reply record in `text`.
+pub fn reply(text: &str) -> Option<ReplyRecord> {
+    all(text).find_map(|m| match m {
+        Marker::Reply(r) => Some(r),
+        _ => None,
+    })
+}
+
+/// The first preview record in `text`.
+pub fn preview(text: &str) -> Option<PreviewRecord> {
+    all(text).find_map(|m| match m {
+        Marker::Preview(r) => Some(r),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -87,7 +180,6 @@ mod tests {
     fn state() -> BumpState {
         BumpState {
             v: 1,
-            kind: "bump".into(),
             image: "registry.example.com/g/app".into(),
             tag: Some("ci-35".into()),
             digest: None,
@@ -111,11 +203,49 @@ mod tests {
 
     #[test]
     fn markers_round_trip_and_cannot_be_closed_early() {
-        let line = render(&state());
+        let line = render(&state().marker());
+        assert!(
+            line.starts_with("<!-- gitops-bot:{\"kind\":\"bump\",\"v\":1,"),
+            "{line}"
+        );
         assert!(!line[4..line.len() - 3].contains("-->"), "{line}");
         let text = format!("intro\n<!-- gitops-bot:not json -->\n{line}\n");
-        assert_eq!(find::<BumpState>(&text), Some(state()));
-        assert_eq!(find::<BumpState>("no marker"), None);
+        assert_eq!(bump(&text), Some(state()));
+        assert_eq!(bump("no marker"), None);
+        assert_eq!(sync(&text), None);
+    }
+
+    #[test]
+    fn each_kind_is_found_by_its_own_reader() {
+        let rollback = BumpState {
+            rollback_of: Some(7),
+            ..state()
+        };
+        let answer = ReplyRecord {
+            reply_to: 3,
+            command: "deploy".into(),
+            outcome: "done".into(),
+            approval: None,
+        };
+        let text = [
+            render(&Marker::Reply(answer.clone())),
+            render(&rollback.marker()),
+            render(&Marker::Sync(SyncRecord {
+                v: 1,
+                environment: None,
+                commit: "abc".into(),
+                outcome: "healthy".into(),
+            })),
+        ]
+        .join("\n");
+        assert!(text.contains("\"kind\":\"rollback\""), "{text}");
+        assert_eq!(bump(&text), Some(rollback));
+        assert_eq!(reply(&text), Some(answer));
+        assert_eq!(sync(&text).map(|s| s.commit), Some("abc".into()));
+        assert_eq!(preview(&text), None);
+        // Records written before the kinds were an enum read the same.
+        let old = r#"<!-- gitops-bot:{"v":1,"kind":"bump","image":"a","tag":"1","digest":null,"previous":[],"environment":null,"target_branch":"main","branch":"b","base_sha":"c","changes":[]} -->"#;
+        assert_eq!(bump(old).map(|s| s.image), Some("a".into()));
     }
 
     #[test]

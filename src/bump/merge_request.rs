@@ -96,11 +96,6 @@ pub fn rollback_branch(image: &ImageRef, target_branch: &str, environment: Optio
 pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
     BumpState {
         v: 1,
-        kind: if request.rollback.is_some() {
-            "rollback".into()
-        } else {
-            "bump".into()
-        },
         image: request.image.name.as_str().to_string(),
         tag: request.image.tag.clone(),
         digest: request.image.digest.clone(),
@@ -224,7 +219,7 @@ pub fn view(
         rollback: request.rollback.clone(),
         deploy,
         notices,
-        marker: marker::render(&state),
+        marker: marker::render(&state.marker()),
     }
 }
 

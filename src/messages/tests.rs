@@ -25,7 +25,6 @@ fn golden(name: &str, actual: &str) {
 fn view() -> MergeRequestView {
     let state = BumpState {
         v: 1,
-        kind: "bump".into(),
         image: "registry.example.com/root/helloworld".into(),
         tag: Some("ci-35".into()),
         digest: None,
@@ -88,7 +87,7 @@ fn view() -> MergeRequestView {
             hold_label: "gitops-bot::hold".into(),
         },
         notices: Notices::default(),
-        marker: marker::render(&state),
+        marker: marker::render(&state.marker()),
     }
 }
 
@@ -176,7 +175,7 @@ fn long_diffs_are_truncated_below_the_limit_and_keep_the_marker() {
     let text = Messages::new(None).unwrap().merge_request(&v).unwrap();
     assert!(text.chars().count() <= DESCRIPTION_LIMIT);
     assert!(text.contains("The diff is truncated"));
-    assert!(marker::find::<BumpState>(&text).is_some());
+    assert!(marker::bump(&text).is_some());
 }
 
 #[test]

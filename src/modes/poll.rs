@@ -14,7 +14,7 @@ use crate::commands::Parsed;
 use crate::marker;
 use crate::plural;
 use crate::reviewed;
-use crate::workflows::comments::{Outcome, ReplyMarker, Trigger};
+use crate::workflows::comments::{Outcome, Trigger};
 
 pub async fn run(args: &PollArgs) -> Result<ExitCode> {
     let engine = super::dispatcher(&args.common).await?;
@@ -37,7 +37,7 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
         let answered: HashSet<u64> = notes
             .iter()
             .filter(|n| n.author.id == bot)
-            .filter_map(|n| marker::find::<ReplyMarker>(&n.body))
+            .filter_map(|n| marker::reply(&n.body))
             .map(|m| m.reply_to)
             .collect();
         for note in &notes {

@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::blocking;
@@ -21,20 +20,12 @@ use crate::diff::{comparable, objects_changed, unified_diff};
 use crate::env::var;
 use crate::gitlab::{GitlabClient, Limits};
 use crate::health::qualified;
-use crate::marker;
+use crate::marker::{self, Marker, PreviewRecord};
 use crate::messages::{Messages, PreviewSection, PreviewView};
 use crate::modes::{connect, project_or_ci};
 use crate::plural;
 use crate::render::{self, RenderError, helm, kustomize};
 use crate::render_plan::{Source, affected, changed_paths};
-
-/// The hidden state of the preview comment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PreviewMarker {
-    v: u32,
-    kind: String,
-    head: String,
-}
 
 pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
@@ -97,11 +88,10 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
         }
     }
 
-    let state = PreviewMarker {
+    let state = Marker::Preview(PreviewRecord {
         v: 1,
-        kind: "preview".into(),
         head: head.clone(),
-    };
+    });
     let view = PreviewView {
         head: head.clone(),
         pipeline_url: var("CI_JOB_URL"),
@@ -125,7 +115,7 @@ pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
     let bot = gitlab.current_user().await?;
     let (_, edited) = gitlab
         .ensure_note(&project, iid, bot.id, &body, |text| {
-            marker::find::<PreviewMarker>(text).is_some_and(|m| m.kind == "preview")
+            marker::preview(text).is_some()
         })
         .await?;
     println!(

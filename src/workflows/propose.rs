@@ -27,7 +27,7 @@ use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::gitlab::{Ensured, GitlabClient, Limits, MergeRequest, MergeRequestFields};
 use crate::image_ref::ImageRef;
-use crate::marker::{self, BumpState};
+use crate::marker;
 use crate::messages::{MergeRequestLink, Messages, Notices, SourceInfo, SupersededView};
 use crate::policy;
 
@@ -176,7 +176,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                     proposes: m
                         .description
                         .as_deref()
-                        .and_then(marker::find::<BumpState>)
+                        .and_then(marker::bump)
                         .map(|s| s.version().to_string()),
                 })
                 .collect();
@@ -369,7 +369,7 @@ async fn read_notices(gitlab: &GitlabClient, project: &str, request: &Request) -
         .filter(|m| {
             m.description
                 .as_deref()
-                .and_then(marker::find::<BumpState>)
+                .and_then(marker::bump)
                 .is_some_and(|s| {
                     s.version() == request.version()
                         && ImageRef::parse(&s.image)

@@ -23,7 +23,7 @@ use crate::deploy::outcome::{Summary, TargetReport, human_duration};
 use crate::deploy::{DeployTarget, resolve};
 use crate::env::var;
 use crate::gitlab::GitlabClient;
-use crate::marker::{self, BumpState};
+use crate::marker;
 use crate::modes::{connect, project_or_ci};
 use crate::workflows::rollback::{Merged, merged_files};
 
@@ -209,9 +209,9 @@ async fn brought_by(
         .map(|m| {
             let by_bot = m.author.as_ref().is_some_and(|a| a.id == bot_id);
             let bump = by_bot
-                .then(|| marker::find::<BumpState>(m.description.as_deref().unwrap_or("")))
+                .then(|| marker::bump(m.description.as_deref().unwrap_or("")))
                 .flatten()
-                .filter(|b| b.kind == "bump");
+                .filter(|b| !b.is_rollback());
             Brought {
                 merge_request: m,
                 bump,

@@ -3,27 +3,15 @@
 //! rollback merge request. Reporting is best effort: a failure to comment is logged and
 //! never changes the deploy's verdict or exit status.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::RepoConfig;
 use crate::deploy::outcome::{Summary, human_duration};
 use crate::env::var;
 use crate::gitlab::{DeploymentOutcome, GitlabClient, GitlabError, MergeRequest, UserRef};
 use crate::image_ref::{ImageRef, Version};
-use crate::marker::{self, BumpState};
+use crate::marker::{self, BumpState, Marker, SyncRecord};
 use crate::messages::{Messages, RollbackLink, SyncResultView};
 use crate::workflows::propose::{Proposed, propose};
 use crate::workflows::rollback::{Merged, Rollback, RollbackWhy, merged_change, plan_rollback};
-
-/// The hidden state of a sync result comment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncMarker {
-    pub v: u32,
-    pub kind: String,
-    pub environment: Option<String>,
-    pub commit: String,
-    pub outcome: String,
-}
 
 /// A merge request that brought the commit, with the bump it records (if the bot opened it).
 pub struct Brought {
@@ -231,13 +219,12 @@ impl Results<'_> {
             summary,
             messages,
         } = *self;
-        let state = SyncMarker {
+        let state = Marker::Sync(SyncRecord {
             v: 1,
-            kind: "sync".into(),
             environment: summary.environment.clone(),
             commit: summary.commit.clone(),
             outcome: summary.outcome.to_string(),
-        };
+        });
         let view = SyncResultView {
             outcome: summary.outcome.to_string(),
             destination: summary
@@ -260,8 +247,7 @@ impl Results<'_> {
         let body = messages.sync_result(&view)?;
         let (id, _) = gitlab
             .ensure_note(project, brought.merge_request.iid, bot.id, &body, |text| {
-                marker::find::<SyncMarker>(text)
-                    .is_some_and(|m| m.kind == "sync" && m.environment == summary.environment)
+                marker::sync(text).is_some_and(|m| m.environment == summary.environment)
             })
             .await?;
         Ok(id)

@@ -17,7 +17,7 @@ mod rollback;
 mod status;
 
 use anyhow::{Context as _, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::commands::{CommentCommand, Grammar, Parsed};
 use crate::config::{self, RepoConfig};
@@ -25,7 +25,7 @@ use crate::forms::Target;
 use crate::gitlab::hooks::{Event, NoteAction};
 use crate::gitlab::{GitlabClient, GitlabError, MergeRequest, Reacted, ThreadNote, UserRef};
 use crate::image_ref::ImageRef;
-use crate::marker::{self, BumpState};
+use crate::marker::{self, BumpState, Marker, ReplyRecord};
 use crate::messages::{Messages, Reply};
 use crate::policy::{self, Actor, Decision};
 use crate::reviewed::{self, HeadVersion, Unestablished};
@@ -109,19 +109,6 @@ impl Outcome {
 
 /// What a runner decided, and the reply that says so.
 type Answer = (Outcome, Reply);
-
-/// The reply the bot leaves under a comment or an approval: it marks it as answered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ReplyMarker {
-    pub kind: String,
-    /// The comment answered (0 for an approval).
-    pub reply_to: u64,
-    pub command: String,
-    pub outcome: String,
-    /// The approval answered: `<user id>@<when>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<String>,
-}
 
 /// What every runner works on: the merge request as re-read, its record (a hint) and the
 /// repository's settings.
@@ -428,13 +415,12 @@ impl Dispatcher {
                 }
             }
         };
-        let marker = marker::render(&ReplyMarker {
-            kind: "reply".into(),
+        let marker = marker::render(&Marker::Reply(ReplyRecord {
             reply_to: 0,
             command: "approval".into(),
             outcome: outcome.as_str().into(),
             approval: Some(key),
-        });
+        }));
         let message = self.messages.reply(&reply, &self.prefix)?;
         let body = self.messages.approval_answer(
             &user.username,
@@ -469,9 +455,7 @@ impl Dispatcher {
         if mr.author.as_ref().map(|a| a.id) != Some(self.bot.id) {
             return None;
         }
-        mr.description
-            .as_deref()
-            .and_then(marker::find::<BumpState>)
+        mr.description.as_deref().and_then(marker::bump)
     }
 
     async fn config(&self, mr: &MergeRequest) -> Result<RepoConfig> {
@@ -501,14 +485,14 @@ impl Dispatcher {
     }
 
     /// Whether a reply of the bot's on !`iid` matches `is_it`.
-    async fn answered(&self, iid: u64, is_it: impl Fn(&ReplyMarker) -> bool) -> Result<bool> {
+    async fn answered(&self, iid: u64, is_it: impl Fn(&ReplyRecord) -> bool) -> Result<bool> {
         Ok(self
             .gitlab
             .notes(&self.project, iid)
             .await?
             .iter()
             .filter(|n| n.author.id == self.bot.id)
-            .filter_map(|n| marker::find::<ReplyMarker>(&n.body))
+            .filter_map(|n| marker::reply(&n.body))
             .any(|m| is_it(&m)))
     }
 
@@ -586,13 +570,12 @@ impl Dispatcher {
         outcome: Outcome,
         reply: &Reply,
     ) -> Result<()> {
-        let marker = marker::render(&ReplyMarker {
-            kind: "reply".into(),
+        let marker = marker::render(&Marker::Reply(ReplyRecord {
             reply_to: note.id,
             command: verb.to_string(),
             outcome: outcome.as_str().into(),
             approval: None,
-        });
+        }));
         let message = self.messages.reply(reply, &self.prefix)?;
         let body = self
             .messages

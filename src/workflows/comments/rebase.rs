@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 
 use super::{Answer, Ctx, Outcome, proposed, target_of};
 use crate::bump::merge_request::{Request, RollbackOf, rollback_branch};
-use crate::marker::{self, BumpState};
+use crate::marker;
 use crate::messages::{Reply, SourceInfo};
 use crate::workflows::propose::{BumpSpec, propose};
 use crate::workflows::verify::{Head, verify_head};
@@ -28,7 +28,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
     };
     // The record only helps: the branch the bot made for it is named after what it
     // proposes, and GitLab does not let anyone rename a merge request's source branch.
-    let expected = if hint.kind == "rollback" {
+    let expected = if hint.is_rollback() {
         rollback_branch(
             &target.image,
             &mr.target_branch,
@@ -97,7 +97,7 @@ async fn rollback_of(ctx: &Ctx<'_>, iid: u64) -> Result<RollbackOf> {
     let version = original
         .description
         .as_deref()
-        .and_then(marker::find::<BumpState>)
+        .and_then(marker::bump)
         .map(|s| s.version())
         .unwrap_or_default();
     Ok(RollbackOf {

@@ -1,7 +1,6 @@
 //! `status`: what the merge request deploys and where things stand, from the API.
 
 use anyhow::Result;
-use serde::Deserialize;
 
 use super::{Answer, Ctx, Outcome, target_of};
 use crate::bump::merge_request::rollback_branch;
@@ -24,7 +23,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         _ => BranchState::Closed,
     };
     let open_rollback = match &target {
-        Ok(target) if hint.kind != "rollback" => {
+        Ok(target) if !hint.is_rollback() => {
             let branch = rollback_branch(
                 &target.image,
                 &mr.target_branch,
@@ -43,7 +42,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         _ => None,
     };
     let status = Status {
-        rollback: hint.kind == "rollback",
+        rollback: hint.is_rollback(),
         image: hint.image.clone(),
         version: hint.version().to_string(),
         destination: hint
@@ -79,11 +78,6 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
 /// The deploy outcomes the sync report left on the merge request: its labels, each with the
 /// result comment's address when there is one.
 async fn deploy_results(ctx: &Ctx<'_>) -> Result<Vec<DeployResult>> {
-    #[derive(Deserialize)]
-    struct SyncRecord {
-        kind: String,
-        environment: Option<String>,
-    }
     let mr = ctx.mr;
     let notes = ctx.gitlab.notes(ctx.project, mr.iid).await?;
     let mut out = Vec::new();
@@ -102,10 +96,7 @@ async fn deploy_results(ctx: &Ctx<'_>) -> Result<Vec<DeployResult>> {
         let url = notes
             .iter()
             .filter(|n| n.author.id == ctx.bot.id)
-            .find(|n| {
-                marker::find::<SyncRecord>(&n.body)
-                    .is_some_and(|r| r.kind == "sync" && r.environment.as_deref() == env)
-            })
+            .find(|n| marker::sync(&n.body).is_some_and(|r| r.environment.as_deref() == env))
             .map(|n| format!("{}#note_{}", mr.web_url, n.id));
         out.push(DeployResult {
             environment: env.unwrap_or(&mr.target_branch).to_string(),
