@@ -160,13 +160,14 @@ impl GitlabClient {
     }
 
     /// The repository at `sha`, as a `.tar.gz` read with `limits`, keeping `wanted` files.
+    /// Decoding runs off the async workers (it is CPU work on a large download).
     pub async fn archive(
         &self,
         project: &str,
         sha: &str,
         limits: Limits,
-        wanted: impl Fn(&str) -> bool,
-        keep: impl Fn(&str, &[u8]) -> bool,
+        wanted: impl Fn(&str) -> bool + Send + 'static,
+        keep: impl Fn(&str, &[u8]) -> bool + Send + 'static,
     ) -> Result<Archive, GitlabError> {
         let endpoint = projects::repository::Archive::builder()
             .project(project)
@@ -183,11 +184,14 @@ impl GitlabClient {
                 MAX_ARCHIVE_DOWNLOAD,
             )
             .await?;
-        read_archive(&response.body[..], limits, wanted, keep).map_err(|e| GitlabError::Decode {
-            method: reqwest::Method::GET,
-            endpoint: path,
-            detail: e.to_string(),
-        })
+        let body = response.body;
+        crate::blocking::run(move || read_archive(&body[..], limits, wanted, keep))
+            .await
+            .map_err(|e| GitlabError::Decode {
+                method: reqwest::Method::GET,
+                endpoint: path,
+                detail: e.to_string(),
+            })
     }
 
     /// One commit on `branch`, built on `start_sha` (the branch is reset onto it: `force`).

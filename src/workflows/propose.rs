@@ -23,6 +23,7 @@ use crate::bump::merge_request::{
 use crate::bump::{
     BumpPlan, Examined, MAX_FILE_SIZE, PlanError, Warning, examine, in_scope, is_yaml_path, needle,
 };
+use crate::commit_sha;
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::gitlab::{Ensured, GitlabClient, Limits, MergeRequest, MergeRequestFields};
@@ -399,11 +400,14 @@ async fn read_snapshot(
 ) -> Result<Snapshot> {
     let finder = needle(target);
     // Only files that could reference the image (or that must be warned about) are kept.
-    let keep = |path: &str, bytes: &[u8]| {
-        !is_yaml_path(path)
-            || path == config::FILE_NAME
-            || std::str::from_utf8(bytes).is_err()
-            || finder.find(bytes).is_some()
+    let keep = {
+        let finder = finder.clone();
+        move |path: &str, bytes: &[u8]| {
+            !is_yaml_path(path)
+                || path == config::FILE_NAME
+                || std::str::from_utf8(bytes).is_err()
+                || finder.find(bytes).is_some()
+        }
     };
     let archive = gitlab
         .archive(
@@ -424,7 +428,7 @@ async fn read_snapshot(
     let file = |path: &str| archive.files.iter().find(|f| f.path == path);
     let config = match file(config::FILE_NAME) {
         Some(f) => RepoConfig::parse(&String::from_utf8_lossy(&f.bytes), config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {}", sha.get(..12).unwrap_or(sha))),
+        None => RepoConfig::absent(format!("{project} at {}", commit_sha::short(sha))),
     };
     let scope = resolve_scope(&spec.paths, spec.environment.as_deref(), &config)?;
     let repo_template = match &config.templates.merge_request {
@@ -437,17 +441,6 @@ async fn read_snapshot(
         None => None,
     };
 
-    let yaml: Vec<_> = archive
-        .files
-        .iter()
-        .filter(|f| {
-            is_yaml_path(&f.path) && f.path != config::FILE_NAME && in_scope(&f.path, &scope)
-        })
-        .collect();
-    let examined: Vec<Examined> = yaml
-        .par_iter()
-        .map(|f| examine(&f.path, &f.bytes, target, &finder))
-        .collect();
     let dropped = archive
         .dropped
         .iter()
@@ -464,7 +457,23 @@ async fn read_snapshot(
                 .map(|path| Warning::file(path, "symbolic link; not followed")),
         )
         .collect();
-    let plan = BumpPlan::gather(yaml.len() + dropped, examined, warnings);
+    let yaml: Vec<_> = archive
+        .files
+        .into_iter()
+        .filter(|f| {
+            is_yaml_path(&f.path) && f.path != config::FILE_NAME && in_scope(&f.path, &scope)
+        })
+        .collect();
+    let searched = yaml.len() + dropped;
+    // Parsing and planning every file is CPU work: on the blocking pool, across cores.
+    let target = target.clone();
+    let examined: Vec<Examined> = crate::blocking::run(move || {
+        yaml.par_iter()
+            .map(|f| examine(&f.path, &f.bytes, &target, &finder))
+            .collect()
+    })
+    .await;
+    let plan = BumpPlan::gather(searched, examined, warnings);
     Ok(Snapshot {
         plan,
         config,
