@@ -4,7 +4,6 @@
 mod bump_gitlab;
 mod bump_local;
 mod handle_event;
-mod http_server;
 mod poll;
 mod preview;
 pub mod serve;

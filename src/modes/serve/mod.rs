@@ -27,8 +27,10 @@ use tracing::Instrument;
 
 use crate::cli::ServeArgs;
 use crate::gitlab::hooks::{HookError, delivery_key, parse_event};
-use crate::modes::http_server::{self, ConnectionStats, Limits};
+mod http_server;
+
 use crate::workflows::comments::{Dispatcher, Outcome, Trigger};
+use http_server::{ConnectionStats, Limits};
 
 /// Delivery keys remembered for de-duplication.
 const DEDUP_CAPACITY: usize = 16_384;
