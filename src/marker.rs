@@ -174,13 +174,13 @@ pub fn preview(text: &str) -> Option<PreviewRecord> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state() -> BumpState {
+impl BumpState {
+    /// A bump of `registry.example.com/root/helloworld` from `ci-34` to `ci-35` in prod, for
+    /// tests.
+    pub(crate) fn example() -> BumpState {
         BumpState {
             v: 1,
-            image: "registry.example.com/g/app".into(),
+            image: "registry.example.com/root/helloworld".into(),
             tag: Some("ci-35".into()),
             digest: None,
             setter: None,
@@ -189,16 +189,28 @@ mod tests {
             environment: Some("prod".into()),
             paths: vec![],
             target_branch: "main".into(),
-            branch: "gitops-bot/prod/app".into(),
-            base_sha: "abc".into(),
+            branch: "gitops-bot/prod/helloworld-0a1b2c".into(),
+            base_sha: "0123456789abcdef0123456789abcdef01234567".into(),
             changes: vec![RecordedChange {
-                file: "x-->y.yaml".into(),
-                line: 3,
-                old: "app:ci-34".into(),
-                new: "app:ci-35".into(),
+                file: "deployment.yml".into(),
+                line: 20,
+                old: "registry.example.com/root/helloworld:ci-34".into(),
+                new: "registry.example.com/root/helloworld:ci-35".into(),
             }],
             source: SourceInfo::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example record, with a file name that would end an HTML comment.
+    fn state() -> BumpState {
+        let mut state = BumpState::example();
+        state.changes[0].file = "x-->y.yaml".into();
+        state
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (`UPDATE_GOLDEN=1 cargo test` rewrites them; review the diff before committing).
 
 use super::*;
-use crate::marker::{self, BumpState, RecordedChange};
+use crate::marker::{self, BumpState};
 
 fn golden(name: &str, actual: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,27 +23,7 @@ fn golden(name: &str, actual: &str) {
 }
 
 fn view() -> MergeRequestView {
-    let state = BumpState {
-        v: 1,
-        image: "registry.example.com/root/helloworld".into(),
-        tag: Some("ci-35".into()),
-        digest: None,
-        setter: None,
-        rollback_of: None,
-        previous: vec!["ci-34".into()],
-        environment: Some("prod".into()),
-        paths: vec![],
-        target_branch: "main".into(),
-        branch: "gitops-bot/prod/helloworld-0a1b2c".into(),
-        base_sha: "0123456789abcdef0123456789abcdef01234567".into(),
-        changes: vec![RecordedChange {
-            file: "deployment.yml".into(),
-            line: 20,
-            old: "registry.example.com/root/helloworld:ci-34".into(),
-            new: "registry.example.com/root/helloworld:ci-35".into(),
-        }],
-        source: SourceInfo::default(),
-    };
+    let state = BumpState::example();
     MergeRequestView {
         image: state.image.clone(),
         version: "ci-35".into(),

@@ -6,7 +6,7 @@ mod bump_local;
 mod handle_event;
 mod poll;
 mod preview;
-pub mod serve;
+mod serve;
 mod sync;
 
 use std::process::ExitCode;
