@@ -260,19 +260,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(total))
 }
 
-/// A command line that cannot work as given, found after parsing: a `--path` outside the
-/// repository, an environment `.gitops-bot.yaml` does not define, flags that exclude each
-/// other, a value missing from both its flag and the CI environment. The binary exits with
-/// status 2 for it, as for the errors clap finds while parsing.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-impl UsageError {
-    pub fn new(message: impl Into<String>) -> Self {
-        UsageError(message.into())
-    }
-}
+pub use crate::usage::UsageError;
 
 /// The comment command (`deploy`, `hold`, …) that clap's "unrecognized subcommand" error is
 /// about, if it is one: someone ran `gitops-bot deploy` instead of writing it on the merge

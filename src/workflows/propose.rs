@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use crate::bump::scope_path;
-use crate::cli::UsageError;
+use crate::usage::UsageError;
 
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
