@@ -7,7 +7,7 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use crate::health::qualified;
-use crate::render;
+use crate::objects;
 
 pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
     TextDiff::from_lines(old, new)
@@ -22,7 +22,7 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
 /// is readable as objects (objects keyed by kind/namespace/name).
 pub fn objects_changed(old: &str, new: &str) -> String {
     let index = |text: &str| -> BTreeMap<String, Value> {
-        render::parse(text, "render")
+        objects::parse(text, "render")
             .unwrap_or_default()
             .into_iter()
             .map(|o| {

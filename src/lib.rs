@@ -28,6 +28,7 @@ pub mod image_ref;
 pub mod manifest;
 pub mod marker;
 pub mod messages;
+pub mod objects;
 pub mod plural;
 pub mod policy;
 pub mod render_plan;

@@ -12,7 +12,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::render::kustomize::KUSTOMIZATION_FILES;
+/// The names kustomize looks for in a directory.
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Whether a repository path names a kustomization file.
+pub fn is_kustomization_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    KUSTOMIZATION_FILES.contains(&name)
+}
 
 /// What to render for the preview.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

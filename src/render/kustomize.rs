@@ -6,15 +6,7 @@ use std::process::Command;
 
 use super::RenderError;
 
-/// The names kustomize looks for in a directory.
-pub const KUSTOMIZATION_FILES: &[&str] =
-    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
-/// Whether a repository path names a kustomization file.
-pub fn is_kustomization_file(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    KUSTOMIZATION_FILES.contains(&name)
-}
+pub use crate::render_plan::{KUSTOMIZATION_FILES, is_kustomization_file};
 
 /// Whether `dir` is a kustomize directory.
 pub fn is_kustomization(dir: &Path) -> bool {

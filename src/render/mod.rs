@@ -11,8 +11,7 @@ pub mod kustomize;
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde_json::Value;
+pub use crate::objects::{Object, ObjectsError, parse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -22,12 +21,8 @@ pub enum RenderError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: document {index}: {message}")]
-    Invalid {
-        path: String,
-        index: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] ObjectsError),
     #[error(
         "{path} is a kustomize directory and neither `kustomize` nor `kubectl` is on PATH: install one, or point at plain manifests"
     )]
@@ -45,35 +40,14 @@ pub enum RenderError {
     Helm { path: String, stderr: String },
 }
 
-/// One object with where it came from (`file` and document number, from 1).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Object {
-    pub value: Value,
-    pub source: String,
-}
-
-impl Object {
-    pub fn api_version(&self) -> &str {
-        self.value["apiVersion"].as_str().unwrap_or("")
-    }
-    pub fn kind(&self) -> &str {
-        self.value["kind"].as_str().unwrap_or("")
-    }
-    pub fn name(&self) -> &str {
-        self.value["metadata"]["name"].as_str().unwrap_or("")
-    }
-    pub fn namespace(&self) -> Option<&str> {
-        self.value["metadata"]["namespace"]
-            .as_str()
-            .filter(|n| !n.is_empty())
-    }
-}
-
 /// The objects `path` (a file or directory) applies; see the module documentation.
 pub fn objects(path: &Path) -> Result<Vec<Object>, RenderError> {
     if kustomize::is_kustomization(path) {
         let text = kustomize::build(path)?;
-        return parse(&text, &format!("{} (kustomize build)", path.display()));
+        return Ok(parse(
+            &text,
+            &format!("{} (kustomize build)", path.display()),
+        )?);
     }
     let files: Vec<PathBuf> = if path.is_dir() {
         let entries = std::fs::read_dir(path).map_err(|source| RenderError::Read {
@@ -102,48 +76,6 @@ pub fn objects(path: &Path) -> Result<Vec<Object>, RenderError> {
             source,
         })?;
         out.extend(parse(&text, &file.display().to_string())?);
-    }
-    Ok(out)
-}
-
-/// The Kubernetes objects of a multi-document YAML text (`List` kinds expanded, empty
-/// documents skipped); anything else is an error naming the document.
-pub fn parse(text: &str, path: &str) -> Result<Vec<Object>, RenderError> {
-    let mut out = Vec::new();
-    for (i, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
-        let index = i + 1;
-        let invalid = |message: String| RenderError::Invalid {
-            path: path.to_string(),
-            index,
-            message,
-        };
-        let value = Value::deserialize(doc).map_err(|e| invalid(e.to_string()))?;
-        if value.is_null() {
-            continue;
-        }
-        let items = match value.get("kind").and_then(Value::as_str) {
-            Some(kind) if kind.ends_with("List") && value.get("items").is_some() => value["items"]
-                .as_array()
-                .cloned()
-                .ok_or_else(|| invalid("`items` is not a list".into()))?,
-            _ => vec![value],
-        };
-        for item in items {
-            let object = Object {
-                value: item,
-                source: format!("{path}#{index}"),
-            };
-            if object.api_version().is_empty()
-                || object.kind().is_empty()
-                || object.name().is_empty()
-            {
-                return Err(invalid(
-                    "not a Kubernetes object (apiVersion, kind and metadata.name are required)"
-                        .into(),
-                ));
-            }
-            out.push(object);
-        }
     }
     Ok(out)
 }
