@@ -25,3 +25,21 @@ mod preview;
 mod serve_limits;
 mod sync;
 mod version;
+
+/// `autotests = false`: a test file put directly under `tests/` would not be built, so it
+/// would pass by never running. Every integration test is a module of this binary.
+#[test]
+fn every_integration_test_is_a_module_of_tests_it() {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut stray: Vec<String> = std::fs::read_dir(&tests)
+        .expect("read tests/")
+        .map(|e| e.expect("a tests/ entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| p.display().to_string())
+        .collect();
+    stray.sort();
+    assert!(
+        stray.is_empty(),
+        "move these into tests/it/ and declare them in tests/it/main.rs: {stray:?}"
+    );
+}
