@@ -6,15 +6,11 @@
 //! `BENCH_REPO=DIR cargo bench --bench gitlab_bump`. Prints a Markdown table; timings are
 //! medians. Not a test: nothing here asserts a time.
 
-#[path = "../tests/fake_gitlab/mod.rs"]
-#[allow(dead_code, clippy::all)]
-mod fake_gitlab;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fake_gitlab::{FakeGitlab, Options};
+use gitops_bot_fakes::fake_gitlab::{FakeGitlab, Options};
 
 const IMAGE: &str = "registry.example.com/group/helloworld";
 const PROJECT: &str = "group/helloworld-ops";

@@ -14,17 +14,13 @@
 //! `BENCH_IDLE_SECONDS` [40], `GITOPS_BOT` [target/release/gitops-bot]. Needs an open-file
 //! limit above N + 100 for this process and N + 100 for the service (`ulimit -n`).
 
-#[path = "../tests/fake_gitlab/mod.rs"]
-#[allow(dead_code, clippy::all)]
-mod fake_gitlab;
-
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fake_gitlab::{FakeGitlab, Options};
+use gitops_bot_fakes::fake_gitlab::{FakeGitlab, Options};
 
 fn main() {
     let n: usize = knob("BENCH_IDLE_CONNECTIONS", 4000);

@@ -9,16 +9,12 @@
 //!
 //! `cargo bench --bench serve_load` (run by `bench/run.sh`).
 
-#[path = "../tests/fake_gitlab/mod.rs"]
-#[allow(dead_code, clippy::all)]
-mod fake_gitlab;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fake_gitlab::{FakeGitlab, Options};
+use gitops_bot_fakes::fake_gitlab::{FakeGitlab, Options};
 
 const SECRET: &str = "bench-secret";
 const DURATION_S: u64 = 10;

@@ -8,21 +8,14 @@
 //! number of rounds, default 15). Prints a Markdown table; the figure is the median. Not a
 //! test: nothing here asserts a time.
 
-#[path = "../tests/fake_gitlab/mod.rs"]
-#[allow(dead_code, clippy::all)]
-mod fake_gitlab;
-#[path = "../tests/fake_kube/mod.rs"]
-#[allow(dead_code, clippy::all)]
-mod fake_kube;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fake_gitlab::{FakeGitlab, Options as GitlabOptions};
-use fake_kube::{FakeKube, Options as KubeOptions};
+use gitops_bot_fakes::fake_gitlab::{FakeGitlab, Options as GitlabOptions};
+use gitops_bot_fakes::fake_kube::{FakeKube, Options as KubeOptions};
 use serde_json::json;
 
 const PROJECT: &str = "group/helloworld-ops";

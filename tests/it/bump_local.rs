@@ -1,6 +1,6 @@
 //! `gitops-bot bump --local` driven through the real binary.
 
-mod common;
+use crate::common;
 
 use common::*;
 

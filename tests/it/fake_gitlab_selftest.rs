@@ -1,6 +1,6 @@
 //! Self-test of the fake GitLab used by the integration tests.
 
-mod fake_gitlab;
+use crate::fake_gitlab;
 
 use std::io::{Read, Write};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Self-test of the fake Kubernetes API server against the real `kube` client,
 //! configured as the bot configures it (URL + bearer token, no kubeconfig).
 
-mod fake_kube;
+use crate::fake_kube;
 
 use std::time::Duration;
 

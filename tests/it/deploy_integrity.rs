@@ -3,9 +3,9 @@
 //! never steers a deploy or a rollback; each comment is answered once; and rollbacks, rebases
 //! and the merge request description tell the truth.
 
-mod common;
-mod fake_gitlab;
-mod mr_thread;
+use crate::common;
+use crate::fake_gitlab;
+use crate::mr_thread;
 
 use fake_gitlab::{Fault, MERGE_REQUEST_HOOK, NOTE_HOOK, Options, Rule};
 use mr_thread::*;

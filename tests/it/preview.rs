@@ -1,9 +1,9 @@
 //! `preview` through the real binary against the fake GitLab (and the fake Kubernetes API
 //! for --live): the rendered diff of a bump merge request as one comment, kept up to date.
 
-mod common;
-mod fake_gitlab;
-mod fake_kube;
+use crate::common;
+use crate::fake_gitlab;
+use crate::fake_kube;
 
 use std::process::Command;
 

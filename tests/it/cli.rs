@@ -1,7 +1,7 @@
 //! The command line itself, through the real binary: what a mistyped invocation says and
 //! which exit status it gets, the help texts, and when output carries colour codes.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -85,7 +85,9 @@ struct OpenGuard(Arc<Shared>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0.open_watches.fetch_sub(1, Ordering::SeqCst);
+        let open = &self.0.open_watches;
+        self.0
+            .watch_activity(|| open.fetch_sub(1, Ordering::SeqCst));
     }
 }
 
@@ -269,6 +271,9 @@ pub(crate) fn open(
     shared: Arc<Shared>,
     p: Params,
 ) -> impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
+    // Subscribed before the watch counts as open: a `drop_watches` from anyone who saw it
+    // open (`FakeKube::wait_for_open_watches`) cuts it.
+    let kill = shared.kill.subscribe();
     let mut queue = VecDeque::new();
     let mut phase = Phase::Live;
     let mut rx = None;
@@ -306,7 +311,7 @@ pub(crate) fn open(
             }
         }
     }
-    shared.open_watches.fetch_add(1, Ordering::SeqCst);
+    shared.watch_activity(|| shared.open_watches.fetch_add(1, Ordering::SeqCst));
     let bookmark = (p.bookmarks && phase == Phase::Live).then(|| {
         let every = shared
             .options
@@ -317,7 +322,7 @@ pub(crate) fn open(
         i
     });
     let watch = Watch {
-        kill: shared.kill.subscribe(),
+        kill,
         _guard: OpenGuard(shared.clone()),
         shared,
         filter: p.filter,

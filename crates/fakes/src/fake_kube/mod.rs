@@ -127,6 +127,11 @@ struct Shared {
     logged: Condvar,
     open_watches: AtomicUsize,
     events_sent: AtomicU64,
+    /// Held while `open_watches` or `events_sent` changes; `watched` is notified after.
+    watch_activity: Mutex<()>,
+    watched: Condvar,
+    /// While `true`, new watch requests wait unanswered (see [`FakeKube::hold_watches`]).
+    hold_watches: tokio::sync::watch::Sender<bool>,
     /// Object events left before every watch is cut; 0 = not armed.
     drop_after: AtomicU64,
 }
@@ -162,9 +167,21 @@ impl Shared {
         self.kill.send_modify(|n| *n += 1);
     }
 
+    /// Runs `f` (a change of `open_watches` or `events_sent`) so that a waiter of
+    /// [`FakeKube::wait_for_open_watches`] or [`FakeKube::wait_for_events_sent`] cannot miss
+    /// it, then wakes them.
+    fn watch_activity<R>(&self, f: impl FnOnce() -> R) -> R {
+        let r = {
+            let _held = lock(&self.watch_activity);
+            f()
+        };
+        self.watched.notify_all();
+        r
+    }
+
     /// Called for every object event a watch stream hands to the client.
     fn count_event(&self) {
-        self.events_sent.fetch_add(1, Ordering::SeqCst);
+        self.watch_activity(|| self.events_sent.fetch_add(1, Ordering::SeqCst));
         let left = self
             .drop_after
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
@@ -216,6 +233,9 @@ impl FakeKube {
             logged: Condvar::new(),
             open_watches: AtomicUsize::new(0),
             events_sent: AtomicU64::new(0),
+            watch_activity: Mutex::new(()),
+            watched: Condvar::new(),
+            hold_watches: tokio::sync::watch::Sender::new(false),
             drop_after: AtomicU64::new(0),
         });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -537,17 +557,72 @@ impl FakeKube {
         self.shared.open_watches.load(Ordering::SeqCst)
     }
 
-    /// Blocks until at least `n` watch streams are open. Panics after `timeout`.
+    /// Blocks until at least `n` watch streams are open (woken when one opens, no
+    /// polling). Panics after `timeout`.
     pub fn wait_for_open_watches(&self, n: usize, timeout: Duration) {
+        self.wait_for_watches(
+            timeout,
+            |open, _| open >= n,
+            || format!("{} watch streams open, wanted {n}", self.open_watches()),
+        );
+    }
+
+    /// Blocks until at least `n` object events (as counted by [`FakeKube::events_sent`])
+    /// have been handed to watch clients (woken as each is sent). Panics after `timeout`.
+    pub fn wait_for_events_sent(&self, n: u64, timeout: Duration) {
+        self.wait_for_watches(
+            timeout,
+            |_, sent| sent >= n,
+            || {
+                format!(
+                    "{} object events sent on watches, wanted {n}",
+                    self.events_sent()
+                )
+            },
+        );
+    }
+
+    fn wait_for_watches(
+        &self,
+        timeout: Duration,
+        done: impl Fn(usize, u64) -> bool,
+        what: impl Fn() -> String,
+    ) {
         let deadline = Instant::now() + timeout;
-        while self.open_watches() < n {
-            assert!(
-                Instant::now() < deadline,
-                "fake-kube: {} watch streams open, wanted {n}, after {timeout:?}",
-                self.open_watches()
-            );
-            std::thread::sleep(Duration::from_millis(5));
+        let mut held = lock(&self.shared.watch_activity);
+        while !done(self.open_watches(), self.events_sent()) {
+            let now = Instant::now();
+            if now >= deadline {
+                drop(held);
+                panic!("fake-kube: {} after {timeout:?}", what());
+            }
+            held = self
+                .shared
+                .watched
+                .wait_timeout(held, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
+    }
+
+    /// From now on, new watch requests wait unanswered (as over a slow or broken network)
+    /// until [`FakeKube::release_watches`]; their log entries are written when they are
+    /// answered. Open watches are not affected. With [`FakeKube::drop_watches`] and
+    /// [`FakeKube::compact`] this makes a client resume from a resourceVersion that is
+    /// gone by the time its watch is answered (410 Expired), whatever the timing.
+    pub fn hold_watches(&self) {
+        self.shared.hold_watches.send_replace(true);
+    }
+
+    /// Answers the watch requests held by [`FakeKube::hold_watches`], and new ones at once.
+    pub fn release_watches(&self) {
+        self.shared.hold_watches.send_replace(false);
+    }
+
+    /// The resourceVersion of the last [`FakeKube::compact`] (0 before any): a watch from
+    /// an older one is answered 410 Expired.
+    pub fn compacted_resource_version(&self) -> u64 {
+        self.shared.state().compacted_rv
     }
 }
 

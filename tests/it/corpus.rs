@@ -2,7 +2,7 @@
 //! in every file. A file changes only where that image is referenced, only in those bytes,
 //! and the YAML it holds is the same tree except for those values.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

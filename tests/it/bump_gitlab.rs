@@ -1,7 +1,7 @@
 //! `gitops-bot bump --project` driven through the real binary against the fake GitLab.
 
-mod common;
-mod fake_gitlab;
+use crate::common;
+use crate::fake_gitlab;
 
 use std::path::Path;
 

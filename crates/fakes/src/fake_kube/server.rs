@@ -144,6 +144,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     };
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
+    if parts.method == Method::GET
+        && parse_query(query)
+            .iter()
+            .any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
+    {
+        // FakeKube::hold_watches: wait for the release (or the server's end).
+        let mut held = shared.hold_watches.subscribe();
+        let _ = held.wait_for(|hold| !*hold).await;
+    }
     let answer = if bytes.is_err() {
         Err(status::bad_request("the request body could not be read"))
     } else if !authorized {

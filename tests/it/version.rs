@@ -6,7 +6,7 @@ use std::process::Command;
 use chrono::{Datelike, NaiveDate};
 
 #[allow(dead_code)]
-#[path = "../build.rs"]
+#[path = "../../build.rs"]
 mod build_script;
 
 fn version_output(flag: &str) -> String {

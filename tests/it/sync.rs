@@ -2,9 +2,9 @@
 //! a scripted controller thread moving the Argo CD Application, Flux Kustomization or
 //! Deployment through the states a real controller would.
 
-mod common;
-mod fake_gitlab;
-mod fake_kube;
+use crate::common;
+use crate::fake_gitlab;
+use crate::fake_kube;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::Run;
 use fake_gitlab::{FakeGitlab, Options as GitlabOptions};
-use fake_kube::{FakeKube, FluxObject, FluxOutcome, Options as KubeOptions};
+use fake_kube::{FakeKube, FluxObject, FluxOutcome, LoggedRequest, Options as KubeOptions};
 use serde_json::{Value, json};
 
 const PROJECT: &str = "group/helloworld-ops";
@@ -169,20 +169,30 @@ impl World {
     }
 
     /// A controller thread that plays `steps` on the Application after the bot's sync
-    /// request, each after a short pause.
+    /// request, as the bot watches (see [`play_watched`]).
     fn argo_controller(&self, steps: Vec<Step>) -> thread::JoinHandle<()> {
-        self.after_sync_request(move |kube| {
-            for step in steps {
-                thread::sleep(Duration::from_millis(50));
-                play(kube, step);
-            }
-        })
+        self.after_sync_request(move |kube| play_watched(kube, steps))
     }
 }
 
 /// Applies one controller step to the Application.
 fn play(kube: &FakeKube, step: Step) {
     kube.update(ARGO, "Application", Some("argocd"), "helloworld", step);
+}
+
+/// Plays `steps` once the bot watches (a watch stream is open), each step once the one
+/// before has been sent on the watch: driven by the fake's events, not by pauses. No wait
+/// after the last step (the bot may be done by then).
+fn play_watched(kube: &FakeKube, steps: Vec<Step>) {
+    kube.wait_for_open_watches(1, PATIENCE);
+    let mut sent_before = None;
+    for step in steps {
+        if let Some(n) = sent_before {
+            kube.wait_for_events_sent(n + 1, PATIENCE);
+        }
+        sent_before = Some(kube.events_sent());
+        play(kube, step);
+    }
 }
 
 type Step = Box<dyn FnOnce(&mut Value) + Send>;
@@ -456,11 +466,14 @@ fn a_dropped_watch_resumes_without_missing_the_transition() {
     let w = world(CONFIG);
     let commit = w.commit.clone();
     let controller = w.after_sync_request(move |kube| {
-        thread::sleep(Duration::from_millis(100));
+        kube.wait_for_open_watches(1, PATIENCE);
+        // The transition happens while no watch is open: the bot's new watch is answered
+        // only after it.
+        kube.hold_watches();
         kube.drop_watches();
-        // The transition happens while no watch is open.
         play(kube, running());
         play(kube, synced_at(&commit, "Healthy"));
+        kube.release_watches();
     });
     let run = w.sync(&[]);
     controller.join().unwrap();
@@ -482,15 +495,52 @@ fn gone_410_relists_and_still_sees_the_outcome() {
     let w = world(CONFIG);
     let commit = w.commit.clone();
     let controller = w.after_sync_request(move |kube| {
-        thread::sleep(Duration::from_millis(100));
+        kube.wait_for_open_watches(1, PATIENCE);
+        // The bot's watch is cut; its new watch is answered only after the transition and
+        // a compaction, so it resumes from a resourceVersion that is gone: 410 Expired.
+        kube.hold_watches();
+        kube.drop_watches();
         play(kube, running());
         play(kube, synced_at(&commit, "Healthy"));
         kube.compact();
-        kube.drop_watches();
+        kube.release_watches();
     });
     let run = w.sync(&[]);
     controller.join().unwrap();
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The 410 happened (a watch from before the compaction), and a list of the Application
+    // followed it: the outcome was seen by re-listing, not on the old watch.
+    let compacted = w.kube.compacted_resource_version();
+    let requests = w.kube.requests();
+    let on_app = |r: &LoggedRequest| {
+        r.method == "GET" && r.path.ends_with("/namespaces/argocd/applications")
+    };
+    let seen: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {}?{} -> {}", r.method, r.path, r.query, r.status))
+        .collect();
+    let gone = requests
+        .iter()
+        .position(|r| {
+            on_app(r)
+                && r.is_watch()
+                && r.param("resourceVersion")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .is_some_and(|rv| rv < compacted)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no watch from before the compaction at {compacted} (answered 410):\n{}",
+                seen.join("\n")
+            )
+        });
+    assert!(
+        requests[gone + 1..]
+            .iter()
+            .any(|r| on_app(r) && !r.is_watch()),
+        "no list of the Application after the 410:\n{}",
+        seen.join("\n")
+    );
 }
 
 #[test]
@@ -666,10 +716,7 @@ fn the_first_argo_line_after_the_request_shows_the_request_not_the_old_status() 
         kube.wait_for_request(PATIENCE, |r| {
             r.is_watch() && r.path.ends_with("/applications")
         });
-        for step in [running(), synced_at(&commit, "Healthy")] {
-            thread::sleep(Duration::from_millis(50));
-            play(&kube, step);
-        }
+        play_watched(&kube, vec![running(), synced_at(&commit, "Healthy")]);
     });
     let run = w.sync(&[]);
     controller.join().unwrap();
@@ -828,18 +875,13 @@ fn observe_only_waits_for_auto_sync_without_writing() {
     let kube = w.kube.clone();
     let commit = w.commit.clone();
     let controller = thread::spawn(move || {
-        // Auto-sync notices the commit on its own.
-        thread::sleep(Duration::from_millis(300));
-        kube.update(ARGO, "Application", Some("argocd"), "helloworld", |app| {
-            app["status"]["sync"]["status"] = json!("OutOfSync");
-        });
-        thread::sleep(Duration::from_millis(100));
-        kube.update(
-            ARGO,
-            "Application",
-            Some("argocd"),
-            "helloworld",
-            synced_at(&commit, "Healthy"),
+        // Auto-sync notices the commit on its own, while the bot watches.
+        play_watched(
+            &kube,
+            vec![
+                Box::new(|app| app["status"]["sync"]["status"] = json!("OutOfSync")),
+                synced_at(&commit, "Healthy"),
+            ],
         );
     });
     let run = w.sync(&["--observe-only"]);
@@ -1181,11 +1223,15 @@ fn direct_apply_of_the_example_repo_waits_for_the_rollout() {
             |_| true,
         );
         let generation = d["metadata"]["generation"].clone();
-        thread::sleep(Duration::from_millis(100));
+        // Once the bot watches the rollout.
+        kube.wait_for_request(PATIENCE, |r| {
+            r.is_watch() && r.path.ends_with("/namespaces/hello/deployments")
+        });
+        let sent = kube.events_sent();
         kube.update("apps/v1", "Deployment", Some("hello"), "helloworld", |d| {
             d["status"] = json!({"observedGeneration": generation, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 0});
         });
-        thread::sleep(Duration::from_millis(100));
+        kube.wait_for_events_sent(sent + 1, PATIENCE);
         kube.update("apps/v1", "Deployment", Some("hello"), "helloworld", |d| {
             d["status"]["availableReplicas"] = json!(1);
         });

@@ -1,9 +1,8 @@
 //! Comment commands through the real binary against the fake GitLab: `commands` (polling),
 //! `handle-event` (trigger payload) and `serve` (webhooks).
 
-mod common;
-mod fake_gitlab;
-mod mr_thread;
+use crate::fake_gitlab;
+use crate::mr_thread;
 
 use fake_gitlab::NOTE_HOOK;
 use mr_thread::*;

@@ -5,9 +5,9 @@
 //! Timeouts are set to 1 s so the tests are quick; every wait is bounded generously
 //! ([`BOUND`]) and no test asserts how fast anything happened.
 
-mod common;
-mod fake_gitlab;
-mod mr_thread;
+use crate::common;
+use crate::fake_gitlab;
+use crate::mr_thread;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -83,7 +83,10 @@ fn read_one_response(s: &mut TcpStream) -> (u16, String) {
     let mut raw = Vec::new();
     let mut byte = [0u8; 1];
     while !raw.ends_with(b"\r\n\r\n") {
-        let n = s.read(&mut byte).expect("read a response head");
+        let n = match s.read(&mut byte) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            read => read.expect("read a response head"),
+        };
         assert!(n == 1, "the server closed the connection mid-response");
         raw.push(byte[0]);
     }
@@ -114,6 +117,7 @@ fn closed_by_server(s: &mut TcpStream) -> bool {
         match s.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(_) => return true,
         }
@@ -135,6 +139,7 @@ fn closed_while_trickling(s: &mut TcpStream) -> bool {
         match s.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 if s.write_all(b"a").is_err() {
                     return true;
