@@ -22,6 +22,7 @@
 # CREATED=$CI_COMMIT_TIMESTAMP, SOURCE_URL=$CI_PROJECT_URL.
 
 ARG RUST_VERSION=1.95
+ARG CI_BASE=busybox:1.37-musl
 
 FROM rust:${RUST_VERSION}-bookworm AS build
 # The commit shown by `--version` (.git is not in the build context), and the build date in
@@ -35,31 +36,26 @@ ARG PROFILE=dist
 WORKDIR /src
 COPY . .
 # --target makes crt-static apply to the binary only, not to build scripts and proc-macros.
-# target/ and the registry are cache mounts, so the binary is copied out in the same step.
+# target/ and the registry are cache mounts, so the root filesystem is made in the same step
+# (docker/make-rootfs: binary, CA bundle, users, /tmp; it stops here if the binary would need
+# a loader or shared libraries).
 RUN --mount=type=cache,id=gitops-bot-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,id=gitops-bot-target,target=/src/target,sharing=locked \
     target="${TARGET:-$(uname -m)-unknown-linux-gnu}" \
     && RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --profile "${PROFILE}" --locked --target "${target}" \
-    && mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp \
-    && strip --strip-all -o /rootfs/gitops-bot "target/${target}/${PROFILE}/gitops-bot" \
-    && chmod 0755 /rootfs/gitops-bot \
-    && chmod 1777 /rootfs/tmp
-# The root filesystem of the final image: binary, CA bundle, users, /tmp. No nsswitch.conf:
-# without one, glibc (>= 2.35) looks host names up in /etc/hosts, then DNS, and both are built
-# into the static binary. Stop here if the binary would need a loader or shared libraries.
-RUN cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ca-certificates.crt \
-    && printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' \
-        'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' > /rootfs/etc/passwd \
-    && printf '%s\n' 'root:x:0:' 'nonroot:x:65532:' > /rootfs/etc/group \
-    && readelf --program-headers --dynamic /rootfs/gitops-bot > /tmp/elf \
-    && if grep -q -e INTERP -e '(NEEDED)' /tmp/elf; then \
-        echo 'error: gitops-bot is not statically linked' >&2; exit 1; \
-    fi \
-    && /rootfs/gitops-bot --version
+    && docker/make-rootfs "target/${target}/${PROFILE}/gitops-bot" /rootfs
 
-# The image for GitLab CI jobs: a static busybox shell, with gitops-bot on PATH.
-FROM busybox:1.37-musl AS ci
+# The root filesystem of both images. CI builds it from the static binary it has already
+# built and puts it in place of this stage, without the rust image (.ci/check-image):
+#   buildah build --build-context rootfs=DIR ...
+FROM scratch AS rootfs
+COPY --from=build /rootfs/ /
+
+# The image for GitLab CI jobs: a static busybox shell, with gitops-bot on PATH. CI_BASE
+# replaces the base where docker.io cannot be reached (.ci/check-image uses Debian's
+# busybox-static).
+FROM ${CI_BASE} AS ci
 ARG VERSION=
 ARG GITOPS_BOT_COMMIT=
 ARG CREATED=
@@ -71,8 +67,8 @@ LABEL org.opencontainers.image.title="gitops-bot (CI job image)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${GITOPS_BOT_COMMIT}" \
       org.opencontainers.image.created="${CREATED}"
-COPY --from=build /rootfs/gitops-bot /usr/local/bin/gitops-bot
-COPY --from=build /rootfs/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=rootfs /gitops-bot /usr/local/bin/gitops-bot
+COPY --from=rootfs /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN ln -s /usr/local/bin/gitops-bot /gitops-bot \
     && echo 'nonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh' >> /etc/passwd \
     && echo 'nonroot:x:65532:' >> /etc/group \
@@ -98,7 +94,7 @@ LABEL org.opencontainers.image.title="gitops-bot" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${GITOPS_BOT_COMMIT}" \
       org.opencontainers.image.created="${CREATED}"
-COPY --from=build /rootfs/ /
+COPY --from=rootfs / /
 USER 65532:65532
 # `gitops-bot serve` listens here by default.
 EXPOSE 8080
