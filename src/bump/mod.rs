@@ -403,3 +403,44 @@ impl BumpPlan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(paths: &[&str]) -> Vec<String> {
+        paths.iter().map(|p| scope_path(p).unwrap()).collect()
+    }
+
+    #[test]
+    fn ci_files_are_searched_only_when_a_path_names_ci_configuration() {
+        for file in [
+            ".gitlab-ci.yml",
+            ".gitlab/ci/deploy.yml",
+            ".github/workflows/x.yaml",
+        ] {
+            assert!(is_ci_path(file), "{file}");
+            assert!(!is_searched(file, &[]), "{file}");
+            assert!(!is_searched(file, &scope(&["."])), "{file}");
+        }
+        assert!(is_searched(".gitlab-ci.yml", &scope(&["./.gitlab-ci.yml"])));
+        assert!(is_searched(".gitlab/ci/deploy.yml", &scope(&[".gitlab/"])));
+        assert!(is_searched(
+            ".gitlab/ci/deploy.yml",
+            &scope(&[".gitlab/ci"])
+        ));
+        assert!(!is_searched(".gitlab/ci/deploy.yml", &scope(&[".github"])));
+        assert!(is_searched("deploy/.gitlab-ci.yml", &[]));
+        assert!(!is_ci_path(".gitlabx/a.yaml"));
+    }
+
+    #[test]
+    fn kustomization_files_are_yaml_whatever_their_name() {
+        for path in ["a.yaml", "b/c.yml", "Kustomization", "base/Kustomization"] {
+            assert!(is_yaml_path(path), "{path}");
+        }
+        for path in ["Kustomization.txt", "kustomization", "README.md"] {
+            assert!(!is_yaml_path(path), "{path}");
+        }
+    }
+}

@@ -134,3 +134,51 @@ pub fn line_column(text: &str, at: usize) -> (usize, usize) {
         before[line_start..].chars().count() + 1,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forms::find_sites;
+    use crate::image_ref::ImageRef;
+    use crate::manifest::YamlFile;
+
+    fn loose(
+        text: &str,
+        image: &str,
+        setter: Option<&str>,
+    ) -> Vec<(usize, usize, String, Option<String>)> {
+        let file = YamlFile::parse(text).unwrap();
+        let source = Source { text, file: &file };
+        let target = Target {
+            image: ImageRef::parse(image).unwrap(),
+            setter: setter.map(str::to_string),
+        };
+        let sites = find_sites(text, &file, false);
+        loose_mentions(source, &sites, &target)
+            .into_iter()
+            .map(|l| (l.line, l.column, l.token, l.reason))
+            .collect()
+    }
+
+    #[test]
+    fn mentions_outside_sites_are_placed_and_explained() {
+        let text = "containers:\n- image: r.io/a/app:1\n  args: [\"--img=r.io/a/app:1\"]\n  env: [{name: X, value: r.io/a/app:2}]\npatch: |\n  value: r.io/a/app:1\nr.io/a/app:1: key\n";
+        let found = loose(text, "r.io/a/app:2", None);
+        assert_eq!(
+            found,
+            [
+                (3, 17, "r.io/a/app:1".into(), Some("inside the string under `args`, not an image field of its own".into())),
+                (4, 26, "r.io/a/app:2".into(), None),
+                (6, 10, "r.io/a/app:1".into(), Some("inside the block scalar under `patch`: text (a patch, a script), never edited".into())),
+            ]
+        );
+        assert_eq!(loose(text, "r.io/a/app:2", Some("ns:p")), []);
+        assert_eq!(loose(text, "r.io/a/other:2", None), []);
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_column("é\nab", 4), (2, 2));
+        assert_eq!(line_column("ab", 0), (1, 1));
+    }
+}

@@ -236,3 +236,68 @@ impl Entry {
         Ok(edits)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(
+        name: &str,
+        new_name: Option<&str>,
+        new_tag: Option<&str>,
+        digest: Option<&str>,
+    ) -> Result<String, String> {
+        let values = Values {
+            name: ImageRef::parse(name).unwrap(),
+            new_name: new_name.map(|n| ImageRef::parse(n).unwrap()),
+            new_tag,
+            digest,
+        };
+        let (tag, digest) = values.rendered()?;
+        Ok(display(values.deployed().name.as_str(), tag, digest))
+    }
+
+    const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    /// The cases checked against `kubectl kustomize` (kustomize v5.5.0), for an image the
+    /// entry matches that carries no version of its own unless `name` says it does.
+    #[test]
+    fn the_version_kustomize_renders() {
+        assert_eq!(rendered("app", None, Some("2"), None), Ok("app:2".into()));
+        assert_eq!(rendered("app", None, None, Some(D)), Ok(format!("app@{D}")));
+        assert_eq!(
+            rendered("app", None, Some("2"), Some(D)),
+            Ok(format!("app:2@{D}"))
+        );
+        assert_eq!(rendered("app:11", None, None, None), Ok("app:11".into()));
+        assert_eq!(
+            rendered("app:11", Some("reg/app"), Some("12"), None),
+            Ok("reg/app:12".into())
+        );
+        assert_eq!(
+            rendered("app", Some(&format!("reg/app:3@{D}")), None, None),
+            Ok(format!("reg/app:3@{D}"))
+        );
+        assert_eq!(
+            rendered("app", Some("reg/app:3"), None, Some(D)),
+            Ok(format!("reg/app:3@{D}"))
+        );
+    }
+
+    #[test]
+    fn mixes_that_render_invalid_references_are_refused() {
+        for (name, new_name, new_tag, digest) in [
+            ("app", "reg/app:3", Some("x"), None),
+            (
+                "app",
+                "reg/app@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+                None,
+                Some(D),
+            ),
+            ("app:8", "reg/app:3", None, None),
+        ] {
+            let err = rendered(name, Some(new_name), new_tag, digest).unwrap_err();
+            assert!(err.contains("not a valid reference"), "{err}");
+        }
+    }
+}
