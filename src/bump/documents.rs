@@ -25,10 +25,13 @@ pub(super) enum Part<'t> {
 const TEMPLATE_ACTION: &str = "{{";
 
 /// The parts of `text`, or the first YAML error of a part without template actions (its
-/// position in the whole file).
+/// position in the whole file). A document holds template actions when it contains `{{` and
+/// YAML cannot read it, or reads it only as mapping keys made of mappings (what an unquoted
+/// `{{ .Release.Name }}` parses as); `{{` inside a quoted value is just text.
 pub(super) fn parts(text: &str) -> Result<Vec<Part<'_>>, TreeError> {
-    let error = match YamlFile::parse(text) {
-        Ok(file) => {
+    let maybe_templated = text.contains(TEMPLATE_ACTION);
+    match YamlFile::parse(text) {
+        Ok(file) if !(maybe_templated && file.has_complex_keys()) => {
             return Ok(vec![Part::Yaml {
                 offset: 0,
                 lines: 0,
@@ -36,25 +39,25 @@ pub(super) fn parts(text: &str) -> Result<Vec<Part<'_>>, TreeError> {
                 file,
             }]);
         }
-        Err(e) => e,
-    };
-    if !text.contains(TEMPLATE_ACTION) {
-        return Err(error);
+        Err(e) if !maybe_templated => return Err(e),
+        _ => {}
     }
     let mut parts = Vec::new();
     let mut lines = 0;
     for range in documents(text) {
         let offset = range.start;
         let part = &text[range];
-        if part.contains(TEMPLATE_ACTION) {
+        let parsed = YamlFile::parse(part);
+        let templated = part.contains(TEMPLATE_ACTION)
+            && parsed.as_ref().map_or(true, YamlFile::has_complex_keys);
+        if templated {
             parts.push(Part::Templated { lines, text: part });
         } else {
-            let file = YamlFile::parse(part).map_err(|e| e.shifted(lines))?;
             parts.push(Part::Yaml {
                 offset,
                 lines,
                 text: part,
-                file,
+                file: parsed.map_err(|e| e.shifted(lines))?,
             });
         }
         lines += part.matches('\n').count();
@@ -109,6 +112,23 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, [(true, 0, 0), (false, 0, 1), (true, 39, 4)]);
+    }
+
+    #[test]
+    fn unquoted_template_actions_make_a_document_templated_quoted_ones_do_not() {
+        let templated = |text| {
+            parts(text)
+                .unwrap()
+                .iter()
+                .map(|p| matches!(p, Part::Templated { .. }))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            templated("a: 1\n---\nname: {{ .Release.Name }}\n"),
+            [false, true]
+        );
+        assert_eq!(templated("a: \"{{ .Values.a }}\"\n---\nb: 1\n"), [false]);
+        assert_eq!(templated("{? {a: 1}: 1}\n"), [false]);
     }
 
     #[test]

@@ -195,6 +195,21 @@ impl YamlFile {
         self.is_key(id, MERGE_KEY)
     }
 
+    /// Whether a mapping has a key that is itself a mapping or a list: never so in Kubernetes
+    /// or Helm YAML, but what an unquoted Go template action (`name: {{ .Release.Name }}`)
+    /// parses as.
+    pub fn has_complex_keys(&self) -> bool {
+        self.nodes.iter().any(|node| match node {
+            Node::Mapping { entries, .. } => entries.iter().any(|&(key, _)| {
+                matches!(
+                    self.nodes[self.resolve(key)],
+                    Node::Mapping { .. } | Node::Sequence { .. }
+                )
+            }),
+            _ => false,
+        })
+    }
+
     /// Every node with its id, in source order.
     pub fn iter(&self) -> impl Iterator<Item = (NodeId, &Node)> {
         self.nodes.iter().enumerate()
