@@ -9,21 +9,7 @@ use common::*;
 const IMAGE: &str = "registry.example.com/group/app";
 
 fn bump(dir: &std::path::Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "bump",
-        "--local",
-        dir.to_str().unwrap(),
-        "--image",
-        "registry.example.com/group/app:v2",
-        "--output",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    gitops_bot(&args)
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    bump_json(dir, "registry.example.com/group/app:v2", extra)
 }
 
 #[test]

@@ -365,17 +365,9 @@ fn helm_templates_are_counted_and_their_mentions_of_the_image_listed() {
         "chart/templates/d.yaml",
         "kind: Pod\nspec:\n  containers:\n  - image: app:1\n---\nspec:\n  {{- if .Values.x }}\n  containers:\n  - image: app:1\n  {{- end }}\n",
     );
-    let run = gitops_bot(&[
-        "bump",
-        "--local",
-        dir.path().to_str().unwrap(),
-        "--image",
-        "app:2",
-        "--output",
-        "json",
-    ]);
+    let run = bump_json(dir.path(), "app:2", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let report = json(&run);
     assert_eq!(report["changes"][0]["line"], 4, "{report}");
     assert_eq!(report["skipped"][0]["line"], 9, "{report}");
     assert_eq!(report["skipped"][0]["form"], "mention", "{report}");
@@ -561,17 +553,9 @@ fn json_lines_point_at_the_changed_kustomize_and_helm_lines() {
         "values.yaml",
         "image:\n  repository: app\n  pullPolicy: Always\n  tag: \"1\"\n",
     );
-    let run = gitops_bot(&[
-        "bump",
-        "--local",
-        dir.path().to_str().unwrap(),
-        "--image",
-        "app:2",
-        "--output",
-        "json",
-    ]);
+    let run = bump_json(dir.path(), "app:2", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = json(&run);
     let at = |i: usize| {
         let c = &v["changes"][i];
         format!(
