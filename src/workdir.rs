@@ -25,7 +25,8 @@ pub struct Walk {
     pub warnings: Vec<Warning>,
 }
 
-/// The directories to walk: DIR itself, or each of `subdirs` (relative to DIR, inside it).
+/// Where to walk: DIR itself, or each of `subdirs` (relative to DIR, inside it; a
+/// directory or one file).
 fn starts(root: &Path, dir: &Path, subdirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut starts = Vec::new();
     for sub in subdirs {
@@ -80,7 +81,7 @@ pub fn walk_yaml(
     };
     starts(&root, dir, subdirs)?
         .par_iter()
-        .try_for_each(|start| walker.directory(start))?;
+        .try_for_each(|start| walker.start(start))?;
     Ok(out.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
@@ -103,13 +104,28 @@ impl<F: Fn(&str, &[u8]) -> Examined + Sync> Walker<'_, F> {
         entries.par_iter().try_for_each(|entry| self.entry(entry))
     }
 
+    /// A `--path` names a directory to walk or a single file.
+    fn start(&self, start: &Path) -> Result<()> {
+        if start.is_dir() {
+            return self.directory(start);
+        }
+        let kind = fs::symlink_metadata(start)
+            .with_context(|| format!("cannot read {}", start.display()))?
+            .file_type();
+        self.file(start.to_path_buf(), kind)
+    }
+
     fn entry(&self, entry: &fs::DirEntry) -> Result<()> {
         let path = entry.path();
         let kind = entry
             .file_type()
             .with_context(|| format!("cannot read {}", path.display()))?;
+        self.file(path, kind)
+    }
+
+    fn file(&self, path: PathBuf, kind: fs::FileType) -> Result<()> {
         if kind.is_dir() {
-            return if entry.file_name() == ".git" {
+            return if path.file_name().is_some_and(|n| n == ".git") {
                 Ok(())
             } else {
                 self.directory(&path)

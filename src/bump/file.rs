@@ -6,7 +6,9 @@
 
 use serde::Serialize;
 
-use crate::forms::{Form, Outcome, Source, Target, find_sites};
+use super::documents::{Part, parts};
+use crate::forms::mention::MentionFinder;
+use crate::forms::{Form, Outcome, Site, Source, Target, find_sites, loose_mentions};
 use crate::image_ref::ImageRef;
 use crate::manifest::{Splice, TreeError, YamlFile, apply};
 
@@ -38,6 +40,15 @@ pub struct FileBump {
     pub skipped: Vec<Kept>,
     /// The new text, when something changed.
     pub edited: Option<String>,
+    /// Documents skipped for holding Go/Helm template actions.
+    pub templated: usize,
+}
+
+impl FileBump {
+    /// Nothing of the image here: no change, nothing current, nothing skipped.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.current.is_empty() && self.skipped.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,34 +63,31 @@ pub enum FileError {
 
 /// Bumps `target` in one file's text.
 pub fn bump_file(text: &str, target: &Target) -> Result<FileBump, FileError> {
-    let file = YamlFile::parse(text)?;
     let mut result = FileBump::default();
     let mut splices: Vec<Splice> = Vec::new();
-    for site in plan(text, &file, target) {
-        let (site, outcome) = site;
-        let kept = |reference: String, reason: Option<String>| Kept {
-            line: site.line,
-            column: site.column,
-            form: site.form,
-            reference,
-            reason,
-        };
-        match outcome {
-            Outcome::NoMatch => {}
-            Outcome::Current { reference } => result.current.push(kept(reference, None)),
-            Outcome::Skipped { reference, reason } => {
-                result.skipped.push(kept(reference, Some(reason)));
+    for part in parts(text)? {
+        match part {
+            Part::Yaml {
+                offset,
+                lines,
+                text,
+                file,
+            } => {
+                let found = bump_part(text, &file, target, lines, &mut result);
+                splices.extend(found.into_iter().map(|s| Splice {
+                    range: s.range.start + offset..s.range.end + offset,
+                    text: s.text,
+                }));
             }
-            Outcome::Update { edits, old, new } => {
-                let (line, column) = changed_at(text, &edits).unwrap_or((site.line, site.column));
-                splices.extend(edits);
-                result.changes.push(Change {
-                    line,
-                    column,
-                    form: site.form,
-                    old,
-                    new,
-                });
+            Part::Templated { lines, text, .. } => {
+                result.templated += 1;
+                let reason = format!(
+                    "in the document of lines {}-{}, which holds Go/Helm template actions ({{{{ … }}}}): not YAML until rendered, so never edited",
+                    lines + 1,
+                    lines + text.lines().count()
+                );
+                let skipped = mentions_in_text(text, target, lines, &reason);
+                result.skipped.extend(skipped);
             }
         }
     }
@@ -90,6 +98,87 @@ pub fn bump_file(text: &str, target: &Target) -> Result<FileBump, FileError> {
     recheck(&edited, target)?;
     result.edited = Some(edited);
     Ok(result)
+}
+
+/// Plans one YAML part (lines counted from the part's start + `lines`) into `result`;
+/// returns its splices, relative to the part.
+fn bump_part(
+    text: &str,
+    file: &YamlFile,
+    target: &Target,
+    lines: usize,
+    result: &mut FileBump,
+) -> Vec<Splice> {
+    let mut splices = Vec::new();
+    let planned = plan(text, file, target);
+    for (site, outcome) in &planned {
+        let kept = |reference: &String, reason: Option<&String>| Kept {
+            line: site.line + lines,
+            column: site.column,
+            form: site.form,
+            reference: reference.clone(),
+            reason: reason.cloned(),
+        };
+        match outcome {
+            Outcome::NoMatch => {}
+            Outcome::Current { reference } => result.current.push(kept(reference, None)),
+            Outcome::Skipped { reference, reason } => {
+                result.skipped.push(kept(reference, Some(reason)));
+            }
+            Outcome::Update { edits, old, new } => {
+                let (line, column) = changed_at(text, edits).unwrap_or((site.line, site.column));
+                splices.extend(edits.iter().cloned());
+                result.changes.push(Change {
+                    line: line + lines,
+                    column,
+                    form: site.form,
+                    old: old.clone(),
+                    new: new.clone(),
+                });
+            }
+        }
+    }
+    let sites: Vec<Site> = planned.into_iter().map(|(site, _)| site).collect();
+    for loose in loose_mentions(Source { text, file }, &sites, target) {
+        let kept = Kept {
+            line: loose.line + lines,
+            column: loose.column,
+            form: Form::Mention,
+            reference: loose.token,
+            reason: loose.reason.clone(),
+        };
+        match loose.reason {
+            None => result.current.push(kept),
+            Some(_) => result.skipped.push(kept),
+        }
+    }
+    splices
+}
+
+/// Each mention of `target` in `text` (not parsed: a templated document, a CI file), as a
+/// skipped reference for `reason`; line numbers start after `lines`. Comment lines are left
+/// out: they hold no value.
+pub fn mentions_in_text(text: &str, target: &Target, lines: usize, reason: &str) -> Vec<Kept> {
+    let finder = MentionFinder::new(&target.image.name);
+    if target.setter.is_some() || !finder.may_be_in(text) {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        for range in finder.find(line) {
+            found.push(Kept {
+                line: lines + n + 1,
+                column: line[..range.start].chars().count() + 1,
+                form: Form::Mention,
+                reference: line[range].to_string(),
+                reason: Some(reason.to_string()),
+            });
+        }
+    }
+    found
 }
 
 /// Every reference to `image`'s repository in `text`, in file order, as written (editable or
@@ -107,15 +196,23 @@ pub fn references(text: &str, image: &ImageRef) -> Result<Vec<String>, FileError
         image: probe,
         setter: None,
     };
-    let file = YamlFile::parse(text)?;
-    Ok(plan(text, &file, &target)
-        .into_iter()
-        .filter_map(|(_, outcome)| match outcome {
-            Outcome::NoMatch => None,
-            Outcome::Current { reference } | Outcome::Skipped { reference, .. } => Some(reference),
-            Outcome::Update { old, .. } => Some(old),
-        })
-        .collect())
+    let mut found = Vec::new();
+    for part in parts(text)? {
+        if let Part::Yaml { text, file, .. } = part {
+            found.extend(
+                plan(text, &file, &target)
+                    .into_iter()
+                    .filter_map(|(_, outcome)| match outcome {
+                        Outcome::NoMatch => None,
+                        Outcome::Current { reference } | Outcome::Skipped { reference, .. } => {
+                            Some(reference)
+                        }
+                        Outcome::Update { old, .. } => Some(old),
+                    }),
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// Where the first of `edits` puts new bytes: its 1-based line and column (in characters)
@@ -137,7 +234,7 @@ fn changed_at(text: &str, edits: &[Splice]) -> Option<(usize, usize)> {
     }
 }
 
-fn plan(text: &str, file: &YamlFile, target: &Target) -> Vec<(crate::forms::Site, Outcome)> {
+fn plan(text: &str, file: &YamlFile, target: &Target) -> Vec<(Site, Outcome)> {
     let source = Source { text, file };
     find_sites(text, file, target.setter.is_some())
         .into_iter()
@@ -149,13 +246,21 @@ fn plan(text: &str, file: &YamlFile, target: &Target) -> Vec<(crate::forms::Site
 }
 
 fn recheck(edited: &str, target: &Target) -> Result<(), FileError> {
-    let file = YamlFile::parse(edited).map_err(|e| FileError::Recheck(e.to_string()))?;
-    for (site, outcome) in plan(edited, &file, target) {
-        if let Outcome::Update { old, new, .. } = outcome {
-            return Err(FileError::Recheck(format!(
-                "line {} would still change from {old} to {new}",
-                site.line
-            )));
+    let parts = parts(edited).map_err(|e| FileError::Recheck(e.to_string()))?;
+    for part in parts {
+        let Part::Yaml {
+            lines, text, file, ..
+        } = part
+        else {
+            continue;
+        };
+        for (site, outcome) in plan(text, &file, target) {
+            if let Outcome::Update { old, new, .. } = outcome {
+                return Err(FileError::Recheck(format!(
+                    "line {} would still change from {old} to {new}",
+                    site.line + lines
+                )));
+            }
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! results are gathered into one [`BumpPlan`] that knows the changes, the diff and the
 //! summary. Nothing here reads or writes files.
 
+mod documents;
 pub mod existing;
 mod file;
 pub mod merge_request;
@@ -13,11 +14,12 @@ use std::fmt;
 use memchr::memmem;
 use serde::Serialize;
 
-pub use file::{Change, FileBump, FileError, Kept, bump_file, references};
+pub use file::{Change, FileBump, FileError, Kept, bump_file, mentions_in_text, references};
 
 use crate::diff::unified_diff;
 use crate::forms::Target;
 use crate::plural::count;
+use crate::render_plan::is_kustomization_file;
 
 /// A `--path`/environment path as the repository-relative prefix it stands for, or why it
 /// is not one.
@@ -45,10 +47,33 @@ pub fn in_scope(file: &str, scope: &[String]) -> bool {
         })
 }
 
-/// Whether a repository path names a YAML file.
+/// Whether a repository path names a YAML file: `*.yaml`, `*.yml`, or a kustomization by
+/// any name kustomize reads (`Kustomization` has no extension).
 pub fn is_yaml_path(path: &str) -> bool {
-    path.ends_with(".yaml") || path.ends_with(".yml")
+    path.ends_with(".yaml") || path.ends_with(".yml") || is_kustomization_file(path)
 }
+
+/// The repository's own CI configuration (`.gitlab-ci.yml`, `.gitlab/`, `.github/`): pipeline
+/// definitions that may name the image they build, not deployment config.
+pub fn is_ci_path(path: &str) -> bool {
+    path == ".gitlab-ci.yml" || path.starts_with(".gitlab/") || path.starts_with(".github/")
+}
+
+/// Whether `file` is searched for `scope` (see [`in_scope`]): CI files only when a scope
+/// path names CI configuration itself (`--path .gitlab-ci.yml`, `--path .gitlab/ci`), never
+/// through a wider one (`--path .`).
+pub fn is_searched(file: &str, scope: &[String]) -> bool {
+    if !is_ci_path(file) {
+        return in_scope(file, scope);
+    }
+    scope.iter().any(|p| {
+        (p == ".gitlab" || p == ".github" || is_ci_path(p))
+            && in_scope(file, std::slice::from_ref(p))
+    })
+}
+
+/// Why a CI file is listed instead of searched.
+const CI_FILE_REASON: &str = "the repository's own CI configuration, not deployment config: searched only when --path or an environment's paths name it";
 
 /// Larger files are skipped: no real manifest is near this, and it bounds memory per file.
 pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
@@ -109,45 +134,100 @@ pub enum Examined {
     /// The file cannot mention the image (cheap byte search): not parsed.
     Unrelated,
     Matched(FilePlan),
-    /// Not YAML because it is a Go/Helm template (`{{ … }}`): expected, so not a warning.
+    /// Holds Go/Helm template actions (`{{ … }}`) and nothing of the image elsewhere: its
+    /// templated documents are expected, so not a warning.
     Template,
+    /// Not searched (a CI file outside the scope named): the mentions of the image it holds,
+    /// listed as skipped.
+    NotSearched(Option<FilePlan>),
     Warning(Warning),
 }
 
-/// The bytes every file that could reference the target must contain. Cheap to search for,
-/// so most files of a large repository are never parsed.
-pub fn needle(target: &Target) -> memmem::Finder<'static> {
-    let needle = match &target.setter {
-        Some(_) => "$imagepolicy".to_string(),
-        None => target.image.name.last_component().to_string(),
-    };
-    memmem::Finder::new(needle.as_bytes()).into_owned()
+/// Examines files for one target and scope.
+pub struct Examiner {
+    target: Target,
+    scope: Vec<String>,
+    needle: memmem::Finder<'static>,
 }
 
-/// Examines one file's bytes.
-/// Only a file that may reference the target is copied and parsed.
-pub fn examine(path: &str, bytes: &[u8], target: &Target, needle: &memmem::Finder) -> Examined {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Examined::Warning(Warning::file(path, "not UTF-8; skipped"));
-    };
-    if needle.find(bytes).is_none() {
-        return Examined::Unrelated;
-    }
-    match bump_file(text, target) {
-        Ok(bump)
-            if bump.changes.is_empty() && bump.current.is_empty() && bump.skipped.is_empty() =>
-        {
-            Examined::Unrelated
+impl Examiner {
+    /// `scope` as [`scope_path`] gives it (all files when empty).
+    pub fn new(target: &Target, scope: &[String]) -> Self {
+        // The bytes every file that could reference the target must contain. Cheap to search
+        // for, so most files of a large repository are never parsed.
+        let needle = match &target.setter {
+            Some(_) => "$imagepolicy".to_string(),
+            None => target.image.name.last_component().to_string(),
+        };
+        Examiner {
+            target: target.clone(),
+            scope: scope.to_vec(),
+            needle: memmem::Finder::new(needle.as_bytes()).into_owned(),
         }
+    }
+
+    /// Whether a file with these bytes could reference the target.
+    pub fn may_reference(&self, bytes: &[u8]) -> bool {
+        self.needle.find(bytes).is_some()
+    }
+
+    /// Whether a repository path is searched at all (in scope, and not a CI file the scope
+    /// leaves out).
+    pub fn in_scope(&self, path: &str) -> bool {
+        in_scope(path, &self.scope)
+    }
+
+    /// Examines one file's bytes. Only a file that may reference the target is copied and
+    /// parsed.
+    pub fn examine(&self, path: &str, bytes: &[u8]) -> Examined {
+        let searched = is_searched(path, &self.scope);
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            if !searched {
+                return Examined::NotSearched(None);
+            }
+            return Examined::Warning(Warning::file(path, "not UTF-8; skipped"));
+        };
+        if !self.may_reference(bytes) {
+            return if searched {
+                Examined::Unrelated
+            } else {
+                Examined::NotSearched(None)
+            };
+        }
+        if !searched {
+            let skipped = mentions_in_text(text, &self.target, 0, CI_FILE_REASON);
+            return Examined::NotSearched((!skipped.is_empty()).then(|| FilePlan {
+                path: path.to_string(),
+                original: text.to_string(),
+                bump: FileBump {
+                    skipped,
+                    ..FileBump::default()
+                },
+            }));
+        }
+        examine_text(path, text, &self.target)
+    }
+}
+
+fn examine_text(path: &str, text: &str, target: &Target) -> Examined {
+    let bump = bump_file(text, target);
+    if let Ok(b) = &bump
+        && b.templated > 0
+    {
+        tracing::debug!(
+            file = path,
+            documents = b.templated,
+            "Go/Helm template documents, not YAML; skipped"
+        );
+    }
+    match bump {
+        Ok(bump) if bump.is_empty() && bump.templated > 0 => Examined::Template,
+        Ok(bump) if bump.is_empty() => Examined::Unrelated,
         Ok(bump) => Examined::Matched(FilePlan {
             path: path.to_string(),
             original: text.to_string(),
             bump,
         }),
-        Err(FileError::Yaml(_)) if text.contains("{{") => {
-            tracing::debug!(file = path, "Go/Helm template, not YAML; skipped");
-            Examined::Template
-        }
         Err(FileError::Yaml(e)) => Examined::Warning(Warning {
             file: path.to_string(),
             line: Some(e.line()),
@@ -179,8 +259,12 @@ pub enum PlanError {
     },
     #[error("{image} is referenced but no reference can be updated:\n{reasons}")]
     NoneEditable { image: String, reasons: String },
-    #[error("--strict: {} above; nothing written", count(*problems, "warning"))]
-    Strict { problems: usize },
+    #[error(
+        "--strict: {} and {} above; nothing written",
+        count(*warnings, "warning"),
+        count(*skipped, "skipped reference")
+    )]
+    Strict { warnings: usize, skipped: usize },
 }
 
 impl BumpPlan {
@@ -200,6 +284,10 @@ impl BumpPlan {
             match e {
                 Examined::Unrelated => {}
                 Examined::Matched(f) => plan.files.push(f),
+                Examined::NotSearched(listed) => {
+                    plan.files_searched = plan.files_searched.saturating_sub(1);
+                    plan.files.extend(listed);
+                }
                 Examined::Warning(w) => plan.warnings.push(w),
                 Examined::Template => plan.templates += 1,
             }
@@ -252,12 +340,12 @@ impl BumpPlan {
     }
 
     /// Fails when the image was not found at all, found only where it cannot be edited, or
-    /// (with `strict`) when anything was warned about.
+    /// (with `strict`) when anything was warned about or skipped.
     pub fn check(&self, image: &str, strict: bool) -> Result<(), PlanError> {
         self.check_found(image)?;
-        let problems = self.warnings.len() + self.skipped().count();
-        if strict && problems > 0 {
-            return Err(PlanError::Strict { problems });
+        let (warnings, skipped) = (self.warnings.len(), self.skipped().count());
+        if strict && warnings + skipped > 0 {
+            return Err(PlanError::Strict { warnings, skipped });
         }
         Ok(())
     }
@@ -313,5 +401,46 @@ impl BumpPlan {
             image: image.to_string(),
             reasons,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(paths: &[&str]) -> Vec<String> {
+        paths.iter().map(|p| scope_path(p).unwrap()).collect()
+    }
+
+    #[test]
+    fn ci_files_are_searched_only_when_a_path_names_ci_configuration() {
+        for file in [
+            ".gitlab-ci.yml",
+            ".gitlab/ci/deploy.yml",
+            ".github/workflows/x.yaml",
+        ] {
+            assert!(is_ci_path(file), "{file}");
+            assert!(!is_searched(file, &[]), "{file}");
+            assert!(!is_searched(file, &scope(&["."])), "{file}");
+        }
+        assert!(is_searched(".gitlab-ci.yml", &scope(&["./.gitlab-ci.yml"])));
+        assert!(is_searched(".gitlab/ci/deploy.yml", &scope(&[".gitlab/"])));
+        assert!(is_searched(
+            ".gitlab/ci/deploy.yml",
+            &scope(&[".gitlab/ci"])
+        ));
+        assert!(!is_searched(".gitlab/ci/deploy.yml", &scope(&[".github"])));
+        assert!(is_searched("deploy/.gitlab-ci.yml", &[]));
+        assert!(!is_ci_path(".gitlabx/a.yaml"));
+    }
+
+    #[test]
+    fn kustomization_files_are_yaml_whatever_their_name() {
+        for path in ["a.yaml", "b/c.yml", "Kustomization", "base/Kustomization"] {
+            assert!(is_yaml_path(path), "{path}");
+        }
+        for path in ["Kustomization.txt", "kustomization", "README.md"] {
+            assert!(!is_yaml_path(path), "{path}");
+        }
     }
 }

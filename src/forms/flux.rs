@@ -71,6 +71,10 @@ fn parse_policy(marker: &str) -> Option<(String, Field)> {
 }
 
 impl Setter {
+    pub(super) fn scalar(&self) -> NodeId {
+        self.scalar
+    }
+
     pub(super) fn plan(&self, source: Source<'_>, target: &Target) -> Outcome {
         if target.setter.as_deref() != Some(self.policy.as_str()) {
             return Outcome::NoMatch;

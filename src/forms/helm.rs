@@ -2,6 +2,8 @@
 //! `registry` (joined as `registry/repository`) and `digest`, under `image:` or any other key
 //! (`redis:`, `sidecar:`…). A digest written inside `tag` (`1.2@sha256:…`) is kept there.
 //! A mapping without `tag` takes the chart's default: it is reported, never given a new key.
+//! Keys inherited through YAML merge keys count (`sidecar: {<<: *app-image, tag: v1}`): the
+//! mapping's own `tag` is its own site, and an inherited one is edited once, at the anchor.
 
 use super::{Form, Outcome, SiteKind, Source, Target, Walker, display, update};
 use crate::image_ref::RepositoryName;
@@ -27,15 +29,28 @@ pub(super) fn visit(walker: &mut Walker<'_>, mapping: NodeId) {
     }
     let scalar_key = |key| file.get(mapping, key).filter(|v| file.scalar(*v).is_some());
     let image = HelmImage {
-        registry: scalar_key("registry"),
+        registry: scalar_key("registry").map(|v| file.resolve(v)),
         repository: file.resolve(repository),
         tag: scalar_key("tag").map(|v| file.resolve(v)),
         digest: scalar_key("digest").map(|v| file.resolve(v)),
     };
-    walker.push(Form::HelmValues, image.repository, SiteKind::Helm(image));
+    // Reported where the mapping says something of its own: its `repository`, or, when that
+    // is inherited through a merge key, its own `tag`.
+    let position = match (file.get_own(mapping, "repository"), image.tag) {
+        (None, Some(tag)) => tag,
+        _ => image.repository,
+    };
+    walker.push(Form::HelmValues, position, SiteKind::Helm(image));
 }
 
 impl HelmImage {
+    pub(super) fn nodes(&self) -> Vec<NodeId> {
+        [self.registry, Some(self.repository), self.tag, self.digest]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     pub(super) fn plan(&self, source: Source<'_>, target: &Target) -> Outcome {
         let value = |id: Option<NodeId>| -> Option<&str> {
             id.and_then(|id| source.scalar(id))

@@ -6,11 +6,15 @@
 //! reason a person can act on) or an update as byte splices. Nothing here reads files or
 //! decides what to do with a skipped site.
 
+mod accounting;
 mod argocd;
 mod flux;
 mod helm;
 mod kustomize;
+pub mod mention;
 mod workloads;
+
+pub use accounting::{Loose, loose_mentions};
 
 use std::collections::HashSet;
 
@@ -25,8 +29,11 @@ use crate::manifest::{Node, NodeId, Scalar, Splice, YamlFile, encode, locate};
 pub enum Form {
     /// `image:` of an item of `containers`, `initContainers` or `ephemeralContainers`.
     Container,
-    /// Any other `image: repo:tag` string (CatalogSource, DevWorkspace, values files…).
+    /// Any other `image: repo:tag` string (CatalogSource, DevWorkspace, values files…), and
+    /// strings under keys ending in `image`/`Image` (`initImage`, `inline_image`).
     ImageField,
+    /// A pod's image volume: `volumes[].image.reference` (Kubernetes 1.31+).
+    ImageVolume,
     /// Helm-style `{registry?, repository, tag, digest?}` mapping.
     HelmValues,
     /// kustomize (or Flux Kustomization) `images:` entry.
@@ -35,6 +42,9 @@ pub enum Form {
     ArgocdKustomizeImages,
     /// A field marked with a Flux `{"$imagepolicy": …}` setter comment.
     FluxSetter,
+    /// A mention of the repository in no form above (a string, a block scalar, a templated
+    /// document, a CI file): reported, never edited.
+    Mention,
 }
 
 impl Form {
@@ -42,10 +52,12 @@ impl Form {
         match self {
             Form::Container => "container",
             Form::ImageField => "image-field",
+            Form::ImageVolume => "image-volume",
             Form::HelmValues => "helm-values",
             Form::KustomizeImages => "kustomize-images",
             Form::ArgocdKustomizeImages => "argocd-kustomize-images",
             Form::FluxSetter => "flux-setter",
+            Form::Mention => "mention",
         }
     }
 }
@@ -153,8 +165,10 @@ struct Walker<'a> {
     with_setters: bool,
     visited: HashSet<NodeId>,
     sites: Vec<Site>,
-    /// (form, primary node) already reported: aliases lead back to the same nodes.
-    seen: HashSet<(Form, NodeId)>,
+    /// The nodes of each site already reported (setter markers apart, as they overlay the
+    /// other forms): aliases and merge keys lead back to the same nodes, and a value
+    /// inherited through a merge key is one site, at its anchor.
+    seen: HashSet<(bool, Vec<NodeId>)>,
 }
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
@@ -205,7 +219,8 @@ impl Walker<'_> {
     }
 
     fn push(&mut self, form: Form, primary: NodeId, kind: SiteKind) {
-        if !self.seen.insert((form, primary)) {
+        let marker = matches!(kind, SiteKind::Setter(_));
+        if !self.seen.insert((marker, kind.nodes())) {
             return;
         }
         let (line, column) = self
@@ -221,7 +236,24 @@ impl Walker<'_> {
     }
 }
 
+impl SiteKind {
+    /// The scalars this site reads, in a fixed order.
+    fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            SiteKind::RefString { scalar, .. } => vec![*scalar],
+            SiteKind::Helm(image) => image.nodes(),
+            SiteKind::Kustomize(entry) => entry.nodes(),
+            SiteKind::Setter(setter) => vec![setter.scalar()],
+        }
+    }
+}
+
 impl Site {
+    /// The scalars this site reads: a mention in one of them is this site's to report.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.kind.nodes()
+    }
+
     /// What bumping `target` means for this site.
     pub fn plan(&self, source: Source<'_>, target: &Target) -> Outcome {
         let setter_mode = target.setter.is_some();
@@ -246,8 +278,15 @@ fn plan_ref_string(source: Source<'_>, id: NodeId, prefix: usize, target: &Targe
     let Some(reference) = scalar.value.get(prefix..) else {
         return Outcome::NoMatch;
     };
-    // Invalid and templated values (`{{ .Values.x }}`, `${TAG}`) never parse, so never match.
+    // Invalid and templated values (`{{ .Values.x }}`, `${TAG}`) never parse, so never
+    // match; one that names the repository is reported, since its version is set elsewhere.
     let Ok(current) = ImageRef::parse(reference) else {
+        if mention::MentionFinder::new(&target.image.name).is_in(reference) {
+            return Outcome::Skipped {
+                reference: reference.to_string(),
+                reason: "not a literal image reference (a template or substitution): its version is set where the value comes from".into(),
+            };
+        }
         return Outcome::NoMatch;
     };
     if !current.name.same_repository(&target.image.name) {
@@ -268,7 +307,7 @@ fn plan_ref_string(source: Source<'_>, id: NodeId, prefix: usize, target: &Targe
 /// The tag and digest a reference should carry, or `None` when it already does. A tag-only
 /// bump to the tag already written keeps a digest someone pinned; to another tag it drops
 /// the now-stale digest.
-fn next_version<'t>(
+pub(crate) fn next_version<'t>(
     tag: Option<&str>,
     digest: Option<&str>,
     target: &'t Target,

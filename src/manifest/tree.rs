@@ -14,6 +14,11 @@ pub const MAX_DEPTH: usize = 256;
 
 pub type NodeId = usize;
 
+/// The YAML 1.1 merge key, which Kubernetes (go-yaml), Helm and kustomize all honour.
+const MERGE_KEY: &str = "<<";
+/// Merge keys followed through at most this many levels (merges of merges).
+const MAX_MERGE_DEPTH: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct Scalar {
     pub value: String,
@@ -23,6 +28,13 @@ pub struct Scalar {
     /// 1-based line and column (column in characters).
     pub line: usize,
     pub column: usize,
+}
+
+impl Scalar {
+    /// A literal (`|`) or folded (`>`) block scalar: text, not a one-line value.
+    pub fn is_block(&self) -> bool {
+        matches!(self.style, ScalarStyle::Literal | ScalarStyle::Folded)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +79,25 @@ impl TreeError {
     pub fn column(&self) -> usize {
         match self {
             TreeError::Syntax { column, .. } | TreeError::TooDeep { column, .. } => *column,
+        }
+    }
+
+    /// The same error in a file where the parsed text starts after `lines` more lines.
+    pub fn shifted(self, lines: usize) -> Self {
+        match self {
+            TreeError::Syntax {
+                line,
+                column,
+                message,
+            } => TreeError::Syntax {
+                line: line + lines,
+                column,
+                message,
+            },
+            TreeError::TooDeep { line, column } => TreeError::TooDeep {
+                line: line + lines,
+                column,
+            },
         }
     }
 
@@ -121,12 +152,67 @@ impl YamlFile {
         }
     }
 
-    /// The value under scalar key `key` in the mapping behind `id`.
+    /// The value under scalar key `key` in the mapping behind `id`, the way Kubernetes, Helm
+    /// and kustomize read it: the mapping's own entry, else one inherited through a merge key
+    /// (`<<: *a`, `<<: [*a, *b]`, earlier sources first). The value is the node where it is
+    /// written, so an inherited value is the anchor's own bytes.
     pub fn get(&self, id: NodeId, key: &str) -> Option<NodeId> {
+        self.get_merged(id, key, 0)
+    }
+
+    /// The value under `key` written in the mapping itself, ignoring merge keys.
+    pub fn get_own(&self, id: NodeId, key: &str) -> Option<NodeId> {
         self.entries(id)
             .iter()
-            .find(|(k, _)| self.scalar(*k).is_some_and(|s| s.value == key))
+            .find(|(k, _)| self.is_key(*k, key))
             .map(|(_, v)| *v)
+    }
+
+    fn get_merged(&self, id: NodeId, key: &str, depth: usize) -> Option<NodeId> {
+        if let Some(own) = self.get_own(id, key) {
+            return Some(own);
+        }
+        // A mapping can merge itself through its own anchor: the bound ends such cycles.
+        if depth >= MAX_MERGE_DEPTH {
+            return None;
+        }
+        let merged = self.get_own(id, MERGE_KEY)?;
+        match &self.nodes[self.resolve(merged)] {
+            Node::Mapping { .. } => self.get_merged(merged, key, depth + 1),
+            Node::Sequence { items } => items
+                .iter()
+                .find_map(|&source| self.get_merged(source, key, depth + 1)),
+            _ => None,
+        }
+    }
+
+    fn is_key(&self, id: NodeId, key: &str) -> bool {
+        self.scalar(id).is_some_and(|s| s.value == key)
+    }
+
+    /// Whether `id` is the key of a merge (`<<`).
+    pub fn is_merge_key(&self, id: NodeId) -> bool {
+        self.is_key(id, MERGE_KEY)
+    }
+
+    /// Whether a mapping has a key that is itself a mapping or a list: never so in Kubernetes
+    /// or Helm YAML, but what an unquoted Go template action (`name: {{ .Release.Name }}`)
+    /// parses as.
+    pub fn has_complex_keys(&self) -> bool {
+        self.nodes.iter().any(|node| match node {
+            Node::Mapping { entries, .. } => entries.iter().any(|&(key, _)| {
+                matches!(
+                    self.nodes[self.resolve(key)],
+                    Node::Mapping { .. } | Node::Sequence { .. }
+                )
+            }),
+            _ => false,
+        })
+    }
+
+    /// Every node with its id, in source order.
+    pub fn iter(&self) -> impl Iterator<Item = (NodeId, &Node)> {
+        self.nodes.iter().enumerate()
     }
 
     /// The string value under `key`, if it is a scalar.
@@ -346,6 +432,28 @@ mod tests {
         let x = f.get(root, "x").unwrap();
         let y = f.get(root, "y").unwrap();
         assert_eq!(f.resolve(y), x);
+    }
+
+    #[test]
+    fn merge_keys_inherit_with_own_keys_first_and_earlier_sources_winning() {
+        let text = "a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: [*a, *b]\n  x: 3\nd: {<<: *b}\ne: &e {<<: *e}\n";
+        let f = YamlFile::parse(text).unwrap();
+        let root = f.documents[0];
+        let at = |m: &str, k: &str| {
+            let m = f.get(root, m).unwrap();
+            f.get(m, k)
+                .and_then(|v| f.scalar(v))
+                .map(|s| (s.value.clone(), s.line))
+        };
+        assert_eq!(at("c", "x"), Some(("3".into(), 5)));
+        assert_eq!(at("c", "y"), Some(("1".into(), 1)));
+        assert_eq!(at("c", "z"), Some(("2".into(), 2)));
+        assert_eq!(at("d", "y"), Some(("2".into(), 2)));
+        assert_eq!(at("d", "x"), None);
+        // A mapping merging itself is a cycle that ends, not a stack overflow.
+        assert_eq!(at("e", "x"), None);
+        let c = f.get(root, "c").unwrap();
+        assert_eq!(f.get_own(c, "y"), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::bump::{BumpPlan, examine, needle};
+use crate::bump::{BumpPlan, Examiner};
 use crate::cli::{BumpArgs, OutputFormat, UsageError};
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
@@ -28,15 +28,10 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", config_path.display())),
     };
-    let scope: Vec<std::path::PathBuf> =
-        resolve_scope(&args.paths, args.environment.as_deref(), &config)?
-            .into_iter()
-            .map(std::path::PathBuf::from)
-            .collect();
-    let finder = needle(&target);
-    let walk = walk_yaml(dir, &scope, |path, bytes| {
-        examine(path, bytes, &target, &finder)
-    })?;
+    let scope = resolve_scope(&args.paths, args.environment.as_deref(), &config)?;
+    let examiner = Examiner::new(&target, &scope);
+    let starts: Vec<std::path::PathBuf> = scope.iter().map(std::path::PathBuf::from).collect();
+    let walk = walk_yaml(dir, &starts, |path, bytes| examiner.examine(path, bytes))?;
     let plan = BumpPlan::gather(walk.files, walk.examined, walk.warnings);
 
     let image = args.image.to_string();

@@ -21,7 +21,7 @@ use crate::bump::merge_request::{
     self, Action, BASE_TRAILER, Request, RollbackOf, rollback_branch,
 };
 use crate::bump::{
-    BumpPlan, Examined, MAX_FILE_SIZE, PlanError, Warning, examine, in_scope, is_yaml_path, needle,
+    BumpPlan, Examined, Examiner, MAX_FILE_SIZE, PlanError, Warning, is_searched, is_yaml_path,
 };
 use crate::commit_sha;
 use crate::config::{self, RepoConfig};
@@ -398,15 +398,14 @@ async fn read_snapshot(
     spec: &BumpSpec,
     target: &Target,
 ) -> Result<Snapshot> {
-    let finder = needle(target);
     // Only files that could reference the image (or that must be warned about) are kept.
     let keep = {
-        let finder = finder.clone();
+        let any_scope = Examiner::new(target, &[]);
         move |path: &str, bytes: &[u8]| {
             !is_yaml_path(path)
                 || path == config::FILE_NAME
                 || std::str::from_utf8(bytes).is_err()
-                || finder.find(bytes).is_some()
+                || any_scope.may_reference(bytes)
         }
     };
     let archive = gitlab
@@ -444,7 +443,7 @@ async fn read_snapshot(
     let dropped = archive
         .dropped
         .iter()
-        .filter(|p| in_scope(p, &scope))
+        .filter(|p| is_searched(p, &scope))
         .count();
     let warnings = archive
         .oversized
@@ -457,19 +456,19 @@ async fn read_snapshot(
                 .map(|path| Warning::file(path, "symbolic link; not followed")),
         )
         .collect();
+    let examiner = Examiner::new(target, &scope);
     let yaml: Vec<_> = archive
         .files
         .into_iter()
         .filter(|f| {
-            is_yaml_path(&f.path) && f.path != config::FILE_NAME && in_scope(&f.path, &scope)
+            is_yaml_path(&f.path) && f.path != config::FILE_NAME && examiner.in_scope(&f.path)
         })
         .collect();
     let searched = yaml.len() + dropped;
     // Parsing and planning every file is CPU work: on the blocking pool, across cores.
-    let target = target.clone();
     let examined: Vec<Examined> = crate::blocking::run(move || {
         yaml.par_iter()
-            .map(|f| examine(&f.path, &f.bytes, &target, &finder))
+            .map(|f| examiner.examine(&f.path, &f.bytes))
             .collect()
     })
     .await;

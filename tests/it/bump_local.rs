@@ -86,7 +86,7 @@ fn image_referenced_nowhere_fails_naming_the_files_searched() {
         "registry.example.com/root/other:1",
     ]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("error: registry.example.com/root/other:1 is referenced nowhere in the 6 YAML files searched"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: registry.example.com/root/other:1 is referenced nowhere in the 5 YAML files searched"), "{}", run.stderr);
 }
 
 #[test]
@@ -335,12 +335,12 @@ fn setter_mode_changes_only_marked_fields() {
 }
 
 #[test]
-fn helm_templates_are_skipped_quietly_and_counted() {
+fn helm_templates_are_counted_and_their_mentions_of_the_image_listed() {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
         "chart/templates/d.yaml",
-        "spec:\n  {{- if .Values.x }}\n  containers:\n  - image: app:1\n  {{- end }}\n",
+        "spec:\n  {{- if .Values.app }}\n  containers:\n  - image: {{ .Values.app }}\n  {{- end }}\n",
     );
     let run = gitops_bot(&[
         "bump",
@@ -356,6 +356,31 @@ fn helm_templates_are_skipped_quietly_and_counted() {
             .contains("in the 1 YAML file searched (1 Go/Helm template skipped)"),
         "{}",
         run.stderr
+    );
+
+    // A templated document that names the image is listed with its reason, and only that
+    // document is skipped: the plain documents of the same file are bumped.
+    write(
+        dir.path(),
+        "chart/templates/d.yaml",
+        "kind: Pod\nspec:\n  containers:\n  - image: app:1\n---\nspec:\n  {{- if .Values.x }}\n  containers:\n  - image: app:1\n  {{- end }}\n",
+    );
+    let run = bump_json(dir.path(), "app:2", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = json(&run);
+    assert_eq!(report["changes"][0]["line"], 4, "{report}");
+    assert_eq!(report["skipped"][0]["line"], 9, "{report}");
+    assert_eq!(report["skipped"][0]["form"], "mention", "{report}");
+    assert!(
+        report["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("lines 5-10, which holds Go/Helm template actions"),
+        "{report}"
+    );
+    assert_eq!(
+        read(dir.path(), "chart/templates/d.yaml"),
+        "kind: Pod\nspec:\n  containers:\n  - image: app:2\n---\nspec:\n  {{- if .Values.x }}\n  containers:\n  - image: app:1\n  {{- end }}\n"
     );
 }
 
@@ -528,17 +553,9 @@ fn json_lines_point_at_the_changed_kustomize_and_helm_lines() {
         "values.yaml",
         "image:\n  repository: app\n  pullPolicy: Always\n  tag: \"1\"\n",
     );
-    let run = gitops_bot(&[
-        "bump",
-        "--local",
-        dir.path().to_str().unwrap(),
-        "--image",
-        "app:2",
-        "--output",
-        "json",
-    ]);
+    let run = bump_json(dir.path(), "app:2", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = json(&run);
     let at = |i: usize| {
         let c = &v["changes"][i];
         format!(

@@ -117,3 +117,16 @@ pub fn run_without_leaking(mut cmd: Command, token: &str) -> Run {
     );
     run
 }
+
+/// `gitops-bot bump --local DIR --image IMAGE --output json` plus `extra` flags.
+pub fn bump_json(dir: &Path, image: &str, extra: &[&str]) -> Run {
+    let dir = dir.to_str().unwrap();
+    let mut args = vec!["bump", "--local", dir, "--image", image, "--output", "json"];
+    args.extend_from_slice(extra);
+    gitops_bot(&args)
+}
+
+/// The JSON document a run printed.
+pub fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}

@@ -1,8 +1,10 @@
 //! Golden edits: every `tests/fixtures/edits/NAME.yaml` starts with a comment
 //! `# bump: --image REF [--setter NS:POLICY]`; bumping it must give exactly the bytes of
 //! `NAME.golden.yaml` (the input itself when nothing changes) and the report in
-//! `NAME.golden.txt`. `UPDATE_GOLDEN=1 cargo test --test golden_edits` rewrites the goldens;
-//! review their diff before committing.
+//! `NAME.golden.txt`. Each LF fixture is also bumped as a CRLF file with a byte-order mark,
+//! which must give the golden bytes in that spelling and the same report.
+//! `UPDATE_GOLDEN=1 cargo test --test it golden_edits` rewrites the goldens; review their
+//! diff before committing.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -86,6 +88,78 @@ fn touched_lines(before: &str, after: &str) -> BTreeSet<usize> {
     lines
 }
 
+const BOM: char = '\u{feff}';
+
+/// The bumped text (the input when nothing changes or the bump fails) and the report.
+fn bump_and_report(text: &str, target: &Target, stem: &str) -> (String, String) {
+    let mut report = String::new();
+    let output = match bump_file(text, target) {
+        Ok(result) => {
+            for c in &result.changes {
+                writeln!(
+                    report,
+                    "changed {}:{} {} {} -> {}",
+                    c.line,
+                    c.column,
+                    c.form.as_str(),
+                    c.old,
+                    c.new
+                )
+                .unwrap();
+            }
+            for k in &result.current {
+                writeln!(
+                    report,
+                    "current {}:{} {} {}",
+                    k.line,
+                    k.column,
+                    k.form.as_str(),
+                    k.reference
+                )
+                .unwrap();
+            }
+            for k in &result.skipped {
+                writeln!(
+                    report,
+                    "skipped {}:{} {} {}: {}",
+                    k.line,
+                    k.column,
+                    k.form.as_str(),
+                    k.reference,
+                    k.reason.as_deref().unwrap_or_default()
+                )
+                .unwrap();
+            }
+            let out = result.edited.unwrap_or_else(|| text.to_string());
+            let touched = touched_lines(text, &out);
+            for c in &result.changes {
+                assert!(
+                    touched.contains(&c.line),
+                    "{stem}: change {} -> {} is reported at line {}, which the edit leaves alone (edited lines: {touched:?})",
+                    c.old,
+                    c.new,
+                    c.line
+                );
+            }
+            let again = bump_file(&out, target).unwrap();
+            assert!(
+                again.changes.is_empty(),
+                "{stem}: a second run changes {:?}",
+                again.changes
+            );
+            out
+        }
+        Err(e) => {
+            writeln!(report, "error {e}").unwrap();
+            text.to_string()
+        }
+    };
+    if report.is_empty() {
+        report.push_str("no reference\n");
+    }
+    (output, report)
+}
+
 #[test]
 fn fixtures_bump_to_their_goldens() {
     let files = fixtures();
@@ -96,70 +170,15 @@ fn fixtures_bump_to_their_goldens() {
         let target = target_of(&text, &path);
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         let dir = path.parent().unwrap();
-        let mut report = String::new();
-        let output = match bump_file(&text, &target) {
-            Ok(result) => {
-                for c in &result.changes {
-                    writeln!(
-                        report,
-                        "changed {}:{} {} {} -> {}",
-                        c.line,
-                        c.column,
-                        c.form.as_str(),
-                        c.old,
-                        c.new
-                    )
-                    .unwrap();
-                }
-                for k in &result.current {
-                    writeln!(
-                        report,
-                        "current {}:{} {} {}",
-                        k.line,
-                        k.column,
-                        k.form.as_str(),
-                        k.reference
-                    )
-                    .unwrap();
-                }
-                for k in &result.skipped {
-                    writeln!(
-                        report,
-                        "skipped {}:{} {} {}: {}",
-                        k.line,
-                        k.column,
-                        k.form.as_str(),
-                        k.reference,
-                        k.reason.as_deref().unwrap_or_default()
-                    )
-                    .unwrap();
-                }
-                let out = result.edited.unwrap_or_else(|| text.clone());
-                let touched = touched_lines(&text, &out);
-                for c in &result.changes {
-                    assert!(
-                        touched.contains(&c.line),
-                        "{stem}: change {} -> {} is reported at line {}, which the edit leaves alone (edited lines: {touched:?})",
-                        c.old,
-                        c.new,
-                        c.line
-                    );
-                }
-                let again = bump_file(&out, &target).unwrap();
-                assert!(
-                    again.changes.is_empty(),
-                    "{stem}: a second run changes {:?}",
-                    again.changes
-                );
-                out
+        let (output, report) = bump_and_report(&text, &target, &stem);
+        if !text.contains('\r') && !text.starts_with(BOM) {
+            let crlf = |t: &str| format!("{BOM}{}", t.replace('\n', "\r\n"));
+            let (crlf_output, crlf_report) = bump_and_report(&crlf(&text), &target, &stem);
+            if crlf_output != crlf(&output) || crlf_report != report {
+                failures.push(format!(
+                    "{stem}: the CRLF + BOM variant differs:\n{crlf_report}\n{crlf_output:?}"
+                ));
             }
-            Err(e) => {
-                writeln!(report, "error {e}").unwrap();
-                text.clone()
-            }
-        };
-        if report.is_empty() {
-            report.push_str("no reference\n");
         }
         check_golden(
             &dir.join(format!("{stem}.golden.yaml")),

@@ -11,6 +11,8 @@ mod mr_thread;
 use gitops_bot_fakes::{fake_gitlab, fake_kube};
 
 // The areas.
+mod accounting_properties;
+mod bump_coverage;
 mod bump_gitlab;
 mod bump_local;
 mod cli;
