@@ -169,7 +169,10 @@ impl Server {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code().unwrap_or(-1);
+                // A signal here means SIGTERM found no handler: killed, not drained.
+                return status.code().unwrap_or_else(|| {
+                    panic!("serve ended by a signal, not by exiting: {status}")
+                });
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),

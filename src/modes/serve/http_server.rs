@@ -94,6 +94,8 @@ pub(crate) async fn serve(
     let mut full = false;
     loop {
         let (stream, peer) = tokio::select! {
+            // Shutdown first: a steady stream of connections must not delay it.
+            biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,

@@ -130,6 +130,8 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(app);
+    // Before anyone can learn the address: from here on SIGTERM drains instead of killing.
+    let stop = shutdown(ready);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -141,29 +143,45 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
         "serving webhooks at /webhook"
     );
     eprintln!("listening on {}", listener.local_addr()?);
-    http_server::serve(listener, router, limits, connections, shutdown(ready)).await;
+    http_server::serve(listener, router, limits, connections, stop).await;
     // The router (and with it the queue's sender) is gone: the worker drains and stops.
     worker.await.context("the worker stopped abnormally")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown(ready: Arc<AtomicBool>) {
-    let terminate = async {
-        #[cfg(unix)]
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-            return;
-        }
-        std::future::pending::<()>().await;
+/// Completes on SIGTERM or SIGINT, after marking the server not ready. The handlers are
+/// installed here, before the future is first polled: the accept loop may go some time
+/// without polling it (a burst of connections), and until a handler exists, SIGTERM would
+/// kill the process instead of draining it.
+fn shutdown(ready: Arc<AtomicBool>) -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot handle SIGTERM/SIGINT: stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        ready.store(false, Ordering::SeqCst);
+        tracing::info!("shutting down: no new deliveries, draining the queue");
     }
-    ready.store(false, Ordering::SeqCst);
-    tracing::info!("shutting down: no new deliveries, draining the queue");
 }
 
 async fn work(
@@ -424,6 +442,25 @@ async fn metrics_text(State(app): State<Arc<App>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SIGTERM sent before the shutdown future is first polled (the accept loop may not poll
+    /// it for a while when connections keep arriving) is still a graceful shutdown: the
+    /// handler exists from the moment the future does. Were it not installed, this signal
+    /// would kill the test process.
+    #[tokio::test]
+    async fn sigterm_before_the_first_poll_is_a_graceful_shutdown() {
+        let ready = Arc::new(AtomicBool::new(true));
+        let stop = shutdown(ready.clone());
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        tokio::time::timeout(Duration::from_secs(30), stop)
+            .await
+            .expect("the pending SIGTERM ends the shutdown future");
+        assert!(!ready.load(Ordering::SeqCst), "no longer ready");
+    }
 
     #[test]
     fn secrets_compare_whole() {
