@@ -679,3 +679,41 @@ fn the_commit_message_points_at_the_changed_lines() {
         "{description}"
     );
 }
+
+#[test]
+fn the_repositorys_own_ci_files_are_listed_not_edited_unless_a_path_names_them() {
+    let seed = common::copy_tree(&common::example_repo());
+    common::write(
+        seed.path(),
+        ".gitlab/deploy.yml",
+        format!("smoke:\n  image: {}\n", image("ci-34")),
+    );
+    let fake = fake_with(seed.path());
+
+    let run = bump(&fake, &["--image", &image("ci-35")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let branch = bot_branch(&fake);
+    let changed = fake.git(&["diff", "--name-only", "main", &branch]);
+    assert!(!changed.contains(".gitlab/"), "{changed}");
+    assert!(
+        run.stderr.contains(".gitlab/deploy.yml:2:")
+            && run
+                .stderr
+                .contains("the repository's own CI configuration, not deployment config"),
+        "{}",
+        run.stderr
+    );
+
+    // Named explicitly, it is deployment config after all.
+    let run = bump(
+        &fake,
+        &["--image", &image("ci-35"), "--path", ".gitlab", "--dry-run"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains(&format!("+  image: {}", image("ci-35"))),
+        "{}",
+        run.stdout
+    );
+}
