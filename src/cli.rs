@@ -127,6 +127,28 @@ pub enum Mode {
     /// (the reason is the last line), 2 on usage errors.
     Sync(Box<SyncArgs>),
 
+    /// Report how far each environment's live state is from the default branch (read-only).
+    ///
+    /// Reads .gitops-bot.yaml at the head of the default branch and observes each
+    /// environment's targets (`argocd_apps`, `flux`, `apply`, the ones `sync` deploys) with
+    /// get requests only. Each environment is `converged`, `behind` (a controller has not
+    /// reached the head `drift.grace` after it was committed, default 10m), `drifted` (Argo
+    /// CD OutOfSync, Flux Drifted=True), `degraded` (not healthy, not ready, stalled,
+    /// suspended) or `unknown` (cannot be read or compared: a 403, a missing object, an Argo
+    /// CD ComparisonError, a direct-apply target); the worst of its objects counts, in the
+    /// order unknown, degraded, drifted, behind. A state other than converged counts only if
+    /// it is still there after `drift.confirm` (default 2m) of re-observing every few
+    /// seconds; one that clears is reported as converged. Writes nothing, to GitLab or the
+    /// cluster.
+    ///
+    /// Environment: GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_PATH; the cluster variables of
+    /// `sync`. RBAC: deploy/rbac/drift/ (get, list, watch).
+    ///
+    /// Exit status: 0 when the report is printed (whatever it says, unless --fail-on-drift),
+    /// 1 with --fail-on-drift when an environment is not converged, or on failure, 2 on
+    /// usage errors.
+    Drift(DriftArgs),
+
     /// Show in a merge request of the config repo what it changes in what gets applied.
     ///
     /// For merge request pipelines. Reads the repository at the merge request's base and
@@ -164,6 +186,28 @@ pub struct PreviewArgs {
     /// Print the comment instead of posting it.
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub gitlab: GitlabArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The config project on GitLab [default: $CI_PROJECT_PATH].
+    #[arg(long, value_name = "ID|PATH")]
+    pub project: Option<String>,
+
+    /// Only this environment of .gitops-bot.yaml (repeatable) [default: all of them].
+    #[arg(long = "environment", value_name = "NAME")]
+    pub environments: Vec<String>,
+
+    /// One line per environment and its objects, or one JSON document.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Exit with status 1 when an environment is not converged.
+    #[arg(long)]
+    pub fail_on_drift: bool,
 
     #[command(flatten)]
     pub gitlab: GitlabArgs,
@@ -232,32 +276,15 @@ impl SyncArgs {
     }
 }
 
-/// `90s`, `10m`, `1h`, `1m30s` or plain seconds.
+/// `90s`, `10m`, `1h`, `1m30s` or plain seconds; `0s` is no duration here.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("{s:?} is not a duration like 90s, 10m, 1h or 1m30s");
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(secs));
+    let d = crate::duration::parse(s)?;
+    if d.is_zero() && s.parse::<u64>().is_err() {
+        return Err(format!(
+            "{s:?} is not a duration like 90s, 10m, 1h or 1m30s"
+        ));
     }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: u64 = number.parse().map_err(|_| bad())?;
-        number.clear();
-        total += n * match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-    }
-    if !number.is_empty() || total == 0 {
-        return Err(bad());
-    }
-    Ok(std::time::Duration::from_secs(total))
+    Ok(d)
 }
 
 pub use crate::usage::UsageError;

@@ -5,6 +5,7 @@
 //! override what is here; this module only parses and answers questions about the file.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -41,6 +42,9 @@ pub struct RepoConfig {
     /// `--command-prefix` overrides it.
     #[serde(default = "default_command_prefix")]
     pub command_prefix: String,
+    /// How `drift` judges what it observes.
+    #[serde(default)]
+    pub drift: DriftSettings,
     /// Where the file was looked for when there is none (see [`RepoConfig::absent`]), so
     /// that a question only the file can answer says the file is missing.
     #[serde(skip)]
@@ -71,6 +75,7 @@ impl Default for RepoConfig {
             deploy_on_approval: false,
             hold_label: default_hold_label(),
             command_prefix: default_command_prefix(),
+            drift: DriftSettings::default(),
             absent_from: None,
         }
     }
@@ -94,6 +99,60 @@ pub struct Environment {
     /// The namespace of directly applied objects that name none.
     #[serde(default)]
     pub namespace: Option<String>,
+}
+
+/// The `drift:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftSettings {
+    /// How long after the head commit's committed time a controller may still be at an
+    /// older revision before the environment counts as `behind`.
+    #[serde(default = "default_drift_grace", deserialize_with = "grace")]
+    pub grace: Duration,
+    /// How long a non-converged state must persist, unchanged, before it counts.
+    #[serde(default = "default_drift_confirm", deserialize_with = "confirm")]
+    pub confirm: Duration,
+}
+
+impl Default for DriftSettings {
+    fn default() -> Self {
+        DriftSettings {
+            grace: default_drift_grace(),
+            confirm: default_drift_confirm(),
+        }
+    }
+}
+
+fn default_drift_grace() -> Duration {
+    Duration::from_secs(600)
+}
+
+fn default_drift_confirm() -> Duration {
+    Duration::from_secs(120)
+}
+
+fn grace<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration_of("drift.grace", d)
+}
+
+fn confirm<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration_of("drift.confirm", d)
+}
+
+/// A duration such as `2m` or `0s` under `key`; a bad one is an error naming the key.
+fn duration_of<'de, D: serde::Deserializer<'de>>(key: &str, d: D) -> Result<Duration, D::Error> {
+    /// `2m`, or a YAML number of seconds.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Seconds(u64),
+    }
+    let invalid = |e: &dyn std::fmt::Display| serde::de::Error::custom(format!("{key}: {e}"));
+    match Written::deserialize(d).map_err(|_| invalid(&"expected a duration like 2m or 10m"))? {
+        Written::Text(text) => crate::duration::parse(&text).map_err(|e| invalid(&e)),
+        Written::Seconds(secs) => Ok(Duration::from_secs(secs)),
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -278,6 +337,31 @@ mod tests {
             .to_string();
         assert!(err.starts_with(".gitops-bot.yaml:1:"), "{err}");
         assert!(err.contains("labels"), "{err}");
+    }
+
+    #[test]
+    fn drift_durations_default_parse_and_name_the_bad_key() {
+        let c = RepoConfig::parse("operators: [a]\n", FILE_NAME).unwrap();
+        assert_eq!(c.drift, DriftSettings::default());
+        assert_eq!(c.drift.grace, Duration::from_secs(600));
+        assert_eq!(c.drift.confirm, Duration::from_secs(120));
+        let c = RepoConfig::parse("drift:\n  grace: 1m30s\n  confirm: 0s\n", FILE_NAME).unwrap();
+        assert_eq!(c.drift.grace, Duration::from_secs(90));
+        assert_eq!(c.drift.confirm, Duration::ZERO);
+        let err = RepoConfig::parse("drift:\n  confirm: soon\n", FILE_NAME)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(".gitops-bot.yaml:2:"), "{err}");
+        assert!(
+            err.contains("drift.confirm: \"soon\" is not a duration"),
+            "{err}"
+        );
+        let err = RepoConfig::parse("drift:\n  grace: 5\n  confirm: 2m\n", FILE_NAME);
+        assert_eq!(err.map(|c| c.drift.grace), Ok(Duration::from_secs(5)));
+        let err = RepoConfig::parse("drift:\n  grase: 5m\n", FILE_NAME)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `grase`"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub mod commit_sha;
 pub mod config;
 pub mod deploy;
 pub mod diff;
+pub mod drift;
+pub mod duration;
 pub mod forms;
 pub mod health;
 pub mod http_status;

@@ -103,3 +103,21 @@ pub async fn resource_of(
             detail: format!("group {group} has no kind {kind}"),
         })
 }
+
+/// One object of `resource`: `namespace/name` through `api`, errors naming the request.
+pub async fn get(
+    api: &Api<DynamicObject>,
+    resource: &ApiResource,
+    namespace: &str,
+    name: &str,
+) -> Result<DynamicObject, ClusterError> {
+    api.get(name).await.map_err(|e| {
+        Subject {
+            verb: "get",
+            resource,
+            namespace: Some(namespace),
+            name: Some(name),
+        }
+        .error(e)
+    })
+}

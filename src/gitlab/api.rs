@@ -29,6 +29,9 @@ pub struct Commit {
     pub title: String,
     #[serde(default)]
     pub author_name: String,
+    /// When the commit was committed (ISO 8601), as GitLab reports it.
+    #[serde(default)]
+    pub committed_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

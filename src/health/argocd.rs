@@ -147,7 +147,7 @@ fn operation_is_for(app: &Value, commit: &str) -> bool {
 }
 
 /// `status.sync.revision`, or `status.sync.revisions` of a multi-source app.
-fn synced_revisions(app: &Value) -> Vec<String> {
+pub fn synced_revisions(app: &Value) -> Vec<String> {
     let sync = &app["status"]["sync"];
     let mut out: Vec<String> = sync
         .get("revision")

@@ -159,7 +159,7 @@ fn tried_commit(kind: &str, revision: &str, commit: &str) -> bool {
 }
 
 /// The revision the controller last applied.
-fn applied_revision<'a>(obj: &'a Value, kind: &str) -> Option<&'a str> {
+pub fn applied_revision<'a>(obj: &'a Value, kind: &str) -> Option<&'a str> {
     match kind {
         "HelmRelease" => text(obj, &["status", "lastAttemptedRevision"]).or_else(|| {
             obj.pointer("/status/history/0/chartVersion")

@@ -3,6 +3,7 @@
 
 mod bump_gitlab;
 mod bump_local;
+mod drift;
 mod handle_event;
 mod poll;
 mod preview;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .build()
             .context("cannot start the async runtime")?
             .block_on(sync::run(&args)),
+        Mode::Drift(args) => runtime()?.block_on(drift::run(&args)),
     }
 }
 

@@ -9,6 +9,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
+pub(super) use crate::cluster::get;
 use crate::cluster::wait::{LastSeen, until_settled};
 use crate::cluster::{ClusterError, Subject, pods};
 use crate::deploy::outcome::{self, Outcome};
@@ -64,23 +65,6 @@ pub(super) async fn settle(
     )
     .await?;
     Ok((Outcome::of_wait(seen.assessment.as_ref()), seen))
-}
-
-pub(super) async fn get(
-    api: &Api<DynamicObject>,
-    resource: &ApiResource,
-    namespace: &str,
-    name: &str,
-) -> Result<DynamicObject, ClusterError> {
-    api.get(name).await.map_err(|e| {
-        Subject {
-            verb: "get",
-            resource,
-            namespace: Some(namespace),
-            name: Some(name),
-        }
-        .error(e)
-    })
 }
 
 pub(super) async fn merge_patch(

@@ -1,0 +1,393 @@
+//! `drift`: how far each environment's live state is from the head of the default branch,
+//! decided from what the controllers report. Pure: the objects come in as the API server
+//! returns them (JSON), the head commit's age is given, and nothing here reads the clock.
+//!
+//! States, from worst to best (the worst finding of an environment wins):
+//!
+//! 1. `unknown`: something could not be read or compared (403, 404, an Argo CD
+//!    `ComparisonError`, a direct-apply target). Fail closed: never `converged` when unsure,
+//!    so it outranks everything.
+//! 2. `degraded`: a controller reports an unhealthy object (Argo CD health other than
+//!    `Healthy`, Flux `Ready=False`, `Stalled=True`, suspended).
+//! 3. `drifted`: the live objects differ from Git (Argo CD `OutOfSync`, Flux `Drifted=True`).
+//! 4. `behind`: a controller has not reached the head commit `drift.grace` after it was
+//!    committed.
+//! 5. `converged`: none of the above.
+//!
+//! Degraded outranks drifted because an unhealthy service is what people must act on first;
+//! a drift is often its cause and is listed with it.
+
+mod observe;
+
+pub use observe::{argo, flux};
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::health::names_commit;
+
+/// The state of an environment, or of one object in it. Ordered by precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftState {
+    Converged,
+    Behind,
+    Drifted,
+    Degraded,
+    Unknown,
+}
+
+impl std::fmt::Display for DriftState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DriftState::Converged => "converged",
+            DriftState::Behind => "behind",
+            DriftState::Drifted => "drifted",
+            DriftState::Degraded => "degraded",
+            DriftState::Unknown => "unknown",
+        })
+    }
+}
+
+/// One object that is not converged, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftObject {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub state: DriftState,
+    pub reason: String,
+}
+
+impl DriftObject {
+    pub fn new(target: &TargetId, state: DriftState, reason: impl Into<String>) -> DriftObject {
+        DriftObject {
+            kind: target.kind.clone(),
+            namespace: target.namespace.clone(),
+            name: target.name.clone(),
+            state,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The object a target is observed through (an Application, a Kustomization…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetId {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl TargetId {
+    pub fn new(kind: &str, namespace: Option<&str>, name: &str) -> TargetId {
+        TargetId {
+            kind: kind.to_string(),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        }
+    }
+}
+
+/// What was read of one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetObservation {
+    pub target: TargetId,
+    /// The revision the controller last applied, as it records it.
+    pub live_revision: Option<String>,
+    /// Whether `live_revision` can name a commit at all (a HelmRelease of a chart from a
+    /// Helm repository records chart versions only): if not, `behind` is not judged.
+    pub tracks_commits: bool,
+    /// The objects that are not converged, the target itself included.
+    pub findings: Vec<DriftObject>,
+}
+
+impl TargetObservation {
+    /// A target that could not be observed: `unknown`, with the reason.
+    pub fn unknown(target: TargetId, reason: impl Into<String>) -> TargetObservation {
+        let finding = DriftObject::new(&target, DriftState::Unknown, reason);
+        TargetObservation {
+            target,
+            live_revision: None,
+            tracks_commits: false,
+            findings: vec![finding],
+        }
+    }
+}
+
+/// One environment's verdict (the `--output json` schema).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvironmentReport {
+    pub environment: String,
+    pub state: DriftState,
+    pub head_revision: String,
+    /// The revision every target that records one is at; `None` when they disagree or
+    /// none records one.
+    pub live_revision: Option<String>,
+    pub objects: Vec<DriftObject>,
+}
+
+/// The head commit, and how long ago it was committed (`None` when unknown: then the grace
+/// is over, since an unknown age cannot excuse a lagging controller).
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    pub commit: &'a str,
+    pub age: Option<Duration>,
+}
+
+/// The verdict for `environment` from its targets' observations.
+pub fn assess(
+    environment: &str,
+    head: Head<'_>,
+    grace: Duration,
+    targets: &[TargetObservation],
+) -> EnvironmentReport {
+    let grace_over = head.age.is_none_or(|age| age >= grace);
+    let mut objects: Vec<DriftObject> = Vec::new();
+    for t in targets {
+        objects.extend(t.findings.iter().cloned());
+        let at_head = t
+            .live_revision
+            .as_deref()
+            .is_some_and(|r| names_commit(r, head.commit));
+        if t.tracks_commits && !at_head && grace_over {
+            let live = t.live_revision.as_deref().unwrap_or("no revision");
+            objects.push(DriftObject::new(
+                &t.target,
+                DriftState::Behind,
+                format!(
+                    "at {live}, not at the head {} of the default branch{}",
+                    crate::commit_sha::short(head.commit),
+                    head.age
+                        .map(|a| format!(
+                            " (committed {} ago)",
+                            crate::deploy::outcome::human_duration(a)
+                        ))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    let state = objects
+        .iter()
+        .map(|o| o.state)
+        .max()
+        .unwrap_or(DriftState::Converged);
+    let revisions: BTreeSet<&str> = targets
+        .iter()
+        .filter_map(|t| t.live_revision.as_deref())
+        .collect();
+    let live_revision = match revisions.len() {
+        1 => revisions.first().map(|r| r.to_string()),
+        _ => None,
+    };
+    EnvironmentReport {
+        environment: environment.to_string(),
+        state,
+        head_revision: head.commit.to_string(),
+        live_revision,
+        objects,
+    }
+}
+
+/// `drift.confirm` for one environment: a non-converged first observation is observed again
+/// until the window ends. A converged observation on the way ends it (what cleared is
+/// reported as converged); otherwise the last observation stands, which is not converged
+/// either way (fail closed), and says whether it stayed the same all along.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    first: Signature,
+    latest: EnvironmentReport,
+    changed: bool,
+}
+
+/// What must stay the same for a state to count: the state and the set of objects.
+type Signature = (
+    DriftState,
+    BTreeSet<(String, Option<String>, String, DriftState)>,
+);
+
+fn signature(report: &EnvironmentReport) -> Signature {
+    let objects = report
+        .objects
+        .iter()
+        .map(|o| (o.kind.clone(), o.namespace.clone(), o.name.clone(), o.state))
+        .collect();
+    (report.state, objects)
+}
+
+impl Confirmation {
+    pub fn start(first: EnvironmentReport) -> Confirmation {
+        Confirmation {
+            first: signature(&first),
+            latest: first,
+            changed: false,
+        }
+    }
+
+    /// Whether the environment still needs observing.
+    pub fn open(&self) -> bool {
+        self.latest.state != DriftState::Converged
+    }
+
+    /// One more observation, while [`Confirmation::open`].
+    pub fn observe(&mut self, report: EnvironmentReport) {
+        if !self.open() {
+            return;
+        }
+        self.changed |= signature(&report) != self.first;
+        self.latest = report;
+    }
+
+    /// Whether the state or its objects changed during the window.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// The verdict once the window is over (or nothing is open any more).
+    pub fn finish(self) -> EnvironmentReport {
+        self.latest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "1111111111111111111111111111111111111111";
+    const OLD: &str = "0000000000000000000000000000000000000000";
+    const GRACE: Duration = Duration::from_secs(600);
+
+    fn target(revision: Option<&str>, findings: &[(DriftState, &str)]) -> TargetObservation {
+        let id = TargetId::new("Application", Some("argocd"), "web");
+        TargetObservation {
+            findings: findings
+                .iter()
+                .map(|(s, why)| DriftObject::new(&id, *s, *why))
+                .collect(),
+            target: id,
+            live_revision: revision.map(str::to_string),
+            tracks_commits: true,
+        }
+    }
+
+    fn head(age_secs: Option<u64>) -> Head<'static> {
+        Head {
+            commit: HEAD,
+            age: age_secs.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn the_worst_finding_wins_and_lag_counts_only_after_the_grace() {
+        use DriftState::*;
+        let cases: &[(
+            &str,
+            Option<&str>,
+            &[(DriftState, &str)],
+            Option<u64>,
+            DriftState,
+        )] = &[
+            (
+                "at head, nothing wrong",
+                Some(HEAD),
+                &[],
+                Some(1),
+                Converged,
+            ),
+            ("old, within grace", Some(OLD), &[], Some(599), Converged),
+            ("old, grace over", Some(OLD), &[], Some(600), Behind),
+            ("old, age unknown", Some(OLD), &[], None, Behind),
+            ("no revision, grace over", None, &[], Some(900), Behind),
+            (
+                "drifted beats behind",
+                Some(OLD),
+                &[(Drifted, "x")],
+                Some(900),
+                Drifted,
+            ),
+            (
+                "degraded beats drifted",
+                Some(HEAD),
+                &[(Drifted, "x"), (Degraded, "y")],
+                Some(1),
+                Degraded,
+            ),
+            (
+                "unknown beats all",
+                Some(OLD),
+                &[(Degraded, "y"), (Unknown, "z"), (Drifted, "x")],
+                Some(900),
+                Unknown,
+            ),
+        ];
+        for (what, revision, findings, age, want) in cases {
+            let report = assess("prod", head(*age), GRACE, &[target(*revision, findings)]);
+            assert_eq!(report.state, *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn untracked_revisions_are_never_behind() {
+        let mut t = target(Some("1.2.0"), &[]);
+        t.tracks_commits = false;
+        assert_eq!(
+            assess("prod", head(Some(9999)), GRACE, &[t]).state,
+            DriftState::Converged
+        );
+    }
+
+    #[test]
+    fn the_live_revision_is_shown_only_when_all_targets_agree() {
+        let one = assess("prod", head(Some(1)), GRACE, &[target(Some(HEAD), &[])]);
+        assert_eq!(one.live_revision.as_deref(), Some(HEAD));
+        assert_eq!(one.head_revision, HEAD);
+        let two = assess(
+            "prod",
+            head(Some(1)),
+            GRACE,
+            &[target(Some(HEAD), &[]), target(Some(OLD), &[])],
+        );
+        assert_eq!(two.live_revision, None);
+    }
+
+    #[test]
+    fn behind_names_the_revisions() {
+        let report = assess("prod", head(Some(720)), GRACE, &[target(Some(OLD), &[])]);
+        assert_eq!(report.objects.len(), 1);
+        assert_eq!(
+            report.objects[0].reason,
+            format!(
+                "at {OLD}, not at the head 111111111111 of the default branch (committed 12 min 00 s ago)"
+            )
+        );
+    }
+
+    #[test]
+    fn a_state_that_clears_within_the_window_is_converged() {
+        let drifted = |findings: &[(DriftState, &str)]| {
+            assess(
+                "prod",
+                head(Some(1)),
+                GRACE,
+                &[target(Some(HEAD), findings)],
+            )
+        };
+        let mut c = Confirmation::start(drifted(&[(DriftState::Drifted, "OutOfSync")]));
+        assert!(c.open());
+        c.observe(drifted(&[]));
+        assert!(!c.open());
+        // Once cleared, later observations do not reopen it.
+        c.observe(drifted(&[(DriftState::Drifted, "OutOfSync")]));
+        assert_eq!(c.finish().state, DriftState::Converged);
+
+        let mut c = Confirmation::start(drifted(&[(DriftState::Drifted, "OutOfSync")]));
+        c.observe(drifted(&[(DriftState::Drifted, "OutOfSync again")]));
+        assert!(!c.changed(), "the reason's words are not part of the state");
+        c.observe(drifted(&[(DriftState::Degraded, "CrashLoopBackOff")]));
+        assert!(c.changed());
+        assert_eq!(c.finish().state, DriftState::Degraded);
+    }
+}

@@ -1,0 +1,227 @@
+//! `drift`: observe each environment's targets read-only (get requests only) and report how
+//! far they are from the head of the default branch. Nothing is written anywhere; the
+//! states are decided by [`crate::drift`], this mode only reads and prints.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use kube::Client;
+use serde_json::Value;
+
+use crate::cli::{DriftArgs, OutputFormat, UsageError};
+use crate::cluster::{self, dynamic_api, resource_of};
+use crate::config::{self, RepoConfig};
+use crate::deploy::{DeployTarget, resolve};
+use crate::drift::{
+    self, Confirmation, DriftState, EnvironmentReport, Head, TargetId, TargetObservation,
+};
+use crate::modes::{connect, project_or_ci};
+
+/// How often a non-converged environment is observed again within `drift.confirm`.
+const REOBSERVE_EVERY: Duration = Duration::from_secs(2);
+
+/// What a direct-apply target is reported as in this version.
+const APPLY_NOT_COMPARED: &str = "direct-apply drift comparison is not implemented yet";
+
+pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
+    let project = project_or_ci(args.project.as_deref())?;
+    let gitlab = connect(&args.gitlab)?;
+    let info = gitlab.project(&project).await?;
+    let branch = info.default_branch.clone().with_context(|| {
+        format!("project {project} has no default branch (an empty repository?)")
+    })?;
+    let head = gitlab
+        .branch_head(&project, &branch)
+        .await?
+        .with_context(|| format!("the default branch {branch} of {project} does not exist"))?;
+    let config = match gitlab
+        .file_text(&project, config::FILE_NAME, &head.id)
+        .await?
+    {
+        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
+        None => RepoConfig::absent(format!("{project} at {branch}")),
+    };
+    let environments = environments(args, &config)?;
+    let head_age = head.committed_date.as_deref().and_then(age_of);
+    let head = Head {
+        commit: &head.id,
+        age: head_age,
+    };
+
+    let client = cluster::connect().await?;
+    let started = Instant::now();
+    let mut confirmations = Vec::new();
+    for (name, targets) in &environments {
+        let report = observe_environment(&client, name, targets, head, &config).await;
+        confirmations.push(Confirmation::start(report));
+    }
+    // Re-observe what is wrong until it clears or `drift.confirm` has passed.
+    let deadline = started + config.drift.confirm;
+    while confirmations.iter().any(Confirmation::open) && Instant::now() < deadline {
+        tokio::time::sleep(REOBSERVE_EVERY.min(deadline - Instant::now())).await;
+        for (c, (name, targets)) in confirmations.iter_mut().zip(&environments) {
+            if c.open() {
+                let head = Head {
+                    age: head_age.map(|a| a + started.elapsed()),
+                    ..head
+                };
+                c.observe(observe_environment(&client, name, targets, head, &config).await);
+            }
+        }
+    }
+    let reports: Vec<EnvironmentReport> = confirmations
+        .into_iter()
+        .map(|c| {
+            if c.changed() {
+                tracing::info!("the state changed during drift.confirm; reporting the last one");
+            }
+            c.finish()
+        })
+        .collect();
+
+    match args.output {
+        OutputFormat::Text => print!("{}", text(&reports)),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "environments": reports }))?
+        ),
+    }
+    let all_converged = reports.iter().all(|r| r.state == DriftState::Converged);
+    Ok(if args.fail_on_drift && !all_converged {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The environments to observe with their targets: those named by `--environment` (each
+/// must exist and have targets), else every environment that lists targets.
+fn environments(args: &DriftArgs, config: &RepoConfig) -> Result<Vec<(String, Vec<DeployTarget>)>> {
+    let usage = |e: &dyn std::fmt::Display| anyhow::Error::new(UsageError(e.to_string()));
+    let mut out = Vec::new();
+    if args.environments.is_empty() {
+        for (name, env) in &config.environments {
+            if env.argocd_apps.is_empty() && env.flux.is_empty() && env.apply.is_empty() {
+                continue;
+            }
+            out.push((
+                name.clone(),
+                resolve(Vec::new(), config, Some(name), false)?,
+            ));
+        }
+        if out.is_empty() {
+            return Err(usage(&format!(
+                "no environment of {} lists argocd_apps, flux or apply: nothing to observe",
+                config::FILE_NAME
+            )));
+        }
+        return Ok(out);
+    }
+    for name in &args.environments {
+        config.environment(name).map_err(|e| usage(&e))?;
+        if out.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let targets = resolve(Vec::new(), config, Some(name), false).map_err(|e| {
+            if e.is_usage() {
+                usage(&e)
+            } else {
+                anyhow::Error::new(e)
+            }
+        })?;
+        out.push((name.clone(), targets));
+    }
+    Ok(out)
+}
+
+async fn observe_environment(
+    client: &Client,
+    environment: &str,
+    targets: &[DeployTarget],
+    head: Head<'_>,
+    config: &RepoConfig,
+) -> EnvironmentReport {
+    let mut observations = Vec::new();
+    for target in targets {
+        observations.push(observe(client, target).await);
+    }
+    drift::assess(environment, head, config.drift.grace, &observations)
+}
+
+/// One target, read with one GET (after discovery); what cannot be read is `unknown`.
+async fn observe(client: &Client, target: &DeployTarget) -> TargetObservation {
+    match target {
+        DeployTarget::ArgoApp { namespace, name } => {
+            let id = TargetId::new("Application", Some(namespace), name);
+            match read(client, "argoproj.io", "Application", namespace, name).await {
+                Ok(app) => drift::argo(id, &app),
+                Err(why) => TargetObservation::unknown(id, why),
+            }
+        }
+        DeployTarget::Flux {
+            kind,
+            namespace,
+            name,
+        } => {
+            let id = TargetId::new(kind.kind(), Some(namespace), name);
+            match read(client, kind.group(), kind.kind(), namespace, name).await {
+                Ok(obj) => drift::flux(id, &obj),
+                Err(why) => TargetObservation::unknown(id, why),
+            }
+        }
+        DeployTarget::Apply { path } => TargetObservation::unknown(
+            TargetId::new("Apply", None, &path.display().to_string()),
+            APPLY_NOT_COMPARED,
+        ),
+    }
+}
+
+/// `namespace/name` of `group`'s `kind` as JSON, or why it could not be read.
+async fn read(
+    client: &Client,
+    group: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<Value, String> {
+    let resource = resource_of(client, group, kind)
+        .await
+        .map_err(|e| e.to_string())?;
+    let api = dynamic_api(client, &resource, Some(namespace));
+    let object = cluster::get(&api, &resource, namespace, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::to_value(&object).map_err(|e| format!("{kind} {namespace}/{name}: {e}"))
+}
+
+/// How long ago `date` (RFC 3339) was; a date in the future counts as now.
+fn age_of(date: &str) -> Option<Duration> {
+    let at = chrono::DateTime::parse_from_rfc3339(date).ok()?;
+    let age = chrono::Utc::now().signed_duration_since(at);
+    Some(age.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// `prod: drifted (head 1a2b…, live 0f9e…)` per environment, then its objects indented.
+fn text(reports: &[EnvironmentReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        out.push_str(&format!(
+            "{}: {} (head {}, live {})\n",
+            r.environment,
+            r.state,
+            crate::commit_sha::short(&r.head_revision),
+            r.live_revision.as_deref().unwrap_or("-")
+        ));
+        for o in &r.objects {
+            out.push_str(&format!(
+                "  {} {} {}: {}\n",
+                o.state,
+                o.kind,
+                crate::health::qualified(o.namespace.as_deref(), &o.name),
+                o.reason
+            ));
+        }
+    }
+    out
+}
