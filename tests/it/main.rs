@@ -19,6 +19,7 @@ mod cli;
 mod commands;
 mod corpus;
 mod deploy_integrity;
+mod drift;
 mod edit_properties;
 mod fake_gitlab_selftest;
 mod fake_kube_selftest;

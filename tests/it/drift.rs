@@ -1,0 +1,365 @@
+//! `drift` through the real binary, against the fake GitLab (the config repo, whose default
+//! branch head is the commit every target should be at) and the fake Kubernetes API holding
+//! the Argo CD Application and Flux objects in the states a controller would leave them.
+
+use crate::common;
+use crate::fake_gitlab;
+use crate::fake_kube;
+
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use common::Run;
+use fake_gitlab::{FakeGitlab, Options as GitlabOptions};
+use fake_kube::{FakeKube, Options as KubeOptions};
+use serde_json::{Value, json};
+
+const PROJECT: &str = "group/helloworld-ops";
+const ARGO: &str = "argoproj.io/v1alpha1";
+const KS: &str = "kustomize.toolkit.fluxcd.io/v1";
+/// prod: an Argo CD app; staging: a Flux Kustomization; dev: paths only (nothing to observe).
+const CONFIG: &str = "environments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n  staging:\n    flux: [Kustomization/flux-system/apps]\n  dev:\n    paths: [overlays/dev]\ndrift:\n  confirm: 0s\n";
+
+struct World {
+    gitlab: FakeGitlab,
+    kube: FakeKube,
+    /// The head of the default branch.
+    head: String,
+    _seed: tempfile::TempDir,
+}
+
+/// A config repo holding `config`, and a cluster where the app and the Kustomization are
+/// synced, healthy and ready at the head.
+fn world(config: &str) -> World {
+    let seed = common::copy_tree(&common::example_repo());
+    common::write(seed.path(), ".gitops-bot.yaml", config);
+    let gitlab = FakeGitlab::start(GitlabOptions {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..GitlabOptions::default()
+    });
+    let head = gitlab.git(&["rev-parse", "main"]).trim().to_string();
+    let kube = FakeKube::start(KubeOptions::default());
+    kube.put(app("Synced", &head, "Healthy"));
+    kube.put(kustomization(
+        &head,
+        json!([ready("True", "ReconciliationSucceeded")]),
+    ));
+    World {
+        gitlab,
+        kube,
+        head,
+        _seed: seed,
+    }
+}
+
+fn app(sync: &str, revision: &str, health: &str) -> Value {
+    json!({
+        "apiVersion": ARGO,
+        "kind": "Application",
+        "metadata": {"name": "helloworld", "namespace": "argocd"},
+        "spec": {"project": "default", "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "overlays/prod", "targetRevision": "main"}},
+        "status": {
+            "sync": {"status": sync, "revision": revision},
+            "health": {"status": health},
+            "resources": [
+                {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "hello", "name": "helloworld", "status": "Synced", "health": {"status": "Healthy"}},
+                {"version": "v1", "kind": "Service", "namespace": "hello", "name": "helloworld", "status": "Synced", "health": {"status": "Healthy"}},
+            ],
+        },
+    })
+}
+
+fn kustomization(revision: &str, conditions: Value) -> Value {
+    json!({
+        "apiVersion": KS,
+        "kind": "Kustomization",
+        "metadata": {"name": "apps", "namespace": "flux-system", "generation": 1},
+        "spec": {"path": "./overlays/staging", "sourceRef": {"kind": "GitRepository", "name": "ops"}},
+        "status": {
+            "observedGeneration": 1,
+            "lastAppliedRevision": format!("main@sha1:{revision}"),
+            "conditions": conditions,
+        },
+    })
+}
+
+fn ready(status: &str, reason: &str) -> Value {
+    json!({"type": "Ready", "status": status, "reason": reason, "message": "Applied revision", "lastTransitionTime": "2026-11-27T10:00:00Z"})
+}
+
+impl World {
+    fn drift(&self, args: &[&str]) -> Run {
+        let mut all = vec!["drift", "--project", PROJECT];
+        all.extend_from_slice(args);
+        let mut cmd: Command = common::bot_command(&self.gitlab.url(), self.gitlab.token(), &all);
+        cmd.env("KUBE_API_URL", self.kube.url())
+            .env("KUBE_TOKEN", self.kube.token())
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBE_CA_FILE")
+            .env_remove("KUBE_NAMESPACE");
+        common::run_without_leaking(cmd, self.gitlab.token())
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--output", "json"];
+        all.extend_from_slice(args);
+        let run = self.drift(&all);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    }
+
+    fn update_app(&self, f: impl FnOnce(&mut Value)) {
+        self.kube
+            .update(ARGO, "Application", Some("argocd"), "helloworld", f);
+    }
+
+    fn update_kustomization(&self, f: impl FnOnce(&mut Value)) {
+        self.kube
+            .update(KS, "Kustomization", Some("flux-system"), "apps", f);
+    }
+
+    /// The `environments` entry of `name` in a JSON report.
+    fn state_of(&self, report: &Value, name: &str) -> String {
+        report["environments"]
+            .as_array()
+            .and_then(|list| list.iter().find(|e| e["environment"] == name))
+            .map(|e| e["state"].as_str().unwrap_or("").to_string())
+            .unwrap_or_else(|| panic!("no environment {name} in {report}"))
+    }
+}
+
+#[test]
+fn converged_environments_in_text_and_json_and_nothing_written() {
+    let w = world(CONFIG);
+    let run = w.drift(&["--fail-on-drift"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let short = &w.head[..12];
+    assert_eq!(
+        run.stdout,
+        format!(
+            "prod: converged (head {short}, live {})\nstaging: converged (head {short}, live main@sha1:{})\n",
+            w.head, w.head
+        )
+    );
+    let report = w.json(&[]);
+    assert_eq!(
+        report,
+        json!({"environments": [
+            {"environment": "prod", "state": "converged", "head_revision": w.head,
+             "live_revision": w.head, "objects": []},
+            {"environment": "staging", "state": "converged", "head_revision": w.head,
+             "live_revision": format!("main@sha1:{}", w.head), "objects": []},
+        ]})
+    );
+    let requests = w.kube.requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.iter().all(|r| r.method == "GET"),
+        "drift only reads: {:?}",
+        requests
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        w.gitlab.merge_requests().is_empty(),
+        "nothing is written to GitLab"
+    );
+}
+
+#[test]
+fn an_out_of_sync_app_is_drifted_with_its_resources() {
+    let w = world(CONFIG);
+    w.update_app(|a| {
+        a["status"]["sync"]["status"] = json!("OutOfSync");
+        a["status"]["resources"][0]["status"] = json!("OutOfSync");
+    });
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(
+        report["environments"][0]["objects"],
+        json!([
+            {"kind": "Application", "namespace": "argocd", "name": "helloworld", "state": "drifted", "reason": "OutOfSync"},
+            {"kind": "Deployment", "namespace": "hello", "name": "helloworld", "state": "drifted", "reason": "OutOfSync"},
+        ])
+    );
+    assert_eq!(w.state_of(&report, "prod"), "drifted");
+    assert_eq!(report["environments"].as_array().map(Vec::len), Some(1));
+
+    let run = w.drift(&["--environment", "prod", "--fail-on-drift"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("  drifted Deployment hello/helloworld: OutOfSync\n"),
+        "{}",
+        run.stdout
+    );
+    // Without --fail-on-drift the report is the job's success.
+    assert_eq!(w.drift(&["--environment", "prod"]).code, 0);
+}
+
+#[test]
+fn an_unhealthy_app_is_degraded() {
+    let w = world(CONFIG);
+    w.update_app(|a| {
+        a["status"]["health"] = json!({"status": "Degraded"});
+        a["status"]["resources"][0]["health"] = json!({"status": "Degraded", "message": "Deployment \"helloworld\" exceeded its progress deadline"});
+    });
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "degraded");
+    assert_eq!(
+        report["environments"][0]["objects"][1]["reason"],
+        "Degraded: Deployment \"helloworld\" exceeded its progress deadline"
+    );
+}
+
+#[test]
+fn behind_only_after_the_grace() {
+    let w = world(CONFIG);
+    let old = "0000000000000000000000000000000000000000";
+    w.update_app(|a| a["status"]["sync"]["revision"] = json!(old));
+    // Default grace (10m): the head was committed just now.
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "converged");
+    assert_eq!(report["environments"][0]["live_revision"], old);
+
+    let w = world(&CONFIG.replace("drift:\n", "drift:\n  grace: 0s\n"));
+    w.update_app(|a| a["status"]["sync"]["revision"] = json!(old));
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "behind");
+    let reason = report["environments"][0]["objects"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.starts_with(&format!(
+            "at {old}, not at the head {} of the default branch",
+            &w.head[..12]
+        )),
+        "{reason}"
+    );
+}
+
+#[test]
+fn an_app_the_bot_may_not_read_is_unknown() {
+    let w = world(CONFIG);
+    w.kube
+        .forbid("get", "argoproj.io", "applications", Some("argocd"));
+    let run = w.drift(&["--environment", "prod", "--fail-on-drift"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.starts_with("prod: unknown "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("403 Forbidden") && run.stdout.contains("verbs: [\"get\"]"),
+        "the reason names the denial and the rule to add: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_comparison_error_is_unknown_never_converged() {
+    let w = world(CONFIG);
+    w.update_app(|a| {
+        a["status"]["sync"]["status"] = json!("Unknown");
+        a["status"]["conditions"] = json!([{"type": "ComparisonError", "message": "rpc error: repository not found", "lastTransitionTime": "2026-11-27T10:00:00Z"}]);
+    });
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "unknown");
+    assert_eq!(
+        report["environments"][0]["objects"][0]["reason"],
+        "ComparisonError: rpc error: repository not found"
+    );
+}
+
+#[test]
+fn flux_not_ready_is_degraded_and_drifted_is_drifted() {
+    let w = world(CONFIG);
+    w.update_kustomization(|k| {
+        k["status"]["conditions"] = json!([ready("False", "HealthCheckFailed")]);
+    });
+    let report = w.json(&["--environment", "staging"]);
+    assert_eq!(w.state_of(&report, "staging"), "degraded");
+    assert_eq!(
+        report["environments"][0]["objects"][0]["reason"],
+        "Ready=False: HealthCheckFailed: Applied revision"
+    );
+
+    w.update_kustomization(|k| {
+        k["status"]["conditions"] = json!([
+            ready("True", "ReconciliationSucceeded"),
+            {"type": "Drifted", "status": "True", "reason": "DriftDetected", "message": "Deployment/hello/helloworld changed", "lastTransitionTime": "2026-11-27T10:00:00Z"},
+        ]);
+    });
+    let report = w.json(&["--environment", "staging"]);
+    assert_eq!(w.state_of(&report, "staging"), "drifted");
+}
+
+#[test]
+fn a_drift_that_clears_within_confirm_is_converged() {
+    let w = world(&CONFIG.replace("confirm: 0s", "confirm: 60s"));
+    w.update_app(|a| a["status"]["sync"]["status"] = json!("OutOfSync"));
+    let kube_log = thread::scope(|s| {
+        let fixer = s.spawn(|| {
+            // Argo CD's self-heal puts it back while the bot is confirming.
+            w.kube.wait_for_request(Duration::from_secs(30), |r| {
+                r.path.ends_with("/applications/helloworld")
+            });
+            w.update_app(|a| a["status"]["sync"]["status"] = json!("Synced"));
+        });
+        let report = w.json(&["--environment", "prod"]);
+        fixer.join().unwrap();
+        report
+    });
+    assert_eq!(w.state_of(&kube_log, "prod"), "converged");
+    let reads = w
+        .kube
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/applications/helloworld"))
+        .count();
+    assert!(reads >= 2, "observed again, {reads} reads");
+}
+
+#[test]
+fn direct_apply_targets_are_unknown_for_now() {
+    let w = world(&CONFIG.replace("    paths: [overlays/dev]\n", "    apply: [overlays/dev]\n"));
+    let run = w.drift(&["--environment", "dev"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "dev: unknown (head {}, live -)\n  unknown Apply overlays/dev: direct-apply drift comparison is not implemented yet\n",
+            &w.head[..12]
+        )
+    );
+    assert!(w.kube.requests().is_empty(), "nothing to read for it");
+}
+
+#[test]
+fn unknown_environments_and_environments_without_targets_are_usage_errors() {
+    let w = world(CONFIG);
+    let run = w.drift(&["--environment", "prod", "--environment", "qa"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("unknown environment \"qa\"; .gitops-bot.yaml defines: dev, prod, staging"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+    let run = w.drift(&["--environment", "dev"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(w.kube.requests().is_empty());
+}
+
+#[test]
+fn a_bad_confirm_value_names_the_key() {
+    let w = world(&CONFIG.replace("confirm: 0s", "confirm: soon"));
+    let run = w.drift(&[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("drift.confirm: \"soon\" is not a duration"),
+        "{}",
+        run.stderr
+    );
+}
