@@ -283,13 +283,15 @@ mod tests {
     #[test]
     fn the_worst_finding_wins_and_lag_counts_only_after_the_grace() {
         use DriftState::*;
-        let cases: &[(
-            &str,
-            Option<&str>,
-            &[(DriftState, &str)],
+        // What, live revision, findings, head age in seconds, expected state.
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            &'a [(DriftState, &'a str)],
             Option<u64>,
             DriftState,
-        )] = &[
+        );
+        let cases: &[Case<'_>] = &[
             (
                 "at head, nothing wrong",
                 Some(HEAD),

@@ -73,10 +73,15 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
     let reports: Vec<EnvironmentReport> = confirmations
         .into_iter()
         .map(|c| {
-            if c.changed() {
-                tracing::info!("the state changed during drift.confirm; reporting the last one");
+            let changed = c.changed();
+            let report = c.finish();
+            if changed {
+                tracing::info!(
+                    environment = %report.environment,
+                    "the state changed during drift.confirm; reporting the last one seen"
+                );
             }
-            c.finish()
+            report
         })
         .collect();
 
