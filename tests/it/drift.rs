@@ -363,3 +363,57 @@ fn a_bad_confirm_value_names_the_key() {
         run.stderr
     );
 }
+
+#[test]
+fn a_missing_application_is_unknown() {
+    let w = world(CONFIG);
+    w.kube
+        .delete(ARGO, "Application", Some("argocd"), "helloworld");
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "unknown");
+    let reason = report["environments"][0]["objects"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("404"), "{reason}");
+}
+
+#[test]
+fn a_drift_that_persists_through_confirm_counts() {
+    let w = world(&CONFIG.replace("confirm: 0s", "confirm: 3s"));
+    w.update_app(|a| a["status"]["sync"]["status"] = json!("OutOfSync"));
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "drifted");
+    let reads = w
+        .kube
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/applications/helloworld"))
+        .count();
+    assert!(reads >= 2, "observed again before reporting, {reads} reads");
+}
+
+#[test]
+fn a_helm_release_is_behind_only_when_its_chart_version_names_a_commit() {
+    let config = "environments:\n  prod:\n    flux: [HelmRelease/flux-system/web]\ndrift:\n  grace: 0s\n  confirm: 0s\n";
+    let w = world(config);
+    let release = |version: &str| {
+        json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": "web", "namespace": "flux-system", "generation": 1},
+            "spec": {"chart": {"spec": {"chart": "./charts/web", "sourceRef": {"kind": "GitRepository", "name": "ops"}}}},
+            "status": {
+                "observedGeneration": 1,
+                "lastAttemptedRevision": version,
+                "conditions": [ready("True", "UpgradeSucceeded")],
+            },
+        })
+    };
+    w.kube.put(release("1.2.0"));
+    assert_eq!(w.state_of(&w.json(&[]), "prod"), "converged");
+    w.kube.put(release("1.2.0+000000000000"));
+    assert_eq!(w.state_of(&w.json(&[]), "prod"), "behind");
+    w.kube.put(release(&format!("1.2.0+{}", &w.head[..12])));
+    assert_eq!(w.state_of(&w.json(&[]), "prod"), "converged");
+}
