@@ -93,8 +93,9 @@ pub fn argo(target: TargetId, app: &Value) -> TargetObservation {
     }
 }
 
-/// Flux: `spec.suspend` and `Stalled=True` are degraded, as is `Ready` other than `True`
-/// (`Ready=Unknown` while reconciling: the confirmation window lets it finish);
+/// Flux: a status about an older spec (`observedGeneration`) is unknown; `spec.suspend` and `Stalled=True` are degraded, as is `Ready` other than `True`
+/// (`Ready=Unknown` while reconciling, named with the `Reconciling` condition: the
+/// confirmation window lets a reconciliation finish);
 /// `Drifted=True`, where a controller sets it, is drift; no `Ready` condition at all is
 /// unknown. The live revision is `lastAppliedRevision` (a HelmRelease's chart version, which
 /// names a commit only when built from Git with `reconcileStrategy: Revision`).
@@ -110,6 +111,14 @@ pub fn flux(target: TargetId, obj: &Value) -> TargetObservation {
             )
         })
     };
+    if !flux_health::spec_observed(obj) {
+        // Every condition still describes an older spec: nothing can be trusted yet.
+        findings.push(DriftObject::new(
+            &target,
+            DriftState::Unknown,
+            "the controller has not observed the current spec (metadata.generation) yet",
+        ));
+    }
     if let Some(why) = flux_health::suspended(obj, &kind) {
         findings.push(DriftObject::new(&target, DriftState::Degraded, why));
     }
@@ -120,11 +129,18 @@ pub fn flux(target: TargetId, obj: &Value) -> TargetObservation {
             "no Ready condition: the controller has not reported on it",
         )),
         Some((status, _)) if status == "True" => {}
-        Some((status, why)) => findings.push(DriftObject::new(
-            &target,
-            DriftState::Degraded,
-            format!("Ready={status}: {why}"),
-        )),
+        Some((status, why)) => {
+            // Still at it (`Reconciling=True`, also when retrying a failure): say so.
+            let reconciling = status_of("Reconciling")
+                .filter(|(s, _)| s == "True")
+                .map(|(_, how)| format!(" (Reconciling: {how})"))
+                .unwrap_or_default();
+            findings.push(DriftObject::new(
+                &target,
+                DriftState::Degraded,
+                format!("Ready={status}: {why}{reconciling}"),
+            ));
+        }
     }
     if let Some((status, why)) = status_of("Stalled").filter(|(s, _)| s == "True") {
         findings.push(DriftObject::new(
@@ -263,6 +279,16 @@ mod tests {
             "Ready=False: HealthCheckFailed: timeout"
         );
 
+        let retrying = json!([
+            {"type": "Ready", "status": "Unknown", "reason": "Progressing", "message": "reconciliation in progress"},
+            {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry", "message": "retrying"},
+        ]);
+        let o = flux(id("Kustomization"), &ks(retrying));
+        assert_eq!(
+            o.findings[0].reason,
+            "Ready=Unknown: Progressing: reconciliation in progress (Reconciling: ProgressingWithRetry: retrying)"
+        );
+
         let drifted = json!({"type": "Drifted", "status": "True", "reason": "DriftDetected", "message": "Deployment/hello/web changed"});
         let stalled = json!({"type": "Stalled", "status": "True", "reason": "InvalidPath"});
         let o = flux(id("Kustomization"), &ks(json!([ready, drifted, stalled])));
@@ -276,6 +302,14 @@ mod tests {
 
         let o = flux(id("Kustomization"), &ks(json!([])));
         assert_eq!(states(&o), [("Kustomization x".into(), Unknown)]);
+
+        let mut changed = ks(json!([ready]));
+        changed["metadata"]["generation"] = json!(3);
+        changed["status"]["observedGeneration"] = json!(2);
+        assert_eq!(
+            states(&flux(id("Kustomization"), &changed)),
+            [("Kustomization x".into(), Unknown)]
+        );
 
         let mut suspended = ks(json!([ready]));
         suspended["spec"] = json!({"suspend": true});

@@ -129,7 +129,7 @@ pub fn suspended(obj: &Value, kind: &str) -> Option<String> {
 
 /// Whether the controller's status is about the current spec: `status.observedGeneration`,
 /// or the `Ready` condition's own, which Flux moves on failure too.
-fn spec_observed(obj: &Value) -> bool {
+pub fn spec_observed(obj: &Value) -> bool {
     let Some(generation) = int(obj, &["metadata", "generation"]) else {
         return true;
     };
