@@ -7,7 +7,9 @@ use serde_json::Value;
 use super::{DriftObject, DriftState, TargetId, TargetObservation};
 use crate::health::{argocd, condition, flux as flux_health, text};
 
-/// Argo CD: `status.conditions` errors (`ComparisonError`, `InvalidSpecError`, …) make the
+/// Argo CD: the live revision is `status.sync.revision`, unless the last sync
+/// (`status.operationState.syncResult.revision`) deployed another one and the app is
+/// `OutOfSync`: then the newer revision is not deployed yet (see below). `status.conditions` errors (`ComparisonError`, `InvalidSpecError`, …) make the
 /// comparison untrustworthy (unknown); `status.sync.status` `OutOfSync` is drift, with each
 /// out-of-sync resource of `status.resources`; `status.health.status` other than `Healthy`
 /// is degraded, with each resource not healthy; no sync or health status at all is
@@ -31,10 +33,24 @@ pub fn argo(target: TargetId, app: &Value) -> TargetObservation {
         }
     }
     let sync = text(app, &["status", "sync", "status"]).unwrap_or("");
+    let compared = argocd::synced_revisions(app).into_iter().next();
+    // Argo CD compares with the newest revision it fetched; when its last sync deployed
+    // another one, `OutOfSync` means "not deployed yet", not drift: the live revision is
+    // the deployed one, and lagging is judged as `behind` (after the grace).
+    let deployed = text(app, &["status", "operationState", "syncResult", "revision"])
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    let not_deployed_yet = sync == "OutOfSync"
+        && match (&compared, &deployed) {
+            (Some(c), Some(d)) => c != d,
+            _ => false,
+        };
+    let live_revision = if not_deployed_yet { deployed } else { compared };
     let health = text(app, &["status", "health", "status"]).unwrap_or("");
     let health_message = text(app, &["status", "health", "message"]).unwrap_or("");
     match sync {
         "Synced" => {}
+        "OutOfSync" if not_deployed_yet => {}
         "OutOfSync" => findings.push(DriftObject::new(&target, DriftState::Drifted, "OutOfSync")),
         "" => findings.push(DriftObject::new(
             &target,
@@ -74,7 +90,7 @@ pub fn argo(target: TargetId, app: &Value) -> TargetObservation {
             namespace: r.namespace.clone(),
             name,
         };
-        if r.sync.as_deref() == Some("OutOfSync") {
+        if r.sync.as_deref() == Some("OutOfSync") && !not_deployed_yet {
             findings.push(DriftObject::new(&id, DriftState::Drifted, "OutOfSync"));
         }
         if let Some(h) = r.health.as_deref().filter(|h| *h != "Healthy") {
@@ -87,7 +103,7 @@ pub fn argo(target: TargetId, app: &Value) -> TargetObservation {
     }
     TargetObservation {
         target,
-        live_revision: argocd::synced_revisions(app).into_iter().next(),
+        live_revision,
         tracks_commits: true,
         findings,
     }
@@ -221,6 +237,20 @@ mod tests {
                 ("Application x".into(), Drifted),
                 ("Deployment web".into(), Drifted)
             ]
+        );
+
+        // A new revision fetched, not synced yet: not drift, the deployed one is live.
+        let old = "0000000000000000000000000000000000000000";
+        out["status"]["operationState"] =
+            json!({"phase": "Succeeded", "syncResult": {"revision": old}});
+        let o = argo(id("Application"), &out);
+        assert!(o.findings.is_empty(), "{:?}", o.findings);
+        assert_eq!(o.live_revision.as_deref(), Some(old));
+        out["status"]["operationState"]["syncResult"]["revision"] = json!(SHA);
+        assert_eq!(
+            argo(id("Application"), &out).findings.len(),
+            2,
+            "drift after a sync of it"
         );
 
         let mut sick = app("Synced", "Degraded");

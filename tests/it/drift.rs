@@ -417,3 +417,24 @@ fn a_helm_release_is_behind_only_when_its_chart_version_names_a_commit() {
     w.kube.put(release(&format!("1.2.0+{}", &w.head[..12])));
     assert_eq!(w.state_of(&w.json(&[]), "prod"), "converged");
 }
+
+#[test]
+fn a_fetched_revision_not_synced_yet_is_behind_after_the_grace_not_drifted() {
+    let old = "0000000000000000000000000000000000000000";
+    let not_synced_yet = |a: &mut Value| {
+        a["status"]["sync"]["status"] = json!("OutOfSync");
+        a["status"]["resources"][0]["status"] = json!("OutOfSync");
+        a["status"]["operationState"] =
+            json!({"phase": "Succeeded", "syncResult": {"revision": old}});
+    };
+    let w = world(CONFIG);
+    w.update_app(not_synced_yet);
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "converged");
+    assert_eq!(report["environments"][0]["live_revision"], old);
+
+    let w = world(&CONFIG.replace("drift:\n", "drift:\n  grace: 0s\n"));
+    w.update_app(not_synced_yet);
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "behind");
+}
