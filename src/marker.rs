@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::drift::DriftState;
 use crate::image_ref::Version;
 use crate::messages::SourceInfo;
 
@@ -28,6 +29,8 @@ pub enum Marker {
     Reply(ReplyRecord),
     /// The preview comment.
     Preview(PreviewRecord),
+    /// A drift issue's description: one issue per project and environment.
+    Drift(DriftRecord),
 }
 
 /// What a bump (or rollback) merge request deploys, as recorded in its description.
@@ -117,6 +120,19 @@ pub struct PreviewRecord {
     pub head: String,
 }
 
+/// A drift issue: which environment it reports on, and the divergence it last described.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftRecord {
+    pub v: u32,
+    pub project: String,
+    pub environment: String,
+    pub state: DriftState,
+    /// [`crate::drift::fingerprint`] of what was last reported: state and sorted objects.
+    pub fingerprint: String,
+    /// When this divergence was first seen (RFC 3339).
+    pub since: String,
+}
+
 /// The marker line for `marker`.
 pub fn render(marker: &Marker) -> String {
     let json = serde_json::to_string(marker).unwrap_or_else(|_| "{}".into());
@@ -169,6 +185,14 @@ pub fn reply(text: &str) -> Option<ReplyRecord> {
 pub fn preview(text: &str) -> Option<PreviewRecord> {
     all(text).find_map(|m| match m {
         Marker::Preview(r) => Some(r),
+        _ => None,
+    })
+}
+
+/// The first drift record in `text`.
+pub fn drift(text: &str) -> Option<DriftRecord> {
+    all(text).find_map(|m| match m {
+        Marker::Drift(r) => Some(r),
         _ => None,
     })
 }
@@ -255,6 +279,18 @@ mod tests {
         assert_eq!(reply(&text), Some(answer));
         assert_eq!(sync(&text).map(|s| s.commit), Some("abc".into()));
         assert_eq!(preview(&text), None);
+        assert_eq!(drift(&text), None);
+        let record = DriftRecord {
+            v: 1,
+            project: "group/ops".into(),
+            environment: "prod".into(),
+            state: DriftState::Drifted,
+            fingerprint: "drifted: Application argocd/web drifted".into(),
+            since: "2026-11-27T10:00:00Z".into(),
+        };
+        let line = render(&Marker::Drift(record.clone()));
+        assert!(line.contains("\"kind\":\"drift\""), "{line}");
+        assert_eq!(drift(&format!("{text}\n{line}")), Some(record));
         // Records written before the kinds were an enum read the same.
         let old = r#"<!-- gitops-bot:{"v":1,"kind":"bump","image":"a","tag":"1","digest":null,"previous":[],"environment":null,"target_branch":"main","branch":"b","base_sha":"c","changes":[]} -->"#;
         assert_eq!(bump(old).map(|s| s.image), Some("a".into()));

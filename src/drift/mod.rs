@@ -17,6 +17,7 @@
 //! Degraded outranks drifted because an unhealthy service is what people must act on first;
 //! a drift is often its cause and is listed with it.
 
+pub mod issue;
 mod observe;
 
 pub use observe::{argo, flux};
@@ -24,12 +25,12 @@ pub use observe::{argo, flux};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::health::names_commit;
 
 /// The state of an environment, or of one object in it. Ordered by precedence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DriftState {
     Converged,
@@ -208,6 +209,23 @@ type Signature = (
     DriftState,
     BTreeSet<(String, Option<String>, String, DriftState)>,
 );
+
+/// The [`Signature`] of `report` as one line (`drifted: Application argocd/web drifted; …`),
+/// objects sorted: what a drift issue's marker keeps to tell a change from a rerun. No
+/// reason, time or duration takes part.
+pub fn fingerprint(report: &EnvironmentReport) -> String {
+    let (state, objects) = signature(report);
+    let objects: Vec<String> = objects
+        .iter()
+        .map(|(kind, namespace, name, state)| {
+            format!(
+                "{kind} {} {state}",
+                crate::health::qualified(namespace.as_deref(), name)
+            )
+        })
+        .collect();
+    format!("{state}: {}", objects.join("; "))
+}
 
 fn signature(report: &EnvironmentReport) -> Signature {
     let objects = report
