@@ -23,6 +23,7 @@ const MERGE_REQUEST: &str = include_str!("../../templates/messages/merge_request
 const SUPERSEDED: &str = include_str!("../../templates/messages/superseded.md.j2");
 const SYNC_RESULT: &str = include_str!("../../templates/messages/sync_result.md.j2");
 const PREVIEW: &str = include_str!("../../templates/messages/preview.md.j2");
+const DRIFT_ISSUE: &str = include_str!("../../templates/messages/drift_issue.md.j2");
 
 /// GitLab refuses notes over 1,000,000 characters; stay clearly below.
 pub const NOTE_LIMIT: usize = 950_000;
@@ -203,6 +204,28 @@ pub struct PreviewView {
     pub marker: String,
 }
 
+/// One object of a drift issue's table (`name` is `namespace/name`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftRow {
+    pub kind: String,
+    pub name: String,
+    pub state: String,
+    pub reason: String,
+}
+
+/// Everything the drift issue description can use.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftIssueView {
+    pub environment: String,
+    pub state: String,
+    /// When this divergence was first seen (RFC 3339).
+    pub since: String,
+    pub head_revision: String,
+    pub live_revision: Option<String>,
+    pub objects: Vec<DriftRow>,
+    pub marker: String,
+}
+
 pub struct Messages {
     env: Environment<'static>,
 }
@@ -241,6 +264,7 @@ impl Messages {
         add(&mut env, "superseded.md.j2", SUPERSEDED.to_string())?;
         add(&mut env, "sync_result.md.j2", SYNC_RESULT.to_string())?;
         add(&mut env, "preview.md.j2", PREVIEW.to_string())?;
+        add(&mut env, "drift_issue.md.j2", DRIFT_ISSUE.to_string())?;
         for (name, source) in replies::TEMPLATES {
             add(&mut env, name, source.to_string())?;
         }
@@ -309,6 +333,23 @@ impl Messages {
             largest.truncated = true;
         }
         Err(MessageError::TooLong)
+    }
+
+    /// A drift issue's description; rows beyond [`MAX_RESOURCE_ROWS`] are left out and counted
+    /// in a last row.
+    pub fn drift_issue(&self, view: &DriftIssueView) -> Result<String, MessageError> {
+        let mut view = view.clone();
+        if view.objects.len() > MAX_RESOURCE_ROWS {
+            let hidden = view.objects.len() - MAX_RESOURCE_ROWS;
+            view.objects.truncate(MAX_RESOURCE_ROWS);
+            view.objects.push(DriftRow {
+                kind: "…".into(),
+                name: format!("{hidden} more"),
+                state: String::new(),
+                reason: String::new(),
+            });
+        }
+        self.render("drift_issue.md.j2", &view)
     }
 
     /// The sync result comment; rows beyond [`MAX_RESOURCE_ROWS`] are counted instead.

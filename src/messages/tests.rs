@@ -173,6 +173,45 @@ fn superseded_note_matches_golden() {
 }
 
 #[test]
+fn drift_issue_matches_golden() {
+    let record = marker::DriftRecord {
+        v: 1,
+        project: "group/helloworld-ops".into(),
+        environment: "prod".into(),
+        state: crate::drift::DriftState::Degraded,
+        fingerprint: "degraded: …".into(),
+        since: "2026-11-27T10:00:00Z".into(),
+    };
+    let row = |kind: &str, name: &str, state: &str, reason: &str| DriftRow {
+        kind: kind.into(),
+        name: name.into(),
+        state: state.into(),
+        reason: reason.into(),
+    };
+    let text = Messages::new(None)
+        .unwrap()
+        .drift_issue(&DriftIssueView {
+            environment: "prod".into(),
+            state: "degraded".into(),
+            since: record.since.clone(),
+            head_revision: "0123456789abcdef0123456789abcdef01234567".into(),
+            live_revision: Some("main@sha1:fedcba98".into()),
+            objects: vec![
+                row("Application", "argocd/helloworld", "drifted", "OutOfSync"),
+                row(
+                    "Deployment",
+                    "hello/helloworld",
+                    "degraded",
+                    "Progressing | /close `x`",
+                ),
+            ],
+            marker: marker::render(&marker::Marker::Drift(record)),
+        })
+        .unwrap();
+    golden("drift_issue.md", &text);
+}
+
+#[test]
 fn a_proposal_restored_over_foreign_commits_says_so() {
     let text = Messages::new(None)
         .unwrap()
