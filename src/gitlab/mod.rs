@@ -8,6 +8,7 @@ mod client;
 mod deploys;
 mod ensure;
 pub mod hooks;
+mod issues;
 mod review;
 
 pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Pipeline, Project, UserRef};
@@ -15,4 +16,5 @@ pub use archive::{Archive, ArchiveFile, Limits};
 pub use client::{GitlabClient, GitlabError, Token, api_base};
 pub use deploys::{Deployment, DeploymentOutcome};
 pub use ensure::Ensured;
+pub use issues::{Issue, IssueChange, IssueFields};
 pub use review::{Approval, ChangedPath, MergeOutcome, Reacted, Reaction, ThreadNote, Version};

@@ -112,7 +112,7 @@ struct Member {
 }
 
 /// A project ID or path as one URL path segment.
-fn encode(project: &str) -> percent_encoding::PercentEncode<'_> {
+pub(super) fn encode(project: &str) -> percent_encoding::PercentEncode<'_> {
     percent_encoding::utf8_percent_encode(project, percent_encoding::NON_ALPHANUMERIC)
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::git::{self, Change};
 use super::http::{Request, Response};
 use super::params::Params;
-use super::{Mr, Note, State, awards, commits, deploys, merge, now_rfc3339};
+use super::{Mr, Note, State, awards, commits, deploys, issues, merge, now_rfc3339};
 
 const MAX_DESCRIPTION_CHARS: usize = 1_048_576;
 const MAX_NOTE_CHARS: usize = 1_000_000;
@@ -58,6 +58,10 @@ enum Route {
     Commit(String),
     MrCommits(String),
     Compare,
+    ListIssues,
+    CreateIssue,
+    EditIssue(String),
+    CreateIssueNote(String),
 }
 
 fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
@@ -80,6 +84,17 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
             (Route::CreateCommit, Some(id.to_string()))
         }
         ["projects", id, "merge_requests"] if get => (Route::ListMrs, Some(id.to_string())),
+        ["projects", id, "issues"] if get => (Route::ListIssues, Some(id.to_string())),
+        ["projects", id, "issues"] if method == "POST" => {
+            (Route::CreateIssue, Some(id.to_string()))
+        }
+        ["projects", id, "issues", iid] if method == "PUT" => {
+            (Route::EditIssue(iid.to_string()), Some(id.to_string()))
+        }
+        ["projects", id, "issues", iid, "notes"] if method == "POST" => (
+            Route::CreateIssueNote(iid.to_string()),
+            Some(id.to_string()),
+        ),
         ["projects", id, "merge_requests"] if method == "POST" => {
             (Route::CreateMr, Some(id.to_string()))
         }
@@ -274,6 +289,12 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
             commits::of_merge_request(state, req, iid, &params)
         }),
         Route::Compare => commits::compare(state, &params),
+        Route::ListIssues => issues::list(state, &params),
+        Route::CreateIssue => issues::create(state, &params),
+        Route::EditIssue(iid) => with_iid(&iid, |iid| issues::edit(state, iid, &params)),
+        Route::CreateIssueNote(iid) => {
+            with_iid(&iid, |iid| issues::create_note(state, iid, &params))
+        }
         Route::Awards(iid, nid, aid) => with_iid(&iid, |iid| {
             awards::endpoint(state, req, iid, nid.as_deref(), aid.as_deref(), &params)
         }),

@@ -47,6 +47,7 @@ mod deploys;
 mod git;
 mod hooks;
 mod http;
+mod issues;
 mod merge;
 mod params;
 
@@ -59,6 +60,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::Value;
+
+pub use issues::Issue;
 
 /// `X-Gitlab-Event` of [`FakeGitlab::note_hook`] payloads.
 pub const NOTE_HOOK: &str = "Note Hook";
@@ -420,6 +423,7 @@ pub struct Deployment {
 #[derive(Default)]
 pub(crate) struct Store {
     pub mrs: Vec<Mr>,
+    pub issues: Vec<issues::Issue>,
     pub deployments: Vec<Deployment>,
     pub next_deployment_id: u64,
     pub next_note_id: u64,
@@ -663,6 +667,11 @@ impl FakeGitlab {
     }
 
     /// All merge requests, by iid, as `GET .../merge_requests/:iid` renders them.
+    /// The project's issues, oldest first.
+    pub fn issues(&self) -> Vec<Issue> {
+        self.state.store().issues.clone()
+    }
+
     pub fn merge_requests(&self) -> Vec<Value> {
         api::render_all_mrs(&self.state)
     }
