@@ -209,6 +209,11 @@ pub struct DriftArgs {
     #[arg(long)]
     pub fail_on_drift: bool,
 
+    /// Observe, and print what would be written to each environment's drift issue (create,
+    /// update, comment, close, reopen) without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+
     #[command(flatten)]
     pub gitlab: GitlabArgs,
 }

@@ -99,6 +99,17 @@ pub struct Environment {
     /// The namespace of directly applied objects that name none.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// The GitLab deployment tier (`production`, `staging`…): a `production` environment's
+    /// drift issue is an incident.
+    #[serde(default)]
+    pub tier: Option<String>,
+}
+
+impl Environment {
+    /// Whether the environment is of the `production` tier.
+    pub fn is_production(&self) -> bool {
+        self.tier.as_deref() == Some("production")
+    }
 }
 
 /// The `drift:` section.

@@ -16,7 +16,7 @@ use crate::deploy::{DeployTarget, resolve};
 use crate::drift::{
     self, Confirmation, DriftState, EnvironmentReport, Head, TargetId, TargetObservation,
 };
-use crate::modes::{connect, project_or_ci};
+use crate::modes::{connect, drift_issue, project_or_ci};
 
 /// How often a non-converged environment is observed again within `drift.confirm`.
 const REOBSERVE_EVERY: Duration = Duration::from_secs(2);
@@ -91,6 +91,23 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "environments": reports }))?
         ),
+    }
+    let plans = drift_issue::report(
+        &gitlab,
+        &info.path_with_namespace,
+        &config,
+        &reports,
+        args.dry_run,
+    )
+    .await?;
+    if args.dry_run {
+        // On stderr with --output json, so that stdout stays one JSON document.
+        for line in plans {
+            match args.output {
+                OutputFormat::Text => println!("dry run: {line}"),
+                OutputFormat::Json => eprintln!("dry run: {line}"),
+            }
+        }
     }
     let all_converged = reports.iter().all(|r| r.state == DriftState::Converged);
     Ok(if args.fail_on_drift && !all_converged {

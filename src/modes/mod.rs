@@ -4,6 +4,7 @@
 mod bump_gitlab;
 mod bump_local;
 mod drift;
+mod drift_issue;
 mod handle_event;
 mod poll;
 mod preview;

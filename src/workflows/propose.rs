@@ -486,7 +486,11 @@ fn pick<'a>(flags: &'a [String], config: &'a [String]) -> &'a [String] {
     if flags.is_empty() { config } else { flags }
 }
 
-async fn user_ids(gitlab: &GitlabClient, names: &[String], origin: &str) -> Result<Vec<u64>> {
+pub(crate) async fn user_ids(
+    gitlab: &GitlabClient,
+    names: &[String],
+    origin: &str,
+) -> Result<Vec<u64>> {
     let mut ids = Vec::new();
     for name in names {
         let name = name.trim_start_matches('@');

@@ -1,0 +1,195 @@
+//! `drift` in GitLab: one issue per environment, found by its labels and hidden marker,
+//! written as [`crate::drift::issue::plan`] decides. The marker in the description is
+//! written last in every plan, so a write that fails part-way is redone by the next run
+//! (a comment may then repeat, a state is never lost).
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+
+use crate::config::RepoConfig;
+use crate::drift::issue::{self, ExistingIssue, Plan};
+use crate::drift::{DriftState, EnvironmentReport};
+use crate::gitlab::{GitlabClient, IssueChange, IssueFields};
+use crate::marker::{self, DriftRecord, Marker};
+use crate::messages::{DriftIssueView, DriftRow, Messages};
+
+/// The label every drift issue carries.
+pub const DRIFT_LABEL: &str = "gitops-bot::drift";
+
+/// The labels of `environment`'s drift issue.
+fn labels(environment: &str) -> Vec<String> {
+    vec![DRIFT_LABEL.to_string(), format!("env::{environment}")]
+}
+
+/// Plans (and unless `dry_run`, writes) each environment's issue; the planned actions, one
+/// line per environment.
+pub async fn report(
+    gitlab: &GitlabClient,
+    project: &str,
+    config: &RepoConfig,
+    reports: &[EnvironmentReport],
+    dry_run: bool,
+) -> Result<Vec<String>> {
+    let messages = Messages::new(None)?;
+    let mut lines = Vec::new();
+    for report in reports {
+        let existing = find(gitlab, project, &report.environment).await?;
+        let plan = issue::plan(project, report, existing.as_ref(), Utc::now());
+        lines.push(format!("{}: {plan}", report.environment));
+        if dry_run || !plan.writes() {
+            continue;
+        }
+        write(gitlab, project, config, &messages, report, &plan)
+            .await
+            .with_context(|| format!("writing the drift issue of {}", report.environment))?;
+    }
+    Ok(lines)
+}
+
+/// The bot's issue for `environment`, open or closed. Fails closed: when the search fails,
+/// so does the run, since creating an issue then could duplicate one.
+async fn find(
+    gitlab: &GitlabClient,
+    project: &str,
+    environment: &str,
+) -> Result<Option<ExistingIssue>> {
+    let found = gitlab
+        .issues_labeled(project, &labels(environment))
+        .await
+        .with_context(|| {
+            format!("cannot search the drift issue of {environment}; not creating one, since one may exist")
+        })?;
+    let mut ours = found.into_iter().filter_map(|i| {
+        let record = marker::drift(i.description.as_deref().unwrap_or_default())
+            .filter(|r| r.project == project && r.environment == environment)?;
+        Some(ExistingIssue {
+            iid: i.iid,
+            open: i.state == "opened",
+            record,
+        })
+    });
+    let oldest = ours.next();
+    let others: Vec<u64> = ours.map(|i| i.iid).collect();
+    if let Some(first) = &oldest
+        && !others.is_empty()
+    {
+        tracing::warn!(
+            environment,
+            using = first.iid,
+            ignored = ?others,
+            "several issues carry the drift marker of this environment; using the oldest"
+        );
+    }
+    Ok(oldest)
+}
+
+async fn write(
+    gitlab: &GitlabClient,
+    project: &str,
+    config: &RepoConfig,
+    messages: &Messages,
+    report: &EnvironmentReport,
+    plan: &Plan,
+) -> Result<()> {
+    let environment = &report.environment;
+    match plan {
+        Plan::Nothing => {}
+        Plan::Create(record) => {
+            let incident = config
+                .environments
+                .get(environment)
+                .is_some_and(|e| e.is_production());
+            let fields = IssueFields {
+                title: format!("Drift: {environment} is not converged"),
+                description: description(messages, report, record)?,
+                labels: labels(environment),
+                assignee_ids: crate::workflows::propose::user_ids(
+                    gitlab,
+                    &config.operators,
+                    "operators in .gitops-bot.yaml",
+                )
+                .await?,
+                incident,
+            };
+            let created = gitlab.create_issue(project, &fields).await?;
+            tracing::info!(environment, iid = created.iid, url = %created.web_url, "drift issue opened");
+        }
+        Plan::Update { iid, record } => {
+            gitlab
+                .create_issue_note(project, *iid, &change_note(report))
+                .await?;
+            let text = description(messages, report, record)?;
+            gitlab.edit_issue(project, *iid, Some(&text), None).await?;
+        }
+        Plan::Close { iid, was, lasted } => {
+            let lasted = lasted
+                .map(|d| format!(" after {}", crate::deploy::outcome::human_duration(d)))
+                .unwrap_or_default();
+            let note = format!(
+                ":white_check_mark: {} is converged again at {}: it was {was}{lasted}. Closing.",
+                crate::messages::code_span(environment),
+                crate::messages::code_span(crate::commit_sha::short(&report.head_revision)),
+            );
+            gitlab.create_issue_note(project, *iid, &note).await?;
+            gitlab
+                .edit_issue(project, *iid, None, Some(IssueChange::Close))
+                .await?;
+        }
+        Plan::Reopen { iid, record } => {
+            gitlab
+                .create_issue_note(project, *iid, &change_note(report))
+                .await?;
+            let text = description(messages, report, record)?;
+            gitlab
+                .edit_issue(project, *iid, Some(&text), Some(IssueChange::Reopen))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The comment on a change: the new state and its objects.
+fn change_note(report: &EnvironmentReport) -> String {
+    let mut note = format!(
+        ":warning: {} is now **{}**:\n\n",
+        crate::messages::code_span(&report.environment),
+        report.state
+    );
+    for o in &report.objects {
+        note.push_str(&format!(
+            "- {} {} {}: {}\n",
+            o.state,
+            o.kind,
+            crate::messages::code_span(&crate::health::qualified(o.namespace.as_deref(), &o.name)),
+            crate::messages::code_span(&o.reason)
+        ));
+    }
+    note
+}
+
+fn description(
+    messages: &Messages,
+    report: &EnvironmentReport,
+    record: &DriftRecord,
+) -> Result<String> {
+    let view = DriftIssueView {
+        environment: report.environment.clone(),
+        state: report.state.to_string(),
+        since: record.since.clone(),
+        head_revision: report.head_revision.clone(),
+        live_revision: report.live_revision.clone(),
+        objects: report
+            .objects
+            .iter()
+            .filter(|o| o.state != DriftState::Converged)
+            .map(|o| DriftRow {
+                kind: o.kind.clone(),
+                name: crate::health::qualified(o.namespace.as_deref(), &o.name),
+                state: o.state.to_string(),
+                reason: o.reason.clone(),
+            })
+            .collect(),
+        marker: marker::render(&Marker::Drift(record.clone())),
+    };
+    Ok(messages.drift_issue(&view)?)
+}
