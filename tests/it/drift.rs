@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::Run;
-use fake_gitlab::{FakeGitlab, Options as GitlabOptions};
+use fake_gitlab::{FakeGitlab, Fault, Options as GitlabOptions, Rule};
 use fake_kube::{FakeKube, Options as KubeOptions};
 use serde_json::{Value, json};
 
@@ -166,6 +166,9 @@ fn converged_environments_in_text_and_json_and_nothing_written() {
         w.gitlab.merge_requests().is_empty(),
         "nothing is written to GitLab"
     );
+    assert!(w.gitlab.issues().is_empty(), "no issue for converged");
+    let writes: Vec<String> = w.gitlab.writes().iter().map(|r| r.path.clone()).collect();
+    assert!(writes.is_empty(), "no GitLab write: {writes:?}");
 }
 
 #[test]
@@ -437,4 +440,146 @@ fn a_fetched_revision_not_synced_yet_is_behind_after_the_grace_not_drifted() {
     w.update_app(not_synced_yet);
     let report = w.json(&["--environment", "prod"]);
     assert_eq!(w.state_of(&report, "prod"), "behind");
+}
+
+/// prod is of the production tier (its issue is an incident) and has an operator.
+const ISSUE_CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n    tier: production\n  staging:\n    flux: [Kustomization/flux-system/apps]\ndrift:\n  confirm: 0s\n";
+
+fn out_of_sync(w: &World) {
+    w.update_app(|a| {
+        a["status"]["sync"]["status"] = json!("OutOfSync");
+        a["status"]["resources"][0]["status"] = json!("OutOfSync");
+    });
+}
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+/// The writes since the last `clear_log`, as `METHOD path`.
+fn writes(w: &World) -> Vec<String> {
+    w.gitlab
+        .writes()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn one_issue_per_environment_through_drift_change_convergence_and_drift_again() {
+    let w = world(ISSUE_CONFIG);
+    ok(&w.drift(&[]));
+    assert!(w.gitlab.issues().is_empty());
+
+    // Drift confirmed: one incident, labelled, assigned, described from the template.
+    out_of_sync(&w);
+    ok(&w.drift(&[]));
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue = &issues[0];
+    assert_eq!(issue.labels, ["gitops-bot::drift", "env::prod"]);
+    assert_eq!(issue.issue_type, "incident");
+    assert_eq!(issue.assignee_ids, [2]);
+    assert_eq!(issue.state, "opened");
+    assert!(
+        issue.description.starts_with("**`prod` is drifted** since "),
+        "{}",
+        issue.description
+    );
+    assert!(
+        issue
+            .description
+            .contains("| Deployment | `hello/helloworld` | drifted | `OutOfSync` |"),
+        "{}",
+        issue.description
+    );
+    assert!(issue.description.contains("\"kind\":\"drift\""));
+    assert!(issue.notes.is_empty());
+
+    // A rerun that sees the same: no write at all.
+    w.gitlab.clear_log();
+    ok(&w.drift(&[]));
+    assert_eq!(writes(&w), Vec::<String>::new());
+    assert_eq!(w.gitlab.issues()[0].description, issue.description);
+
+    // The set changes: exactly one comment, the description rewritten.
+    w.update_app(|a| a["status"]["health"]["status"] = json!("Degraded"));
+    w.gitlab.clear_log();
+    ok(&w.drift(&[]));
+    let changed = &w.gitlab.issues()[0];
+    assert_eq!(changed.notes.len(), 1, "{:?}", changed.notes);
+    assert!(changed.notes[0].contains("is now **degraded**"), "{:?}", changed.notes);
+    assert!(changed.description.starts_with("**`prod` is degraded**"));
+    assert_eq!(writes(&w).len(), 2, "{:?}", writes(&w));
+
+    // Converged again: a closing comment, closed.
+    w.update_app(|a| {
+        a["status"]["sync"]["status"] = json!("Synced");
+        a["status"]["resources"][0]["status"] = json!("Synced");
+        a["status"]["health"]["status"] = json!("Healthy");
+    });
+    ok(&w.drift(&[]));
+    let closed = &w.gitlab.issues()[0];
+    assert_eq!(closed.state, "closed");
+    assert_eq!(closed.notes.len(), 2);
+    assert!(
+        closed.notes[1].contains("converged again") && closed.notes[1].contains("it was degraded"),
+        "{}",
+        closed.notes[1]
+    );
+    // Converged and closed: nothing to write.
+    w.gitlab.clear_log();
+    ok(&w.drift(&[]));
+    assert_eq!(writes(&w), Vec::<String>::new());
+
+    // Drifted again: the same issue reopened, with a comment.
+    out_of_sync(&w);
+    ok(&w.drift(&[]));
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "the same issue is reused");
+    assert_eq!(issues[0].state, "opened");
+    assert_eq!(issues[0].notes.len(), 3);
+    assert!(issues[0].notes[2].contains("is now **drifted**"));
+    assert!(issues[0].description.starts_with("**`prod` is drifted**"));
+}
+
+#[test]
+fn a_plain_issue_outside_production_and_dry_run_writes_nothing() {
+    let w = world(ISSUE_CONFIG);
+    w.update_kustomization(|k| {
+        k["status"]["conditions"] = json!([ready("False", "BuildFailed")]);
+    });
+    let run = w.drift(&["--dry-run"]);
+    ok(&run);
+    assert!(
+        run.stdout.contains("dry run: prod: no change\n")
+            && run.stdout.contains("dry run: staging: create issue (degraded)\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(writes(&w), Vec::<String>::new());
+    assert!(w.gitlab.issues().is_empty());
+
+    ok(&w.drift(&[]));
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].issue_type, "issue");
+    assert_eq!(issues[0].labels, ["gitops-bot::drift", "env::staging"]);
+}
+
+#[test]
+fn a_failed_issue_search_fails_the_run_and_creates_nothing() {
+    let w = world(ISSUE_CONFIG);
+    out_of_sync(&w);
+    w.gitlab
+        .inject(Rule::new("GET", "/issues", Fault::status(500)).always());
+    let run = w.drift(&[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("cannot search the drift issue of prod"),
+        "{}",
+        run.stderr
+    );
+    assert!(w.gitlab.issues().is_empty());
+    assert_eq!(writes(&w), Vec::<String>::new());
 }
