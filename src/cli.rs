@@ -127,7 +127,8 @@ pub enum Mode {
     /// (the reason is the last line), 2 on usage errors.
     Sync(Box<SyncArgs>),
 
-    /// Report how far each environment's live state is from the default branch (read-only).
+    /// Report how far each environment's live state is from the default branch, in one GitLab
+    /// issue per environment.
     ///
     /// Reads .gitops-bot.yaml at the head of the default branch and observes each
     /// environment's targets (`argocd_apps`, `flux`, `apply`, the ones `sync` deploys) with
@@ -138,11 +139,17 @@ pub enum Mode {
     /// CD ComparisonError, a direct-apply target); the worst of its objects counts, in the
     /// order unknown, degraded, drifted, behind. A state other than converged counts only if
     /// it is still there after `drift.confirm` (default 2m) of re-observing every few
-    /// seconds; one that clears is reported as converged. Writes nothing, to GitLab or the
-    /// cluster.
+    /// seconds; one that clears is reported as converged. Writes nothing to the cluster.
     ///
-    /// Environment: GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_PATH; the cluster variables of
-    /// `sync`. RBAC: deploy/rbac/drift/ (get, list, watch).
+    /// Each environment's issue (labels gitops-bot::drift and env::NAME, a hidden marker) is
+    /// created on the first divergence (an incident for `tier: production`, assigned to the
+    /// operators), edited with one comment only when the state or its objects change (a rerun
+    /// that sees the same writes nothing), closed with a comment on convergence and reopened on
+    /// a new divergence. A failed issue search fails the run rather than risk a duplicate.
+    ///
+    /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
+    /// CI_PROJECT_PATH; the cluster variables of `sync`. RBAC: deploy/rbac/drift/ (get,
+    /// list, watch).
     ///
     /// Exit status: 0 when the report is printed (whatever it says, unless --fail-on-drift),
     /// 1 with --fail-on-drift when an environment is not converged, or on failure, 2 on

@@ -1,6 +1,7 @@
 //! `drift`: observe each environment's targets read-only (get requests only) and report how
-//! far they are from the head of the default branch. Nothing is written anywhere; the
-//! states are decided by [`crate::drift`], this mode only reads and prints.
+//! far they are from the head of the default branch. The states are decided by
+//! [`crate::drift`]; this mode reads, prints, and keeps each environment's GitLab issue up
+//! to date through [`super::drift_issue`] (nothing is written to the cluster).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

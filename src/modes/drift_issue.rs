@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use crate::config::RepoConfig;
+use crate::drift::EnvironmentReport;
 use crate::drift::issue::{self, ExistingIssue, Plan};
-use crate::drift::{DriftState, EnvironmentReport};
 use crate::gitlab::{GitlabClient, IssueChange, IssueFields};
 use crate::marker::{self, DriftRecord, Marker};
 use crate::messages::{DriftIssueView, DriftRow, Messages};
@@ -181,7 +181,6 @@ fn description(
         objects: report
             .objects
             .iter()
-            .filter(|o| o.state != DriftState::Converged)
             .map(|o| DriftRow {
                 kind: o.kind.clone(),
                 name: crate::health::qualified(o.namespace.as_deref(), &o.name),

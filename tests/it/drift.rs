@@ -482,7 +482,9 @@ fn one_issue_per_environment_through_drift_change_convergence_and_drift_again() 
     assert_eq!(issue.assignee_ids, [2]);
     assert_eq!(issue.state, "opened");
     assert!(
-        issue.description.starts_with("**`prod` is drifted** since "),
+        issue
+            .description
+            .starts_with("**`prod` is drifted** since "),
         "{}",
         issue.description
     );
@@ -508,7 +510,11 @@ fn one_issue_per_environment_through_drift_change_convergence_and_drift_again() 
     ok(&w.drift(&[]));
     let changed = &w.gitlab.issues()[0];
     assert_eq!(changed.notes.len(), 1, "{:?}", changed.notes);
-    assert!(changed.notes[0].contains("is now **degraded**"), "{:?}", changed.notes);
+    assert!(
+        changed.notes[0].contains("is now **degraded**"),
+        "{:?}",
+        changed.notes
+    );
     assert!(changed.description.starts_with("**`prod` is degraded**"));
     assert_eq!(writes(&w).len(), 2, "{:?}", writes(&w));
 
@@ -553,7 +559,9 @@ fn a_plain_issue_outside_production_and_dry_run_writes_nothing() {
     ok(&run);
     assert!(
         run.stdout.contains("dry run: prod: no change\n")
-            && run.stdout.contains("dry run: staging: create issue (degraded)\n"),
+            && run
+                .stdout
+                .contains("dry run: staging: create issue (degraded)\n"),
         "{}",
         run.stdout
     );
