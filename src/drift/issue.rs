@@ -174,14 +174,7 @@ mod tests {
         ExistingIssue {
             iid: 4,
             open,
-            record: DriftRecord {
-                v: RECORD_VERSION,
-                project: "group/ops".into(),
-                environment: "prod".into(),
-                state: of.state,
-                fingerprint: fingerprint(of),
-                since: SINCE.into(),
-            },
+            record: record(of, SINCE),
         }
     }
 

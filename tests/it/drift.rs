@@ -591,3 +591,31 @@ fn a_failed_issue_search_fails_the_run_and_creates_nothing() {
     assert!(w.gitlab.issues().is_empty());
     assert_eq!(writes(&w), Vec::<String>::new());
 }
+
+#[test]
+fn of_two_issues_with_the_marker_the_oldest_is_used_and_the_log_says_so() {
+    let w = world(ISSUE_CONFIG);
+    out_of_sync(&w);
+    ok(&w.drift(&["--environment", "prod"]));
+    let description = w.gitlab.issues()[0].description.clone();
+    // A copy of the issue (someone duplicated it), and an issue with the labels but no marker.
+    let copy = w
+        .gitlab
+        .add_issue(&description, &["gitops-bot::drift", "env::prod"]);
+    w.gitlab
+        .add_issue("by hand", &["gitops-bot::drift", "env::prod"]);
+    w.update_app(|a| a["status"]["health"]["status"] = json!("Degraded"));
+    let run = w.drift(&["--environment", "prod"]);
+    ok(&run);
+    assert!(
+        run.stderr.contains("several issues carry the drift marker")
+            && run.stderr.contains(&format!("[{copy}]")),
+        "{}",
+        run.stderr
+    );
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 3, "no new issue");
+    assert_eq!(issues[0].notes.len(), 1, "the oldest is updated");
+    assert!(issues[1].notes.is_empty() && issues[2].notes.is_empty());
+    assert_eq!(issues[1].description, description);
+}

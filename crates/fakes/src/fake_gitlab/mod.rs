@@ -672,6 +672,24 @@ impl FakeGitlab {
         self.state.store().issues.clone()
     }
 
+    /// An issue made by someone else (or an earlier run), open, with `labels`; its iid.
+    pub fn add_issue(&self, description: &str, labels: &[&str]) -> u64 {
+        let mut store = self.state.store();
+        let iid = store.issues.len() as u64 + 1;
+        store.issues.push(Issue {
+            iid,
+            title: format!("issue {iid}"),
+            description: description.to_string(),
+            state: "opened".into(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            assignee_ids: Vec::new(),
+            issue_type: "issue".into(),
+            created_at: now_rfc3339(),
+            notes: Vec::new(),
+        });
+        iid
+    }
+
     pub fn merge_requests(&self) -> Vec<Value> {
         api::render_all_mrs(&self.state)
     }
