@@ -14,7 +14,7 @@ pub const FILE_NAME: &str = ".gitops-bot.yaml";
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepoConfig {
-    /// Usernames of the operators: the default assignees of bump MRs.
+    /// Usernames of the operators: the default assignees of bump MRs and of drift issues.
     #[serde(default)]
     pub operators: Vec<String>,
     /// Usernames asked to review bump MRs.
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn parses_the_documented_example() {
-        let text = "operators: [operator]\nreviewers: [reviewer]\nlabels: [deploy]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n    flux: [Kustomization/flux-system/apps]\n    apply: [overlays/prod]\n    namespace: hello\ntemplates:\n  merge_request: .gitops-bot/mr.md.j2\n";
+        let text = "operators: [operator]\nreviewers: [reviewer]\nlabels: [deploy]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n    flux: [Kustomization/flux-system/apps]\n    apply: [overlays/prod]\n    namespace: hello\n    tier: production\n  dev:\n    paths: [overlays/dev]\ntemplates:\n  merge_request: .gitops-bot/mr.md.j2\n";
         let c = RepoConfig::parse(text, FILE_NAME).unwrap();
         assert_eq!(c.operators, ["operator"]);
         assert_eq!(c.environment_paths("prod").unwrap(), ["overlays/prod"]);
@@ -327,6 +327,8 @@ mod tests {
         assert_eq!(prod.argocd_apps, ["argocd/helloworld"]);
         assert_eq!(prod.flux, ["Kustomization/flux-system/apps"]);
         assert_eq!(prod.namespace.as_deref(), Some("hello"));
+        assert!(prod.is_production());
+        assert!(!c.environment("dev").unwrap().is_production());
         assert_eq!(
             c.templates.merge_request.as_deref(),
             Some(".gitops-bot/mr.md.j2")
