@@ -3,11 +3,13 @@
 //! [`crate::drift`]; this mode reads, prints, and keeps each environment's GitLab issue up
 //! to date through [`super::drift_issue`] (nothing is written to the cluster).
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use kube::Client;
+use kube::core::ApiResource;
 use serde_json::Value;
 
 use crate::cli::{DriftArgs, OutputFormat, UsageError};
@@ -52,9 +54,11 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
 
     let client = cluster::connect().await?;
     let started = Instant::now();
+    let mut resources = Resources::default();
     let mut confirmations = Vec::new();
     for (name, targets) in &environments {
-        let report = observe_environment(&client, name, targets, head, &config).await;
+        let report =
+            observe_environment(&client, &mut resources, name, targets, head, &config).await;
         confirmations.push(Confirmation::start(report));
     }
     // Re-observe what is wrong until it clears or `drift.confirm` has passed.
@@ -67,7 +71,10 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
                     age: head_age.map(|a| a + started.elapsed()),
                     ..head
                 };
-                c.observe(observe_environment(&client, name, targets, head, &config).await);
+                c.observe(
+                    observe_environment(&client, &mut resources, name, targets, head, &config)
+                        .await,
+                );
             }
         }
     }
@@ -158,8 +165,33 @@ fn environments(args: &DriftArgs, config: &RepoConfig) -> Result<Vec<(String, Ve
     Ok(out)
 }
 
+/// The discovery answers of this run: each kind is looked up once, not on every read of
+/// every round of `drift.confirm`. Failures are not kept (the next read asks again).
+#[derive(Default)]
+struct Resources(HashMap<(String, String), ApiResource>);
+
+impl Resources {
+    async fn of(
+        &mut self,
+        client: &Client,
+        group: &str,
+        kind: &str,
+    ) -> Result<ApiResource, String> {
+        let key = (group.to_string(), kind.to_string());
+        if let Some(found) = self.0.get(&key) {
+            return Ok(found.clone());
+        }
+        let found = resource_of(client, group, kind)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.0.insert(key, found.clone());
+        Ok(found)
+    }
+}
+
 async fn observe_environment(
     client: &Client,
+    resources: &mut Resources,
     environment: &str,
     targets: &[DeployTarget],
     head: Head<'_>,
@@ -167,17 +199,31 @@ async fn observe_environment(
 ) -> EnvironmentReport {
     let mut observations = Vec::new();
     for target in targets {
-        observations.push(observe(client, target).await);
+        observations.push(observe(client, resources, target).await);
     }
     drift::assess(environment, head, config.drift.grace, &observations)
 }
 
-/// One target, read with one GET (after discovery); what cannot be read is `unknown`.
-async fn observe(client: &Client, target: &DeployTarget) -> TargetObservation {
+/// One target, read with one GET (after its kind's discovery, once per run); what cannot be
+/// read is `unknown`.
+async fn observe(
+    client: &Client,
+    resources: &mut Resources,
+    target: &DeployTarget,
+) -> TargetObservation {
     match target {
         DeployTarget::ArgoApp { namespace, name } => {
             let id = TargetId::new("Application", Some(namespace), name);
-            match read(client, "argoproj.io", "Application", namespace, name).await {
+            match read(
+                client,
+                resources,
+                "argoproj.io",
+                "Application",
+                namespace,
+                name,
+            )
+            .await
+            {
                 Ok(app) => drift::argo(id, &app),
                 Err(why) => TargetObservation::unknown(id, why),
             }
@@ -188,7 +234,16 @@ async fn observe(client: &Client, target: &DeployTarget) -> TargetObservation {
             name,
         } => {
             let id = TargetId::new(kind.kind(), Some(namespace), name);
-            match read(client, kind.group(), kind.kind(), namespace, name).await {
+            match read(
+                client,
+                resources,
+                kind.group(),
+                kind.kind(),
+                namespace,
+                name,
+            )
+            .await
+            {
                 Ok(obj) => drift::flux(id, &obj),
                 Err(why) => TargetObservation::unknown(id, why),
             }
@@ -203,14 +258,13 @@ async fn observe(client: &Client, target: &DeployTarget) -> TargetObservation {
 /// `namespace/name` of `group`'s `kind` as JSON, or why it could not be read.
 async fn read(
     client: &Client,
+    resources: &mut Resources,
     group: &str,
     kind: &str,
     namespace: &str,
     name: &str,
 ) -> Result<Value, String> {
-    let resource = resource_of(client, group, kind)
-        .await
-        .map_err(|e| e.to_string())?;
+    let resource = resources.of(client, group, kind).await?;
     let api = dynamic_api(client, &resource, Some(namespace));
     let object = cluster::get(&api, &resource, namespace, name)
         .await
