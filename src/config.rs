@@ -45,6 +45,9 @@ pub struct RepoConfig {
     /// How `drift` judges what it observes.
     #[serde(default)]
     pub drift: DriftSettings,
+    /// Keep the deploy board: one GitLab issue showing environments × images.
+    #[serde(default)]
+    pub board: bool,
     /// Where the file was looked for when there is none (see [`RepoConfig::absent`]), so
     /// that a question only the file can answer says the file is missing.
     #[serde(skip)]
@@ -76,6 +79,7 @@ impl Default for RepoConfig {
             hold_label: default_hold_label(),
             command_prefix: default_command_prefix(),
             drift: DriftSettings::default(),
+            board: false,
             absent_from: None,
         }
     }
@@ -103,6 +107,22 @@ pub struct Environment {
     /// drift issue is an incident.
     #[serde(default)]
     pub tier: Option<String>,
+    /// The environment whose verified versions this one is promoted from.
+    #[serde(default)]
+    pub promote_from: Option<String>,
+    /// The bot merges its own merge requests for this environment when the pipeline passes.
+    #[serde(default)]
+    pub auto_deploy: bool,
+    /// How long `promote_from` must have been healthy on the same versions before a
+    /// promotion is proposed.
+    #[serde(default, deserialize_with = "soak")]
+    pub soak: Option<Duration>,
+    /// Who may deploy to this environment; absent: the top-level `operators`.
+    #[serde(default)]
+    pub operators: Option<Vec<String>>,
+    /// When deploys may happen (`Mon-Fri 09:00-17:00 Europe/Madrid`); absent: always.
+    #[serde(default)]
+    pub window: Option<String>,
 }
 
 impl Environment {
@@ -140,6 +160,10 @@ fn default_drift_grace() -> Duration {
 
 fn default_drift_confirm() -> Duration {
     Duration::from_secs(120)
+}
+
+fn soak<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration_of("soak", d).map(Some)
 }
 
 fn grace<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -375,6 +399,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown field `grase`"), "{err}");
+    }
+
+    #[test]
+    fn promotion_settings_parse_with_their_defaults() {
+        let c = RepoConfig::parse(
+            "board: true\nenvironments:\n  dev: {paths: [d], auto_deploy: true}\n  prod:\n    paths: [p]\n    promote_from: dev\n    soak: 30m\n    operators: [ops-lead]\n    window: Mon-Fri 09:00-17:00 Europe/Madrid\n",
+            FILE_NAME,
+        )
+        .unwrap();
+        assert!(c.board);
+        let dev = c.environment("dev").unwrap();
+        assert!(dev.auto_deploy);
+        assert_eq!((dev.promote_from.as_deref(), dev.soak), (None, None));
+        let prod = c.environment("prod").unwrap();
+        assert_eq!(prod.promote_from.as_deref(), Some("dev"));
+        assert_eq!(prod.soak, Some(Duration::from_secs(1800)));
+        assert_eq!(
+            prod.operators.as_deref(),
+            Some(&["ops-lead".to_string()][..])
+        );
+        assert_eq!(
+            prod.window.as_deref(),
+            Some("Mon-Fri 09:00-17:00 Europe/Madrid")
+        );
+        let err = RepoConfig::parse("environments:\n  prod:\n    soak: a while\n", FILE_NAME)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(".gitops-bot.yaml:3:"), "{err}");
+        assert!(err.contains("soak: \"a while\" is not a duration"), "{err}");
     }
 
     #[test]
