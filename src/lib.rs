@@ -4,7 +4,7 @@
 //!
 //! 1. **The pure core**: values and decisions, no network, no clock, no environment. Image
 //!    references and versions, YAML sites and byte-splicing edits, bump plans and merge
-//!    request shapes, the comment-command parser, authorisation and deploy policy, health
+//!    request shapes, the comment-command parser, authorisation and deploy policy, promotion (what moves and when), health
 //!    per kind, what `sync` asks of Argo CD and Flux, markers, messages and replies, the
 //!    repository settings.
 //! 2. **The adapters**: GitLab (REST), the Kubernetes cluster, rendering with
@@ -33,6 +33,7 @@ pub mod messages;
 pub mod objects;
 pub mod plural;
 pub mod policy;
+pub mod promotion;
 pub mod render_plan;
 pub mod reviewed;
 pub mod usage;

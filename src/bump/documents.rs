@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use crate::manifest::{TreeError, YamlFile};
 
-pub(super) enum Part<'t> {
+pub(crate) enum Part<'t> {
     Yaml {
         /// Byte offset and line count of the part's start in the file.
         offset: usize,
@@ -28,7 +28,7 @@ const TEMPLATE_ACTION: &str = "{{";
 /// position in the whole file). A document holds template actions when it contains `{{` and
 /// YAML cannot read it, or reads it only as mapping keys made of mappings (what an unquoted
 /// `{{ .Release.Name }}` parses as); `{{` inside a quoted value is just text.
-pub(super) fn parts(text: &str) -> Result<Vec<Part<'_>>, TreeError> {
+pub(crate) fn parts(text: &str) -> Result<Vec<Part<'_>>, TreeError> {
     let maybe_templated = text.contains(TEMPLATE_ACTION);
     match YamlFile::parse(text) {
         Ok(file) if !(maybe_templated && file.has_complex_keys()) => {

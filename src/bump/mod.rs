@@ -3,7 +3,7 @@
 //! results are gathered into one [`BumpPlan`] that knows the changes, the diff and the
 //! summary. Nothing here reads or writes files.
 
-mod documents;
+pub(crate) mod documents;
 pub mod existing;
 mod file;
 pub mod merge_request;

@@ -5,9 +5,11 @@
 //! Keys inherited through YAML merge keys count (`sidecar: {<<: *app-image, tag: v1}`): the
 //! mapping's own `tag` is its own site, and an inherited one is edited once, at the anchor.
 
-use super::{Form, Outcome, SiteKind, Source, Target, Walker, display, update};
-use crate::image_ref::RepositoryName;
+use super::{Form, Outcome, Reading, SiteKind, Source, Target, Walker, display, update};
+use crate::image_ref::{RepositoryName, Version};
 use crate::manifest::NodeId;
+
+const NO_TAG: &str = "no `tag` key next to `repository` (the chart's default tag applies)";
 
 #[derive(Debug, Clone)]
 pub(super) struct HelmImage {
@@ -51,19 +53,55 @@ impl HelmImage {
             .collect()
     }
 
+    /// `registry/repository` as written, parsed.
+    fn name(&self, source: Source<'_>) -> Option<(String, RepositoryName)> {
+        let repository = &source.scalar(self.repository)?.value;
+        let registry = self
+            .registry
+            .and_then(|id| source.scalar(id))
+            .map(|s| s.value.as_str())
+            .filter(|r| !r.is_empty());
+        let name = match registry {
+            Some(registry) => format!("{}/{repository}", registry.trim_end_matches('/')),
+            None => repository.to_string(),
+        };
+        let parsed = RepositoryName::parse(&name).ok()?;
+        Some((name, parsed))
+    }
+
+    /// The tag (with a digest written inside it split off) and the digest, as written.
+    fn version<'s>(&self, source: Source<'s>) -> (Option<&'s str>, Option<&'s str>) {
+        let value = |id: Option<NodeId>| -> Option<&'s str> {
+            id.and_then(|id| source.file.scalar(id))
+                .map(|s| s.value.as_str())
+        };
+        let tag_value = value(self.tag);
+        let digest_value = value(self.digest).filter(|d| !d.is_empty());
+        match tag_value.map(|t| t.split_once('@')) {
+            Some(Some((t, d))) => (Some(t), digest_value.or(Some(d))),
+            Some(None) => (tag_value, digest_value),
+            None => (None, digest_value),
+        }
+    }
+
+    pub(super) fn reading(&self, source: Source<'_>) -> Option<Reading> {
+        let (_, name) = self.name(source)?;
+        let version = match self.tag {
+            None => Err(NO_TAG.to_string()),
+            Some(_) => {
+                let (tag, digest) = self.version(source);
+                Ok(Version::new(tag, digest))
+            }
+        };
+        Some(Reading { name, version })
+    }
+
     pub(super) fn plan(&self, source: Source<'_>, target: &Target) -> Outcome {
         let value = |id: Option<NodeId>| -> Option<&str> {
             id.and_then(|id| source.scalar(id))
                 .map(|s| s.value.as_str())
         };
-        let Some(repository) = value(Some(self.repository)) else {
-            return Outcome::NoMatch;
-        };
-        let name = match value(self.registry).filter(|r| !r.is_empty()) {
-            Some(registry) => format!("{}/{repository}", registry.trim_end_matches('/')),
-            None => repository.to_string(),
-        };
-        let Ok(parsed) = RepositoryName::parse(&name) else {
+        let Some((name, parsed)) = self.name(source) else {
             return Outcome::NoMatch;
         };
         if !parsed.same_repository(&target.image.name) {
@@ -80,8 +118,7 @@ impl HelmImage {
         let Some(tag_id) = self.tag else {
             return Outcome::Skipped {
                 reference: current,
-                reason: "no `tag` key next to `repository` (the chart's default tag applies)"
-                    .into(),
+                reason: NO_TAG.into(),
             };
         };
         let new_tag = target.tag().or(tag).unwrap_or_default();

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::image_ref::ImageRef;
+use crate::image_ref::{ImageRef, RepositoryName, Version};
 use crate::manifest::{Node, NodeId, Scalar, Splice, YamlFile, encode, locate};
 
 /// The shape a reference was found in.
@@ -115,6 +115,14 @@ enum SiteKind {
     Helm(helm::HelmImage),
     Kustomize(kustomize::Entry),
     Setter(flux::Setter),
+}
+
+/// What a site holds, read without a target: the repository it deploys (as written) and its
+/// version, or why the version cannot be known from this file alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    pub name: RepositoryName,
+    pub version: Result<Version, String>,
 }
 
 /// The file being edited, as text and as a tree.
@@ -252,6 +260,25 @@ impl Site {
     /// The scalars this site reads: a mention in one of them is this site's to report.
     pub fn nodes(&self) -> Vec<NodeId> {
         self.kind.nodes()
+    }
+
+    /// The reference this site holds now, read the way [`Site::plan`] reads it; `None` when
+    /// it names no repository (a template, an invalid value) or is a setter marker (those
+    /// overlay the other forms).
+    pub fn reading(&self, source: Source<'_>) -> Option<Reading> {
+        match &self.kind {
+            SiteKind::RefString { scalar, prefix } => {
+                let value = source.scalar(*scalar)?.value.get(*prefix..)?;
+                let image = ImageRef::parse(value).ok()?;
+                Some(Reading {
+                    version: Ok(image.version()),
+                    name: image.name,
+                })
+            }
+            SiteKind::Helm(image) => image.reading(source),
+            SiteKind::Kustomize(entry) => entry.reading(source),
+            SiteKind::Setter(_) => None,
+        }
     }
 
     /// What bumping `target` means for this site.

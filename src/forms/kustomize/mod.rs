@@ -17,9 +17,11 @@
 
 mod keys;
 
-use super::{Form, Outcome, SiteKind, Source, Target, Walker, display, next_version};
-use crate::image_ref::ImageRef;
+use super::{Form, Outcome, Reading, SiteKind, Source, Target, Walker, display, next_version};
+use crate::image_ref::{ImageRef, Version};
 use crate::manifest::{NodeId, Splice};
+
+const TAG_SUFFIX: &str = "entry has `tagSuffix`: its tag is derived from the base image's, and setting newTag would silently drop the suffix";
 
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
@@ -124,6 +126,19 @@ impl Entry {
         })
     }
 
+    pub(super) fn reading(&self, source: Source<'_>) -> Option<Reading> {
+        let values = self.values(source)?;
+        let version = match values.rendered() {
+            Ok(_) if self.tag_suffix => Err(TAG_SUFFIX.to_string()),
+            Ok((tag, digest)) => Ok(Version::new(tag, digest)),
+            Err(reason) => Err(reason),
+        };
+        Some(Reading {
+            name: values.deployed().name.clone(),
+            version,
+        })
+    }
+
     pub(super) fn plan(&self, source: Source<'_>, target: &Target) -> Outcome {
         let Some(values) = self.values(source) else {
             return Outcome::NoMatch;
@@ -149,8 +164,7 @@ impl Entry {
         if self.tag_suffix {
             return Outcome::Skipped {
                 reference: current,
-                reason: "entry has `tagSuffix`: its tag is derived from the base image's, and setting newTag would silently drop the suffix"
-                    .into(),
+                reason: TAG_SUFFIX.into(),
             };
         }
         let edits = match self.edits(source, &values, target) {
