@@ -1,8 +1,13 @@
 //! The GitLab calls behind `sync`: the merge requests that brought a commit, editing a
-//! comment, and GitLab deployment records.
+//! comment, and GitLab deployment records; and, for `promote`, an environment's latest
+//! deployment records.
 
+use chrono::{DateTime, Utc};
+use gitlab::api::common::SortOrder;
 use gitlab::api::projects;
-use gitlab::api::projects::deployments::{CreateDeployment, DeploymentStatus, EditDeployment};
+use gitlab::api::projects::deployments::{
+    CreateDeployment, DeploymentOrderBy, DeploymentStatus, Deployments, EditDeployment,
+};
 use gitlab::api::projects::merge_requests as mrs;
 use serde::Deserialize;
 
@@ -13,6 +18,37 @@ use super::client::{GitlabClient, GitlabError};
 #[derive(Debug, Clone, Deserialize)]
 pub struct Deployment {
     pub id: u64,
+}
+
+/// A deployment record as listed (only the fields read).
+#[derive(Debug, Clone, Deserialize)]
+struct ListedDeployment {
+    id: u64,
+    sha: String,
+    status: String,
+    updated_at: String,
+    /// Set when the deployment reached a final status (GitLab 15.x and later).
+    #[serde(default)]
+    finished_at: Option<String>,
+}
+
+impl ListedDeployment {
+    fn record(self, endpoint: &str) -> Result<crate::promotion::DeploymentRecord, GitlabError> {
+        let time = self.finished_at.as_deref().unwrap_or(&self.updated_at);
+        let finished_at = DateTime::parse_from_rfc3339(time)
+            .map_err(|e| GitlabError::Decode {
+                method: reqwest::Method::GET,
+                endpoint: endpoint.to_string(),
+                detail: format!("deployment {}: time {time:?}: {e}", self.id),
+            })?
+            .with_timezone(&Utc);
+        Ok(crate::promotion::DeploymentRecord {
+            id: self.id,
+            sha: self.sha,
+            status: self.status,
+            finished_at,
+        })
+    }
 }
 
 /// How a recorded deployment ended.
@@ -53,6 +89,40 @@ impl GitlabClient {
             .build()
             .map_err(|e| build_error("edit note", e))?;
         self.call(&endpoint).await
+    }
+
+    /// The latest `limit` (at most 100) deployment records of `environment`, newest first
+    /// (by id: the order they were created in). One request: the caller reads the latest.
+    pub async fn latest_deployments(
+        &self,
+        project: &str,
+        environment: &str,
+        limit: u8,
+    ) -> Result<Vec<crate::promotion::DeploymentRecord>, GitlabError> {
+        let endpoint = Deployments::builder()
+            .project(project)
+            .environment(environment)
+            .order_by(DeploymentOrderBy::Id)
+            .sort(SortOrder::Descending)
+            .build()
+            .map_err(|e| build_error("deployments", e))?;
+        let path = gitlab::api::Endpoint::endpoint(&endpoint).to_string();
+        let response = self
+            .send(
+                &endpoint,
+                &[
+                    ("per_page", limit.clamp(1, 100).to_string()),
+                    ("page", "1".into()),
+                ],
+            )
+            .await?;
+        let listed: Vec<ListedDeployment> =
+            serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
+                method: reqwest::Method::GET,
+                endpoint: path.clone(),
+                detail: e.to_string(),
+            })?;
+        listed.into_iter().map(|d| d.record(&path)).collect()
     }
 
     /// Records a running deployment of `sha` (from branch `ref_`) to `environment`.

@@ -1677,3 +1677,58 @@ fn webhook_payloads() {
     assert_eq!(h["changes"], json!({}));
     assert_eq!(h["assignees"][0]["username"], "operator");
 }
+
+#[test]
+fn deployments_are_listed_filtered_ordered_and_validated_as_gitlab_does() {
+    let api = Api::start(Options::default());
+    let dev1 = api.fg.add_deployment("dev", "aaa", "success");
+    let prod = api.fg.add_deployment("prod", "bbb", "success");
+    let dev2 = api.fg.add_deployment("dev", "ccc", "running");
+    api.fg.age_deployment(dev1, Duration::from_secs(3600));
+
+    let (code, list) = body(api.get(&format!(
+        "{PROJECT}/deployments?environment=dev&order_by=id&sort=desc"
+    )));
+    assert_eq!(code, 200);
+    let ids: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [dev2, dev1]);
+    assert_eq!(list[0]["finished_at"], Value::Null, "running: not finished");
+    assert_eq!(list[1]["status"], "success");
+    let finished = list[1]["finished_at"].as_str().unwrap();
+    let updated = list[1]["updated_at"].as_str().unwrap();
+    assert_eq!(finished, updated);
+    assert!(
+        finished < list[0]["created_at"].as_str().unwrap(),
+        "aged an hour into the past: {finished}"
+    );
+    let (_, all) = body(api.get(&format!("{PROJECT}/deployments")));
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        3,
+        "no filter: all, ascending"
+    );
+    assert_eq!(all[0]["id"].as_u64(), Some(dev1));
+    assert_eq!(all[1]["id"].as_u64(), Some(prod));
+
+    for query in [
+        "order_by=ref",
+        "sort=down",
+        "status=done",
+        "updated_after=2026-01-01T00:00:00Z",
+        "finished_after=2026-01-01T00:00:00Z&order_by=finished_at",
+        "order_by=finished_at",
+        "order_by=updated_at&updated_after=2026-01-01T00:00:00Z&finished_before=2026-01-01T00:00:00Z",
+    ] {
+        let (code, error) = body(api.get(&format!("{PROJECT}/deployments?{query}")));
+        assert_eq!(code, 400, "{query}: {error}");
+    }
+    let (code, _) = body(api.get(&format!(
+        "{PROJECT}/deployments?order_by=finished_at&status=success"
+    )));
+    assert_eq!(code, 200);
+}

@@ -54,6 +54,7 @@ enum Route {
     Awards(String, Option<String>, Option<String>),
     CommitMergeRequests(String),
     CreateDeployment,
+    ListDeployments,
     UpdateDeployment(String),
     Commit(String),
     MrCommits(String),
@@ -158,6 +159,7 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
         ["projects", id, "deployments"] if method == "POST" => {
             (Route::CreateDeployment, Some(id.to_string()))
         }
+        ["projects", id, "deployments"] if get => (Route::ListDeployments, Some(id.to_string())),
         ["projects", id, "deployments", did] if method == "PUT" => (
             Route::UpdateDeployment(did.to_string()),
             Some(id.to_string()),
@@ -281,6 +283,7 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
         Route::FileRaw(path) => file_raw(state, &path, &params),
         Route::CommitMergeRequests(sha) => deploys::commit_merge_requests(state, &sha),
         Route::CreateDeployment => deploys::create_deployment(state, &params),
+        Route::ListDeployments => deploys::list_deployments(state, req, &params),
         Route::UpdateDeployment(id) => {
             with_iid(&id, |id| deploys::update_deployment(state, id, &params))
         }

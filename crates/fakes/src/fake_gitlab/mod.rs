@@ -409,7 +409,7 @@ pub(crate) struct Note {
     pub updated_at: String,
 }
 
-/// A deployment record (`POST .../deployments`).
+/// A deployment record (`POST .../deployments`). Times are milliseconds since the epoch.
 #[derive(Debug, Clone)]
 pub struct Deployment {
     pub id: u64,
@@ -417,7 +417,10 @@ pub struct Deployment {
     pub sha: String,
     pub ref_: String,
     pub status: String,
-    pub created_at: String,
+    pub created_at: u64,
+    pub updated_at: u64,
+    /// Set when the status turns `success`, `failed` or `canceled`, as GitLab does.
+    pub finished_at: Option<u64>,
 }
 
 #[derive(Default)]
@@ -605,6 +608,27 @@ impl FakeGitlab {
     /// Every deployment recorded through the API, oldest first.
     pub fn deployments(&self) -> Vec<Deployment> {
         self.state.store().deployments.clone()
+    }
+
+    /// Moves deployment `id`'s times (created, updated, finished) `by` into the past, as if
+    /// it had been made that long ago. Panics on an unknown id (a test's mistake).
+    pub fn age_deployment(&self, id: u64, by: std::time::Duration) {
+        let by = by.as_millis() as u64;
+        let mut store = self.state.store();
+        let d = store
+            .deployments
+            .iter_mut()
+            .find(|d| d.id == id)
+            .unwrap_or_else(|| panic!("no deployment {id}"));
+        d.created_at = d.created_at.saturating_sub(by);
+        d.updated_at = d.updated_at.saturating_sub(by);
+        d.finished_at = d.finished_at.map(|t| t.saturating_sub(by));
+    }
+
+    /// Records a deployment as `sync` would (created, then finished with `status`), for
+    /// tests of what reads them. Returns its id.
+    pub fn add_deployment(&self, environment: &str, sha: &str, status: &str) -> u64 {
+        deploys::record(&self.state, environment, sha, "main", status)
     }
 
     pub fn requests(&self) -> Vec<LoggedRequest> {
@@ -1056,6 +1080,11 @@ static LAST_MS: AtomicU64 = AtomicU64::new(0);
 /// the same millisecond as the previous one gets the next millisecond), so
 /// notes, versions and MRs are totally ordered by `created_at`.
 pub(crate) fn now_rfc3339() -> String {
+    rfc3339(now_ms())
+}
+
+/// Milliseconds since the epoch, strictly increasing across calls (see [`now_rfc3339`]).
+pub(crate) fn now_ms() -> u64 {
     let real = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -1065,7 +1094,11 @@ pub(crate) fn now_rfc3339() -> String {
             Some(real.max(last + 1))
         })
         .unwrap_or(0);
-    let ms = real.max(prev + 1);
+    real.max(prev + 1)
+}
+
+/// `ms` since the epoch as `2026-01-02T03:04:05.678Z`.
+pub(crate) fn rfc3339(ms: u64) -> String {
     let secs = ms / 1000;
     let millis = ms % 1000;
     let days = (secs / 86_400) as i64;
