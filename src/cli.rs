@@ -170,6 +170,49 @@ pub enum Mode {
     /// Environment: GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_PATH, CI_MERGE_REQUEST_IID,
     /// CI_JOB_URL; with --live, the cluster variables of `sync`.
     Preview(PreviewArgs),
+
+    /// Say, per environment promoted from another, which images a promotion would move and
+    /// whether it may be proposed now. Reads only: it opens no merge request and writes
+    /// nothing (proposing the promotion comes in a later version).
+    ///
+    /// Reads .gitops-bot.yaml at the head of the default branch. For each environment Y with
+    /// `promote_from: X` (or each one named by --environment), it reads X's latest GitLab
+    /// deployment record (the one `sync` makes, `success` only after the healthy verdict)
+    /// and X's files at that deployment's commit, and Y's files at the head. Images are
+    /// found as `bump` finds them and matched by normalised repository (`nginx` is
+    /// `docker.io/library/nginx`). For each image both reference, when X has exactly one
+    /// version and Y another, the promotion moves Y to it; an image with several versions in
+    /// X, or one Y does not reference, is listed as skipped, never added to Y.
+    ///
+    /// Nothing is proposed, and the output says why, when X's latest deployment is not a
+    /// success, when X's files at the head carry other versions than that deployment, or
+    /// when Y's `soak` has not passed since it turned healthy (with the time it will).
+    ///
+    /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
+    /// CI_PROJECT_PATH.
+    ///
+    /// Exit status: 0 when the answer is printed (whatever it says), 1 when a read fails, 2
+    /// on usage errors (an unknown environment, one without promote_from named).
+    Promote(PromoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The config project on GitLab [default: $CI_PROJECT_PATH].
+    #[arg(long, value_name = "ID|PATH")]
+    pub project: Option<String>,
+
+    /// Only this target environment (repeatable; it must have promote_from) [default: every
+    /// environment with promote_from].
+    #[arg(long = "environment", value_name = "NAME")]
+    pub environments: Vec<String>,
+
+    /// One paragraph per environment, or one JSON document.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub gitlab: GitlabArgs,
 }
 
 #[derive(Debug, Args)]

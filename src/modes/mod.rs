@@ -8,6 +8,7 @@ mod drift_issue;
 mod handle_event;
 mod poll;
 mod preview;
+mod promote;
 mod serve;
 mod sync;
 
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .context("cannot start the async runtime")?
             .block_on(sync::run(&args)),
         Mode::Drift(args) => runtime()?.block_on(drift::run(&args)),
+        Mode::Promote(args) => runtime()?.block_on(promote::run(&args)),
     }
 }
 

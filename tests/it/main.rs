@@ -25,6 +25,7 @@ mod fake_gitlab_selftest;
 mod fake_kube_selftest;
 mod golden_edits;
 mod preview;
+mod promote;
 mod serve_limits;
 mod sync;
 mod version;

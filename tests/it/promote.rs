@@ -1,0 +1,321 @@
+//! `promote` through the real binary, against the fake GitLab: the config repo (dev →
+//! staging → prod, three images in kustomize overlays) and the deployment records `sync`
+//! leaves, some aged into the past so that a soak has passed.
+
+use crate::common;
+use crate::fake_gitlab;
+
+use std::time::Duration;
+
+use chrono::DateTime;
+use common::Run;
+use fake_gitlab::{FakeGitlab, Fault, Options, Rule};
+use serde_json::{Value, json};
+
+const PROJECT: &str = "group/helloworld-ops";
+const CONFIG: &str = "\
+environments:
+  dev:
+    paths: [envs/dev]
+  staging:
+    paths: [envs/staging]
+    promote_from: dev
+  prod:
+    paths: [envs/prod]
+    promote_from: staging
+    soak: 30m
+";
+
+const REGISTRY: &str = "registry.example.com/team";
+
+/// A kustomize overlay setting api, web and worker to these tags.
+fn overlay(api: &str, web: &str, worker: &str) -> String {
+    format!(
+        "resources: [../../base]\nimages:\n  - name: {REGISTRY}/api\n    newTag: {api}\n  - name: {REGISTRY}/web\n    newTag: {web}\n  - name: {REGISTRY}/worker\n    newTag: {worker}\n"
+    )
+}
+
+struct World {
+    gitlab: FakeGitlab,
+    head: String,
+    _seed: tempfile::TempDir,
+}
+
+/// dev and staging run ci-40/41/42, prod ci-30/31/32.
+fn world() -> World {
+    let seed = tempfile::tempdir().unwrap();
+    common::write(seed.path(), ".gitops-bot.yaml", CONFIG);
+    common::write(
+        seed.path(),
+        "base/deployment.yaml",
+        format!(
+            "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: {REGISTRY}/api:ci-1\n"
+        ),
+    );
+    for (env, tags) in [
+        ("dev", ("ci-40", "ci-41", "ci-42")),
+        ("staging", ("ci-40", "ci-41", "ci-42")),
+        ("prod", ("ci-30", "ci-31", "ci-32")),
+    ] {
+        common::write(
+            seed.path(),
+            &format!("envs/{env}/kustomization.yaml"),
+            overlay(tags.0, tags.1, tags.2),
+        );
+    }
+    let gitlab = FakeGitlab::start(Options {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..Options::default()
+    });
+    let head = gitlab.git(&["rev-parse", "main"]).trim().to_string();
+    World {
+        gitlab,
+        head,
+        _seed: seed,
+    }
+}
+
+fn promote(w: &World, extra: &[&str]) -> Run {
+    let mut args = vec!["promote", "--project", PROJECT];
+    args.extend_from_slice(extra);
+    let cmd = common::bot_command(&w.gitlab.url(), w.gitlab.token(), &args);
+    common::run_without_leaking(cmd, w.gitlab.token())
+}
+
+fn promote_json(w: &World, extra: &[&str]) -> Value {
+    let mut args = vec!["--output", "json"];
+    args.extend_from_slice(extra);
+    let run = promote(w, &args);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    common::json(&run)
+}
+
+/// The report of `environment` in a JSON answer.
+fn report<'v>(answer: &'v Value, environment: &str) -> &'v Value {
+    answer["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["environment"] == environment)
+        .unwrap_or_else(|| panic!("no {environment} in {answer:#}"))
+}
+
+const HALF_HOUR: Duration = Duration::from_secs(30 * 60);
+
+#[test]
+fn before_the_soak_nothing_is_proposed_and_the_output_says_when() {
+    let w = world();
+    let id = w.gitlab.add_deployment("staging", &w.head, "success");
+    let run = promote(&w, &["--environment", "prod"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with(
+            "prod ← staging: nothing proposed: soak of 30m not met: staging healthy since "
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("; eligible at "), "{}", run.stdout);
+
+    let answer = promote_json(&w, &["--environment", "prod"]);
+    let prod = report(&answer, "prod");
+    assert_eq!(prod["state"], "soaking");
+    let d = &prod["deployment"];
+    assert_eq!(d["id"], json!(id));
+    assert_eq!(d["sha"], json!(w.head));
+    assert_eq!(d["soak_met"], json!(false));
+    let at = |k: &str| DateTime::parse_from_rfc3339(d[k].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (at("soak_met_at") - at("healthy_since")).num_seconds(),
+        30 * 60,
+        "eligible exactly one soak after turning healthy: {d}"
+    );
+    assert_eq!(prod["images"], json!([]));
+    assert!(w.gitlab.writes().is_empty(), "promote writes nothing");
+}
+
+#[test]
+fn after_the_soak_three_images_are_computed_in_one_promotion() {
+    let w = world();
+    let id = w.gitlab.add_deployment("staging", &w.head, "success");
+    w.gitlab
+        .age_deployment(id, HALF_HOUR + Duration::from_secs(60));
+    let run = promote(&w, &["--environment", "prod"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "prod ← staging: promote 3 images (deployment {id} of {}, healthy since ",
+            &w.head[..12]
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(lines[0].ends_with(", soak 30m met)"), "{}", run.stdout);
+    assert_eq!(
+        lines[1..],
+        [
+            format!("  {REGISTRY}/api: ci-30 → ci-40"),
+            format!("  {REGISTRY}/web: ci-31 → ci-41"),
+            format!("  {REGISTRY}/worker: ci-32 → ci-42"),
+        ]
+    );
+    assert!(w.gitlab.writes().is_empty(), "promote writes nothing");
+}
+
+#[test]
+fn the_json_answer_has_one_report_per_promoted_environment() {
+    let w = world();
+    let staging = w.gitlab.add_deployment("staging", &w.head, "success");
+    w.gitlab.age_deployment(staging, Duration::from_secs(3600));
+    w.gitlab.add_deployment("dev", &w.head, "success");
+    let answer = promote_json(&w, &[]);
+    assert_eq!(answer["head"], json!(w.head));
+    let names: Vec<&str> = answer["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["environment"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["prod", "staging"],
+        "every environment with promote_from"
+    );
+
+    let staging_report = report(&answer, "staging");
+    assert_eq!(staging_report["state"], "up-to-date");
+    assert_eq!(staging_report["promote_from"], "dev");
+
+    let prod = report(&answer, "prod");
+    let deployment = &prod["deployment"];
+    assert_eq!(
+        prod,
+        &json!({
+            "environment": "prod",
+            "promote_from": "staging",
+            "state": "promotion",
+            "reason": null,
+            "deployment": {
+                "id": staging,
+                "sha": w.head,
+                "healthy_since": deployment["healthy_since"],
+                "soak_seconds": 1800,
+                "soak_met_at": deployment["soak_met_at"],
+                "soak_met": true,
+            },
+            "images": [
+                {"repository": format!("{REGISTRY}/api"), "name": format!("{REGISTRY}/api"), "from": ["ci-30"], "to": "ci-40"},
+                {"repository": format!("{REGISTRY}/web"), "name": format!("{REGISTRY}/web"), "from": ["ci-31"], "to": "ci-41"},
+                {"repository": format!("{REGISTRY}/worker"), "name": format!("{REGISTRY}/worker"), "from": ["ci-32"], "to": "ci-42"},
+            ],
+            "skipped": [],
+            "moved": [],
+            "warnings": [],
+        })
+    );
+}
+
+#[test]
+fn a_failed_latest_deployment_of_the_source_proposes_nothing() {
+    let w = world();
+    let ok = w.gitlab.add_deployment("staging", &w.head, "success");
+    w.gitlab.age_deployment(ok, Duration::from_secs(3600));
+    let failed = w.gitlab.add_deployment("staging", &w.head, "failed");
+    let run = promote(&w, &["--environment", "prod"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "prod ← staging: nothing proposed: the latest deployment of staging ({failed}, commit {}) is failed, not success\n",
+            &w.head[..12]
+        )
+    );
+    let answer = promote_json(&w, &["--environment", "prod"]);
+    assert_eq!(report(&answer, "prod")["state"], "source-not-healthy");
+}
+
+#[test]
+fn a_source_that_moved_to_other_versions_since_proposes_nothing() {
+    let w = world();
+    let ok = w.gitlab.add_deployment("staging", &w.head, "success");
+    w.gitlab.age_deployment(ok, Duration::from_secs(3600));
+    w.gitlab.commit_files(
+        "main",
+        &[(
+            "envs/staging/kustomization.yaml",
+            &overlay("ci-50", "ci-41", "ci-42"),
+        )],
+        "staging: api ci-50",
+    );
+    let run = promote(&w, &["--environment", "prod"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "prod ← staging: nothing proposed: staging has moved on since its healthy deployment {ok} (commit {}): {REGISTRY}/api deployed ci-40, now ci-50\n",
+            &w.head[..12]
+        )
+    );
+    let answer = promote_json(&w, &["--environment", "prod"]);
+    let prod = report(&answer, "prod");
+    assert_eq!(prod["state"], "source-moved-on");
+    assert_eq!(
+        prod["moved"],
+        json!([{"repository": format!("{REGISTRY}/api"), "deployed": ["ci-40"], "now": ["ci-50"]}])
+    );
+}
+
+#[test]
+fn the_promotion_rests_on_the_deployed_commit_not_the_head() {
+    // staging is healthy at the seed; a later commit changes only prod: the promotion reads
+    // staging at its deployment and prod at the head.
+    let w = world();
+    let ok = w.gitlab.add_deployment("staging", &w.head, "success");
+    w.gitlab.age_deployment(ok, Duration::from_secs(3600));
+    w.gitlab.commit_files(
+        "main",
+        &[(
+            "envs/prod/kustomization.yaml",
+            &overlay("ci-40", "ci-31", "ci-32"),
+        )],
+        "prod: api ci-40 by hand",
+    );
+    let answer = promote_json(&w, &["--environment", "prod"]);
+    let images = &report(&answer, "prod")["images"];
+    let moved: Vec<&str> = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        moved,
+        [format!("{REGISTRY}/web"), format!("{REGISTRY}/worker")]
+    );
+}
+
+#[test]
+fn usage_errors_and_read_failures_have_their_exit_codes() {
+    let w = world();
+    let run = promote(&w, &["--environment", "qa"]);
+    assert_eq!(run.code, 2, "unknown environment: {}", run.stderr);
+    let run = promote(&w, &["--environment", "dev"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("dev has no promote_from"),
+        "{}",
+        run.stderr
+    );
+
+    w.gitlab
+        .inject(Rule::new("GET", "/deployments", Fault::status(500)).always());
+    let run = promote(&w, &["--environment", "prod"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot read the deployments of staging"),
+        "{}",
+        run.stderr
+    );
+}
