@@ -207,7 +207,7 @@ pub struct PromoteArgs {
     #[arg(long = "environment", value_name = "NAME")]
     pub environments: Vec<String>,
 
-    /// One paragraph per environment, or one JSON document.
+    /// A few lines per environment, or one JSON document.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 

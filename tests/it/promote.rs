@@ -319,3 +319,15 @@ fn usage_errors_and_read_failures_have_their_exit_codes() {
         run.stderr
     );
 }
+
+#[test]
+fn help_says_it_only_reads_today() {
+    let run = common::gitops_bot(&["promote", "--help"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("Reads only: it opens no merge request and writes nothing"),
+        "{}",
+        run.stdout
+    );
+}
