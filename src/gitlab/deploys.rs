@@ -164,3 +164,37 @@ impl GitlabClient {
         self.call(&endpoint).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(json: &str) -> Result<crate::promotion::DeploymentRecord, GitlabError> {
+        let d: ListedDeployment = serde_json::from_str(json).unwrap();
+        d.record("projects/1/deployments")
+    }
+
+    #[test]
+    fn healthy_since_is_finished_at_else_updated_at() {
+        let finished = listed(
+            r#"{"id": 3, "sha": "c3", "status": "success", "updated_at": "2026-01-01T11:00:00.000Z", "finished_at": "2026-01-01T10:00:00.000Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            finished.finished_at.to_rfc3339(),
+            "2026-01-01T10:00:00+00:00"
+        );
+        assert_eq!((finished.id, finished.sha.as_str()), (3, "c3"));
+        let older_gitlab = listed(
+            r#"{"id": 3, "sha": "c3", "status": "success", "updated_at": "2026-01-01T11:00:00.000Z", "finished_at": null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            older_gitlab.finished_at.to_rfc3339(),
+            "2026-01-01T11:00:00+00:00"
+        );
+        let bad =
+            listed(r#"{"id": 3, "sha": "c3", "status": "success", "updated_at": "yesterday"}"#);
+        assert!(bad.unwrap_err().to_string().contains("deployment 3"));
+    }
+}

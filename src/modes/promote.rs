@@ -72,8 +72,8 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
             }
         };
         let source_scope = &scopes[source];
-        let deployed = images_of(trees.at(&healthy.sha).await?, source_scope);
-        let current = images_of(trees.at(&head.id).await?, source_scope);
+        let deployed = trees.images(&healthy.sha, source_scope).await?;
+        let current = trees.images(&head.id, source_scope).await?;
         let soak_met =
             match promotion::eligibility(healthy.clone(), &deployed, &current, soak, Utc::now()) {
                 Ok(met) => met,
@@ -82,16 +82,10 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
                     continue;
                 }
             };
-        let target_images = images_of(trees.at(&head.id).await?, &scopes[target]);
+        let target_images = trees.images(&head.id, &scopes[target]).await?;
         let plan = promotion::promotion(source, &deployed, target, &target_images);
         let mut warnings = unread(source, &deployed);
         warnings.extend(unread(target, &target_images));
-        warnings.extend(trees.oversized.iter().map(|(path, size)| {
-            format!(
-                "{path}: {size} bytes, over the {}-byte limit: not read",
-                crate::bump::MAX_FILE_SIZE
-            )
-        }));
         reports.push(Report {
             environment: target.clone(),
             promote_from: source.clone(),
@@ -191,7 +185,12 @@ struct Trees<'g> {
     gitlab: &'g GitlabClient,
     project: &'g str,
     scope: Vec<String>,
-    read: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    read: BTreeMap<String, Tree>,
+}
+
+/// The wanted files at one commit, and those too large to read (path, size).
+struct Tree {
+    files: BTreeMap<String, Vec<u8>>,
     oversized: Vec<(String, u64)>,
 }
 
@@ -202,11 +201,29 @@ impl<'g> Trees<'g> {
             project,
             scope,
             read: BTreeMap::new(),
-            oversized: Vec::new(),
         }
     }
 
-    async fn at(&mut self, sha: &str) -> Result<impl Iterator<Item = (&str, &[u8])>> {
+    /// The images under `scope` at `sha`; a file too large to read is listed as unread.
+    async fn images(&mut self, sha: &str, scope: &[String]) -> Result<EnvironmentImages> {
+        let tree = self.at(sha).await?;
+        let files = tree.files.iter().map(|(p, b)| (p.as_str(), b.as_slice()));
+        let mut images = images_of(files, scope);
+        for (path, size) in &tree.oversized {
+            if in_scope(path, scope) {
+                images.unread_files.push((
+                    path.clone(),
+                    format!(
+                        "{size} bytes, over the {}-byte limit",
+                        crate::bump::MAX_FILE_SIZE
+                    ),
+                ));
+            }
+        }
+        Ok(images)
+    }
+
+    async fn at(&mut self, sha: &str) -> Result<&Tree> {
         if !self.read.contains_key(sha) {
             let scope = self.scope.clone();
             let archive = self
@@ -225,16 +242,18 @@ impl<'g> Trees<'g> {
                 .with_context(|| {
                     format!("cannot read the repository at {}", commit_sha::short(sha))
                 })?;
-            self.oversized.extend(archive.oversized);
             let files = archive
                 .files
                 .into_iter()
                 .map(|f| (f.path, f.bytes))
                 .collect();
-            self.read.insert(sha.to_string(), files);
+            let tree = Tree {
+                files,
+                oversized: archive.oversized,
+            };
+            self.read.insert(sha.to_string(), tree);
         }
-        let files = &self.read[sha];
-        Ok(files.iter().map(|(p, b)| (p.as_str(), b.as_slice())))
+        self.read.get(sha).context("a repository read was not kept")
     }
 }
 

@@ -238,6 +238,36 @@ bare:
     }
 
     #[test]
+    fn kustomize_entries_are_read_as_kustomize_renders_them() {
+        let kustomization = "\
+images:
+  - name: app
+    newName: registry.example.com/team/app
+    newTag: \"3\"
+  - name: suffixed
+    newTag: v1
+    tagSuffix: -debug
+  - name: mixed
+    newName: registry.example.com/team/mixed:2
+    newTag: \"3\"
+";
+        let env = images(&[("kustomization.yaml", kustomization)], &[]);
+        assert_eq!(versions(&env, "registry.example.com/team/app"), ["3"]);
+        assert!(
+            env.get("docker.io/library/app").is_none(),
+            "the name is replaced"
+        );
+        for repository in [
+            "docker.io/library/suffixed",
+            "registry.example.com/team/mixed",
+        ] {
+            let image = env.get(repository).unwrap();
+            assert!(image.versions.is_empty(), "{image:?}");
+            assert_eq!(image.unreadable.len(), 1, "{image:?}");
+        }
+    }
+
+    #[test]
     fn invalid_and_templated_files_are_listed_or_left_out() {
         let templated = "\
 image: nginx:1.25
