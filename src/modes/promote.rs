@@ -60,57 +60,13 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
             .get(target)
             .and_then(|e| e.soak)
             .unwrap_or(Duration::ZERO);
-        let records = gitlab
-            .latest_deployments(&project, source, RECORDS)
-            .await
-            .with_context(|| format!("cannot read the deployments of {source}"))?;
-        let healthy = match promotion::latest_healthy(&records) {
-            Ok(healthy) => healthy,
-            Err(blocked) => {
-                reports.push(Report::blocked(target, source, soak, blocked));
-                continue;
-            }
+        let wanted = Wanted {
+            target,
+            source,
+            soak,
+            head: &head.id,
         };
-        let source_scope = &scopes[source];
-        let deployed = trees.images(&healthy.sha, source_scope).await?;
-        let current = trees.images(&head.id, source_scope).await?;
-        let soak_met =
-            match promotion::eligibility(healthy.clone(), &deployed, &current, soak, Utc::now()) {
-                Ok(met) => met,
-                Err(blocked) => {
-                    reports.push(Report::blocked(target, source, soak, blocked));
-                    continue;
-                }
-            };
-        let target_images = trees.images(&head.id, &scopes[target]).await?;
-        let plan = promotion::promotion(source, &deployed, target, &target_images);
-        let mut warnings = unread(source, &deployed);
-        warnings.extend(unread(target, &target_images));
-        reports.push(Report {
-            environment: target.clone(),
-            promote_from: source.clone(),
-            state: if plan.is_empty() {
-                State::UpToDate
-            } else {
-                State::Promotion
-            },
-            reason: plan
-                .is_empty()
-                .then(|| format!("{target} already runs what {source} runs healthy")),
-            deployment: Some(Evidence::new(&healthy, soak, Some(soak_met), true)),
-            images: plan.images,
-            skipped: plan
-                .skipped
-                .into_iter()
-                .map(|s| SkippedImage {
-                    repository: s.repository,
-                    name: s.name,
-                    reason: s.reason.to_string(),
-                })
-                .collect(),
-            moved: Vec::new(),
-            warnings,
-        });
+        reports.push(decide(&gitlab, &project, &mut trees, &scopes, wanted).await?);
     }
 
     match args.output {
@@ -124,6 +80,84 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One target environment to answer for.
+struct Wanted<'a> {
+    target: &'a str,
+    source: &'a str,
+    soak: Duration,
+    /// The head of the default branch.
+    head: &'a str,
+}
+
+/// The answer for one target: its source's latest deployment, then the source's files at
+/// that deployment and now, then the target's files.
+async fn decide(
+    gitlab: &GitlabClient,
+    project: &str,
+    trees: &mut Trees<'_>,
+    scopes: &BTreeMap<String, Vec<String>>,
+    wanted: Wanted<'_>,
+) -> Result<Report> {
+    let Wanted {
+        target,
+        source,
+        soak,
+        head,
+    } = wanted;
+    let records = gitlab
+        .latest_deployments(project, source, RECORDS)
+        .await
+        .with_context(|| format!("cannot read the deployments of {source}"))?;
+    let healthy = match promotion::latest_healthy(&records) {
+        Ok(healthy) => healthy,
+        Err(blocked) => return Ok(Report::blocked(target, source, soak, blocked)),
+    };
+    let source_scope = &scopes[source];
+    let deployed = trees.images(&healthy.sha, source_scope).await?;
+    let current = trees.images(head, source_scope).await?;
+    let soak_met =
+        match promotion::eligibility(healthy.clone(), &deployed, &current, soak, Utc::now()) {
+            Ok(met) => met,
+            Err(blocked) => return Ok(Report::blocked(target, source, soak, blocked)),
+        };
+    let target_images = trees.images(head, &scopes[target]).await?;
+    let plan = promotion::promotion(source, &deployed, target, &target_images);
+    let mut warnings = unread(source, &deployed);
+    warnings.extend(unread(target, &target_images));
+    let reason = match (plan.is_empty(), plan.skipped.is_empty()) {
+        (false, _) => None,
+        (true, true) => Some(format!(
+            "{target} already runs the versions {source} runs healthy"
+        )),
+        (true, false) => Some(format!(
+            "no image to move: {target} runs the versions {source} runs healthy, apart from the skipped ones"
+        )),
+    };
+    Ok(Report {
+        environment: target.to_string(),
+        promote_from: source.to_string(),
+        state: if plan.is_empty() {
+            State::UpToDate
+        } else {
+            State::Promotion
+        },
+        reason,
+        deployment: Some(Evidence::new(&healthy, soak, Some(soak_met), true)),
+        images: plan.images,
+        skipped: plan
+            .skipped
+            .into_iter()
+            .map(|s| SkippedImage {
+                repository: s.repository,
+                name: s.name,
+                reason: s.reason.to_string(),
+            })
+            .collect(),
+        moved: Vec::new(),
+        warnings,
+    })
 }
 
 /// (target, source) for each environment to look at: those named by `--environment` (each

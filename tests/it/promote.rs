@@ -331,3 +331,33 @@ fn help_says_it_only_reads_today() {
         run.stdout
     );
 }
+
+#[test]
+fn an_image_only_the_source_references_is_skipped_never_added() {
+    let w = world();
+    let ok = w.gitlab.add_deployment("staging", &w.head, "success");
+    w.gitlab.age_deployment(ok, Duration::from_secs(3600));
+    let prod =
+        format!("resources: [../../base]\nimages:\n  - name: {REGISTRY}/api\n    newTag: ci-30\n");
+    w.gitlab.commit_files(
+        "main",
+        &[("envs/prod/kustomization.yaml", prod.as_str())],
+        "prod: api only",
+    );
+    let run = promote(&w, &["--environment", "prod"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].contains("promote 1 image "), "{}", run.stdout);
+    assert_eq!(
+        lines[1..],
+        [
+            format!("  {REGISTRY}/api: ci-30 → ci-40"),
+            format!(
+                "  skipped {REGISTRY}/web: not referenced by the target: a promotion changes versions, it never adds an image"
+            ),
+            format!(
+                "  skipped {REGISTRY}/worker: not referenced by the target: a promotion changes versions, it never adds an image"
+            ),
+        ]
+    );
+}
