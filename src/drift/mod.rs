@@ -5,11 +5,12 @@
 //! States, from worst to best (the worst finding of an environment wins):
 //!
 //! 1. `unknown`: something could not be read or compared (403, 404, an Argo CD
-//!    `ComparisonError`, a direct-apply target). Fail closed: never `converged` when unsure,
+//!    `ComparisonError`, a direct-apply directory that does not render). Fail closed: never `converged` when unsure,
 //!    so it outranks everything.
 //! 2. `degraded`: a controller reports an unhealthy object (Argo CD health other than
 //!    `Healthy`, Flux `Ready=False`, `Stalled=True`, suspended).
-//! 3. `drifted`: the live objects differ from Git (Argo CD `OutOfSync`, Flux `Drifted=True`).
+//! 3. `drifted`: the live objects differ from Git (Argo CD `OutOfSync`, Flux `Drifted=True`,
+//!    a directly applied object that differs or is missing: [`compare`]).
 //! 4. `behind`: a controller has not reached the head commit `drift.grace` after it was
 //!    committed.
 //! 5. `converged`: none of the above.
@@ -17,10 +18,12 @@
 //! Degraded outranks drifted because an unhealthy service is what people must act on first;
 //! a drift is often its cause and is listed with it.
 
+pub mod compare;
+pub mod ignore;
 pub mod issue;
 mod observe;
 
-pub use observe::{argo, flux};
+pub use observe::{Applied, apply, argo, flux};
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -60,6 +63,17 @@ pub struct DriftObject {
     pub name: String,
     pub state: DriftState,
     pub reason: String,
+    /// What differs from Git (direct apply only), masked and capped by
+    /// [`compare::compare`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<compare::Difference>,
+    /// How many more fields differ than `differences` lists.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub differences_not_shown: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl DriftObject {
@@ -70,6 +84,18 @@ impl DriftObject {
             name: target.name.clone(),
             state,
             reason: reason.into(),
+            differences: Vec::new(),
+            differences_not_shown: 0,
+        }
+    }
+
+    /// A directly applied object that differs from Git ([`compare::compare`]'s verdict).
+    pub fn differing(target: &TargetId, drift: compare::ObjectDrift) -> DriftObject {
+        DriftObject {
+            reason: drift.reason(),
+            differences: drift.differences,
+            differences_not_shown: drift.not_shown,
+            ..DriftObject::new(target, DriftState::Drifted, "")
         }
     }
 }
