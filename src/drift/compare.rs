@@ -87,6 +87,36 @@ impl ObjectDrift {
     }
 }
 
+/// `differences` as the body of a `diff` block: per path an `@@ /path @@` line, then `-`
+/// Git's value and `+` the live one (`(absent)` when there is none); a masked path says
+/// so instead of showing values. `not_shown` more paths are counted in a last line.
+pub fn diff_text(differences: &[Difference], not_shown: usize) -> String {
+    let mut out = String::new();
+    for d in differences {
+        if d.masked {
+            out.push_str(&format!(
+                "@@ {} @@ differs (a Secret: values are not shown)\n",
+                d.path
+            ));
+            continue;
+        }
+        let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
+        out.push_str(&format!(
+            "@@ {} @@\n- {}\n+ {}\n",
+            d.path,
+            shown(&d.git),
+            shown(&d.live)
+        ));
+    }
+    if not_shown > 0 {
+        out.push_str(&format!(
+            "@@ … @@ {} not listed\n",
+            crate::plural::count(not_shown, "more path")
+        ));
+    }
+    out
+}
+
 /// Whether `object` (as rendered or as read) is a core `Secret`.
 pub fn is_secret(object: &Value) -> bool {
     object.get("kind").and_then(Value::as_str) == Some("Secret")
@@ -396,6 +426,28 @@ mod tests {
         let git_text = drift.differences[0].git.as_deref().unwrap();
         assert_eq!(git_text.chars().count(), MAX_VALUE_CHARS + 1);
         assert!(git_text.ends_with('…'));
+    }
+
+    #[test]
+    fn the_diff_text_shows_git_against_live_and_never_a_masked_value() {
+        let d = |path: &str, git: Option<&str>, live: Option<&str>, masked| Difference {
+            path: path.into(),
+            git: git.map(str::to_string),
+            live: live.map(str::to_string),
+            masked,
+        };
+        let text = diff_text(
+            &[
+                d("/spec/replicas", Some("2"), Some("5"), false),
+                d("/metadata/labels/app", Some("\"web\""), None, false),
+                d("/data/password", None, None, true),
+            ],
+            3,
+        );
+        assert_eq!(
+            text,
+            "@@ /spec/replicas @@\n- 2\n+ 5\n@@ /metadata/labels/app @@\n- \"web\"\n+ (absent)\n@@ /data/password @@ differs (a Secret: values are not shown)\n@@ … @@ 3 more paths not listed\n"
+        );
     }
 
     #[test]

@@ -230,22 +230,29 @@ pub struct Confirmation {
     changed: bool,
 }
 
-/// What must stay the same for a state to count: the state and the set of objects.
-type Signature = (
-    DriftState,
-    BTreeSet<(String, Option<String>, String, DriftState)>,
-);
+/// What must stay the same for a state to count: the state and the set of objects (with
+/// the paths that differ, for directly applied objects).
+type Signature = (DriftState, BTreeSet<ObjectSignature>);
 
-/// The [`Signature`] of `report` as one line (`drifted: Application argocd/web drifted; …`),
-/// objects sorted: what a drift issue's marker keeps to tell a change from a rerun. No
-/// reason, time or duration takes part.
+/// Kind, namespace, name, state, and the differing paths listed (never their values).
+type ObjectSignature = (String, Option<String>, String, DriftState, Vec<String>);
+
+/// The [`Signature`] of `report` as one line (`drifted: Application argocd/web drifted;
+/// Deployment hello/web drifted at /spec/replicas`), objects sorted: what a drift issue's
+/// marker keeps to tell a change from a rerun. No reason, value, time or duration takes
+/// part, so a rerun that sees the same thing has the same fingerprint.
 pub fn fingerprint(report: &EnvironmentReport) -> String {
     let (state, objects) = signature(report);
     let objects: Vec<String> = objects
         .iter()
-        .map(|(kind, namespace, name, state)| {
+        .map(|(kind, namespace, name, state, paths)| {
+            let at = if paths.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", paths.join(", "))
+            };
             format!(
-                "{kind} {} {state}",
+                "{kind} {} {state}{at}",
                 crate::health::qualified(namespace.as_deref(), name)
             )
         })
@@ -257,7 +264,15 @@ fn signature(report: &EnvironmentReport) -> Signature {
     let objects = report
         .objects
         .iter()
-        .map(|o| (o.kind.clone(), o.namespace.clone(), o.name.clone(), o.state))
+        .map(|o| {
+            (
+                o.kind.clone(),
+                o.namespace.clone(),
+                o.name.clone(),
+                o.state,
+                o.differences.iter().map(|d| d.path.clone()).collect(),
+            )
+        })
         .collect();
     (report.state, objects)
 }
@@ -409,6 +424,32 @@ mod tests {
                 "at {OLD}, not at the head 111111111111 of the default branch (committed 12 min 00 s ago)"
             )
         );
+    }
+
+    #[test]
+    fn the_fingerprint_names_differing_paths_but_no_value() {
+        let id = TargetId::new("Deployment", Some("hello"), "web");
+        let drift = |live: &str| compare::ObjectDrift {
+            missing: false,
+            differences: vec![compare::Difference {
+                path: "/spec/replicas".into(),
+                git: Some("2".into()),
+                live: Some(live.into()),
+                masked: false,
+            }],
+            not_shown: 0,
+        };
+        let report = |live: &str| {
+            let mut t = target(Some(HEAD), &[]);
+            t.findings.push(DriftObject::differing(&id, drift(live)));
+            assess("prod", head(Some(1)), GRACE, &[t])
+        };
+        let five = fingerprint(&report("5"));
+        assert_eq!(
+            five,
+            "drifted: Deployment hello/web drifted at /spec/replicas"
+        );
+        assert_eq!(five, fingerprint(&report("6")), "values take no part");
     }
 
     #[test]

@@ -745,10 +745,31 @@ fn a_changed_live_field_is_confirmed_drift_with_one_issue_naming_object_and_path
         d.contains("| ConfigMap | `hello/web-config` | drifted | `missing from the cluster` |"),
         "{d}"
     );
-    // A rerun that sees the same writes nothing.
+    assert!(
+        d.contains("Deployment `hello/web`:\n\n```diff\n@@ /spec/replicas @@\n- 2\n+ 5\n```\n"),
+        "a diff of the differing path only: {d}"
+    );
+    // A rerun that sees the same writes nothing, even when a value moves on.
+    w.update_deployment(|d| d["spec"]["replicas"] = json!(6));
     w.gitlab.clear_log();
     ok(&w.drift(&[]));
     assert_eq!(writes(&w), Vec::<String>::new());
+
+    // Another path differing is a change: one comment, the description rewritten.
+    w.update_deployment(|d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] =
+            json!("registry.example.com/web:6.6.6");
+    });
+    ok(&w.drift(&[]));
+    let issue = &w.gitlab.issues()[0];
+    assert_eq!(issue.notes.len(), 1, "{:?}", issue.notes);
+    assert!(
+        issue.description.contains(
+            "@@ /spec/template/spec/containers/0/image @@\n- \"registry.example.com/web:1.0.0\"\n+ \"registry.example.com/web:6.6.6\"\n"
+        ),
+        "{}",
+        issue.description
+    );
 }
 
 #[test]
@@ -808,7 +829,9 @@ fn a_changed_secret_value_is_named_by_its_key_and_never_shown() {
     let issues = w.gitlab.issues();
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert!(
-        issues[0].description.contains("/data/password"),
+        issues[0]
+            .description
+            .contains("Secret `hello/db`:\n\n```diff\n@@ /data/password @@ differs (a Secret: values are not shown)\n```"),
         "{}",
         issues[0].description
     );
