@@ -9,7 +9,9 @@
 //!   the identity the live object was found by ([`IDENTITY_FIELDS`]: list items often
 //!   carry no `apiVersion`/`kind`, and the namespace may be the default one);
 //! - maps key by key, lists element by element when both have the same length (a list of
-//!   another length differs as a whole), numbers by value (`1` = `1.0`);
+//!   another length differs as a whole), numbers by value (`1` = `1.0`); under `resources`,
+//!   `limits`, `requests` and `hard`, quantities by value, as the server normalises them
+//!   (`cpu: 0.5` is stored as `500m`, `cpu: 1` as `"1"`);
 //! - a `null`, empty map or empty list in Git is "not set" and equals an absent live field;
 //! - a Secret's `stringData` is compared as the `data` the server stores it as (base64);
 //! - the paths of [`super::ignore`] rules are skipped, subtrees included.
@@ -167,7 +169,7 @@ impl Walk<'_> {
                     self.value(&format!("{path}/{i}"), g, Some(l));
                 }
             }
-            (g, Some(l)) if same_scalar(g, l) => {}
+            (g, Some(l)) if same_scalar(g, l) || same_quantity(path, g, l) => {}
             (g, l) => self.differs(path, g, l),
         }
     }
@@ -232,6 +234,57 @@ fn same_scalar(git: &Value, live: &Value) -> bool {
         (Value::Number(g), Value::Number(l)) => g == l || g.as_f64() == l.as_f64(),
         _ => git == live,
     }
+}
+
+/// Under a quantity map (`…/resources/…`, `…/limits/…`, `…/requests/…`, `…/hard/…`),
+/// whether `git` and `live` are the same quantity (`0.5` = `"500m"`, `1` = `"1"`, `1Gi` =
+/// `1073741824`).
+fn same_quantity(path: &str, git: &Value, live: &Value) -> bool {
+    const MAPS: &[&str] = &["/resources/", "/limits/", "/requests/", "/hard/"];
+    if !MAPS.iter().any(|m| path.contains(m)) {
+        return false;
+    }
+    match (quantity(git), quantity(live)) {
+        (Some(g), Some(l)) => (g - l).abs() <= f64::EPSILON * g.abs().max(l.abs()).max(1.0),
+        _ => false,
+    }
+}
+
+/// A Kubernetes quantity (`500m`, `1.5`, `2Gi`, `1e3`) as a number; `None` when it is not one.
+fn quantity(v: &Value) -> Option<f64> {
+    let text = match v {
+        Value::Number(n) => return n.as_f64(),
+        Value::String(s) => s.trim(),
+        _ => return None,
+    };
+    const SUFFIXES: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("Pi", 1_125_899_906_842_624.0),
+        ("Ei", 1_152_921_504_606_846_976.0),
+        ("n", 1e-9),
+        ("u", 1e-6),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    let (number, factor) = SUFFIXES
+        .iter()
+        .find_map(|(suffix, factor)| text.strip_suffix(suffix).map(|n| (n, *factor)))
+        .unwrap_or((text, 1.0));
+    let starts_numeric = number
+        .trim_start_matches(['+', '-'])
+        .starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    if !starts_numeric {
+        return None;
+    }
+    number.parse::<f64>().ok().map(|n| n * factor)
 }
 
 /// A Secret as the API server stores it: `stringData` merged into `data`, base64-encoded
@@ -390,6 +443,32 @@ mod tests {
         let live = json!({"metadata": {"annotations": {"a/b~c": "y"}}, "spec": {"ratio": 1.0}});
         let drift = compare(&git, Some(&live), &[]).unwrap();
         assert_eq!(paths(&drift), ["/metadata/annotations/a~1b~0c"]);
+    }
+
+    #[test]
+    fn quantities_compare_by_value_under_resources_only() {
+        let git = json!({"spec": {"containers": [{"resources": {
+            "limits": {"cpu": 1, "memory": "1Gi"}, "requests": {"cpu": 0.5, "memory": "512Mi"}}}]},
+            "data": {"size": 1}});
+        let live = json!({"spec": {"containers": [{"resources": {
+            "limits": {"cpu": "1", "memory": "1073741824"}, "requests": {"cpu": "500m", "memory": "512Mi"}}}]},
+            "data": {"size": "1"}});
+        let drift = compare(&git, Some(&live), &[]).unwrap();
+        assert_eq!(
+            paths(&drift),
+            ["/data/size"],
+            "not a quantity outside resources"
+        );
+        let mut more = live.clone();
+        more["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!("600m");
+        let drift = compare(&git, Some(&more), &[]).unwrap();
+        assert_eq!(
+            paths(&drift),
+            ["/data/size", "/spec/containers/0/resources/requests/cpu"]
+        );
+        assert_eq!(quantity(&json!("abc")), None);
+        assert_eq!(quantity(&json!("m")), None);
+        assert_eq!(quantity(&json!("1e3")), Some(1000.0));
     }
 
     #[test]

@@ -731,6 +731,11 @@ fn a_changed_live_field_is_confirmed_drift_with_one_issue_naming_object_and_path
         ])
     );
     assert!(w.gitlab.issues().is_empty(), "--dry-run writes nothing");
+    assert!(
+        w.kube_log().iter().all(|r| r.starts_with("GET ")),
+        "drift only reads the cluster: {:?}",
+        w.kube_log()
+    );
 
     ok(&w.drift(&[]));
     let issues = w.gitlab.issues();
