@@ -821,11 +821,11 @@ fn a_changed_secret_value_is_named_by_its_key_and_never_shown() {
                 "reason": "differs at /data/password",
                 "differences": [{"path": "/data/password", "git": null, "live": null, "masked": true}]}])
     );
-    // Every output: text and JSON on stdout, the log at debug level, the issue.
+    // Every output: text and JSON on stdout, the log at trace level, the issue.
     let mut outputs = Vec::new();
     for args in [&["--output", "json"][..], &[][..]] {
         let mut cmd = w.command(args);
-        cmd.env("RUST_LOG", "debug");
+        cmd.env("RUST_LOG", "trace");
         let run = common::run_without_leaking(cmd, w.gitlab.token());
         ok(&run);
         outputs.push(run.stdout);
