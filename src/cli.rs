@@ -132,14 +132,25 @@ pub enum Mode {
     ///
     /// Reads .gitops-bot.yaml at the head of the default branch and observes each
     /// environment's targets (`argocd_apps`, `flux`, `apply`, the ones `sync` deploys) with
-    /// get requests only. Each environment is `converged`, `behind` (a controller has not
+    /// get and list requests only. Each environment is `converged`, `behind` (a controller has not
     /// reached the head `drift.grace` after it was committed, default 10m), `drifted` (Argo
-    /// CD OutOfSync, Flux Drifted=True), `degraded` (not healthy, not ready, stalled,
-    /// suspended) or `unknown` (cannot be read or compared: a 403, a missing object, an Argo
-    /// CD ComparisonError, a direct-apply target); the worst of its objects counts, in the
+    /// CD OutOfSync, Flux Drifted=True, a directly applied object that differs from Git or is
+    /// missing), `degraded` (not healthy, not ready, stalled, suspended) or `unknown` (cannot
+    /// be read or compared: a 403, a missing object, an Argo CD ComparisonError, a
+    /// direct-apply directory that does not render); the worst of its objects counts, in the
     /// order unknown, degraded, drifted, behind. A state other than converged counts only if
     /// it is still there after `drift.confirm` (default 2m) of re-observing every few
     /// seconds; one that clears is reported as converged. Writes nothing to the cluster.
+    ///
+    /// Direct apply: each `apply` directory is rendered from the repository at the head (as
+    /// `sync` renders it) and compared with the live objects (one list per kind and
+    /// namespace) over the fields Git sets: server fields (status, managedFields,
+    /// resourceVersion, uid, generation, creationTimestamp), defaults and extra live fields
+    /// are not drift; a missing object is. What differs is named by JSON pointer, at most 10
+    /// per object. A Secret's values are never shown, only the keys that differ. Fields
+    /// listed in `drift.ignore` (Flux's ignore-rule shape: `paths` and an optional `target`)
+    /// are skipped. A server-side dry-run comparison (`--deep`, needing patch) is not
+    /// implemented.
     ///
     /// Each environment's issue (labels gitops-bot::drift and env::NAME, a hidden marker) is
     /// created on the first divergence (an incident for `tier: production`, assigned to the
@@ -149,7 +160,7 @@ pub enum Mode {
     ///
     /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
     /// CI_PROJECT_PATH; the cluster variables of `sync`. RBAC: deploy/rbac/drift/ (get,
-    /// list, watch).
+    /// list, watch; list on the kinds an `apply` directory holds).
     ///
     /// Exit status: 0 when the report is printed (whatever it says, unless --fail-on-drift),
     /// 1 with --fail-on-drift when an environment is not converged, or on failure, 2 on

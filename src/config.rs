@@ -143,6 +143,9 @@ pub struct DriftSettings {
     /// How long a non-converged state must persist, unchanged, before it counts.
     #[serde(default = "default_drift_confirm", deserialize_with = "confirm")]
     pub confirm: Duration,
+    /// Fields a direct-apply comparison skips (the shape of Flux's drift ignore rules).
+    #[serde(default)]
+    pub ignore: Vec<crate::drift::ignore::IgnoreRule>,
 }
 
 impl Default for DriftSettings {
@@ -150,6 +153,7 @@ impl Default for DriftSettings {
         DriftSettings {
             grace: default_drift_grace(),
             confirm: default_drift_confirm(),
+            ignore: Vec::new(),
         }
     }
 }
@@ -374,6 +378,36 @@ mod tests {
             .to_string();
         assert!(err.starts_with(".gitops-bot.yaml:1:"), "{err}");
         assert!(err.contains("labels"), "{err}");
+    }
+
+    #[test]
+    fn drift_ignore_rules_parse_and_bad_ones_name_file_line_and_column() {
+        let c = RepoConfig::parse(
+            "drift:\n  ignore:\n  - paths: [/spec/replicas]\n    target: {kind: Deployment, name: web}\n  - paths: [/metadata/annotations/note]\n",
+            FILE_NAME,
+        )
+        .unwrap();
+        assert_eq!(c.drift.ignore.len(), 2);
+        assert_eq!(c.drift.ignore[0].paths[0].as_str(), "/spec/replicas");
+        let target = c.drift.ignore[0].target.clone().unwrap_or_default();
+        assert_eq!(target.kind.as_deref(), Some("Deployment"));
+        assert_eq!(c.drift.ignore[1].target, None);
+        let err = RepoConfig::parse("drift:\n  ignore:\n  - paths: [spec/replicas]\n", FILE_NAME)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(".gitops-bot.yaml:3:"), "{err}");
+        assert!(
+            err.contains("\"spec/replicas\" is not a JSON pointer"),
+            "{err}"
+        );
+        let err = RepoConfig::parse(
+            "drift:\n  ignore:\n  - paths: [/x]\n    target: {labelSelector: app=web}\n",
+            FILE_NAME,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with(".gitops-bot.yaml:4:"), "{err}");
+        assert!(err.contains("labelSelector"), "{err}");
     }
 
     #[test]

@@ -3,14 +3,11 @@
 //! first applied with `dryRun=All`, so a manifest the server refuses stops the deploy before
 //! any object changes. Namespaces and CRDs go first, as Helm and Argo CD order them.
 
-use std::collections::BTreeMap;
-
 use kube::Client;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::discovery::{Scope, pinned_kind};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-use super::{ClusterError, Subject, discovery_error, dynamic_api};
+use super::{ClusterError, Kinds, Subject, dynamic_api};
 use crate::render::Object;
 
 /// The field manager of every apply.
@@ -42,27 +39,10 @@ pub async fn apply_all(
     default_namespace: &str,
     mode: Mode,
 ) -> Result<Vec<Applied>, ClusterError> {
-    let mut resolved: BTreeMap<(String, String), (ApiResource, bool)> = BTreeMap::new();
+    let mut kinds = Kinds::default();
     let mut plan = Vec::with_capacity(objects.len());
     for object in objects {
-        let key = (object.api_version().to_string(), object.kind().to_string());
-        if !resolved.contains_key(&key) {
-            let gvk = gvk(object)?;
-            let (resource, caps) = pinned_kind(client, &gvk).await.map_err(|e| {
-                discovery_error(
-                    &format!("API version {}", object.api_version()),
-                    format!(
-                        "{} {} ({})",
-                        object.api_version(),
-                        object.kind(),
-                        object.source
-                    ),
-                    e,
-                )
-            })?;
-            resolved.insert(key.clone(), (resource, caps.scope == Scope::Namespaced));
-        }
-        let (resource, namespaced) = resolved[&key].clone();
+        let (resource, namespaced) = kinds.of(client, object).await?;
         let namespace =
             namespaced.then(|| object.namespace().unwrap_or(default_namespace).to_string());
         plan.push((object, resource, namespace));
@@ -109,20 +89,6 @@ pub async fn apply_all(
         }
     }
     unreachable!("the loop returns after the real apply")
-}
-
-fn gvk(object: &Object) -> Result<GroupVersionKind, ClusterError> {
-    let (group, version) = match object.api_version().split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", object.api_version()),
-    };
-    if version.is_empty() {
-        return Err(ClusterError::NoVersion {
-            origin: object.source.clone(),
-            api_version: object.api_version().to_string(),
-        });
-    }
-    Ok(GroupVersionKind::gvk(group, version, object.kind()))
 }
 
 /// Apply order: what other objects need first.

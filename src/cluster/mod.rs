@@ -7,10 +7,12 @@
 
 pub mod apply;
 mod error;
+pub mod live;
 pub mod pods;
 pub mod wait;
 
 pub use error::{ClusterError, Subject, describe, discovery_error, error_text, status_line};
+pub use live::Kinds;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -144,13 +144,11 @@ mod tests {
     }
 
     fn object(name: &str, state: DriftState, reason: &str) -> DriftObject {
-        DriftObject {
-            kind: "Application".into(),
-            namespace: Some("argocd".into()),
-            name: name.into(),
+        DriftObject::new(
+            &crate::drift::TargetId::new("Application", Some("argocd"), name),
             state,
-            reason: reason.into(),
-        }
+            reason,
+        )
     }
 
     fn report(state: DriftState, objects: Vec<DriftObject>) -> EnvironmentReport {

@@ -5,11 +5,12 @@
 //! States, from worst to best (the worst finding of an environment wins):
 //!
 //! 1. `unknown`: something could not be read or compared (403, 404, an Argo CD
-//!    `ComparisonError`, a direct-apply target). Fail closed: never `converged` when unsure,
+//!    `ComparisonError`, a direct-apply directory that does not render). Fail closed: never `converged` when unsure,
 //!    so it outranks everything.
 //! 2. `degraded`: a controller reports an unhealthy object (Argo CD health other than
 //!    `Healthy`, Flux `Ready=False`, `Stalled=True`, suspended).
-//! 3. `drifted`: the live objects differ from Git (Argo CD `OutOfSync`, Flux `Drifted=True`).
+//! 3. `drifted`: the live objects differ from Git (Argo CD `OutOfSync`, Flux `Drifted=True`,
+//!    a directly applied object that differs or is missing: [`compare`]).
 //! 4. `behind`: a controller has not reached the head commit `drift.grace` after it was
 //!    committed.
 //! 5. `converged`: none of the above.
@@ -17,10 +18,12 @@
 //! Degraded outranks drifted because an unhealthy service is what people must act on first;
 //! a drift is often its cause and is listed with it.
 
+pub mod compare;
+pub mod ignore;
 pub mod issue;
 mod observe;
 
-pub use observe::{argo, flux};
+pub use observe::{Applied, apply, argo, flux};
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -60,6 +63,17 @@ pub struct DriftObject {
     pub name: String,
     pub state: DriftState,
     pub reason: String,
+    /// What differs from Git (direct apply only), masked and capped by
+    /// [`compare::compare`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<compare::Difference>,
+    /// How many more fields differ than `differences` lists.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub differences_not_shown: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl DriftObject {
@@ -70,6 +84,18 @@ impl DriftObject {
             name: target.name.clone(),
             state,
             reason: reason.into(),
+            differences: Vec::new(),
+            differences_not_shown: 0,
+        }
+    }
+
+    /// A directly applied object that differs from Git ([`compare::compare`]'s verdict).
+    pub fn differing(target: &TargetId, drift: compare::ObjectDrift) -> DriftObject {
+        DriftObject {
+            reason: drift.reason(),
+            differences: drift.differences,
+            differences_not_shown: drift.not_shown,
+            ..DriftObject::new(target, DriftState::Drifted, "")
         }
     }
 }
@@ -204,22 +230,29 @@ pub struct Confirmation {
     changed: bool,
 }
 
-/// What must stay the same for a state to count: the state and the set of objects.
-type Signature = (
-    DriftState,
-    BTreeSet<(String, Option<String>, String, DriftState)>,
-);
+/// What must stay the same for a state to count: the state and the set of objects (with
+/// the paths that differ, for directly applied objects).
+type Signature = (DriftState, BTreeSet<ObjectSignature>);
 
-/// The [`Signature`] of `report` as one line (`drifted: Application argocd/web drifted; …`),
-/// objects sorted: what a drift issue's marker keeps to tell a change from a rerun. No
-/// reason, time or duration takes part.
+/// Kind, namespace, name, state, and the differing paths listed (never their values).
+type ObjectSignature = (String, Option<String>, String, DriftState, Vec<String>);
+
+/// The [`Signature`] of `report` as one line (`drifted: Application argocd/web drifted;
+/// Deployment hello/web drifted at /spec/replicas`), objects sorted: what a drift issue's
+/// marker keeps to tell a change from a rerun. No reason, value, time or duration takes
+/// part, so a rerun that sees the same thing has the same fingerprint.
 pub fn fingerprint(report: &EnvironmentReport) -> String {
     let (state, objects) = signature(report);
     let objects: Vec<String> = objects
         .iter()
-        .map(|(kind, namespace, name, state)| {
+        .map(|(kind, namespace, name, state, paths)| {
+            let at = if paths.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", paths.join(", "))
+            };
             format!(
-                "{kind} {} {state}",
+                "{kind} {} {state}{at}",
                 crate::health::qualified(namespace.as_deref(), name)
             )
         })
@@ -231,7 +264,15 @@ fn signature(report: &EnvironmentReport) -> Signature {
     let objects = report
         .objects
         .iter()
-        .map(|o| (o.kind.clone(), o.namespace.clone(), o.name.clone(), o.state))
+        .map(|o| {
+            (
+                o.kind.clone(),
+                o.namespace.clone(),
+                o.name.clone(),
+                o.state,
+                o.differences.iter().map(|d| d.path.clone()).collect(),
+            )
+        })
         .collect();
     (report.state, objects)
 }
@@ -383,6 +424,32 @@ mod tests {
                 "at {OLD}, not at the head 111111111111 of the default branch (committed 12 min 00 s ago)"
             )
         );
+    }
+
+    #[test]
+    fn the_fingerprint_names_differing_paths_but_no_value() {
+        let id = TargetId::new("Deployment", Some("hello"), "web");
+        let drift = |live: &str| compare::ObjectDrift {
+            missing: false,
+            differences: vec![compare::Difference {
+                path: "/spec/replicas".into(),
+                git: Some("2".into()),
+                live: Some(live.into()),
+                masked: false,
+            }],
+            not_shown: 0,
+        };
+        let report = |live: &str| {
+            let mut t = target(Some(HEAD), &[]);
+            t.findings.push(DriftObject::differing(&id, drift(live)));
+            assess("prod", head(Some(1)), GRACE, &[t])
+        };
+        let five = fingerprint(&report("5"));
+        assert_eq!(
+            five,
+            "drifted: Deployment hello/web drifted at /spec/replicas"
+        );
+        assert_eq!(five, fingerprint(&report("6")), "values take no part");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::compare::compare;
+use super::ignore::{IgnoreRule, ignored_paths};
 use super::{DriftObject, DriftState, TargetId, TargetObservation};
 use crate::health::{argocd, condition, flux as flux_health, text};
 
@@ -183,6 +185,37 @@ pub fn flux(target: TargetId, obj: &Value) -> TargetObservation {
     }
 }
 
+/// One rendered object of a direct-apply target, with where it lives (`None`:
+/// cluster-scoped) and its live counterpart (`None`: missing).
+#[derive(Debug, Clone, Copy)]
+pub struct Applied<'a> {
+    pub git: &'a Value,
+    pub namespace: Option<&'a str>,
+    pub live: Option<&'a Value>,
+}
+
+/// Direct apply: each rendered object against its live counterpart over the fields Git
+/// sets, skipping what `rules` ignore ([`compare`]); each one that differs or is missing is
+/// drift. There is no revision to read: direct apply records none.
+pub fn apply(target: TargetId, objects: &[Applied<'_>], rules: &[IgnoreRule]) -> TargetObservation {
+    let findings = objects
+        .iter()
+        .filter_map(|o| {
+            let ignored = ignored_paths(rules, o.git, o.namespace);
+            let drift = compare(o.git, o.live, &ignored)?;
+            let text = |p: &str| o.git.pointer(p).and_then(Value::as_str).unwrap_or("");
+            let id = TargetId::new(text("/kind"), o.namespace, text("/metadata/name"));
+            Some(DriftObject::differing(&id, drift))
+        })
+        .collect();
+    TargetObservation {
+        target,
+        live_revision: None,
+        tracks_commits: false,
+        findings,
+    }
+}
+
 /// `Reason: message`, or just the one that is there.
 fn joined(first: &str, second: &str) -> String {
     match (first.is_empty(), second.is_empty()) {
@@ -346,6 +379,52 @@ mod tests {
         assert_eq!(
             flux(id("Kustomization"), &suspended).findings[0].state,
             Degraded
+        );
+    }
+
+    #[test]
+    fn applied_objects_that_differ_or_are_missing_are_drift_unless_ignored() {
+        let cm = |level: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "web"}, "data": {"level": level}})
+        };
+        let (git, same, other) = (cm("info"), cm("info"), cm("debug"));
+        fn one<'a>(git: &'a Value, live: Option<&'a Value>) -> [Applied<'a>; 1] {
+            [Applied {
+                git,
+                namespace: Some("hello"),
+                live,
+            }]
+        }
+        let target = || TargetId::new("Apply", None, "deploy/prod");
+        assert!(
+            apply(target(), &one(&git, Some(&same)), &[])
+                .findings
+                .is_empty()
+        );
+        let o = apply(target(), &one(&git, Some(&other)), &[]);
+        assert_eq!(o.findings.len(), 1);
+        assert_eq!(
+            (
+                o.findings[0].kind.as_str(),
+                o.findings[0].namespace.as_deref(),
+                o.findings[0].name.as_str()
+            ),
+            ("ConfigMap", Some("hello"), "web")
+        );
+        assert_eq!(o.findings[0].state, DriftState::Drifted);
+        assert_eq!(o.findings[0].reason, "differs at /data/level");
+        assert!(!o.tracks_commits);
+        assert_eq!(
+            apply(target(), &one(&git, None), &[]).findings[0].reason,
+            "missing from the cluster"
+        );
+        let rules: Vec<IgnoreRule> =
+            yaml_serde::from_str("- paths: [/data/level]\n  target: {kind: ConfigMap}\n").unwrap();
+        assert!(
+            apply(target(), &one(&git, Some(&other)), &rules)
+                .findings
+                .is_empty()
         );
     }
 

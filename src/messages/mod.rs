@@ -31,6 +31,12 @@ pub const NOTE_LIMIT: usize = 950_000;
 /// Rows of the sync result table beyond this are counted, not listed.
 pub const MAX_RESOURCE_ROWS: usize = 200;
 
+/// Objects whose diff a drift issue shows; the others are counted.
+pub const MAX_DRIFT_DIFFS: usize = 20;
+/// Characters of all the diffs of a drift issue together; the diffs that would pass it are
+/// counted instead (each one is already capped by [`crate::drift::compare`]).
+pub const MAX_DRIFT_DIFF_CHARS: usize = 20_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
     #[error("template {name}: {source}")]
@@ -213,6 +219,16 @@ pub struct DriftRow {
     pub reason: String,
 }
 
+/// What differs in one object of a drift issue: the body of a `diff` block, masked and
+/// capped ([`crate::drift::compare::diff_text`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftDiff {
+    pub kind: String,
+    /// `namespace/name`.
+    pub name: String,
+    pub diff: String,
+}
+
 /// Everything the drift issue description can use.
 #[derive(Debug, Clone, Serialize)]
 pub struct DriftIssueView {
@@ -223,6 +239,9 @@ pub struct DriftIssueView {
     pub head_revision: String,
     pub live_revision: Option<String>,
     pub objects: Vec<DriftRow>,
+    pub diffs: Vec<DriftDiff>,
+    /// Diffs left out by [`Messages::drift_issue`] (set there).
+    pub diffs_not_shown: usize,
     pub marker: String,
 }
 
@@ -336,9 +355,20 @@ impl Messages {
     }
 
     /// A drift issue's description; rows beyond [`MAX_RESOURCE_ROWS`] are left out and counted
-    /// in a last row.
+    /// in a last row, diffs beyond [`MAX_DRIFT_DIFFS`] or [`MAX_DRIFT_DIFF_CHARS`] counted.
     pub fn drift_issue(&self, view: &DriftIssueView) -> Result<String, MessageError> {
         let mut view = view.clone();
+        let mut total = 0;
+        let mut kept = Vec::new();
+        for d in view.diffs.drain(..) {
+            total += d.diff.chars().count();
+            if kept.len() < MAX_DRIFT_DIFFS && total <= MAX_DRIFT_DIFF_CHARS {
+                kept.push(d);
+            } else {
+                view.diffs_not_shown += 1;
+            }
+        }
+        view.diffs = kept;
         if view.objects.len() > MAX_RESOURCE_ROWS {
             let hidden = view.objects.len() - MAX_RESOURCE_ROWS;
             view.objects.truncate(MAX_RESOURCE_ROWS);

@@ -204,7 +204,27 @@ fn drift_issue_matches_golden() {
                     "degraded",
                     "Progressing | /close `x`",
                 ),
+                row("Secret", "hello/db", "drifted", "differs at /data/password"),
+                row(
+                    "ConfigMap",
+                    "hello/web",
+                    "drifted",
+                    "differs at /data/level",
+                ),
             ],
+            diffs: vec![
+                DriftDiff {
+                    kind: "Secret".into(),
+                    name: "hello/db".into(),
+                    diff: "@@ /data/password @@ differs (a Secret: values are not shown)\n".into(),
+                },
+                DriftDiff {
+                    kind: "ConfigMap".into(),
+                    name: "hello/web".into(),
+                    diff: "@@ /data/level @@\n- \"```info\"\n+ \"/close\"\n".into(),
+                },
+            ],
+            diffs_not_shown: 0,
             marker: marker::render(&marker::Marker::Drift(record)),
         })
         .unwrap();
@@ -485,4 +505,40 @@ fn every_reply_matches_its_golden_file_and_uses_the_prefix() {
         )
         .unwrap();
     golden("replies/approval.md", &format!("{approval}\n"));
+}
+
+#[test]
+fn drift_issue_diffs_are_capped_in_number_and_size_and_say_so() {
+    let diff = |i: usize, size: usize| DriftDiff {
+        kind: "ConfigMap".into(),
+        name: format!("hello/cm-{i:02}"),
+        diff: format!("@@ /data/k @@\n- \"{}\"\n+ \"b\"\n", "a".repeat(size)),
+    };
+    let view = |diffs: Vec<DriftDiff>| DriftIssueView {
+        environment: "prod".into(),
+        state: "drifted".into(),
+        since: "2026-11-27T10:00:00Z".into(),
+        head_revision: "0123456789abcdef0123456789abcdef01234567".into(),
+        live_revision: None,
+        objects: Vec::new(),
+        diffs,
+        diffs_not_shown: 0,
+        marker: String::new(),
+    };
+    let messages = Messages::new(None).unwrap();
+    let text = messages
+        .drift_issue(&view((0..25).map(|i| diff(i, 10)).collect()))
+        .unwrap();
+    assert!(text.contains("`hello/cm-19`") && !text.contains("`hello/cm-20`"));
+    assert!(
+        text.contains("The diffs of 5 more object(s) are left out"),
+        "{text}"
+    );
+    // Three diffs of 8,000 characters: the third would pass the total.
+    let text = messages
+        .drift_issue(&view((0..3).map(|i| diff(i, 8_000)).collect()))
+        .unwrap();
+    assert!(text.contains("`hello/cm-01`") && !text.contains("`hello/cm-02`"));
+    assert!(text.contains("The diffs of 1 more object(s)"), "{text}");
+    assert!(text.chars().count() < MAX_DRIFT_DIFF_CHARS + 2_000);
 }

@@ -1,9 +1,14 @@
-//! `drift`: observe each environment's targets read-only (get requests only) and report how
-//! far they are from the head of the default branch. The states are decided by
+//! `drift`: observe each environment's targets read-only (get and list requests only) and
+//! report how far they are from the head of the default branch. The states are decided by
 //! [`crate::drift`]; this mode reads, prints, and keeps each environment's GitLab issue up
 //! to date through [`super::drift_issue`] (nothing is written to the cluster).
+//!
+//! Direct-apply targets are rendered once per run from the repository at the head (one
+//! archive read, then `kustomize build` or the directory's YAML, as `sync` renders them);
+//! their live objects are read with one list per kind and namespace on every observation.
 
 use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -13,19 +18,19 @@ use kube::core::ApiResource;
 use serde_json::Value;
 
 use crate::cli::{DriftArgs, OutputFormat, UsageError};
-use crate::cluster::{self, dynamic_api, resource_of};
+use crate::cluster::live::read_live;
+use crate::cluster::{self, Kinds, dynamic_api, resource_of};
 use crate::config::{self, RepoConfig};
 use crate::deploy::{DeployTarget, resolve};
 use crate::drift::{
     self, Confirmation, DriftState, EnvironmentReport, Head, TargetId, TargetObservation,
 };
-use crate::modes::{connect, drift_issue, project_or_ci};
+use crate::gitlab::GitlabClient;
+use crate::modes::{connect, drift_issue, preview, project_or_ci};
+use crate::render::{self, Object};
 
 /// How often a non-converged environment is observed again within `drift.confirm`.
 const REOBSERVE_EVERY: Duration = Duration::from_secs(2);
-
-/// What a direct-apply target is reported as in this version.
-const APPLY_NOT_COMPARED: &str = "direct-apply drift comparison is not implemented yet";
 
 pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
@@ -53,12 +58,18 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
     };
 
     let client = cluster::connect().await?;
+    let rendered = render_applied(&gitlab, &project, head.commit, &environments).await?;
+    let mut reader = Reader {
+        client: &client,
+        resources: Resources::default(),
+        kinds: Kinds::default(),
+        rendered: &rendered,
+        config: &config,
+    };
     let started = Instant::now();
-    let mut resources = Resources::default();
     let mut confirmations = Vec::new();
     for (name, targets) in &environments {
-        let report =
-            observe_environment(&client, &mut resources, name, targets, head, &config).await;
+        let report = reader.environment(name, targets, head).await;
         confirmations.push(Confirmation::start(report));
     }
     // Re-observe what is wrong until it clears or `drift.confirm` has passed.
@@ -71,10 +82,7 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
                     age: head_age.map(|a| a + started.elapsed()),
                     ..head
                 };
-                c.observe(
-                    observe_environment(&client, &mut resources, name, targets, head, &config)
-                        .await,
-                );
+                c.observe(reader.environment(name, targets, head).await);
             }
         }
     }
@@ -189,70 +197,172 @@ impl Resources {
     }
 }
 
-async fn observe_environment(
-    client: &Client,
-    resources: &mut Resources,
-    environment: &str,
-    targets: &[DeployTarget],
-    head: Head<'_>,
-    config: &RepoConfig,
-) -> EnvironmentReport {
-    let mut observations = Vec::new();
-    for target in targets {
-        observations.push(observe(client, resources, target).await);
-    }
-    drift::assess(environment, head, config.drift.grace, &observations)
+/// What `drift` reads with, kept for the whole run (discovery answers, rendered objects).
+struct Reader<'a> {
+    client: &'a Client,
+    resources: Resources,
+    kinds: Kinds,
+    rendered: &'a Rendered,
+    config: &'a RepoConfig,
 }
 
-/// One target, read with one GET (after its kind's discovery, once per run); what cannot be
-/// read is `unknown`.
-async fn observe(
-    client: &Client,
-    resources: &mut Resources,
-    target: &DeployTarget,
-) -> TargetObservation {
-    match target {
-        DeployTarget::ArgoApp { namespace, name } => {
-            let id = TargetId::new("Application", Some(namespace), name);
-            match read(
-                client,
-                resources,
-                "argoproj.io",
-                "Application",
-                namespace,
-                name,
-            )
-            .await
-            {
-                Ok(app) => drift::argo(id, &app),
-                Err(why) => TargetObservation::unknown(id, why),
-            }
+impl Reader<'_> {
+    async fn environment(
+        &mut self,
+        environment: &str,
+        targets: &[DeployTarget],
+        head: Head<'_>,
+    ) -> EnvironmentReport {
+        let mut observations = Vec::new();
+        for target in targets {
+            observations.push(self.target(environment, target).await);
         }
-        DeployTarget::Flux {
-            kind,
-            namespace,
-            name,
-        } => {
-            let id = TargetId::new(kind.kind(), Some(namespace), name);
-            match read(
-                client,
-                resources,
-                kind.group(),
-                kind.kind(),
-                namespace,
-                name,
-            )
-            .await
-            {
-                Ok(obj) => drift::flux(id, &obj),
-                Err(why) => TargetObservation::unknown(id, why),
-            }
-        }
-        DeployTarget::Apply { path } => TargetObservation::unknown(
-            TargetId::new("Apply", None, &path.display().to_string()),
-            APPLY_NOT_COMPARED,
-        ),
+        drift::assess(environment, head, self.config.drift.grace, &observations)
     }
+
+    /// One target, read with one GET (after its kind's discovery, once per run), or for
+    /// direct apply one list per kind and namespace; what cannot be read is `unknown`.
+    async fn target(&mut self, environment: &str, target: &DeployTarget) -> TargetObservation {
+        match target {
+            DeployTarget::ArgoApp { namespace, name } => {
+                let id = TargetId::new("Application", Some(namespace), name);
+                match read(
+                    self.client,
+                    &mut self.resources,
+                    "argoproj.io",
+                    "Application",
+                    namespace,
+                    name,
+                )
+                .await
+                {
+                    Ok(app) => drift::argo(id, &app),
+                    Err(why) => TargetObservation::unknown(id, why),
+                }
+            }
+            DeployTarget::Flux {
+                kind,
+                namespace,
+                name,
+            } => {
+                let id = TargetId::new(kind.kind(), Some(namespace), name);
+                match read(
+                    self.client,
+                    &mut self.resources,
+                    kind.group(),
+                    kind.kind(),
+                    namespace,
+                    name,
+                )
+                .await
+                {
+                    Ok(obj) => drift::flux(id, &obj),
+                    Err(why) => TargetObservation::unknown(id, why),
+                }
+            }
+            DeployTarget::Apply { path } => self.applied(environment, path).await,
+        }
+    }
+
+    /// A direct-apply target: its rendered objects against the live ones.
+    async fn applied(&mut self, environment: &str, path: &Path) -> TargetObservation {
+        let id = TargetId::new("Apply", None, &path.display().to_string());
+        let objects = match self.rendered.get(path) {
+            Some(Ok(objects)) => objects,
+            Some(Err(why)) => return TargetObservation::unknown(id, why.clone()),
+            None => return TargetObservation::unknown(id, "not rendered"),
+        };
+        let default_namespace = self
+            .config
+            .environments
+            .get(environment)
+            .and_then(|e| e.namespace.clone())
+            .unwrap_or_else(|| self.client.default_namespace().to_string());
+        match read_live(self.client, &mut self.kinds, objects, &default_namespace).await {
+            Ok(live) => {
+                let pairs: Vec<drift::Applied<'_>> = objects
+                    .iter()
+                    .zip(&live)
+                    .map(|(o, l)| drift::Applied {
+                        git: &o.value,
+                        namespace: l.namespace.as_deref(),
+                        live: l.live.as_ref(),
+                    })
+                    .collect();
+                drift::apply(id, &pairs, &self.config.drift.ignore)
+            }
+            Err(e) => TargetObservation::unknown(id, e.to_string()),
+        }
+    }
+}
+
+/// Each direct-apply path's objects, or why it could not be rendered.
+type Rendered = HashMap<PathBuf, Result<Vec<Object>, String>>;
+
+/// The objects of every direct-apply path of `environments`, rendered from the repository
+/// at `commit` (read once, only when there is such a path).
+async fn render_applied(
+    gitlab: &GitlabClient,
+    project: &str,
+    commit: &str,
+    environments: &[(String, Vec<DeployTarget>)],
+) -> Result<Rendered> {
+    let paths: Vec<PathBuf> = environments
+        .iter()
+        .flat_map(|(_, targets)| targets)
+        .filter_map(|t| match t {
+            DeployTarget::Apply { path } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut out = Rendered::new();
+    if paths.is_empty() {
+        return Ok(out);
+    }
+    let files = preview::read_tree(gitlab, project, commit).await?;
+    let tree = preview::write_tree(&files)?;
+    for path in paths {
+        if out.contains_key(&path) {
+            continue;
+        }
+        let inside = !path.as_os_str().is_empty()
+            && path
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        let objects = if !inside {
+            Err(format!(
+                "apply path {} is not inside the repository (relative, without ..)",
+                path.display()
+            ))
+        } else if !tree.path().join(&path).exists() {
+            Err(format!(
+                "{} does not exist at {}",
+                path.display(),
+                crate::commit_sha::short(commit)
+            ))
+        } else {
+            let full = tree.path().join(&path);
+            // Sources and errors name repository paths, not the temporary directory.
+            let prefix = format!("{}/", tree.path().display());
+            crate::blocking::run(move || render::objects(&full))
+                .await
+                .map_err(|e| e.to_string().replace(&prefix, ""))
+                .and_then(|objects| {
+                    if objects.is_empty() {
+                        return Err(format!("{} holds no Kubernetes objects", path.display()));
+                    }
+                    Ok(objects
+                        .into_iter()
+                        .map(|o| Object {
+                            source: o.source.replace(&prefix, ""),
+                            ..o
+                        })
+                        .collect())
+                })
+        };
+        out.insert(path, objects);
+    }
+    Ok(out)
 }
 
 /// `namespace/name` of `group`'s `kind` as JSON, or why it could not be read.

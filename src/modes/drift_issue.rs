@@ -8,10 +8,11 @@ use chrono::Utc;
 
 use crate::config::RepoConfig;
 use crate::drift::EnvironmentReport;
+use crate::drift::compare::diff_text;
 use crate::drift::issue::{self, ExistingIssue, Plan};
 use crate::gitlab::{GitlabClient, IssueChange, IssueFields};
 use crate::marker::{self, DriftRecord, Marker};
-use crate::messages::{DriftIssueView, DriftRow, Messages};
+use crate::messages::{DriftDiff, DriftIssueView, DriftRow, Messages};
 
 /// The label every drift issue carries.
 pub const DRIFT_LABEL: &str = "gitops-bot::drift";
@@ -188,6 +189,17 @@ fn description(
                 reason: o.reason.clone(),
             })
             .collect(),
+        diffs: report
+            .objects
+            .iter()
+            .filter(|o| !o.differences.is_empty())
+            .map(|o| DriftDiff {
+                kind: o.kind.clone(),
+                name: crate::health::qualified(o.namespace.as_deref(), &o.name),
+                diff: diff_text(&o.differences, o.differences_not_shown),
+            })
+            .collect(),
+        diffs_not_shown: 0,
         marker: marker::render(&Marker::Drift(record.clone())),
     };
     Ok(messages.drift_issue(&view)?)

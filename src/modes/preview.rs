@@ -195,7 +195,7 @@ fn render_label(source: &Source) -> &'static str {
 }
 
 /// The repository at `sha`: every file, by path.
-async fn read_tree(
+pub(super) async fn read_tree(
     gitlab: &GitlabClient,
     project: &str,
     sha: &str,
@@ -221,7 +221,7 @@ async fn read_tree(
 
 /// `files` written under a fresh temporary directory (paths come from the archive reader,
 /// which refuses absolute paths and `..`).
-fn write_tree(files: &BTreeMap<String, Vec<u8>>) -> Result<tempfile::TempDir> {
+pub(super) fn write_tree(files: &BTreeMap<String, Vec<u8>>) -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     for (path, bytes) in files {
         let target = dir.path().join(path);

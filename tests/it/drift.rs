@@ -32,8 +32,16 @@ struct World {
 /// A config repo holding `config`, and a cluster where the app and the Kustomization are
 /// synced, healthy and ready at the head.
 fn world(config: &str) -> World {
+    world_with(config, &[])
+}
+
+/// [`world`], with more `files` (path, text) in the config repo.
+fn world_with(config: &str, files: &[(&str, &str)]) -> World {
     let seed = common::copy_tree(&common::example_repo());
     common::write(seed.path(), ".gitops-bot.yaml", config);
+    for (path, text) in files {
+        common::write(seed.path(), path, text);
+    }
     let gitlab = FakeGitlab::start(GitlabOptions {
         seed_dir: Some(seed.path().to_path_buf()),
         ..GitlabOptions::default()
@@ -90,6 +98,10 @@ fn ready(status: &str, reason: &str) -> Value {
 
 impl World {
     fn drift(&self, args: &[&str]) -> Run {
+        common::run_without_leaking(self.command(args), self.gitlab.token())
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut all = vec!["drift", "--project", PROJECT];
         all.extend_from_slice(args);
         let mut cmd: Command = common::bot_command(&self.gitlab.url(), self.gitlab.token(), &all);
@@ -98,7 +110,7 @@ impl World {
             .env_remove("KUBECONFIG")
             .env_remove("KUBE_CA_FILE")
             .env_remove("KUBE_NAMESPACE");
-        common::run_without_leaking(cmd, self.gitlab.token())
+        cmd
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -320,21 +332,6 @@ fn a_drift_that_clears_within_confirm_is_converged() {
         .filter(|r| r.path.ends_with("/applications/helloworld"))
         .count();
     assert!(reads >= 2, "observed again, {reads} reads");
-}
-
-#[test]
-fn direct_apply_targets_are_unknown_for_now() {
-    let w = world(&CONFIG.replace("    paths: [overlays/dev]\n", "    apply: [overlays/dev]\n"));
-    let run = w.drift(&["--environment", "dev"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        run.stdout,
-        format!(
-            "dev: unknown (head {}, live -)\n  unknown Apply overlays/dev: direct-apply drift comparison is not implemented yet\n",
-            &w.head[..12]
-        )
-    );
-    assert!(w.kube.requests().is_empty(), "nothing to read for it");
 }
 
 #[test]
@@ -618,4 +615,281 @@ fn of_two_issues_with_the_marker_the_oldest_is_used_and_the_log_says_so() {
     assert_eq!(issues[0].notes.len(), 1, "the oldest is updated");
     assert!(issues[1].notes.is_empty() && issues[2].notes.is_empty());
     assert_eq!(issues[1].description, description);
+}
+
+// Direct apply: the rendered directory against the live objects.
+
+/// web: a directory applied directly into namespace hello.
+const APPLY_CONFIG: &str = "operators: [operator]\nenvironments:\n  web:\n    apply: [deploy/web]\n    namespace: hello\ndrift:\n  confirm: 0s\n";
+/// What Git holds: a ConfigMap, a Deployment and a Secret (by `stringData`).
+const APPLY_DIR: &str = "deploy/web/app.yaml";
+const APPLY_YAML: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  level: info\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: registry.example.com/web:1.0.0\n        ports: [{containerPort: 8080}]\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\nstringData:\n  password: hunter2-in-git\n  user: admin\n";
+/// The Secret's values, as Git has them and as the cluster will have them after a change.
+const SECRET_VALUES: &[&str] = &[
+    "hunter2-in-git",
+    "aHVudGVyMi1pbi1naXQ=",
+    "swordfish-live",
+    "c3dvcmRmaXNoLWxpdmU=",
+];
+
+/// [`APPLY_YAML`] as the API server returns it after the apply: with its namespace, server
+/// fields, defaults and a status.
+fn applied_objects() -> Vec<Value> {
+    let meta = |name: &str| json!({"name": name, "namespace": "hello", "uid": format!("uid-{name}"), "creationTimestamp": "2026-11-27T10:00:00Z", "managedFields": [{"manager": "gitops-bot", "operation": "Apply"}]});
+    let mut deployment_meta = meta("web");
+    deployment_meta["labels"] = json!({"app": "web"});
+    deployment_meta["annotations"] = json!({"deployment.kubernetes.io/revision": "1"});
+    vec![
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("web-config"), "data": {"level": "info"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": deployment_meta,
+               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "strategy": {"type": "RollingUpdate"},
+                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                            {"name": "web", "image": "registry.example.com/web:1.0.0", "imagePullPolicy": "IfNotPresent",
+                             "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]}}},
+               "status": {"replicas": 2, "readyReplicas": 2}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta("db"), "type": "Opaque",
+               "data": {"password": "aHVudGVyMi1pbi1naXQ=", "user": "YWRtaW4="}}),
+    ]
+}
+
+/// A config repo with [`APPLY_DIR`] and `config`, and a cluster where it is applied.
+fn apply_world(config: &str) -> World {
+    let w = world_with(config, &[(APPLY_DIR, APPLY_YAML)]);
+    for object in applied_objects() {
+        w.kube.put(object);
+    }
+    w.kube.clear_requests();
+    w
+}
+
+impl World {
+    fn update_deployment(&self, f: impl FnOnce(&mut Value)) {
+        self.kube
+            .update("apps/v1", "Deployment", Some("hello"), "web", f);
+    }
+
+    /// Every request to the fake cluster, as `METHOD path?query`.
+    fn kube_log(&self) -> Vec<String> {
+        self.kube
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+            .collect()
+    }
+}
+
+#[test]
+fn a_converged_direct_apply_directory_is_read_with_one_list_per_kind_and_no_write() {
+    let w = apply_world(APPLY_CONFIG);
+    let run = w.drift(&["--fail-on-drift"]);
+    ok(&run);
+    assert_eq!(
+        run.stdout,
+        format!("web: converged (head {}, live -)\n", &w.head[..12])
+    );
+    let log = w.kube_log();
+    assert!(
+        log.iter().all(|r| r.starts_with("GET ")),
+        "drift only reads: {log:?}"
+    );
+    let reads: Vec<&String> = log
+        .iter()
+        .filter(|r| r.contains("/namespaces/hello/"))
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            "GET /api/v1/namespaces/hello/configmaps?",
+            "GET /apis/apps/v1/namespaces/hello/deployments?",
+            "GET /api/v1/namespaces/hello/secrets?",
+        ],
+        "one list per kind and namespace, no get per object"
+    );
+    assert!(w.gitlab.issues().is_empty(), "no issue for converged");
+    assert_eq!(writes(&w), Vec::<String>::new());
+}
+
+#[test]
+fn a_changed_live_field_is_confirmed_drift_with_one_issue_naming_object_and_path() {
+    let w = apply_world(APPLY_CONFIG);
+    w.update_deployment(|d| {
+        d["spec"]["replicas"] = json!(5);
+        d["metadata"]["labels"]["team"] = json!("extra live labels are not drift");
+    });
+    w.kube
+        .delete("v1", "ConfigMap", Some("hello"), "web-config");
+    let report = w.json(&["--dry-run"]);
+    assert_eq!(w.state_of(&report, "web"), "drifted");
+    assert_eq!(
+        report["environments"][0]["objects"],
+        json!([
+            {"kind": "ConfigMap", "namespace": "hello", "name": "web-config", "state": "drifted",
+             "reason": "missing from the cluster"},
+            {"kind": "Deployment", "namespace": "hello", "name": "web", "state": "drifted",
+             "reason": "differs at /spec/replicas",
+             "differences": [{"path": "/spec/replicas", "git": "2", "live": "5"}]},
+        ])
+    );
+    assert!(w.gitlab.issues().is_empty(), "--dry-run writes nothing");
+    assert!(
+        w.kube_log().iter().all(|r| r.starts_with("GET ")),
+        "drift only reads the cluster: {:?}",
+        w.kube_log()
+    );
+
+    ok(&w.drift(&[]));
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let d = &issues[0].description;
+    assert!(d.starts_with("**`web` is drifted** since "), "{d}");
+    assert!(
+        d.contains("| Deployment | `hello/web` | drifted | `differs at /spec/replicas` |"),
+        "{d}"
+    );
+    assert!(
+        d.contains("| ConfigMap | `hello/web-config` | drifted | `missing from the cluster` |"),
+        "{d}"
+    );
+    assert!(
+        d.contains("Deployment `hello/web`:\n\n```diff\n@@ /spec/replicas @@\n- 2\n+ 5\n```\n"),
+        "a diff of the differing path only: {d}"
+    );
+    // A rerun that sees the same writes nothing, even when a value moves on.
+    w.update_deployment(|d| d["spec"]["replicas"] = json!(6));
+    w.gitlab.clear_log();
+    ok(&w.drift(&[]));
+    assert_eq!(writes(&w), Vec::<String>::new());
+
+    // Another path differing is a change: one comment, the description rewritten.
+    w.update_deployment(|d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] =
+            json!("registry.example.com/web:6.6.6");
+    });
+    ok(&w.drift(&[]));
+    let issue = &w.gitlab.issues()[0];
+    assert_eq!(issue.notes.len(), 1, "{:?}", issue.notes);
+    assert!(
+        issue.description.contains(
+            "@@ /spec/template/spec/containers/0/image @@\n- \"registry.example.com/web:1.0.0\"\n+ \"registry.example.com/web:6.6.6\"\n"
+        ),
+        "{}",
+        issue.description
+    );
+}
+
+#[test]
+fn a_direct_apply_kind_the_bot_may_not_list_is_unknown() {
+    let w = apply_world(APPLY_CONFIG);
+    w.kube.forbid("list", "", "secrets", Some("hello"));
+    let run = w.drift(&["--fail-on-drift"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.starts_with("web: unknown "), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("  unknown Apply deploy/web: list secrets in namespace hello: 403 Forbidden")
+            && run.stdout.contains("verbs: [\"list\", \"watch\"]"),
+        "the reason names the denial and the rule to add: {}",
+        run.stdout
+    );
+    assert!(w.kube_log().iter().all(|r| r.starts_with("GET ")));
+}
+
+#[test]
+fn a_direct_apply_path_that_does_not_render_is_unknown() {
+    let w = apply_world(&APPLY_CONFIG.replace("deploy/web", "deploy/nothing-here"));
+    let run = w.drift(&[]);
+    ok(&run);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "web: unknown (head {short}, live -)\n  unknown Apply deploy/nothing-here: deploy/nothing-here does not exist at {short}\n",
+            short = &w.head[..12]
+        )
+    );
+}
+
+#[test]
+fn a_changed_secret_value_is_named_by_its_key_and_never_shown() {
+    let w = apply_world(APPLY_CONFIG);
+    w.kube.update("v1", "Secret", Some("hello"), "db", |s| {
+        s["data"]["password"] = json!("c3dvcmRmaXNoLWxpdmU=");
+    });
+    let report = w.json(&["--dry-run"]);
+    assert_eq!(
+        report["environments"][0]["objects"],
+        json!([{"kind": "Secret", "namespace": "hello", "name": "db", "state": "drifted",
+                "reason": "differs at /data/password",
+                "differences": [{"path": "/data/password", "git": null, "live": null, "masked": true}]}])
+    );
+    // Every output: text and JSON on stdout, the log at trace level, the issue.
+    let mut outputs = Vec::new();
+    for args in [&["--output", "json"][..], &[][..]] {
+        let mut cmd = w.command(args);
+        cmd.env("RUST_LOG", "trace");
+        let run = common::run_without_leaking(cmd, w.gitlab.token());
+        ok(&run);
+        outputs.push(run.stdout);
+        outputs.push(run.stderr);
+    }
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        issues[0]
+            .description
+            .contains("Secret `hello/db`:\n\n```diff\n@@ /data/password @@ differs (a Secret: values are not shown)\n```"),
+        "{}",
+        issues[0].description
+    );
+    outputs.push(issues[0].description.clone());
+    outputs.extend(issues[0].notes.clone());
+    assert!(outputs[0].contains("/data/password"), "{}", outputs[0]);
+    for text in &outputs {
+        for secret in SECRET_VALUES {
+            assert!(!text.contains(secret), "{secret} shown in:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn an_ignore_rule_hides_a_difference_and_only_that_one() {
+    let rules = "  ignore:\n  - paths: [/spec/replicas]\n    target: {group: apps, kind: Deployment, name: web}\n";
+    let config = format!("{APPLY_CONFIG}{rules}");
+    let w = apply_world(&config);
+    w.update_deployment(|d| d["spec"]["replicas"] = json!(7));
+    let run = w.drift(&["--fail-on-drift"]);
+    ok(&run);
+    assert!(run.stdout.starts_with("web: converged "), "{}", run.stdout);
+
+    // The rule skips that path, not the object.
+    w.update_deployment(|d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] =
+            json!("registry.example.com/web:6.6.6");
+    });
+    let report = w.json(&["--dry-run"]);
+    assert_eq!(
+        report["environments"][0]["objects"][0]["reason"],
+        "differs at /spec/template/spec/containers/0/image"
+    );
+    // A rule for another object does not apply.
+    let w = apply_world(&config.replace("name: web}", "name: api}"));
+    w.update_deployment(|d| d["spec"]["replicas"] = json!(7));
+    assert_eq!(w.state_of(&w.json(&["--dry-run"]), "web"), "drifted");
+}
+
+#[test]
+fn a_bad_ignore_rule_names_the_file_line_and_column() {
+    let w = apply_world(&format!(
+        "{APPLY_CONFIG}  ignore:\n  - paths: [spec/replicas]\n"
+    ));
+    let run = w.drift(&[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains(".gitops-bot.yaml:9:12: drift.ignore[0].paths: ")
+            && run
+                .stderr
+                .contains("\"spec/replicas\" is not a JSON pointer"),
+        "{}",
+        run.stderr
+    );
 }
