@@ -14,10 +14,13 @@ use std::fmt;
 use memchr::memmem;
 use serde::Serialize;
 
-pub use file::{Change, FileBump, FileError, Kept, bump_file, mentions_in_text, references};
+pub use file::{
+    Change, FileBump, FileError, Kept, bump_file, bump_targets, mentions_in_text, references,
+};
 
 use crate::diff::unified_diff;
 use crate::forms::Target;
+use crate::image_ref::ImageRef;
 use crate::plural::count;
 use crate::render_plan::is_kustomization_file;
 
@@ -45,6 +48,22 @@ pub fn in_scope(file: &str, scope: &[String]) -> bool {
                 || file == p
                 || (file.starts_with(p.as_str()) && file.as_bytes().get(p.len()) == Some(&b'/'))
         })
+}
+
+/// The images of one bump must be of distinct repositories (one reference cannot take two
+/// versions): else the usage error naming the repository given twice.
+pub fn distinct_repositories(images: &[ImageRef]) -> Result<(), String> {
+    for (i, image) in images.iter().enumerate() {
+        if let Some(first) = images[..i]
+            .iter()
+            .find(|other| other.name.same_repository(&image.name))
+        {
+            return Err(format!(
+                "--image: {first} and {image} are the same repository; give each image once"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a repository path names a YAML file: `*.yaml`, `*.yml`, or a kustomization by
@@ -143,32 +162,43 @@ pub enum Examined {
     Warning(Warning),
 }
 
-/// Examines files for one target and scope.
+/// Examines files for one or more targets (images of distinct repositories) and a scope.
 pub struct Examiner {
-    target: Target,
+    targets: Vec<Target>,
     scope: Vec<String>,
-    needle: memmem::Finder<'static>,
+    needles: Vec<memmem::Finder<'static>>,
 }
 
 impl Examiner {
     /// `scope` as [`scope_path`] gives it (all files when empty).
     pub fn new(target: &Target, scope: &[String]) -> Self {
-        // The bytes every file that could reference the target must contain. Cheap to search
+        Examiner::for_targets(std::slice::from_ref(target), scope)
+    }
+
+    /// One examiner for several targets: each file is read and parsed once for all of them.
+    pub fn for_targets(targets: &[Target], scope: &[String]) -> Self {
+        // The bytes every file that could reference a target must contain. Cheap to search
         // for, so most files of a large repository are never parsed.
-        let needle = match &target.setter {
-            Some(_) => "$imagepolicy".to_string(),
-            None => target.image.name.last_component().to_string(),
-        };
+        let needles = targets
+            .iter()
+            .map(|target| {
+                let needle = match &target.setter {
+                    Some(_) => "$imagepolicy",
+                    None => target.image.name.last_component(),
+                };
+                memmem::Finder::new(needle.as_bytes()).into_owned()
+            })
+            .collect();
         Examiner {
-            target: target.clone(),
+            targets: targets.to_vec(),
             scope: scope.to_vec(),
-            needle: memmem::Finder::new(needle.as_bytes()).into_owned(),
+            needles,
         }
     }
 
-    /// Whether a file with these bytes could reference the target.
+    /// Whether a file with these bytes could reference one of the targets.
     pub fn may_reference(&self, bytes: &[u8]) -> bool {
-        self.needle.find(bytes).is_some()
+        self.needles.iter().any(|n| n.find(bytes).is_some())
     }
 
     /// Whether a repository path is searched at all (in scope, and not a CI file the scope
@@ -195,7 +225,16 @@ impl Examiner {
             };
         }
         if !searched {
-            let skipped = mentions_in_text(text, &self.target, 0, CI_FILE_REASON);
+            let skipped: Vec<Kept> = self
+                .targets
+                .iter()
+                .enumerate()
+                .flat_map(|(index, target)| {
+                    mentions_in_text(text, target, 0, CI_FILE_REASON)
+                        .into_iter()
+                        .map(move |k| Kept { image: index, ..k })
+                })
+                .collect();
             return Examined::NotSearched((!skipped.is_empty()).then(|| FilePlan {
                 path: path.to_string(),
                 original: text.to_string(),
@@ -205,12 +244,12 @@ impl Examiner {
                 },
             }));
         }
-        examine_text(path, text, &self.target)
+        examine_text(path, text, &self.targets)
     }
 }
 
-fn examine_text(path: &str, text: &str, target: &Target) -> Examined {
-    let bump = bump_file(text, target);
+fn examine_text(path: &str, text: &str, targets: &[Target]) -> Examined {
+    let bump = bump_targets(text, targets);
     if let Ok(b) = &bump
         && b.templated > 0
     {
@@ -259,6 +298,15 @@ pub enum PlanError {
     },
     #[error("{image} is referenced but no reference can be updated:\n{reasons}")]
     NoneEditable { image: String, reasons: String },
+    #[error(
+        "{}\nnothing written: a bump of {} changes all of them or none",
+        failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+        count(*images, "image")
+    )]
+    NotAll {
+        failures: Vec<PlanError>,
+        images: usize,
+    },
     #[error(
         "--strict: {} and {} above; nothing written",
         count(*warnings, "warning"),
@@ -332,6 +380,27 @@ impl BumpPlan {
         )
     }
 
+    /// The same for the image of index `image` alone: what a bump of several images did to
+    /// each.
+    pub fn summary_of(&self, image: usize) -> String {
+        let files = self
+            .files
+            .iter()
+            .filter(|f| f.bump.changes.iter().any(|c| c.image == image))
+            .count();
+        format!(
+            "{} updated in {} ({} already current)",
+            count(self.changes_of(image).count(), "reference"),
+            count(files, "file"),
+            self.current().filter(|(_, k)| k.image == image).count()
+        )
+    }
+
+    /// The changes to the image of index `image`.
+    pub fn changes_of(&self, image: usize) -> impl Iterator<Item = (&str, &Change)> {
+        self.changes().filter(move |(_, c)| c.image == image)
+    }
+
     /// The unified diff of every changed file, in path order.
     pub fn diff(&self) -> String {
         self.changed_files()
@@ -339,10 +408,26 @@ impl BumpPlan {
             .collect()
     }
 
-    /// Fails when the image was not found at all, found only where it cannot be edited, or
-    /// (with `strict`) when anything was warned about or skipped.
-    pub fn check(&self, image: &str, strict: bool) -> Result<(), PlanError> {
-        self.check_found(image)?;
+    /// Fails when an image (of `images`, the targets' names in order) was not found at all or
+    /// found only where it cannot be edited, or (with `strict`) when anything was warned
+    /// about or skipped. A bump of several images changes all of them or none: one image
+    /// missing fails the whole bump, naming it.
+    pub fn check(&self, images: &[String], strict: bool) -> Result<(), PlanError> {
+        let mut failures: Vec<PlanError> = images
+            .iter()
+            .enumerate()
+            .filter_map(|(index, image)| self.check_found(index, image).err())
+            .collect();
+        match failures.len() {
+            0 => {}
+            1 if images.len() == 1 => return Err(failures.remove(0)),
+            _ => {
+                return Err(PlanError::NotAll {
+                    failures,
+                    images: images.len(),
+                });
+            }
+        }
         let (warnings, skipped) = (self.warnings.len(), self.skipped().count());
         if strict && warnings + skipped > 0 {
             return Err(PlanError::Strict { warnings, skipped });
@@ -350,11 +435,12 @@ impl BumpPlan {
         Ok(())
     }
 
-    fn check_found(&self, image: &str) -> Result<(), PlanError> {
-        if self.changes().next().is_some() || self.current().next().is_some() {
+    fn check_found(&self, index: usize, image: &str) -> Result<(), PlanError> {
+        let mine = |k: &(&str, &Kept)| k.1.image == index;
+        if self.changes_of(index).next().is_some() || self.current().any(|k| mine(&k)) {
             return Ok(());
         }
-        if self.skipped().next().is_none() {
+        if !self.skipped().any(|k| mine(&k)) {
             let invalid = self
                 .warnings
                 .iter()
@@ -386,6 +472,7 @@ impl BumpPlan {
         }
         let reasons = self
             .skipped()
+            .filter(mine)
             .map(|(path, k)| {
                 format!(
                     "  {path}:{}:{}: {}: {}",
