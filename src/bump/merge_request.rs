@@ -415,6 +415,95 @@ mod tests {
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
+    fn several(images: &[&str], env: Option<&str>) -> Request {
+        let mut r = request(images[0], env, &[]);
+        r.also = images[1..]
+            .iter()
+            .map(|i| ImageRef::parse(i).unwrap())
+            .collect();
+        r
+    }
+
+    #[test]
+    fn several_images_share_one_branch_per_set_of_repositories_and_scope() {
+        let a = several(&["r.io/web:1", "r.io/worker:2"], Some("prod")).branch();
+        assert!(a.starts_with("gitops-bot/prod/images-"), "{a}");
+        // Other versions, another order: the same branch.
+        assert_eq!(
+            several(&["r.io/worker:3", "r.io/web:1"], Some("prod")).branch(),
+            a
+        );
+        // Another set, another scope, another target branch: another branch.
+        assert_ne!(
+            several(
+                &["r.io/web:1", "r.io/worker:2", "r.io/cron:1"],
+                Some("prod")
+            )
+            .branch(),
+            a
+        );
+        assert_ne!(
+            several(&["r.io/web:1", "r.io/worker:2"], Some("staging")).branch(),
+            a
+        );
+        let mut other_target = several(&["r.io/web:1", "r.io/worker:2"], Some("prod"));
+        other_target.target_branch = "release".into();
+        assert_ne!(other_target.branch(), a);
+        // Never the branch of one of its images alone.
+        assert_ne!(request("r.io/web:1", Some("prod"), &[]).branch(), a);
+        // A caller's branch (a promotion's) wins.
+        let mut promotion = several(&["r.io/web:1", "r.io/worker:2"], Some("prod"));
+        promotion.branch = Some("gitops-bot/prod/promote".into());
+        assert_eq!(promotion.branch(), "gitops-bot/prod/promote");
+    }
+
+    #[test]
+    fn several_images_are_one_title_and_one_record() {
+        let change = |image: usize, old: &str, new: &str| super::super::Change {
+            image,
+            line: 1,
+            column: 1,
+            form: crate::forms::Form::Container,
+            old: old.into(),
+            new: new.into(),
+        };
+        let mut plan = BumpPlan::default();
+        plan.files.push(super::super::FilePlan {
+            path: "d.yaml".into(),
+            original: String::new(),
+            bump: super::super::FileBump {
+                changes: vec![
+                    change(0, "r.io/web:1", "r.io/web:2"),
+                    change(1, "r.io/worker:6", "r.io/worker:7"),
+                    change(1, "r.io/worker:5", "r.io/worker:7"),
+                ],
+                ..Default::default()
+            },
+        });
+        let r = several(&["r.io/web:2", "r.io/worker:7"], Some("prod"));
+        assert_eq!(title(&plan, &r), "Deploy 2 images to prod");
+        let state = state(&plan, &r);
+        let recorded: Vec<(&str, Vec<String>)> = state
+            .images
+            .iter()
+            .map(|i| (i.image.as_str(), i.previous.clone()))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                ("r.io/web", vec!["1".to_string()]),
+                ("r.io/worker", vec!["6".to_string(), "5".to_string()])
+            ]
+        );
+        assert_eq!(state.previous, ["1"]);
+        assert_eq!(state.proposes(), r.proposes());
+        assert_eq!(r.proposes(), "r.io/web 2, r.io/worker 7");
+        // One image records as it always has: no `images`.
+        let one = request("r.io/web:2", Some("prod"), &[]);
+        assert!(super::state(&plan, &one).images.is_empty());
+        assert_eq!(one.proposes(), "2");
+    }
+
     #[test]
     fn titles_name_image_version_destination_and_previous() {
         let mut plan = BumpPlan::default();

@@ -522,6 +522,76 @@ mod tests {
     }
 
     #[test]
+    fn images_of_one_bump_must_be_distinct_repositories() {
+        let images = |list: &[&str]| -> Vec<ImageRef> {
+            list.iter().map(|i| ImageRef::parse(i).unwrap()).collect()
+        };
+        assert!(distinct_repositories(&images(&["r.io/a:1", "r.io/b:1"])).is_ok());
+        let err = distinct_repositories(&images(&[
+            "nginx:1",
+            "r.io/b:1",
+            "docker.io/library/nginx:2",
+        ]))
+        .unwrap_err();
+        assert!(
+            err.contains("nginx:1 and docker.io/library/nginx:2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bump_of_several_images_fails_whole_naming_each_image_not_found() {
+        let examiner = Examiner::for_targets(
+            &[
+                target("r.io/web:2"),
+                target("r.io/gone:1"),
+                target("r.io/worker:7"),
+            ],
+            &[],
+        );
+        let text = "containers:\n  - image: r.io/web:1\n  - image: r.io/worker:7\n";
+        let plan = BumpPlan::gather(1, [examiner.examine("d.yaml", text.as_bytes())], vec![]);
+        let names = ["r.io/web:2", "r.io/gone:1", "r.io/worker:7"].map(String::from);
+        let err = plan.check(&names, false).unwrap_err();
+        assert!(
+            matches!(&err, PlanError::NotAll { failures, images: 3 } if failures.len() == 1),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "r.io/gone:1 is referenced nowhere in the 1 YAML file searched\nnothing written: a bump of 3 images changes all of them or none"
+        );
+        // Found, changed or current, each: the plan passes, and says what each image got.
+        let found = ["r.io/web:2", "r.io/worker:7"].map(String::from);
+        let examiner = Examiner::for_targets(&[target("r.io/web:2"), target("r.io/worker:7")], &[]);
+        let plan = BumpPlan::gather(1, [examiner.examine("d.yaml", text.as_bytes())], vec![]);
+        assert_eq!(plan.check(&found, true), Ok(()));
+        assert_eq!(
+            plan.summary_of(0),
+            "1 reference updated in 1 file (0 already current)"
+        );
+        assert_eq!(
+            plan.summary_of(1),
+            "0 references updated in 0 files (1 already current)"
+        );
+        // One image keeps its own error, unwrapped.
+        let one = ["r.io/gone:1".to_string()];
+        let examiner = Examiner::new(&target("r.io/gone:1"), &[]);
+        let plan = BumpPlan::gather(1, [examiner.examine("d.yaml", text.as_bytes())], vec![]);
+        assert!(matches!(
+            plan.check(&one, false),
+            Err(PlanError::NotReferenced { .. })
+        ));
+    }
+
+    fn target(image: &str) -> Target {
+        Target {
+            image: ImageRef::parse(image).unwrap(),
+            setter: None,
+        }
+    }
+
+    #[test]
     fn kustomization_files_are_yaml_whatever_their_name() {
         for path in ["a.yaml", "b/c.yml", "Kustomization", "base/Kustomization"] {
             assert!(is_yaml_path(path), "{path}");

@@ -393,6 +393,19 @@ fn gitlab_a_foreign_commit_on_a_several_images_branch_is_refused_and_named() {
             .unwrap()
             .contains("6.6.6")
     );
+
+    // `rebase` finds the set's branch from the record and restores the bot's change alone.
+    fake.add_note(1, OPERATOR, "gitops-bot rebase");
+    poll(&fake);
+    assert_eq!(commits_on(&fake, &branch), "1", "{:?}", replies(&fake, 1));
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "merged", "{:?}", replies(&fake, 1));
+    let main = String::from_utf8(fake.file("main", "envs/prod/deployment.yaml").unwrap()).unwrap();
+    assert!(
+        main.contains("web:1.1.0") && main.contains("worker:2.1.0"),
+        "{main}"
+    );
 }
 
 #[test]
