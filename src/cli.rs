@@ -59,7 +59,8 @@ pub enum Mode {
     /// CI_PROJECT_PATH, CI_COMMIT_SHA, CI_PIPELINE_URL (linked from the merge request).
     ///
     /// Exit status: 0 when the references are updated, already current or already deployed,
-    /// 1 when the image is referenced nowhere or a step fails, 2 on usage errors.
+    /// 1 when an image is referenced nowhere (nothing is written) or a step fails, 2 on usage
+    /// errors (also the same repository given twice).
     Bump(Box<BumpArgs>),
 
     /// Receive GitLab webhooks and run the comment commands of bot merge requests.
