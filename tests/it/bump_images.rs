@@ -435,3 +435,143 @@ fn gitlab_rollback_of_several_images_is_refused_with_what_to_do_instead() {
     assert!(reply.contains("**Revert**"), "{reply}");
     assert_eq!(fake.merge_requests().len(), 1, "no rollback merge request");
 }
+
+// After the merge: `sync` names every image, and does not roll a set back.
+
+mod after_the_merge {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::fake_kube::{FakeKube, Options as KubeOptions};
+
+    const ARGO: &str = "argoproj.io/v1alpha1";
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    type Step = Box<dyn FnOnce(&mut Value) + Send>;
+
+    fn running() -> Step {
+        Box::new(|app| {
+            let op = app["operation"].take();
+            app.as_object_mut().unwrap().remove("operation");
+            app["status"]["operationState"] =
+                json!({"phase": "Running", "operation": op, "startedAt": "2026-11-21T10:00:00Z"});
+            app["status"]["health"] = json!({"status": "Progressing"});
+        })
+    }
+
+    fn degraded_at(commit: &str) -> Step {
+        let commit = commit.to_string();
+        Box::new(move |app| {
+            app["status"]["sync"] = json!({"status": "Synced", "revision": commit});
+            app["status"]["operationState"]["phase"] = json!("Succeeded");
+            app["status"]["operationState"]["syncResult"] = json!({"revision": commit});
+            app["status"]["health"] = json!({"status": "Degraded"});
+        })
+    }
+
+    #[test]
+    fn sync_names_each_image_and_refuses_to_roll_the_set_back() {
+        let seed = seed();
+        write(
+            seed.path(),
+            ".gitops-bot.yaml",
+            format!("{CONFIG}    argocd_apps: [argocd/shop]\n"),
+        );
+        let fake = FakeGitlab::start(Options {
+            seed_dir: Some(seed.path().to_path_buf()),
+            ..Options::default()
+        });
+        let before = fake.git(&["rev-parse", "main"]).trim().to_string();
+        assert_eq!(
+            bump(&fake, &[(WEB, "1.1.0"), (WORKER, "2.1.0")], &[]).code,
+            0
+        );
+        fake.add_note(1, OPERATOR, "gitops-bot deploy");
+        poll(&fake);
+        let commit = fake.git(&["rev-parse", "main"]).trim().to_string();
+        assert_ne!(commit, before, "merged");
+
+        let kube = Arc::new(FakeKube::start(KubeOptions::default()));
+        kube.put(json!({
+            "apiVersion": ARGO,
+            "kind": "Application",
+            "metadata": {"name": "shop", "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "envs/prod", "targetRevision": "main"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"},
+            },
+            "status": {
+                "sync": {"status": "Synced", "revision": before},
+                "health": {"status": "Healthy"},
+                "resources": [],
+            },
+        }));
+        let controller = {
+            let kube = kube.clone();
+            let commit = commit.clone();
+            std::thread::spawn(move || {
+                kube.wait_for(
+                    ARGO,
+                    "Application",
+                    Some("argocd"),
+                    "shop",
+                    PATIENCE,
+                    |app| app.get("operation").is_some_and(|o| !o.is_null()),
+                );
+                kube.wait_for_open_watches(1, PATIENCE);
+                let sent = kube.events_sent();
+                kube.update(ARGO, "Application", Some("argocd"), "shop", running());
+                kube.wait_for_events_sent(sent + 1, PATIENCE);
+                kube.update(
+                    ARGO,
+                    "Application",
+                    Some("argocd"),
+                    "shop",
+                    degraded_at(&commit),
+                );
+            })
+        };
+        let mut cmd = common::bot_command(
+            &fake.url(),
+            fake.token(),
+            &[
+                "sync",
+                "--project",
+                PROJECT,
+                "--commit",
+                &commit,
+                "--rollback-on-failure",
+            ],
+        );
+        cmd.env("KUBE_API_URL", kube.url())
+            .env("KUBE_TOKEN", kube.token())
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBE_CA_FILE")
+            .env_remove("KUBE_NAMESPACE");
+        let run = common::run_without_leaking(cmd, fake.token());
+        controller.join().unwrap();
+        assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+
+        let result = fake
+            .notes(1)
+            .into_iter()
+            .map(|n| n["body"].as_str().unwrap_or("").to_string())
+            .find(|b| b.contains("\"kind\":\"sync\""))
+            .expect("a result comment");
+        for change in [
+            format!("**Change:** `{WEB} 1.0.0 → 1.1.0`."),
+            format!("**Change:** `{WORKER} 2.0.0 → 2.1.0`."),
+        ] {
+            assert!(result.contains(&change), "{change} in {result}");
+        }
+        assert!(
+            result.contains("!1 deployed 2 images in one commit"),
+            "{result}"
+        );
+        assert_eq!(fake.merge_requests().len(), 1, "no rollback merge request");
+    }
+}
