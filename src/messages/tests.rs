@@ -154,8 +154,8 @@ fn quick_actions_from_the_repo_stay_inside_code() {
     assert!(in_fence.is_none());
 }
 
-/// Two images in one merge request, with a section from the caller (as a promotion adds its
-/// evidence), and the record of both images.
+/// Three images in one merge request (one already at its version), with a section from the
+/// caller (as a promotion adds its evidence), and the record of every image.
 #[test]
 fn multi_image_merge_request_description_matches_golden() {
     let mut v = view();
@@ -164,6 +164,12 @@ fn multi_image_merge_request_description_matches_golden() {
         image: worker.into(),
         version: "7".into(),
         previous: vec!["5".into(), "6".into()],
+    });
+    // Already at its version: in the set, with nothing to change.
+    v.images.push(ImageRow {
+        image: "registry.example.com/root/cron".into(),
+        version: "1.0".into(),
+        previous: vec![],
     });
     v.changes.push(ChangeRow {
         file: "deployment.yml".into(),
@@ -186,10 +192,28 @@ fn multi_image_merge_request_description_matches_golden() {
         .collect();
     v.marker = marker::render(&state.marker());
     let text = Messages::new(None).unwrap().merge_request(&v).unwrap();
-    golden("merge_request_two_images.md", &text);
+    golden("merge_request_several_images.md", &text);
     assert_eq!(
         marker::bump(&text).map(|s| s.recorded_images().len()),
-        Some(2)
+        Some(3)
+    );
+    let link = MergeRequestLink {
+        iid: 9,
+        url: "https://gitlab.example.com/g/p/-/merge_requests/9".into(),
+        title: "t".into(),
+    };
+    v.notices = Notices {
+        open_rollback: Some(link.clone()),
+        failed_before: Some(link),
+    };
+    let text = Messages::new(None).unwrap().merge_request(&v).unwrap();
+    assert!(
+        text.contains("**One of these versions failed to deploy to `prod` before**"),
+        "{text}"
+    );
+    assert!(
+        text.contains("A rollback of one of these images in `prod` is open"),
+        "{text}"
     );
 }
 
