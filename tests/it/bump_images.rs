@@ -214,6 +214,8 @@ fn gitlab_two_images_open_one_merge_request_with_one_commit() {
         run.stdout
     );
     assert_eq!(fake.writes().len(), 2, "one commit and one merge request");
+    // As for one image, plus one open-rollback lookup per further image.
+    assert!(fake.requests().len() <= 10, "{:#?}", fake.requests());
 
     let mrs = fake.merge_requests();
     assert_eq!(mrs.len(), 1);
@@ -274,6 +276,9 @@ fn gitlab_a_rerun_writes_nothing_and_a_new_tag_updates_the_same_merge_request() 
         run.stdout
     );
     assert!(fake.writes().is_empty(), "{:#?}", fake.writes());
+    // The project, branch, archive, the MRs, and checking the branch holds exactly the bump
+    // of both images: its commits, their diff, the one changed file before and after.
+    assert!(fake.requests().len() <= 8, "{:#?}", fake.requests());
 
     // One tag changes: the same merge request and branch, rewritten as a whole.
     let run = bump(
