@@ -1,7 +1,8 @@
 //! A bump over a whole config repository, wherever its files come from (a checkout on disk
-//! or a repository archive): each file is examined on its own ([`examine`]), then the
-//! results are gathered into one [`BumpPlan`] that knows the changes, the diff and the
-//! summary. Nothing here reads or writes files.
+//! or a repository archive): each file is examined on its own, once for all the images of
+//! the bump ([`Examiner::examine`]), then the results are gathered into one [`BumpPlan`]
+//! that knows the changes, the diff and the summary of each image. Nothing here reads or
+//! writes files.
 
 mod documents;
 pub mod existing;
