@@ -580,3 +580,32 @@ mod after_the_merge {
         assert_eq!(fake.merge_requests().len(), 1, "no rollback merge request");
     }
 }
+
+#[test]
+fn gitlab_a_commit_replacing_the_bots_with_part_of_the_set_is_refused_and_named() {
+    let World { fake, .. } = world();
+    assert_eq!(
+        bump(&fake, &[(WEB, "1.1.0"), (WORKER, "2.1.0")], &[]).code,
+        0
+    );
+    let branch = mr(&fake, 1)["source_branch"].as_str().unwrap().to_string();
+    // Someone force-pushes one commit on main that is a bump of one of the images alone:
+    // exactly what the bot would write for `--image WEB:1.1.0`, but not for this set.
+    let main = fake.branch_head("main").unwrap();
+    fake.git(&["update-ref", &format!("refs/heads/{branch}"), &main]);
+    let partial = DEPLOYMENT.replace("web:1.0.0", "web:1.1.0");
+    let foreign = fake.commit_files(
+        &branch,
+        &[("envs/prod/deployment.yaml", &partial)],
+        "only the web",
+    );
+    assert_eq!(commits_on(&fake, &branch), "1");
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    let reply = replies(&fake, 1).pop().unwrap();
+    assert!(
+        reply.contains(&format!("`{}` `only the web`", &foreign[..12])),
+        "the reply names the commit: {reply}"
+    );
+}
