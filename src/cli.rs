@@ -59,7 +59,8 @@ pub enum Mode {
     /// CI_PROJECT_PATH, CI_COMMIT_SHA, CI_PIPELINE_URL (linked from the merge request).
     ///
     /// Exit status: 0 when the references are updated, already current or already deployed,
-    /// 1 when the image is referenced nowhere or a step fails, 2 on usage errors.
+    /// 1 when an image is referenced nowhere (nothing is written) or a step fails, 2 on usage
+    /// errors (also the same repository given twice).
     Bump(Box<BumpArgs>),
 
     /// Receive GitLab webhooks and run the comment commands of bot merge requests.
@@ -486,9 +487,16 @@ pub enum OutputFormat {
 ))]
 pub struct BumpArgs {
     /// The new image: `REF:TAG`, `REF@DIGEST` or `REF:TAG@DIGEST`
-    /// (e.g. registry.example.com/group/helloworld:ci-35).
-    #[arg(long, value_name = "REF:TAG[@DIGEST]", value_parser = parse_image)]
-    pub image: ImageRef,
+    /// (e.g. registry.example.com/group/helloworld:ci-35). Repeat it to deploy several
+    /// images of distinct repositories in one commit and one merge request ("Deploy 2 images
+    /// to prod"); if any of them is referenced nowhere, nothing is written.
+    #[arg(
+        long = "image",
+        value_name = "REF:TAG[@DIGEST]",
+        value_parser = parse_image,
+        required = true
+    )]
+    pub images: Vec<ImageRef>,
 
     /// Edit the checkout in DIR instead of the GitLab project (no server needed).
     #[arg(
@@ -562,6 +570,20 @@ pub struct BumpArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+impl BumpArgs {
+    /// The images, checked beyond what parsing checks: distinct repositories, and one image
+    /// with `--setter` (a Flux image policy selects one image).
+    pub fn checked_images(&self) -> Result<&[ImageRef], UsageError> {
+        crate::bump::distinct_repositories(&self.images).map_err(UsageError)?;
+        if self.setter.is_some() && self.images.len() > 1 {
+            return Err(UsageError::new(
+                "--setter names one Flux image policy: give one --image with it",
+            ));
+        }
+        Ok(&self.images)
+    }
 }
 
 fn parse_image(s: &str) -> Result<ImageRef, String> {

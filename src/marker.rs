@@ -62,6 +62,44 @@ pub struct BumpState {
     /// The app pipeline that asked for it.
     #[serde(default)]
     pub source: SourceInfo,
+    /// Every image of a bump of several, in the order proposed; the fields above then name
+    /// the first. Empty (and not written) for a bump of one image, so records of one image
+    /// read and write as they always have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<RecordedImage>,
+}
+
+/// One image of a bump and the versions its changed references had before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedImage {
+    /// The image repository as given to `--image`.
+    pub image: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    pub previous: Vec<String>,
+}
+
+impl RecordedImage {
+    pub fn version(&self) -> Version {
+        Version::new(self.tag.as_deref(), self.digest.as_deref())
+    }
+}
+
+/// What a proposal of `images` is, as one comparable text: the version for one image
+/// (`ci-35`, as records have always said), `repository version` of each for several, in
+/// repository order, so that the order they were given in does not matter.
+pub fn proposes(images: &[RecordedImage]) -> String {
+    match images {
+        [one] => one.version().to_string(),
+        _ => {
+            let mut each: Vec<String> = images
+                .iter()
+                .map(|i| format!("{} {}", i.image, i.version()))
+                .collect();
+            each.sort();
+            each.join(", ")
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,9 +111,27 @@ pub struct RecordedChange {
 }
 
 impl BumpState {
-    /// The version it proposes.
+    /// The version it proposes (of the first image, when there are several).
     pub fn version(&self) -> Version {
         Version::new(self.tag.as_deref(), self.digest.as_deref())
+    }
+
+    /// Every image it proposes, in order: one for a record of a single image.
+    pub fn recorded_images(&self) -> Vec<RecordedImage> {
+        if !self.images.is_empty() {
+            return self.images.clone();
+        }
+        vec![RecordedImage {
+            image: self.image.clone(),
+            tag: self.tag.clone(),
+            digest: self.digest.clone(),
+            previous: self.previous.clone(),
+        }]
+    }
+
+    /// What it proposes, comparable with another proposal (see [`proposes`]).
+    pub fn proposes(&self) -> String {
+        proposes(&self.recorded_images())
     }
 
     pub fn is_rollback(&self) -> bool {
@@ -222,6 +278,7 @@ impl BumpState {
                 new: "registry.example.com/root/helloworld:ci-35".into(),
             }],
             source: SourceInfo::default(),
+            images: vec![],
         }
     }
 }
@@ -299,5 +356,42 @@ mod tests {
     #[test]
     fn the_record_names_its_version() {
         assert_eq!(state().version().to_string(), "ci-35");
+        assert_eq!(state().proposes(), "ci-35");
+    }
+
+    #[test]
+    fn records_of_several_images_name_each_and_records_of_one_are_unchanged() {
+        let one = render(&state().marker());
+        assert!(!one.contains("\"images\""), "{one}");
+        let image = |name: &str, tag: &str, previous: &str| RecordedImage {
+            image: name.into(),
+            tag: Some(tag.into()),
+            digest: None,
+            previous: vec![previous.into()],
+        };
+        let two = BumpState {
+            images: vec![
+                image("registry.example.com/root/worker", "7", "6"),
+                image("registry.example.com/root/helloworld", "ci-35", "ci-34"),
+            ],
+            ..state()
+        };
+        let line = render(&two.marker());
+        let read = bump(&line).unwrap();
+        assert_eq!(read, two);
+        assert_eq!(read.recorded_images().len(), 2);
+        // The order given does not change what is proposed.
+        let mut swapped = two.clone();
+        swapped.images.reverse();
+        assert_eq!(swapped.proposes(), two.proposes());
+        assert_eq!(
+            two.proposes(),
+            "registry.example.com/root/helloworld ci-35, registry.example.com/root/worker 7"
+        );
+        // A record of one image, written before records had `images`, reads as one image.
+        let old = r#"<!-- gitops-bot:{"v":1,"kind":"bump","image":"a","tag":"1","digest":null,"previous":["0"],"environment":null,"target_branch":"main","branch":"b","base_sha":"c","changes":[]} -->"#;
+        let old = bump(old).unwrap();
+        assert_eq!(old.recorded_images(), [image("a", "1", "0")]);
+        assert_eq!(old.proposes(), "1");
     }
 }

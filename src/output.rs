@@ -7,17 +7,23 @@ use serde::Serialize;
 use crate::bump::{BumpPlan, Change, Kept, Warning};
 use crate::gitlab::MergeRequestFields;
 
-pub fn print_text(plan: &BumpPlan, dry_run: bool) {
+/// The diff and the summary of a plan for `images` (the targets' names, in order).
+pub fn print_text(plan: &BumpPlan, images: &[String], dry_run: bool) {
     print!("{}", plan.diff());
-    print_summary(plan);
+    print_summary(plan, images);
     if dry_run {
         println!("dry run: no files written");
     }
 }
 
-/// Warnings on stderr, then the summary line.
-pub fn print_summary(plan: &BumpPlan) {
+/// Warnings on stderr, then the summary line; for several images, a line for each first.
+pub fn print_summary(plan: &BumpPlan, images: &[String]) {
     print_warnings(plan);
+    if images.len() > 1 {
+        for (index, image) in images.iter().enumerate() {
+            println!("{image}: {}", plan.summary_of(index));
+        }
+    }
     println!("{}", plan.summary());
 }
 
@@ -67,9 +73,21 @@ struct Located<'a, T: Serialize> {
     item: &'a T,
 }
 
+/// What a bump of several images did to each.
+#[derive(Serialize)]
+struct ImageReport<'a> {
+    image: &'a str,
+    summary: String,
+    changes: Vec<Located<'a, Change>>,
+}
+
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    image: &'a str,
+    /// The image; for several, all of them joined with `, ` (see `images`).
+    image: String,
+    /// For several images only: each with what changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    images: Vec<ImageReport<'a>>,
     dry_run: bool,
     summary: String,
     files_searched: usize,
@@ -88,12 +106,26 @@ fn located<'a, T: Serialize>((file, item): (&'a str, &'a T)) -> Located<'a, T> {
 /// One JSON document: the plan, plus the fields of `extra` (an object) at the top level.
 pub fn print_json(
     plan: &BumpPlan,
-    image: &str,
+    images: &[String],
     dry_run: bool,
     extra: serde_json::Value,
 ) -> Result<()> {
+    let per_image = if images.len() > 1 {
+        images
+            .iter()
+            .enumerate()
+            .map(|(index, image)| ImageReport {
+                image,
+                summary: plan.summary_of(index),
+                changes: plan.changes_of(index).map(located).collect(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let report = JsonReport {
-        image,
+        image: images.join(", "),
+        images: per_image,
         dry_run,
         summary: plan.summary(),
         files_searched: plan.files_searched,

@@ -1,4 +1,5 @@
-//! One file, one target: find the sites, plan each, splice, then re-check the result.
+//! One file, one or more targets: find the sites, plan each for every target, splice all
+//! the edits at once, then re-check the result.
 //!
 //! The re-check parses the edited text again and plans again: if anything would still change
 //! (or the text no longer parses), the edit is refused and the file left as it was. So a
@@ -15,6 +16,9 @@ use crate::manifest::{Splice, TreeError, YamlFile, apply};
 /// A reference that changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
+    /// Which of the targets it belongs to (their index; 0 for a single-image bump).
+    #[serde(skip)]
+    pub image: usize,
     pub line: usize,
     pub column: usize,
     pub form: Form,
@@ -25,6 +29,9 @@ pub struct Change {
 /// A reference that matched but stays as it is, with why (`None`: already current).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Kept {
+    /// Which of the targets it belongs to (their index; 0 for a single-image bump).
+    #[serde(skip)]
+    pub image: usize,
     pub line: usize,
     pub column: usize,
     pub form: Form,
@@ -63,6 +70,13 @@ pub enum FileError {
 
 /// Bumps `target` in one file's text.
 pub fn bump_file(text: &str, target: &Target) -> Result<FileBump, FileError> {
+    bump_targets(text, std::slice::from_ref(target))
+}
+
+/// Bumps every one of `targets` (images of distinct repositories) in one file's text: each
+/// is planned on the original text, so line numbers are the file's, and all edits are
+/// spliced at once. Changes and kept references carry their target's index.
+pub fn bump_targets(text: &str, targets: &[Target]) -> Result<FileBump, FileError> {
     let mut result = FileBump::default();
     let mut splices: Vec<Splice> = Vec::new();
     for part in parts(text)? {
@@ -73,11 +87,13 @@ pub fn bump_file(text: &str, target: &Target) -> Result<FileBump, FileError> {
                 text,
                 file,
             } => {
-                let found = bump_part(text, &file, target, lines, &mut result);
-                splices.extend(found.into_iter().map(|s| Splice {
-                    range: s.range.start + offset..s.range.end + offset,
-                    text: s.text,
-                }));
+                for (index, target) in targets.iter().enumerate() {
+                    let found = bump_part(text, &file, (index, target), lines, &mut result);
+                    splices.extend(found.into_iter().map(|s| Splice {
+                        range: s.range.start + offset..s.range.end + offset,
+                        text: s.text,
+                    }));
+                }
             }
             Part::Templated { lines, text, .. } => {
                 result.templated += 1;
@@ -86,26 +102,38 @@ pub fn bump_file(text: &str, target: &Target) -> Result<FileBump, FileError> {
                     lines + 1,
                     lines + text.lines().count()
                 );
-                let skipped = mentions_in_text(text, target, lines, &reason);
-                result.skipped.extend(skipped);
+                for (index, target) in targets.iter().enumerate() {
+                    let skipped = mentions_in_text(text, target, lines, &reason);
+                    result
+                        .skipped
+                        .extend(skipped.into_iter().map(|k| Kept { image: index, ..k }));
+                }
             }
         }
+    }
+    if targets.len() > 1 {
+        // In file order, whichever image they belong to.
+        result.changes.sort_by_key(|c| (c.line, c.column));
+        result.current.sort_by_key(|k| (k.line, k.column));
+        result.skipped.sort_by_key(|k| (k.line, k.column));
     }
     if splices.is_empty() {
         return Ok(result);
     }
     let edited = apply(text, &splices).map_err(|e| FileError::Conflict(e.to_string()))?;
-    recheck(&edited, target)?;
+    for target in targets {
+        recheck(&edited, target)?;
+    }
     result.edited = Some(edited);
     Ok(result)
 }
 
-/// Plans one YAML part (lines counted from the part's start + `lines`) into `result`;
-/// returns its splices, relative to the part.
+/// Plans one YAML part (lines counted from the part's start + `lines`) for the target of
+/// index `image` into `result`; returns its splices, relative to the part.
 fn bump_part(
     text: &str,
     file: &YamlFile,
-    target: &Target,
+    (image, target): (usize, &Target),
     lines: usize,
     result: &mut FileBump,
 ) -> Vec<Splice> {
@@ -113,6 +141,7 @@ fn bump_part(
     let planned = plan(text, file, target);
     for (site, outcome) in &planned {
         let kept = |reference: &String, reason: Option<&String>| Kept {
+            image,
             line: site.line + lines,
             column: site.column,
             form: site.form,
@@ -129,6 +158,7 @@ fn bump_part(
                 let (line, column) = changed_at(text, edits).unwrap_or((site.line, site.column));
                 splices.extend(edits.iter().cloned());
                 result.changes.push(Change {
+                    image,
                     line: line + lines,
                     column,
                     form: site.form,
@@ -141,6 +171,7 @@ fn bump_part(
     let sites: Vec<Site> = planned.into_iter().map(|(site, _)| site).collect();
     for loose in loose_mentions(Source { text, file }, &sites, target) {
         let kept = Kept {
+            image,
             line: loose.line + lines,
             column: loose.column,
             form: Form::Mention,
@@ -170,6 +201,7 @@ pub fn mentions_in_text(text: &str, target: &Target, lines: usize, reason: &str)
         }
         for range in finder.find(line) {
             found.push(Kept {
+                image: 0,
                 line: lines + n + 1,
                 column: line[..range.start].chars().count() + 1,
                 form: Form::Mention,

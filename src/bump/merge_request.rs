@@ -6,14 +6,19 @@ use serde::Serialize;
 use super::BumpPlan;
 use super::revert::version_of;
 use crate::image_ref::{ImageRef, Version};
-use crate::marker::{self, BumpState, RecordedChange};
+use crate::marker::{self, BumpState, RecordedChange, RecordedImage};
 pub use crate::messages::RollbackOf;
-use crate::messages::{ChangeRow, DeployHelp, MergeRequestView, Notices, SourceInfo};
+use crate::messages::{ChangeRow, DeployHelp, ImageRow, MergeRequestView, Notices, SourceInfo};
+use crate::plural::count;
 
 /// The inputs that, with the plan, define the merge request.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The image (the first, when there are several: see [`Request::images`]).
     pub image: ImageRef,
+    /// The other images of a bump of several, of other repositories; their changes carry
+    /// their index in [`Request::images`].
+    pub also: Vec<ImageRef>,
     /// The Flux image policy whose marked fields alone change (`--setter`).
     pub setter: Option<String>,
     pub environment: Option<String>,
@@ -25,6 +30,11 @@ pub struct Request {
     pub source: SourceInfo,
     /// Set when this request rolls a failed or unwanted version back.
     pub rollback: Option<RollbackOf>,
+    /// A branch chosen by the caller (a promotion's), instead of the deterministic one.
+    pub branch: Option<String>,
+    /// A Markdown section the caller adds to the description, after the changes (a
+    /// promotion's evidence). Rendered as given: it must quote what it copies.
+    pub section: Option<String>,
 }
 
 /// Trailer on the bot's commits naming the commit they were built on.
@@ -39,17 +49,30 @@ impl Request {
         }
     }
 
+    /// Every image, in the order given.
+    pub fn images(&self) -> impl Iterator<Item = &ImageRef> {
+        std::iter::once(&self.image).chain(&self.also)
+    }
+
     /// One branch per (target branch, environment or paths, image repository): e.g.
     /// `gitops-bot/prod/helloworld-1f2e3d`. The suffix keeps two repositories with the same
-    /// last path component (or two target branches) apart. A rollback has a branch of its
-    /// own ([`rollback_branch`]), so forward bumps never rewrite it.
+    /// last path component (or two target branches) apart. Several images share one branch
+    /// per set of repositories, whatever their order: `gitops-bot/prod/images-4a5b6c`. A
+    /// rollback has a branch of its own ([`rollback_branch`]), so forward bumps never rewrite
+    /// it, and so does a caller that names one (a promotion).
     pub fn branch(&self) -> String {
+        if let Some(branch) = &self.branch {
+            return branch.clone();
+        }
         if self.rollback.is_some() {
             return rollback_branch(
                 &self.image,
                 &self.target_branch,
                 self.environment.as_deref(),
             );
+        }
+        if !self.also.is_empty() {
+            return self.set_branch();
         }
         let key = format!(
             "{}\0{}\0{}\0{}",
@@ -66,8 +89,47 @@ impl Request {
         )
     }
 
+    fn set_branch(&self) -> String {
+        let mut repositories: Vec<String> = self.images().map(|i| i.name.canonical()).collect();
+        repositories.sort();
+        let key = format!(
+            "images\0{}\0{}\0{}\0{}",
+            repositories.join("\0"),
+            self.target_branch,
+            self.environment.as_deref().unwrap_or_default(),
+            self.paths.join("\0")
+        );
+        format!(
+            "gitops-bot/{}/images-{:06x}",
+            self.scope(),
+            fnv1a(key.as_bytes()) & 0xff_ffff
+        )
+    }
+
+    /// The version of the (first) image.
     pub fn version(&self) -> Version {
         self.image.version()
+    }
+
+    /// What it proposes, comparable with a record's [`BumpState::proposes`].
+    pub fn proposes(&self) -> String {
+        marker::proposes(&self.recorded(&BumpPlan::default()))
+    }
+
+    /// Each image as recorded, with the versions the plan changes it from.
+    fn recorded(&self, plan: &BumpPlan) -> Vec<RecordedImage> {
+        self.images()
+            .enumerate()
+            .map(|(index, image)| RecordedImage {
+                image: image.name.as_str().to_string(),
+                tag: image.tag.clone(),
+                digest: image.digest.clone(),
+                previous: previous_versions_of(plan, index)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Where it deploys to, for people: the environment, else the target branch.
@@ -94,6 +156,7 @@ pub fn rollback_branch(image: &ImageRef, target_branch: &str, environment: Optio
 
 /// The machine-readable state recorded in the description.
 pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
+    let images = request.recorded(plan);
     BumpState {
         v: 1,
         image: request.image.name.as_str().to_string(),
@@ -101,10 +164,10 @@ pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
         digest: request.image.digest.clone(),
         setter: request.setter.clone(),
         rollback_of: request.rollback.as_ref().map(|r| r.iid),
-        previous: previous_versions(plan)
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        previous: images
+            .first()
+            .map(|i| i.previous.clone())
+            .unwrap_or_default(),
         environment: request.environment.clone(),
         paths: request.paths.clone(),
         target_branch: request.target_branch.clone(),
@@ -120,13 +183,27 @@ pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
             })
             .collect(),
         source: request.source.clone(),
+        images: if request.also.is_empty() {
+            Vec::new()
+        } else {
+            images
+        },
     }
 }
 
 /// The distinct versions the changed references had, in order of appearance.
 pub fn previous_versions(plan: &BumpPlan) -> Vec<Version> {
+    distinct(plan.changes())
+}
+
+/// The same for the image of index `image`.
+fn previous_versions_of(plan: &BumpPlan, image: usize) -> Vec<Version> {
+    distinct(plan.changes_of(image))
+}
+
+fn distinct<'a>(changes: impl Iterator<Item = (&'a str, &'a super::Change)>) -> Vec<Version> {
     let mut out: Vec<Version> = Vec::new();
-    for (_, change) in plan.changes() {
+    for (_, change) in changes {
         let version = version_of(&change.old);
         if !out.contains(&version) {
             out.push(version);
@@ -135,9 +212,16 @@ pub fn previous_versions(plan: &BumpPlan) -> Vec<Version> {
     out
 }
 
-/// `Deploy helloworld ci-35 to prod (was ci-34)`, or for a rollback
-/// `Roll back helloworld in prod to ci-34 (ci-36 failed)`.
+/// `Deploy helloworld ci-35 to prod (was ci-34)`, `Deploy 2 images to prod`, or for a
+/// rollback `Roll back helloworld in prod to ci-34 (ci-36 failed)`.
 pub fn title(plan: &BumpPlan, request: &Request) -> String {
+    if !request.also.is_empty() && request.rollback.is_none() {
+        return format!(
+            "Deploy {} to {}",
+            count(1 + request.also.len(), "image"),
+            request.destination()
+        );
+    }
     if let Some(rollback) = &request.rollback {
         let from = rollback.version.short();
         return format!(
@@ -196,6 +280,16 @@ pub fn view(
         diff.push('\n');
     }
     MergeRequestView {
+        images: request
+            .recorded(plan)
+            .into_iter()
+            .map(|i| ImageRow {
+                version: i.version().to_string(),
+                image: i.image,
+                previous: i.previous,
+            })
+            .collect(),
+        section: request.section.clone(),
         image: request.image.name.as_str().to_string(),
         version: request.version().to_string(),
         previous: state.previous.clone(),
@@ -279,6 +373,9 @@ mod tests {
             source: SourceInfo::default(),
             setter: None,
             rollback: None,
+            also: vec![],
+            branch: None,
+            section: None,
         }
     }
 
@@ -318,6 +415,95 @@ mod tests {
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
+    fn several(images: &[&str], env: Option<&str>) -> Request {
+        let mut r = request(images[0], env, &[]);
+        r.also = images[1..]
+            .iter()
+            .map(|i| ImageRef::parse(i).unwrap())
+            .collect();
+        r
+    }
+
+    #[test]
+    fn several_images_share_one_branch_per_set_of_repositories_and_scope() {
+        let a = several(&["r.io/web:1", "r.io/worker:2"], Some("prod")).branch();
+        assert!(a.starts_with("gitops-bot/prod/images-"), "{a}");
+        // Other versions, another order: the same branch.
+        assert_eq!(
+            several(&["r.io/worker:3", "r.io/web:1"], Some("prod")).branch(),
+            a
+        );
+        // Another set, another scope, another target branch: another branch.
+        assert_ne!(
+            several(
+                &["r.io/web:1", "r.io/worker:2", "r.io/cron:1"],
+                Some("prod")
+            )
+            .branch(),
+            a
+        );
+        assert_ne!(
+            several(&["r.io/web:1", "r.io/worker:2"], Some("staging")).branch(),
+            a
+        );
+        let mut other_target = several(&["r.io/web:1", "r.io/worker:2"], Some("prod"));
+        other_target.target_branch = "release".into();
+        assert_ne!(other_target.branch(), a);
+        // Never the branch of one of its images alone.
+        assert_ne!(request("r.io/web:1", Some("prod"), &[]).branch(), a);
+        // A caller's branch (a promotion's) wins.
+        let mut promotion = several(&["r.io/web:1", "r.io/worker:2"], Some("prod"));
+        promotion.branch = Some("gitops-bot/prod/promote".into());
+        assert_eq!(promotion.branch(), "gitops-bot/prod/promote");
+    }
+
+    #[test]
+    fn several_images_are_one_title_and_one_record() {
+        let change = |image: usize, old: &str, new: &str| super::super::Change {
+            image,
+            line: 1,
+            column: 1,
+            form: crate::forms::Form::Container,
+            old: old.into(),
+            new: new.into(),
+        };
+        let mut plan = BumpPlan::default();
+        plan.files.push(super::super::FilePlan {
+            path: "d.yaml".into(),
+            original: String::new(),
+            bump: super::super::FileBump {
+                changes: vec![
+                    change(0, "r.io/web:1", "r.io/web:2"),
+                    change(1, "r.io/worker:6", "r.io/worker:7"),
+                    change(1, "r.io/worker:5", "r.io/worker:7"),
+                ],
+                ..Default::default()
+            },
+        });
+        let r = several(&["r.io/web:2", "r.io/worker:7"], Some("prod"));
+        assert_eq!(title(&plan, &r), "Deploy 2 images to prod");
+        let state = state(&plan, &r);
+        let recorded: Vec<(&str, Vec<String>)> = state
+            .images
+            .iter()
+            .map(|i| (i.image.as_str(), i.previous.clone()))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                ("r.io/web", vec!["1".to_string()]),
+                ("r.io/worker", vec!["6".to_string(), "5".to_string()])
+            ]
+        );
+        assert_eq!(state.previous, ["1"]);
+        assert_eq!(state.proposes(), r.proposes());
+        assert_eq!(r.proposes(), "r.io/web 2, r.io/worker 7");
+        // One image records as it always has: no `images`.
+        let one = request("r.io/web:2", Some("prod"), &[]);
+        assert!(super::state(&plan, &one).images.is_empty());
+        assert_eq!(one.proposes(), "2");
+    }
+
     #[test]
     fn titles_name_image_version_destination_and_previous() {
         let mut plan = BumpPlan::default();
@@ -326,6 +512,7 @@ mod tests {
             original: String::new(),
             bump: super::super::FileBump {
                 changes: vec![super::super::Change {
+                    image: 0,
                     line: 1,
                     column: 1,
                     form: crate::forms::Form::Container,

@@ -1,12 +1,14 @@
 //! A bump over a whole config repository, wherever its files come from (a checkout on disk
-//! or a repository archive): each file is examined on its own ([`examine`]), then the
-//! results are gathered into one [`BumpPlan`] that knows the changes, the diff and the
-//! summary. Nothing here reads or writes files.
+//! or a repository archive): each file is examined on its own, once for all the images of
+//! the bump ([`Examiner::examine`]), then the results are gathered into one [`BumpPlan`]
+//! that knows the changes, the diff and the summary of each image. Nothing here reads or
+//! writes files.
 
 pub(crate) mod documents;
 pub mod existing;
 mod file;
 pub mod merge_request;
+mod plan;
 pub mod revert;
 
 use std::fmt;
@@ -14,11 +16,13 @@ use std::fmt;
 use memchr::memmem;
 use serde::Serialize;
 
-pub use file::{Change, FileBump, FileError, Kept, bump_file, mentions_in_text, references};
+pub use file::{
+    Change, FileBump, FileError, Kept, bump_file, bump_targets, mentions_in_text, references,
+};
+pub use plan::{BumpPlan, PlanError};
 
-use crate::diff::unified_diff;
 use crate::forms::Target;
-use crate::plural::count;
+use crate::image_ref::ImageRef;
 use crate::render_plan::is_kustomization_file;
 
 /// A `--path`/environment path as the repository-relative prefix it stands for, or why it
@@ -45,6 +49,22 @@ pub fn in_scope(file: &str, scope: &[String]) -> bool {
                 || file == p
                 || (file.starts_with(p.as_str()) && file.as_bytes().get(p.len()) == Some(&b'/'))
         })
+}
+
+/// The images of one bump must be of distinct repositories (one reference cannot take two
+/// versions): else the usage error naming the repository given twice.
+pub fn distinct_repositories(images: &[ImageRef]) -> Result<(), String> {
+    for (i, image) in images.iter().enumerate() {
+        if let Some(first) = images[..i]
+            .iter()
+            .find(|other| other.name.same_repository(&image.name))
+        {
+            return Err(format!(
+                "--image: {first} and {image} are the same repository; give each image once"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a repository path names a YAML file: `*.yaml`, `*.yml`, or a kustomization by
@@ -143,32 +163,43 @@ pub enum Examined {
     Warning(Warning),
 }
 
-/// Examines files for one target and scope.
+/// Examines files for one or more targets (images of distinct repositories) and a scope.
 pub struct Examiner {
-    target: Target,
+    targets: Vec<Target>,
     scope: Vec<String>,
-    needle: memmem::Finder<'static>,
+    needles: Vec<memmem::Finder<'static>>,
 }
 
 impl Examiner {
     /// `scope` as [`scope_path`] gives it (all files when empty).
     pub fn new(target: &Target, scope: &[String]) -> Self {
-        // The bytes every file that could reference the target must contain. Cheap to search
+        Examiner::for_targets(std::slice::from_ref(target), scope)
+    }
+
+    /// One examiner for several targets: each file is read and parsed once for all of them.
+    pub fn for_targets(targets: &[Target], scope: &[String]) -> Self {
+        // The bytes every file that could reference a target must contain. Cheap to search
         // for, so most files of a large repository are never parsed.
-        let needle = match &target.setter {
-            Some(_) => "$imagepolicy".to_string(),
-            None => target.image.name.last_component().to_string(),
-        };
+        let needles = targets
+            .iter()
+            .map(|target| {
+                let needle = match &target.setter {
+                    Some(_) => "$imagepolicy",
+                    None => target.image.name.last_component(),
+                };
+                memmem::Finder::new(needle.as_bytes()).into_owned()
+            })
+            .collect();
         Examiner {
-            target: target.clone(),
+            targets: targets.to_vec(),
             scope: scope.to_vec(),
-            needle: memmem::Finder::new(needle.as_bytes()).into_owned(),
+            needles,
         }
     }
 
-    /// Whether a file with these bytes could reference the target.
+    /// Whether a file with these bytes could reference one of the targets.
     pub fn may_reference(&self, bytes: &[u8]) -> bool {
-        self.needle.find(bytes).is_some()
+        self.needles.iter().any(|n| n.find(bytes).is_some())
     }
 
     /// Whether a repository path is searched at all (in scope, and not a CI file the scope
@@ -195,7 +226,16 @@ impl Examiner {
             };
         }
         if !searched {
-            let skipped = mentions_in_text(text, &self.target, 0, CI_FILE_REASON);
+            let skipped: Vec<Kept> = self
+                .targets
+                .iter()
+                .enumerate()
+                .flat_map(|(index, target)| {
+                    mentions_in_text(text, target, 0, CI_FILE_REASON)
+                        .into_iter()
+                        .map(move |k| Kept { image: index, ..k })
+                })
+                .collect();
             return Examined::NotSearched((!skipped.is_empty()).then(|| FilePlan {
                 path: path.to_string(),
                 original: text.to_string(),
@@ -205,12 +245,12 @@ impl Examiner {
                 },
             }));
         }
-        examine_text(path, text, &self.target)
+        examine_text(path, text, &self.targets)
     }
 }
 
-fn examine_text(path: &str, text: &str, target: &Target) -> Examined {
-    let bump = bump_file(text, target);
+fn examine_text(path: &str, text: &str, targets: &[Target]) -> Examined {
+    let bump = bump_targets(text, targets);
     if let Ok(b) = &bump
         && b.templated > 0
     {
@@ -235,172 +275,6 @@ fn examine_text(path: &str, text: &str, target: &Target) -> Examined {
             message: format!("not valid YAML, left unchanged: {}", e.message()),
         }),
         Err(e) => Examined::Warning(Warning::file(path, e.to_string())),
-    }
-}
-
-/// Everything a bump found and would change in one repository.
-#[derive(Debug, Default, Clone)]
-pub struct BumpPlan {
-    pub files_searched: usize,
-    /// Files where the image was found, by path.
-    pub files: Vec<FilePlan>,
-    pub warnings: Vec<Warning>,
-    /// Files skipped because they are templates, not YAML.
-    pub templates: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    #[error("{image} is referenced nowhere in the {} searched{hint}", count(*files, "YAML file"))]
-    NotReferenced {
-        image: String,
-        files: usize,
-        hint: String,
-    },
-    #[error("{image} is referenced but no reference can be updated:\n{reasons}")]
-    NoneEditable { image: String, reasons: String },
-    #[error(
-        "--strict: {} and {} above; nothing written",
-        count(*warnings, "warning"),
-        count(*skipped, "skipped reference")
-    )]
-    Strict { warnings: usize, skipped: usize },
-}
-
-impl BumpPlan {
-    /// Gathers examined files (in any order) and the warnings met while listing them into a
-    /// plan sorted by path.
-    pub fn gather(
-        files_searched: usize,
-        examined: impl IntoIterator<Item = Examined>,
-        warnings: Vec<Warning>,
-    ) -> Self {
-        let mut plan = BumpPlan {
-            files_searched,
-            warnings,
-            ..BumpPlan::default()
-        };
-        for e in examined {
-            match e {
-                Examined::Unrelated => {}
-                Examined::Matched(f) => plan.files.push(f),
-                Examined::NotSearched(listed) => {
-                    plan.files_searched = plan.files_searched.saturating_sub(1);
-                    plan.files.extend(listed);
-                }
-                Examined::Warning(w) => plan.warnings.push(w),
-                Examined::Template => plan.templates += 1,
-            }
-        }
-        plan.files.sort_by(|a, b| a.path.cmp(&b.path));
-        plan.warnings
-            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        plan
-    }
-
-    pub fn changed_files(&self) -> impl Iterator<Item = (&FilePlan, &str)> {
-        self.files
-            .iter()
-            .filter_map(|f| f.bump.edited.as_deref().map(|e| (f, e)))
-    }
-
-    pub fn changes(&self) -> impl Iterator<Item = (&str, &Change)> {
-        self.files
-            .iter()
-            .flat_map(|f| f.bump.changes.iter().map(move |c| (f.path.as_str(), c)))
-    }
-
-    pub fn current(&self) -> impl Iterator<Item = (&str, &Kept)> {
-        self.files
-            .iter()
-            .flat_map(|f| f.bump.current.iter().map(move |c| (f.path.as_str(), c)))
-    }
-
-    pub fn skipped(&self) -> impl Iterator<Item = (&str, &Kept)> {
-        self.files
-            .iter()
-            .flat_map(|f| f.bump.skipped.iter().map(move |c| (f.path.as_str(), c)))
-    }
-
-    /// `N references updated in M files (K already current)`.
-    pub fn summary(&self) -> String {
-        format!(
-            "{} updated in {} ({} already current)",
-            count(self.changes().count(), "reference"),
-            count(self.changed_files().count(), "file"),
-            self.current().count()
-        )
-    }
-
-    /// The unified diff of every changed file, in path order.
-    pub fn diff(&self) -> String {
-        self.changed_files()
-            .map(|(f, edited)| unified_diff(&f.path, &f.original, edited))
-            .collect()
-    }
-
-    /// Fails when the image was not found at all, found only where it cannot be edited, or
-    /// (with `strict`) when anything was warned about or skipped.
-    pub fn check(&self, image: &str, strict: bool) -> Result<(), PlanError> {
-        self.check_found(image)?;
-        let (warnings, skipped) = (self.warnings.len(), self.skipped().count());
-        if strict && warnings + skipped > 0 {
-            return Err(PlanError::Strict { warnings, skipped });
-        }
-        Ok(())
-    }
-
-    fn check_found(&self, image: &str) -> Result<(), PlanError> {
-        if self.changes().next().is_some() || self.current().next().is_some() {
-            return Ok(());
-        }
-        if self.skipped().next().is_none() {
-            let invalid = self
-                .warnings
-                .iter()
-                .filter(|w| w.message.starts_with("not valid YAML"))
-                .count();
-            let mut notes = Vec::new();
-            if invalid > 0 {
-                notes.push(format!(
-                    "{} could not be parsed: see the warnings",
-                    count(invalid, "file")
-                ));
-            }
-            if self.templates > 0 {
-                notes.push(format!(
-                    "{} skipped",
-                    count(self.templates, "Go/Helm template")
-                ));
-            }
-            let hint = if notes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", notes.join("; "))
-            };
-            return Err(PlanError::NotReferenced {
-                image: image.to_string(),
-                files: self.files_searched,
-                hint,
-            });
-        }
-        let reasons = self
-            .skipped()
-            .map(|(path, k)| {
-                format!(
-                    "  {path}:{}:{}: {}: {}",
-                    k.line,
-                    k.column,
-                    k.reference,
-                    k.reason.as_deref().unwrap_or_default()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        Err(PlanError::NoneEditable {
-            image: image.to_string(),
-            reasons,
-        })
     }
 }
 
@@ -432,6 +306,24 @@ mod tests {
         assert!(!is_searched(".gitlab/ci/deploy.yml", &scope(&[".github"])));
         assert!(is_searched("deploy/.gitlab-ci.yml", &[]));
         assert!(!is_ci_path(".gitlabx/a.yaml"));
+    }
+
+    #[test]
+    fn images_of_one_bump_must_be_distinct_repositories() {
+        let images = |list: &[&str]| -> Vec<ImageRef> {
+            list.iter().map(|i| ImageRef::parse(i).unwrap()).collect()
+        };
+        assert!(distinct_repositories(&images(&["r.io/a:1", "r.io/b:1"])).is_ok());
+        let err = distinct_repositories(&images(&[
+            "nginx:1",
+            "r.io/b:1",
+            "docker.io/library/nginx:2",
+        ]))
+        .unwrap_err();
+        assert!(
+            err.contains("nginx:1 and docker.io/library/nginx:2"),
+            "{err}"
+        );
     }
 
     #[test]

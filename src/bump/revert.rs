@@ -88,11 +88,12 @@ pub fn image_change(files: &[FileChange], image: &ImageRef) -> Result<ImageChang
     Ok(change)
 }
 
-/// Whether `after` is exactly what bumping `target` in `before` writes, byte for byte: how a
-/// commit on the bot's branch is recognised as the bot's own change.
-pub fn is_bump_of(before: &str, after: &str, target: &crate::forms::Target) -> bool {
+/// Whether `after` is exactly what bumping `targets` (all images of one bump) in `before`
+/// writes, byte for byte: how a commit on the bot's branch is recognised as the bot's own
+/// change.
+pub fn is_bump_of(before: &str, after: &str, targets: &[crate::forms::Target]) -> bool {
     matches!(
-        super::file::bump_file(before, target),
+        super::file::bump_targets(before, targets),
         Ok(super::FileBump { edited: Some(edited), .. }) if edited == after
     )
 }
@@ -176,10 +177,10 @@ mod tests {
 
     #[test]
     fn bumps_are_recognised_byte_for_byte() {
-        let target = crate::forms::Target {
+        let target = [crate::forms::Target {
             image: image().at(&v("ci-35")),
             setter: None,
-        };
+        }];
         let before = DEPLOY.replace("TAG", "ci-34");
         assert!(is_bump_of(
             &before,
@@ -201,6 +202,46 @@ mod tests {
             &DEPLOY.replace("TAG", "ci-35"),
             &target
         ));
+    }
+
+    #[test]
+    fn two_images_in_one_document_are_one_bump() {
+        let other = ImageRef::parse("registry.example.com/root/other:2").unwrap();
+        let targets = [
+            crate::forms::Target {
+                image: image().at(&v("ci-35")),
+                setter: None,
+            },
+            crate::forms::Target {
+                image: other,
+                setter: None,
+            },
+        ];
+        let before = DEPLOY.replace("TAG", "ci-34");
+        let after = before
+            .replace("helloworld:ci-34", "helloworld:ci-35")
+            .replace("other:1", "other:2");
+        let bump = crate::bump::bump_targets(&before, &targets).unwrap();
+        assert_eq!(bump.edited.as_deref(), Some(after.as_str()));
+        let changes: Vec<(usize, usize, &str)> = bump
+            .changes
+            .iter()
+            .map(|c| (c.image, c.line, c.new.as_str()))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (0, 6, "registry.example.com/root/helloworld:ci-35"),
+                (1, 8, "registry.example.com/root/other:2")
+            ]
+        );
+        assert!(is_bump_of(&before, &after, &targets));
+        // Either image alone does not write these bytes: the other one's edit is foreign.
+        assert!(!is_bump_of(&before, &after, &targets[..1]));
+        assert!(!is_bump_of(&before, &after, &targets[1..]));
+        // Nothing left to change: a rerun is a no-op.
+        let again = crate::bump::bump_targets(&after, &targets).unwrap();
+        assert_eq!((again.edited, again.current.len()), (None, 2));
     }
 
     #[test]

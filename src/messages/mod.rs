@@ -79,6 +79,11 @@ pub struct SourceInfo {
 /// Everything a merge request description template can use.
 #[derive(Debug, Clone, Serialize)]
 pub struct MergeRequestView {
+    /// Every image it deploys, in order (one for a bump of one image).
+    pub images: Vec<ImageRow>,
+    /// A section the caller adds after the changes (a promotion's evidence), as Markdown.
+    pub section: Option<String>,
+    /// The (first) image.
     pub image: String,
     pub version: String,
     pub previous: Vec<String>,
@@ -98,6 +103,15 @@ pub struct MergeRequestView {
     pub notices: Notices,
     /// The hidden state line; templates must keep it.
     pub marker: String,
+}
+
+/// One image a merge request deploys, for the image table of a bump of several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageRow {
+    pub image: String,
+    pub version: String,
+    /// The versions its changed references had.
+    pub previous: Vec<String>,
 }
 
 /// What a rollback undoes: the merge request that brought the version, read from the API

@@ -25,6 +25,12 @@ fn golden(name: &str, actual: &str) {
 fn view() -> MergeRequestView {
     let state = BumpState::example();
     MergeRequestView {
+        images: vec![ImageRow {
+            image: state.image.clone(),
+            version: "ci-35".into(),
+            previous: vec!["ci-34".into()],
+        }],
+        section: None,
         image: state.image.clone(),
         version: "ci-35".into(),
         previous: vec!["ci-34".into()],
@@ -146,6 +152,69 @@ fn quick_actions_from_the_repo_stay_inside_code() {
         );
     }
     assert!(in_fence.is_none());
+}
+
+/// Three images in one merge request (one already at its version), with a section from the
+/// caller (as a promotion adds its evidence), and the record of every image.
+#[test]
+fn multi_image_merge_request_description_matches_golden() {
+    let mut v = view();
+    let worker = "registry.example.com/root/worker";
+    v.images.push(ImageRow {
+        image: worker.into(),
+        version: "7".into(),
+        previous: vec!["5".into(), "6".into()],
+    });
+    // Already at its version: in the set, with nothing to change.
+    v.images.push(ImageRow {
+        image: "registry.example.com/root/cron".into(),
+        version: "1.0".into(),
+        previous: vec![],
+    });
+    v.changes.push(ChangeRow {
+        file: "deployment.yml".into(),
+        line: 31,
+        form: "container".into(),
+        old: format!("{worker}:6"),
+        new: format!("{worker}:7"),
+    });
+    v.section = Some("### Evidence\n\n`staging` healthy at `0123456789ab` since 10:00.".into());
+    let mut state = BumpState::example();
+    state.images = v
+        .images
+        .iter()
+        .map(|i| crate::marker::RecordedImage {
+            image: i.image.clone(),
+            tag: Some(i.version.clone()),
+            digest: None,
+            previous: i.previous.clone(),
+        })
+        .collect();
+    v.marker = marker::render(&state.marker());
+    let text = Messages::new(None).unwrap().merge_request(&v).unwrap();
+    golden("merge_request_several_images.md", &text);
+    assert_eq!(
+        marker::bump(&text).map(|s| s.recorded_images().len()),
+        Some(3)
+    );
+    let link = MergeRequestLink {
+        iid: 9,
+        url: "https://gitlab.example.com/g/p/-/merge_requests/9".into(),
+        title: "t".into(),
+    };
+    v.notices = Notices {
+        open_rollback: Some(link.clone()),
+        failed_before: Some(link),
+    };
+    let text = Messages::new(None).unwrap().merge_request(&v).unwrap();
+    assert!(
+        text.contains("**One of these versions failed to deploy to `prod` before**"),
+        "{text}"
+    );
+    assert!(
+        text.contains("A rollback of one of these images in `prod` is open"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -414,6 +483,14 @@ fn replies() -> Vec<Reply> {
             iid: 3,
             versions: vec!["ci-33".into(), "ci-34".into()],
             image: "registry.example.com/root/helloworld".into(),
+        },
+        Reply::RollbackSeveral {
+            iid: 3,
+            previous: vec![
+                "registry.example.com/root/helloworld:ci-34".into(),
+                "registry.example.com/root/worker:<version>".into(),
+            ],
+            environment: Some("prod".into()),
         },
         Reply::Status(Box::new(Status {
             rollback: false,

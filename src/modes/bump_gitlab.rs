@@ -22,8 +22,9 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         .project
         .as_deref()
         .ok_or_else(|| UsageError::new("bump needs --project ID|PATH or --local DIR"))?;
-    // Checked here too, so that a bad --path is refused before any request.
+    // Checked here too, so that a bad --path or --image is refused before any request.
     scope_paths(&args.paths)?;
+    let images = args.checked_images()?.to_vec();
     let gitlab = connect(&args.gitlab)?;
     let template = match &args.template {
         Some(path) => Some(
@@ -33,7 +34,7 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         None => None,
     };
     let spec = BumpSpec {
-        image: Some(args.image.clone()),
+        images,
         setter: args.setter.clone(),
         paths: args.paths.clone(),
         environment: args.environment.clone(),
@@ -48,6 +49,8 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         refresh: false,
         source: source_from_env(),
         rollback: None,
+        branch: None,
+        section: None,
     };
     match propose(&gitlab, project, &spec).await? {
         Proposed::Rejected { plan, error } => {
@@ -55,9 +58,10 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
             Err(error.into())
         }
         Proposed::Done(proposal) => {
+            let images: Vec<String> = args.images.iter().map(ToString::to_string).collect();
             let report = Report {
                 plan: &proposal.plan,
-                image: &args.image.to_string(),
+                images: &images,
                 branch: &proposal.branch,
                 would_write: proposal.would_write.as_ref(),
                 args,
@@ -86,7 +90,7 @@ fn source_from_env() -> SourceInfo {
 
 struct Report<'a> {
     plan: &'a BumpPlan,
-    image: &'a str,
+    images: &'a [String],
     branch: &'a str,
     /// With `--dry-run`: the merge request that would be written.
     would_write: Option<&'a WouldWrite>,
@@ -116,7 +120,10 @@ impl Report<'_> {
                 mr.iid, mr.web_url
             ),
             (Action::AlreadyDeployed, _) => {
-                format!("already deployed: the target branch has {}", self.image)
+                format!(
+                    "already deployed: the target branch has {}",
+                    self.images.join(", ")
+                )
             }
             (Action::DryRun, _) => format!(
                 "dry run: would open or update a merge request from {}",
@@ -137,11 +144,13 @@ impl Report<'_> {
                 }
                 match action {
                     Action::Created | Action::Updated | Action::Reopened => {
-                        output::print_text(self.plan, false);
+                        output::print_text(self.plan, self.images, false);
                     }
                     // A dry run's diff is in the description printed above; an already
                     // deployed version has none.
-                    Action::DryRun | Action::AlreadyDeployed => output::print_summary(self.plan),
+                    Action::DryRun | Action::AlreadyDeployed => {
+                        output::print_summary(self.plan, self.images);
+                    }
                     // Nothing was written: a summary of "updated" references would mislead.
                     Action::Current | Action::ClosedNotReopened => {
                         output::print_warnings(self.plan);
@@ -151,7 +160,7 @@ impl Report<'_> {
             }
             OutputFormat::Json => output::print_json(
                 self.plan,
-                self.image,
+                self.images,
                 self.args.dry_run,
                 json!({
                     "action": action,

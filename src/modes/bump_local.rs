@@ -14,10 +14,14 @@ use crate::workdir::{walk_yaml, write_all};
 use crate::workflows::propose::resolve_scope;
 
 pub fn run(args: &BumpArgs) -> Result<ExitCode> {
-    let target = Target {
-        image: args.image.clone(),
-        setter: args.setter.clone(),
-    };
+    let targets: Vec<Target> = args
+        .checked_images()?
+        .iter()
+        .map(|image| Target {
+            image: image.clone(),
+            setter: args.setter.clone(),
+        })
+        .collect();
     let dir = args.local.as_deref().unwrap_or(Path::new("."));
     check_directory(dir)?;
     let config_path = dir.join(config::FILE_NAME);
@@ -29,19 +33,19 @@ pub fn run(args: &BumpArgs) -> Result<ExitCode> {
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", config_path.display())),
     };
     let scope = resolve_scope(&args.paths, args.environment.as_deref(), &config)?;
-    let examiner = Examiner::new(&target, &scope);
+    let examiner = Examiner::for_targets(&targets, &scope);
     let starts: Vec<std::path::PathBuf> = scope.iter().map(std::path::PathBuf::from).collect();
     let walk = walk_yaml(dir, &starts, |path, bytes| examiner.examine(path, bytes))?;
     let plan = BumpPlan::gather(walk.files, walk.examined, walk.warnings);
 
-    let image = args.image.to_string();
+    let images: Vec<String> = args.images.iter().map(ToString::to_string).collect();
     match args.output {
-        OutputFormat::Text => output::print_text(&plan, args.dry_run),
+        OutputFormat::Text => output::print_text(&plan, &images, args.dry_run),
         OutputFormat::Json => {
-            output::print_json(&plan, &image, args.dry_run, serde_json::json!({}))?
+            output::print_json(&plan, &images, args.dry_run, serde_json::json!({}))?
         }
     }
-    plan.check(&image, args.strict)?;
+    plan.check(&images, args.strict)?;
     if !args.dry_run {
         write_changes(dir, &plan)?;
     }

@@ -21,7 +21,8 @@ use crate::bump::merge_request::{
     self, Action, BASE_TRAILER, Request, RollbackOf, rollback_branch,
 };
 use crate::bump::{
-    BumpPlan, Examined, Examiner, MAX_FILE_SIZE, PlanError, Warning, is_searched, is_yaml_path,
+    BumpPlan, Examined, Examiner, MAX_FILE_SIZE, PlanError, Warning, distinct_repositories,
+    is_searched, is_yaml_path,
 };
 use crate::commit_sha;
 use crate::config::{self, RepoConfig};
@@ -38,7 +39,10 @@ const REPO_TEMPLATE_DIR: &str = ".gitops-bot/";
 /// What to propose, and how.
 #[derive(Debug, Clone, Default)]
 pub struct BumpSpec {
-    pub image: Option<ImageRef>,
+    /// The images, of distinct repositories: all of them go in one commit and one merge
+    /// request, with one deterministic branch per set of repositories and scope.
+    pub images: Vec<ImageRef>,
+    /// Applies to every image.
     pub setter: Option<String>,
     pub paths: Vec<PathBuf>,
     pub environment: Option<String>,
@@ -58,6 +62,13 @@ pub struct BumpSpec {
     pub source: SourceInfo,
     /// Set for a rollback: it gets its own branch, title and description.
     pub rollback: Option<RollbackOf>,
+    /// The branch to propose on, instead of the bump's deterministic one (a promotion has
+    /// its own, e.g. `gitops-bot/<env>/promote`). It must be as deterministic: rerunning
+    /// finds the merge request through it.
+    pub branch: Option<String>,
+    /// A Markdown section added to the description after the changes (a promotion's
+    /// evidence). Put anything copied from elsewhere inside code spans or fences.
+    pub section: Option<String>,
 }
 
 /// The outcome of [`propose`].
@@ -103,14 +114,19 @@ struct Snapshot {
 
 /// Proposes `spec` on `project`: see the module documentation.
 pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> Result<Proposed> {
-    let Some(image_ref) = spec.image.clone() else {
+    let Some((image_ref, also)) = spec.images.split_first() else {
         bail!("no image to propose");
     };
-    let target = Target {
-        image: image_ref.clone(),
-        setter: spec.setter.clone(),
-    };
-    let image = image_ref.to_string();
+    distinct_repositories(&spec.images).map_err(UsageError)?;
+    let targets: Vec<Target> = spec
+        .images
+        .iter()
+        .map(|image| Target {
+            image: image.clone(),
+            setter: spec.setter.clone(),
+        })
+        .collect();
+    let images: Vec<String> = spec.images.iter().map(ToString::to_string).collect();
 
     let target_branch = match &spec.target_branch {
         Some(b) => b.clone(),
@@ -133,8 +149,8 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
     let mut current: Option<MergeRequest> = None;
     let mut first_action: Option<Action> = None;
     for read in 1..=MAX_READS {
-        let snapshot = read_snapshot(gitlab, project, &base, spec, &target).await?;
-        if let Err(error) = snapshot.plan.check(&image, spec.strict) {
+        let snapshot = read_snapshot(gitlab, project, &base, spec, &targets).await?;
+        if let Err(error) = snapshot.plan.check(&images, spec.strict) {
             return Ok(Proposed::Rejected {
                 plan: snapshot.plan,
                 error,
@@ -143,6 +159,9 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         let plan = &snapshot.plan;
         let request = Request {
             image: image_ref.clone(),
+            also: also.to_vec(),
+            branch: spec.branch.clone(),
+            section: spec.section.clone(),
             setter: spec.setter.clone(),
             rollback: spec.rollback.clone(),
             environment: spec.environment.clone(),
@@ -178,10 +197,10 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                         .description
                         .as_deref()
                         .and_then(marker::bump)
-                        .map(|s| s.version().to_string()),
+                        .map(|s| s.proposes()),
                 })
                 .collect();
-            let version = request.version().to_string();
+            let version = request.proposes();
             let wanted = Wanted {
                 version: &version,
                 refresh: spec.refresh,
@@ -191,7 +210,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             let by_iid = |iid: u64| mrs.iter().find(|m| m.iid == iid);
             let holds = match mrs.iter().find(|m| m.state == "opened") {
                 Some(open) if existing::needs_branch_check(&found, wanted) => matches!(
-                    verify_head(gitlab, project, open, &target).await?,
+                    verify_head(gitlab, project, open, &targets).await?,
                     Head::Ours(_)
                 ),
                 _ => false,
@@ -296,7 +315,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                 };
                 let note = messages.superseded(&SupersededView {
                     previous,
-                    version: request.version().to_string(),
+                    version: request.proposes(),
                     target_branch: target_branch.clone(),
                     base_sha: base.clone(),
                 })?;
@@ -336,22 +355,28 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
 }
 
 /// What else the reader of `request`'s merge request must know: an open rollback of the same
-/// image and destination (for a forward bump), and an earlier failed deploy of this version
-/// there (remembered by the `deploy-failed` label the sync report puts on merge requests).
+/// image (of one of its images) and destination (for a forward bump), and an earlier failed
+/// deploy of this version (of one of its images' versions) there, remembered by the
+/// `deploy-failed` label the sync report puts on merge requests.
 async fn read_notices(gitlab: &GitlabClient, project: &str, request: &Request) -> Result<Notices> {
     let mut notices = Notices::default();
     if request.rollback.is_none() {
-        let branch = rollback_branch(
-            &request.image,
-            &request.target_branch,
-            request.environment.as_deref(),
-        );
-        notices.open_rollback = gitlab
-            .merge_requests(project, &branch, &request.target_branch)
-            .await?
-            .into_iter()
-            .find(|m| m.state == "opened")
-            .map(|m| link(&m));
+        for image in request.images() {
+            let branch = rollback_branch(
+                image,
+                &request.target_branch,
+                request.environment.as_deref(),
+            );
+            notices.open_rollback = gitlab
+                .merge_requests(project, &branch, &request.target_branch)
+                .await?
+                .into_iter()
+                .find(|m| m.state == "opened")
+                .map(|m| link(&m));
+            if notices.open_rollback.is_some() {
+                break;
+            }
+        }
     }
     let label = match &request.environment {
         Some(env) => format!("deploy-failed::{env}"),
@@ -372,9 +397,14 @@ async fn read_notices(gitlab: &GitlabClient, project: &str, request: &Request) -
                 .as_deref()
                 .and_then(marker::bump)
                 .is_some_and(|s| {
-                    s.version() == request.version()
-                        && ImageRef::parse(&s.image)
-                            .is_ok_and(|i| i.name.same_repository(&request.image.name))
+                    s.recorded_images().iter().any(|recorded| {
+                        ImageRef::parse(&recorded.image).is_ok_and(|i| {
+                            request.images().any(|wanted| {
+                                recorded.version() == wanted.version()
+                                    && i.name.same_repository(&wanted.name)
+                            })
+                        })
+                    })
                 })
         })
         .max_by_key(|m| m.iid)
@@ -396,11 +426,11 @@ async fn read_snapshot(
     project: &str,
     sha: &str,
     spec: &BumpSpec,
-    target: &Target,
+    targets: &[Target],
 ) -> Result<Snapshot> {
-    // Only files that could reference the image (or that must be warned about) are kept.
+    // Only files that could reference an image (or that must be warned about) are kept.
     let keep = {
-        let any_scope = Examiner::new(target, &[]);
+        let any_scope = Examiner::for_targets(targets, &[]);
         move |path: &str, bytes: &[u8]| {
             !is_yaml_path(path)
                 || path == config::FILE_NAME
@@ -456,7 +486,7 @@ async fn read_snapshot(
                 .map(|path| Warning::file(path, "symbolic link; not followed")),
         )
         .collect();
-    let examiner = Examiner::new(target, &scope);
+    let examiner = Examiner::for_targets(targets, &scope);
     let yaml: Vec<_> = archive
         .files
         .into_iter()

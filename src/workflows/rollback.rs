@@ -13,6 +13,7 @@ use crate::bump::revert::{FileChange, ImageChange, image_change};
 use crate::config::{self, RepoConfig};
 use crate::gitlab::{GitlabClient, MergeRequest};
 use crate::image_ref::ImageRef;
+use crate::marker::BumpState;
 use crate::messages::Reply;
 
 /// What merging a merge request did, read from Git, or why that cannot be told.
@@ -124,18 +125,35 @@ pub enum Rollback {
     Refuse(Reply),
 }
 
+/// The images a bump's record names (a hint: what to look for in Git), or why they cannot
+/// be read.
+pub fn images_of(hint: &BumpState) -> Result<Vec<ImageRef>, String> {
+    hint.recorded_images()
+        .iter()
+        .map(|i| ImageRef::parse(&i.image).map_err(|e| e.to_string()))
+        .collect()
+}
+
 /// The rollback of the merged bump `mr`: its files put back to the one version they had
 /// before it merged, on its target branch, in the environment whose paths hold them. All of
-/// it comes from Git and the API; `image` (from the description) only names what to look
+/// it comes from Git and the API; `images` (from the description) only name what to look
 /// for, and must match what the merge changed.
+///
+/// A bump of several images is not rolled back: reverting a set whose images may have moved
+/// on separately since has no one right answer, so the reply says how to do it instead
+/// (GitLab's Revert, or a bump to the versions from before, read from Git).
 pub async fn plan_rollback(
     gitlab: &GitlabClient,
     project: &str,
     mr: &MergeRequest,
-    image: &ImageRef,
+    images: &[ImageRef],
     setter: Option<String>,
     why: RollbackWhy,
 ) -> Result<Rollback> {
+    let image = match images {
+        [image] => image,
+        _ => return refuse_several(gitlab, project, mr, images).await,
+    };
     let (change, after) = match merged_change(gitlab, project, mr, image).await? {
         Merged::Known(c) => c,
         Merged::Unclear(why) => {
@@ -153,17 +171,13 @@ pub async fn plan_rollback(
             image: image.name.as_str().to_string(),
         }));
     };
-    let config = match gitlab.file_text(project, config::FILE_NAME, &after).await? {
-        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {}", crate::commit_sha::short(&after))),
-    };
-    let environment = config.environment_of(&change.files).map(str::to_string);
+    let environment = environment_at(gitlab, project, &after, &change.files).await?;
     let (failed, reason, result_url, requested_by) = match why {
         RollbackWhy::Failed { reason, result_url } => (true, reason, result_url, None),
         RollbackWhy::Requested { by } => (false, None, None, Some(by)),
     };
     Ok(Rollback::Propose(Box::new(BumpSpec {
-        image: Some(image.at(previous)),
+        images: vec![image.at(previous)],
         setter,
         paths: change.files.iter().map(PathBuf::from).collect(),
         environment,
@@ -181,4 +195,50 @@ pub async fn plan_rollback(
         }),
         ..BumpSpec::default()
     })))
+}
+
+/// The environment whose paths hold `files`, by `.gitops-bot.yaml` at commit `at`.
+async fn environment_at(
+    gitlab: &GitlabClient,
+    project: &str,
+    at: &str,
+    files: &[String],
+) -> Result<Option<String>> {
+    let config = match gitlab.file_text(project, config::FILE_NAME, at).await? {
+        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
+        None => RepoConfig::absent(format!("{project} at {}", crate::commit_sha::short(at))),
+    };
+    Ok(config.environment_of(files).map(str::to_string))
+}
+
+/// The refusal for a bump of several images, with each image at the version it had before,
+/// from Git (`<version>` where Git does not tell one).
+async fn refuse_several(
+    gitlab: &GitlabClient,
+    project: &str,
+    mr: &MergeRequest,
+    images: &[ImageRef],
+) -> Result<Rollback> {
+    let mut previous = Vec::new();
+    let mut files = Vec::new();
+    let mut after = None;
+    for image in images {
+        match merged_change(gitlab, project, mr, image).await? {
+            Merged::Known((change, at)) if change.before.len() == 1 => {
+                previous.push(image.at(&change.before[0]).to_string());
+                files.extend(change.files);
+                after = Some(at);
+            }
+            _ => previous.push(format!("{}:<version>", image.name.as_str())),
+        }
+    }
+    let environment = match after {
+        Some(at) => environment_at(gitlab, project, &at, &files).await?,
+        None => None,
+    };
+    Ok(Rollback::Refuse(Reply::RollbackSeveral {
+        iid: mr.iid,
+        previous,
+        environment,
+    }))
 }

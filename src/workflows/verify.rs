@@ -1,5 +1,6 @@
 //! What a bot branch holds, read from Git: exactly the bot's change (one commit whose every
-//! changed file is what bumping the target in the file before writes), or commits the bot did
+//! changed file is what bumping the targets, every image of the bump, in the file before
+//! writes), or commits the bot did
 //! not make. A merge request's description is a hint; this is the truth a deploy and a
 //! "nothing to do" rely on.
 
@@ -22,13 +23,13 @@ pub enum Head {
 /// More changed files than this are not verified (the bump is refused as unverifiable).
 const MAX_VERIFIED_FILES: usize = 500;
 
-/// Reads the merge request's commits from GitLab and checks them against `target`: the
-/// description is a hint, the branch is the truth.
+/// Reads the merge request's commits from GitLab and checks them against `targets` (all the
+/// images of the bump): the description is a hint, the branch is the truth.
 pub async fn verify_head(
     gitlab: &GitlabClient,
     project: &str,
     mr: &MergeRequest,
-    target: &Target,
+    targets: &[Target],
 ) -> Result<Head> {
     let mut commits = gitlab.merge_request_commits(project, mr.iid).await?;
     commits.reverse();
@@ -36,7 +37,7 @@ pub async fn verify_head(
         return Ok(Head::Foreign(commits));
     };
     // The bot's commit is the first one when it verifies; everything else is foreign.
-    let first_is_ours = is_bump_commit(gitlab, project, first, target).await?;
+    let first_is_ours = is_bump_commit(gitlab, project, first, targets).await?;
     if first_is_ours && commits.len() == 1 && first.id == head {
         return Ok(Head::Ours(first.clone()));
     }
@@ -48,13 +49,13 @@ pub async fn verify_head(
     ))
 }
 
-/// Whether `commit` changes, relative to its one parent, only files it bumps `target` in,
+/// Whether `commit` changes, relative to its one parent, only files it bumps `targets` in,
 /// byte for byte as the bot writes them.
 async fn is_bump_commit(
     gitlab: &GitlabClient,
     project: &str,
     commit: &Commit,
-    target: &Target,
+    targets: &[Target],
 ) -> Result<bool> {
     let [parent] = commit.parent_ids.as_slice() else {
         return Ok(false);
@@ -72,7 +73,7 @@ async fn is_bump_commit(
         let (Some(before), Some(after)) = (before, after) else {
             return Ok(false);
         };
-        if !is_bump_of(&before, &after, target) {
+        if !is_bump_of(&before, &after, targets) {
             return Ok(false);
         }
     }

@@ -14,6 +14,7 @@ use gitops_bot_fakes::{fake_gitlab, fake_kube};
 mod accounting_properties;
 mod bump_coverage;
 mod bump_gitlab;
+mod bump_images;
 mod bump_local;
 mod cli;
 mod commands;

@@ -7,11 +7,13 @@ use crate::config::RepoConfig;
 use crate::deploy::outcome::{Summary, human_duration};
 use crate::env::var;
 use crate::gitlab::{DeploymentOutcome, GitlabClient, GitlabError, MergeRequest, UserRef};
-use crate::image_ref::{ImageRef, Version};
+use crate::image_ref::Version;
 use crate::marker::{self, BumpState, Marker, SyncRecord};
 use crate::messages::{Messages, RollbackLink, SyncResultView};
 use crate::workflows::propose::{Proposed, propose};
-use crate::workflows::rollback::{Merged, Rollback, RollbackWhy, merged_change, plan_rollback};
+use crate::workflows::rollback::{
+    Merged, Rollback, RollbackWhy, images_of, merged_change, plan_rollback,
+};
 
 /// A merge request that brought the commit, with the bump it records (if the bot opened it).
 pub struct Brought {
@@ -146,36 +148,38 @@ pub async fn publish(
     }
 }
 
-/// What merging `brought` did to its image, from Git: `helloworld ci-34 → ci-35`.
+/// What merging `brought` did to each of its images, from Git: `helloworld ci-34 → ci-35`.
 async fn what_merged(gitlab: &GitlabClient, project: &str, brought: &Brought) -> Vec<String> {
     let Some(hint) = &brought.bump else {
         return Vec::new();
     };
-    let Ok(image) = ImageRef::parse(&hint.image) else {
+    let Ok(images) = images_of(hint) else {
         return Vec::new();
     };
-    match merged_change(gitlab, project, &brought.merge_request, &image).await {
-        Ok(Merged::Known((change, _))) => vec![format!(
-            "{} {} → {}",
-            image.name.as_str(),
-            list(&change.before),
-            list(&change.after)
-        )],
-        Ok(Merged::Unclear(why)) => {
-            tracing::warn!(
-                iid = brought.merge_request.iid,
-                "what the merge changed is not a version change: {why}"
-            );
-            Vec::new()
-        }
-        Err(e) => {
-            tracing::warn!(
-                iid = brought.merge_request.iid,
-                "cannot read what the merge changed: {e:#}"
-            );
-            Vec::new()
+    let mut out = Vec::new();
+    for image in images {
+        match merged_change(gitlab, project, &brought.merge_request, &image).await {
+            Ok(Merged::Known((change, _))) => out.push(format!(
+                "{} {} → {}",
+                image.name.as_str(),
+                list(&change.before),
+                list(&change.after)
+            )),
+            Ok(Merged::Unclear(why)) => {
+                tracing::warn!(
+                    iid = brought.merge_request.iid,
+                    "what the merge changed is not a version change: {why}"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(
+                    iid = brought.merge_request.iid,
+                    "cannot read what the merge changed: {e:#}"
+                );
+            }
         }
     }
+    out
 }
 
 /// Writes the result comments of one sync.
@@ -265,7 +269,7 @@ async fn propose_rollback(
 ) -> Option<Result<RollbackLink, String>> {
     let b = brought.iter().find(|b| b.bump.is_some())?;
     let hint = b.bump.as_ref()?;
-    let image = match ImageRef::parse(&hint.image) {
+    let images = match images_of(hint) {
         Ok(i) => i,
         Err(e) => return Some(Err(format!("cannot read the merge request's image: {e}"))),
     };
@@ -277,7 +281,7 @@ async fn propose_rollback(
         gitlab,
         project,
         &b.merge_request,
-        &image,
+        &images,
         hint.setter.clone(),
         why,
     )

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-use super::{Answer, Ctx, Outcome, target_of};
+use super::{Answer, Ctx, Outcome, targets_of};
 use crate::gitlab::MergeOutcome;
 use crate::messages::{CommitLine, Reply};
 use crate::policy::{self, Decision, DeployFacts, Seen};
@@ -55,11 +55,11 @@ pub(super) async fn run(ctx: &Ctx<'_>, seen: &SeenHead) -> Result<Answer> {
     }
     // What merges must be what the bot proposed: a pushed commit makes the description's
     // diff a lie.
-    let target = match target_of(ctx.hint) {
+    let targets = match targets_of(ctx.hint) {
         Ok(t) => t,
         Err(error) => return Ok((Outcome::Refused, Reply::ProposalUnreadable { error })),
     };
-    if let Head::Foreign(commits) = verify_head(ctx.gitlab, ctx.project, mr, &target).await? {
+    if let Head::Foreign(commits) = verify_head(ctx.gitlab, ctx.project, mr, &targets).await? {
         let commits = commits
             .into_iter()
             .map(|c| CommitLine {

@@ -610,14 +610,19 @@ impl Dispatcher {
     }
 }
 
-/// What the record says was proposed, as a bump target (to recompute and compare).
-fn target_of(hint: &BumpState) -> Result<Target, String> {
-    let image = ImageRef::parse(&hint.image).map_err(|e| e.to_string())?;
-    let image = image.at(&hint.version());
-    Ok(Target {
-        image,
-        setter: hint.setter.clone(),
-    })
+/// What the record says was proposed, as bump targets (to recompute and compare): one per
+/// image.
+fn targets_of(hint: &BumpState) -> Result<Vec<Target>, String> {
+    hint.recorded_images()
+        .iter()
+        .map(|recorded| {
+            let image = ImageRef::parse(&recorded.image).map_err(|e| e.to_string())?;
+            Ok(Target {
+                image: image.at(&recorded.version()),
+                setter: hint.setter.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The answer to a proposal written by `rebase` or `rollback`.

@@ -4,7 +4,7 @@
 
 use anyhow::{Context as _, Result};
 
-use super::{Answer, Ctx, Outcome, proposed, target_of};
+use super::{Answer, Ctx, Outcome, proposed, targets_of};
 use crate::bump::merge_request::{Request, RollbackOf, rollback_branch};
 use crate::marker;
 use crate::messages::{Reply, SourceInfo};
@@ -22,21 +22,24 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         ));
     }
     let unknown = |why: String| (Outcome::Refused, Reply::ProposalUnknown { why });
-    let target = match target_of(hint) {
+    let targets = match targets_of(hint) {
         Ok(t) => t,
         Err(e) => return Ok(unknown(e)),
+    };
+    let images: Vec<_> = targets.iter().map(|t| t.image.clone()).collect();
+    let Some((first, also)) = images.split_first() else {
+        return Ok(unknown("its description names no image".into()));
     };
     // The record only helps: the branch the bot made for it is named after what it
     // proposes, and GitLab does not let anyone rename a merge request's source branch.
     let expected = if hint.is_rollback() {
-        rollback_branch(
-            &target.image,
-            &mr.target_branch,
-            hint.environment.as_deref(),
-        )
+        rollback_branch(first, &mr.target_branch, hint.environment.as_deref())
     } else {
         Request {
-            image: target.image.clone(),
+            image: first.clone(),
+            also: also.to_vec(),
+            branch: None,
+            section: None,
             setter: hint.setter.clone(),
             environment: hint.environment.clone(),
             paths: hint.paths.clone(),
@@ -58,7 +61,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         .branch_head(ctx.project, &mr.target_branch)
         .await?
         .with_context(|| format!("the target branch {:?} does not exist", mr.target_branch))?;
-    if let Head::Ours(commit) = verify_head(ctx.gitlab, ctx.project, mr, &target).await?
+    if let Head::Ours(commit) = verify_head(ctx.gitlab, ctx.project, mr, &targets).await?
         && commit.parent_ids.first() == Some(&target_head.id)
     {
         return Ok((
@@ -75,7 +78,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         None => None,
     };
     let spec = BumpSpec {
-        image: Some(target.image),
+        images,
         setter: hint.setter.clone(),
         paths: hint.paths.iter().map(Into::into).collect(),
         environment: hint.environment.clone(),

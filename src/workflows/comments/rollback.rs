@@ -3,10 +3,9 @@
 use anyhow::Result;
 
 use super::{Answer, Ctx, Outcome, proposed};
-use crate::image_ref::ImageRef;
 use crate::messages::Reply;
 use crate::workflows::propose::propose;
-use crate::workflows::rollback::{Rollback, RollbackWhy, plan_rollback};
+use crate::workflows::rollback::{Rollback, RollbackWhy, images_of, plan_rollback};
 
 pub(super) async fn run(ctx: &Ctx<'_>, by: &str) -> Result<Answer> {
     let (mr, hint) = (ctx.mr, ctx.hint);
@@ -18,16 +17,9 @@ pub(super) async fn run(ctx: &Ctx<'_>, by: &str) -> Result<Answer> {
             },
         ));
     }
-    let image = match ImageRef::parse(&hint.image) {
+    let images = match images_of(hint) {
         Ok(i) => i,
-        Err(e) => {
-            return Ok((
-                Outcome::Refused,
-                Reply::ImageUnreadable {
-                    error: e.to_string(),
-                },
-            ));
-        }
+        Err(error) => return Ok((Outcome::Refused, Reply::ImageUnreadable { error })),
     };
     let why = RollbackWhy::Requested {
         by: format!("@{by}"),
@@ -36,7 +28,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, by: &str) -> Result<Answer> {
         ctx.gitlab,
         ctx.project,
         mr,
-        &image,
+        &images,
         hint.setter.clone(),
         why,
     )

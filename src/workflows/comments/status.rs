@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::{Answer, Ctx, Outcome, target_of};
+use super::{Answer, Ctx, Outcome, targets_of};
 use crate::bump::merge_request::rollback_branch;
 use crate::marker;
 use crate::messages::{BranchState, DeployResult, Link, Reply, Status};
@@ -11,9 +11,9 @@ use crate::workflows::verify::{Head, verify_head};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
     let (mr, hint, config) = (ctx.mr, ctx.hint, ctx.config);
-    let target = target_of(hint);
-    let branch = match (mr.state.as_str(), &target) {
-        ("opened", Ok(target)) => match verify_head(ctx.gitlab, ctx.project, mr, target).await? {
+    let targets = targets_of(hint);
+    let branch = match (mr.state.as_str(), &targets) {
+        ("opened", Ok(targets)) => match verify_head(ctx.gitlab, ctx.project, mr, targets).await? {
             Head::Ours(_) => BranchState::Ours,
             Head::Foreign(commits) => BranchState::Foreign {
                 commits: commits.into_iter().map(|c| c.id).collect(),
@@ -22,8 +22,9 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         ("opened", Err(why)) => BranchState::Unverified { why: why.clone() },
         _ => BranchState::Closed,
     };
-    let open_rollback = match &target {
-        Ok(target) if !hint.is_rollback() => {
+    // A bump of several images is never rolled back by the bot (see `rollback`).
+    let open_rollback = match targets.as_deref() {
+        Ok([target]) if !hint.is_rollback() => {
             let branch = rollback_branch(
                 &target.image,
                 &mr.target_branch,
@@ -41,10 +42,20 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         }
         _ => None,
     };
+    let several = hint.recorded_images().len() > 1;
     let status = Status {
         rollback: hint.is_rollback(),
-        image: hint.image.clone(),
-        version: hint.version().to_string(),
+        // Several images read as one list of `repository version`.
+        image: if several {
+            hint.proposes()
+        } else {
+            hint.image.clone()
+        },
+        version: if several {
+            String::new()
+        } else {
+            hint.version().to_string()
+        },
         destination: hint
             .environment
             .clone()
