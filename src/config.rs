@@ -122,7 +122,7 @@ pub struct Environment {
     pub operators: Option<Vec<String>>,
     /// When deploys may happen (`Mon-Fri 09:00-17:00 Europe/Madrid`); absent: always.
     #[serde(default)]
-    pub window: Option<String>,
+    pub window: Option<crate::window::Window>,
 }
 
 impl Environment {
@@ -420,7 +420,7 @@ mod tests {
             Some(&["ops-lead".to_string()][..])
         );
         assert_eq!(
-            prod.window.as_deref(),
+            prod.window.as_ref().map(|w| w.to_string()).as_deref(),
             Some("Mon-Fri 09:00-17:00 Europe/Madrid")
         );
         let err = RepoConfig::parse("environments:\n  prod:\n    soak: a while\n", FILE_NAME)
@@ -428,6 +428,22 @@ mod tests {
             .to_string();
         assert!(err.starts_with(".gitops-bot.yaml:3:"), "{err}");
         assert!(err.contains("soak: \"a while\" is not a duration"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_window_is_a_config_error() {
+        let err = RepoConfig::parse(
+            "environments:\n  prod:\n    paths: [p]\n    window: Mon-Fri 09:00-17:00 Europe/Madird\n",
+            FILE_NAME,
+        )
+        .unwrap_err()
+        .to_string();
+        // yaml_serde locates it at the mapping that holds it.
+        assert!(err.starts_with(".gitops-bot.yaml:3:5:"), "{err}");
+        assert!(
+            err.contains("window: \"Europe/Madird\" is not a time zone"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod policy;
 pub mod render_plan;
 pub mod reviewed;
 pub mod usage;
+pub mod window;
 
 // 2. The adapters.
 pub mod blocking;
