@@ -460,8 +460,8 @@ pub struct BumpArgs {
     #[arg(long, value_name = "BRANCH")]
     pub target_branch: Option<String>,
 
-    /// Assign the merge request to this GitLab user (repeatable) [default: `operators` of
-    /// .gitops-bot.yaml].
+    /// Assign the merge request to this GitLab user (repeatable) [default: the environment's
+    /// `operators` in .gitops-bot.yaml, else the top-level `operators`].
     #[arg(long = "assignee", value_name = "USER")]
     pub assignees: Vec<String>,
 

@@ -308,6 +308,36 @@ impl RepoConfig {
         }
     }
 
+    /// The environments whose paths hold at least one of `files` (repository-relative).
+    pub fn environments_touching(&self, files: &[String]) -> Vec<&str> {
+        self.environments
+            .iter()
+            .filter(|(_, env)| {
+                let scope: Vec<String> = env
+                    .paths
+                    .iter()
+                    .filter_map(|p| crate::bump::scope_path(p).ok())
+                    .collect();
+                !scope.is_empty() && files.iter().any(|f| crate::bump::in_scope(f, &scope))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// Whether some environment lists its own `operators`.
+    pub fn has_environment_operators(&self) -> bool {
+        self.environments.values().any(|e| e.operators.is_some())
+    }
+
+    /// The operators of `environment`: its own list when it has one, else the top-level list
+    /// (also for no environment, or one the file does not define).
+    pub fn operators_of(&self, environment: Option<&str>) -> &[String] {
+        environment
+            .and_then(|name| self.environments.get(name))
+            .and_then(|env| env.operators.as_deref())
+            .unwrap_or(&self.operators)
+    }
+
     /// Environment `name`.
     pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
         match (self.environments.get(name), &self.absent_from) {
@@ -447,6 +477,31 @@ mod tests {
             None
         );
         assert_eq!(c.environment_of(&files(&["base/a.yaml"])), None);
+    }
+
+    #[test]
+    fn environment_operators_override_the_top_level_list() {
+        let c = RepoConfig::parse(
+            "operators: [alice]\nenvironments:\n  dev: {paths: [envs/dev]}\n  prod: {paths: [envs/prod], operators: [ops-lead]}\n  frozen: {paths: [envs/frozen], operators: []}\n",
+            FILE_NAME,
+        )
+        .unwrap();
+        assert!(c.has_environment_operators());
+        assert_eq!(c.operators_of(Some("prod")), ["ops-lead"]);
+        assert_eq!(c.operators_of(Some("dev")), ["alice"]);
+        assert_eq!(c.operators_of(Some("nowhere")), ["alice"]);
+        assert_eq!(c.operators_of(None), ["alice"]);
+        assert!(c.operators_of(Some("frozen")).is_empty());
+        let files = [
+            "envs/dev/a.yaml".to_string(),
+            "envs/prod/b.yaml".to_string(),
+        ];
+        assert_eq!(c.environments_touching(&files), ["dev", "prod"]);
+        assert!(
+            c.environments_touching(&["base/a.yaml".to_string()])
+                .is_empty()
+        );
+        assert!(!RepoConfig::default().has_environment_operators());
     }
 
     #[test]

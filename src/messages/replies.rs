@@ -62,6 +62,9 @@ pub struct Status {
     pub hold_label: String,
     pub results: Vec<DeployResult>,
     pub open_rollback: Option<Link>,
+    /// The environment whose own `operators` decide (no role stands in); `None`: the
+    /// top-level operators and [`Status::role`].
+    pub environment: Option<String>,
     pub operators: Vec<String>,
     pub role: String,
 }
@@ -78,6 +81,9 @@ pub enum Reply {
     },
     NotAllowed {
         verb: String,
+        /// The environment whose own `operators` decide (no role stands in); `None`: the
+        /// top-level operators and `role`.
+        environment: Option<String>,
         operators: Vec<String>,
         role: String,
         user: String,

@@ -212,6 +212,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             .clone()
             .or_else(|| snapshot.repo_template.clone());
         let messages = Messages::new(template)?;
+        let env = spec.environment.as_deref();
         let (assignee_ids, reviewer_ids) = match &people {
             Some(p) => p.clone(),
             None => {
@@ -219,7 +220,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                 let p = (
                     user_ids(
                         gitlab,
-                        pick(&spec.assignees, &config.operators),
+                        pick(&spec.assignees, config.operators_of(env)),
                         "--assignee / operators",
                     )
                     .await?,
@@ -239,7 +240,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         let view = merge_request::view(
             plan,
             &request,
-            policy::deploy_help(config, &config.command_prefix),
+            policy::deploy_help(config, env, &config.command_prefix),
             notices.clone(),
         );
         let fields = MergeRequestFields {
@@ -258,7 +259,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         if spec.dry_run {
             let would_write = WouldWrite {
                 fields,
-                assignees: pick(&spec.assignees, &snapshot.config.operators).to_vec(),
+                assignees: pick(&spec.assignees, snapshot.config.operators_of(env)).to_vec(),
                 reviewers: pick(&spec.reviewers, &snapshot.config.reviewers).to_vec(),
             };
             return done(Action::DryRun, None, Some(would_write));
