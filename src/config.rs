@@ -329,6 +329,11 @@ impl RepoConfig {
         self.environments.values().any(|e| e.operators.is_some())
     }
 
+    /// Whether some environment has a deploy window.
+    pub fn has_windows(&self) -> bool {
+        self.environments.values().any(|e| e.window.is_some())
+    }
+
     /// The operators of `environment`: its own list when it has one, else the top-level list
     /// (also for no environment, or one the file does not define).
     pub fn operators_of(&self, environment: Option<&str>) -> &[String] {

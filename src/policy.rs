@@ -2,6 +2,8 @@
 //! decisions over facts the caller gathered (no HTTP here). Every refusal is the [`Reply`]
 //! to post.
 
+use chrono::{DateTime, Utc};
+
 use crate::commands::CommentCommand;
 use crate::config::RepoConfig;
 use crate::messages::{DeployHelp, Reply};
@@ -151,6 +153,10 @@ pub struct DeployFacts<'a> {
     pub seen: Seen<'a>,
     /// The head commit now.
     pub head_sha: &'a str,
+    /// The environments the merge request concerns: each one's window must be open.
+    pub environments: &'a [String],
+    /// The moment of the decision (the caller's clock).
+    pub now: DateTime<Utc>,
 }
 
 /// Whether the merge request may be merged now, pinned to `head_sha`.
@@ -165,6 +171,9 @@ pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>) -> Decision {
             label: config.hold_label.clone(),
         });
     }
+    if let Some(reply) = outside_window(config, facts.environments, facts.now) {
+        return Decision::Refuse(reply);
+    }
     match facts.seen {
         Seen::Named(named) if named.len() < 7 || !facts.head_sha.starts_with(named) => {
             Decision::Refuse(Reply::NamedNotHead {
@@ -178,6 +187,32 @@ pub fn may_deploy(config: &RepoConfig, facts: &DeployFacts<'_>) -> Decision {
         }),
         Seen::Named(_) | Seen::Head(_) => Decision::Allow,
     }
+}
+
+/// The refusal for the first of `environments` whose window is closed at `now`, if any.
+pub fn outside_window(
+    config: &RepoConfig,
+    environments: &[String],
+    now: DateTime<Utc>,
+) -> Option<Reply> {
+    environments.iter().find_map(|name| {
+        let window = config.environments.get(name)?.window.as_ref()?;
+        if window.contains(now) {
+            return None;
+        }
+        let next = window.next_opening(now);
+        let local = next.with_timezone(&window.zone());
+        Some(Reply::OutsideWindow {
+            environment: name.clone(),
+            window: window.to_string(),
+            next_utc: next.format("%a %Y-%m-%d %H:%M UTC").to_string(),
+            next_local: format!(
+                "{} in {}",
+                local.format("%a %Y-%m-%d %H:%M"),
+                window.zone().name()
+            ),
+        })
+    })
 }
 
 /// How a bump merge request for `environment` gets deployed, for its description.
@@ -268,6 +303,8 @@ mod tests {
             labels,
             seen,
             head_sha: head,
+            environments: &[],
+            now: Utc::now(),
         };
         let ok = |f: &DeployFacts<'_>| may_deploy(&c, f) == Decision::Allow;
         assert!(ok(&facts("opened", &[], Seen::Head(head))));
@@ -376,6 +413,59 @@ mod tests {
             (help.environment.as_deref(), help.operators),
             (Some("prod"), vec!["ops-lead".into()])
         );
+    }
+
+    #[test]
+    fn deploys_outside_the_window_are_refused_with_the_next_opening() {
+        let c = RepoConfig::parse(
+            "environments:\n  dev: {paths: [d]}\n  prod:\n    paths: [p]\n    window: Mon-Fri 09:00-17:00 Europe/Madrid\n",
+            ".gitops-bot.yaml",
+        )
+        .unwrap();
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let prod = vec!["prod".to_string()];
+        let dev = vec!["dev".to_string()];
+        let head = "abcdef1234567890";
+        let facts = |environments, now| DeployFacts {
+            state: "opened",
+            labels: &[],
+            seen: Seen::Head(head),
+            head_sha: head,
+            environments,
+            now,
+        };
+        // Saturday 2026-11-28 noon: closed until Monday 09:00 Madrid (08:00 UTC, winter).
+        let saturday = at("2026-11-28T12:00:00Z");
+        assert_eq!(
+            may_deploy(&c, &facts(&prod, saturday)),
+            Decision::Refuse(Reply::OutsideWindow {
+                environment: "prod".into(),
+                window: "Mon-Fri 09:00-17:00 Europe/Madrid".into(),
+                next_utc: "Mon 2026-11-30 08:00 UTC".into(),
+                next_local: "Mon 2026-11-30 09:00 in Europe/Madrid".into(),
+            })
+        );
+        // Summer: the same local opening is 07:00 UTC.
+        assert!(matches!(
+            may_deploy(&c, &facts(&prod, at("2026-06-06T12:00:00Z"))),
+            Decision::Refuse(Reply::OutsideWindow { next_utc, next_local, .. })
+                if next_utc == "Mon 2026-06-08 07:00 UTC"
+                    && next_local == "Mon 2026-06-08 09:00 in Europe/Madrid"
+        ));
+        // Inside the window, and an environment without one.
+        let friday = at("2026-11-27T15:59:00Z");
+        assert_eq!(may_deploy(&c, &facts(&prod, friday)), Decision::Allow);
+        assert_eq!(may_deploy(&c, &facts(&dev, saturday)), Decision::Allow);
+        assert_eq!(may_deploy(&c, &facts(&[], saturday)), Decision::Allow);
+        // A stale head is still refused inside the window.
+        let stale = DeployFacts {
+            seen: Seen::Head("0000"),
+            ..facts(&prod, friday)
+        };
+        assert!(matches!(
+            may_deploy(&c, &stale),
+            Decision::Refuse(Reply::Moved { .. })
+        ));
     }
 
     #[test]

@@ -100,6 +100,14 @@ pub enum Reply {
     OnHold {
         label: String,
     },
+    /// A deploy outside the environment's window; the next opening in UTC and in the
+    /// window's zone, already written out.
+    OutsideWindow {
+        environment: String,
+        window: String,
+        next_utc: String,
+        next_local: String,
+    },
     NamedNotHead {
         named: String,
         head: String,
@@ -322,6 +330,10 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     (
         "replies/may_not_merge.md.j2",
         include_str!("../../templates/messages/replies/may_not_merge.md.j2"),
+    ),
+    (
+        "replies/outside_window.md.j2",
+        include_str!("../../templates/messages/replies/outside_window.md.j2"),
     ),
     (
         "replies/merge_accepted.md.j2",

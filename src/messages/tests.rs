@@ -341,6 +341,12 @@ fn replies() -> Vec<Reply> {
         Reply::PermissionsUnreadable {
             error: "GET projects/g%2Fp/members/all/4: 500 Internal Server Error".into(),
         },
+        Reply::OutsideWindow {
+            environment: "prod".into(),
+            window: "Mon-Fri 09:00-17:00 Europe/Madrid".into(),
+            next_utc: "Mon 2026-11-30 08:00 UTC".into(),
+            next_local: "Mon 2026-11-30 09:00 in Europe/Madrid".into(),
+        },
         Reply::NotAllowed {
             verb: "deploy".into(),
             environment: None,

@@ -111,3 +111,70 @@ fn environments_without_a_list_keep_the_top_level_operators_and_the_role() {
     poll(&fake);
     assert_eq!(mr(&fake, 1)["state"], "merged");
 }
+
+/// A window that is closed whenever the test runs: the whole day, three days from now, in
+/// UTC (not today's weekday, nor one a run across midnight could reach), and the moment it
+/// next opens as the reply writes it.
+fn closed_window() -> (String, String) {
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
+    let window = format!("{} 00:00-24:00 UTC", day.format("%a"));
+    let opens = format!("{} 00:00 UTC", day.format("%a %Y-%m-%d"));
+    (window, opens)
+}
+
+#[test]
+fn a_deploy_outside_the_window_is_refused_with_the_next_opening() {
+    let (window, opens) = closed_window();
+    let (fake, seed) = setup_prod(&format!(
+        "operators: [operator]\ndeploy_on_approval: true\nenvironments:\n  prod:\n    paths: [base]\n    window: {window}\n"
+    ));
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    let run = poll(&fake);
+    assert!(run.stdout.contains("1 refused"), "{}", run.stdout);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    assert!(!fake.requests().iter().any(|r| r.path.ends_with("/merge")));
+    let replies = replies(&fake, 1);
+    assert!(
+        replies[0].starts_with(&format!(
+            "@operator `prod` is deployed only inside its window `{window}`, and it is closed now; nothing was merged. It opens next on {opens} ({opens_local} in UTC): comment `gitops-bot deploy` again then.",
+            opens_local = opens.trim_end_matches(" UTC"),
+        )),
+        "{}",
+        replies[0]
+    );
+
+    // An approval (deploy_on_approval) is refused the same way.
+    fake.approve(1, OPERATOR);
+    let payload = seed.path().join("approved.json");
+    std::fs::write(
+        &payload,
+        fake.merge_request_hook(1, "approved", OPERATOR).to_string(),
+    )
+    .expect("write the payload");
+    let run = bot(
+        &fake,
+        &[
+            "handle-event",
+            "--payload",
+            payload.to_str().expect("a UTF-8 path"),
+            "--project",
+            PROJECT,
+        ],
+    );
+    assert_eq!(run.stdout.trim(), "refused", "{}", run.stderr);
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    let notes = fake.notes(1);
+    let last = notes
+        .last()
+        .and_then(|n| n["body"].as_str())
+        .unwrap_or_default();
+    assert!(last.contains(&format!("opens next on {opens}")), "{last}");
+
+    // The window is the only reason: once it is always open, the same comment deploys.
+    let open = "operators: [operator]\nenvironments:\n  prod:\n    paths: [base]\n    window: Mon-Sun 00:00-24:00 UTC\n";
+    fake.commit_files("main", &[(".gitops-bot.yaml", open)], "open the window");
+    fake.add_note(1, OPERATOR, "gitops-bot deploy");
+    let run = poll(&fake);
+    assert!(run.stdout.contains("1 done"), "{}", run.stdout);
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+}

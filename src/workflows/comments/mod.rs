@@ -246,8 +246,8 @@ impl Dispatcher {
 
     /// The environments a merge request concerns: the one its record names (a hint, which
     /// can only add a guard) and those whose paths hold a file it changes (Git). Git is read
-    /// only when some environment lists its own operators, the one thing this decides; an
-    /// answer that cannot be had is an error, so write commands fail closed.
+    /// only when some environment lists its own operators or a window, the things this
+    /// decides; an answer that cannot be had is an error, so write commands fail closed.
     async fn environments(
         &self,
         mr: &MergeRequest,
@@ -255,7 +255,7 @@ impl Dispatcher {
         config: &RepoConfig,
     ) -> Result<Vec<String>> {
         let mut environments: Vec<String> = hint.environment.iter().cloned().collect();
-        if !config.has_environment_operators() {
+        if !config.has_environment_operators() && !config.has_windows() {
             return Ok(environments);
         }
         let refs = mr.diff_refs.as_ref();
