@@ -452,7 +452,8 @@ pub struct BumpArgs {
     #[arg(long = "path", value_name = "SUBDIR")]
     pub paths: Vec<PathBuf>,
 
-    /// Use the paths of this environment from .gitops-bot.yaml (and name it in the MR).
+    /// Use the paths of this environment from .gitops-bot.yaml (and name it in the MR); with
+    /// its `auto_deploy`, ask GitLab to merge the MR when its pipeline succeeds.
     #[arg(long, value_name = "NAME", conflicts_with = "paths")]
     pub environment: Option<String>,
 

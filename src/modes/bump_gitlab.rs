@@ -11,10 +11,12 @@ use crate::bump::BumpPlan;
 use crate::bump::merge_request::Action;
 use crate::cli::{BumpArgs, OutputFormat, UsageError};
 use crate::env::var;
+use crate::forms::Target;
 use crate::gitlab::MergeRequest;
 use crate::messages::SourceInfo;
 use crate::modes::connect;
 use crate::output;
+use crate::workflows::auto_deploy::{self, AutoDeploy};
 use crate::workflows::propose::{BumpSpec, Proposed, WouldWrite, propose, scope_paths};
 
 pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
@@ -55,7 +57,23 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
             Err(error.into())
         }
         Proposed::Done(proposal) => {
+            let target = Target {
+                image: args.image.clone(),
+                setter: args.setter.clone(),
+            };
+            let (env, mr) = (args.environment.as_deref(), proposal.merge_request.as_ref());
+            let auto = auto_deploy::after_bump(
+                &gitlab,
+                project,
+                &proposal.config,
+                env,
+                proposal.action,
+                mr,
+                &target,
+            )
+            .await?;
             let report = Report {
+                auto_deploy: auto.as_ref(),
                 plan: &proposal.plan,
                 image: &args.image.to_string(),
                 branch: &proposal.branch,
@@ -90,6 +108,8 @@ struct Report<'a> {
     branch: &'a str,
     /// With `--dry-run`: the merge request that would be written.
     would_write: Option<&'a WouldWrite>,
+    /// What `auto_deploy` did, when it applies.
+    auto_deploy: Option<&'a AutoDeploy>,
     args: &'a BumpArgs,
 }
 
@@ -148,6 +168,9 @@ impl Report<'_> {
                     }
                 }
                 println!("{line}");
+                if let Some(auto) = self.auto_deploy {
+                    println!("{auto}");
+                }
             }
             OutputFormat::Json => output::print_json(
                 self.plan,
@@ -165,6 +188,7 @@ impl Report<'_> {
                         "description": w.fields.description,
                     })),
                     "message": line,
+                    "auto_deploy": self.auto_deploy,
                 }),
             )?,
         }

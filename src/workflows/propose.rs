@@ -79,6 +79,8 @@ pub struct Proposal {
     pub branch: String,
     /// With `dry_run`: the merge request that would be written.
     pub would_write: Option<WouldWrite>,
+    /// `.gitops-bot.yaml` as the proposal read it from the target branch.
+    pub config: RepoConfig,
 }
 
 /// The merge request a dry run would write, with the usernames behind its user ids.
@@ -159,6 +161,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                 plan: snapshot.plan.clone(),
                 branch: branch.clone(),
                 would_write,
+                config: snapshot.config.clone(),
             })))
         };
         if plan.changes().next().is_none() {

@@ -178,3 +178,109 @@ fn a_deploy_outside_the_window_is_refused_with_the_next_opening() {
     assert!(run.stdout.contains("1 done"), "{}", run.stdout);
     assert_eq!(mr(&fake, 1)["state"], "merged");
 }
+
+/// `bump --environment dev` with the image at `version`.
+fn bump_dev(fake: &FakeGitlab, version: &str) -> common::Run {
+    let run = bot(
+        fake,
+        &[
+            "bump",
+            "--project",
+            PROJECT,
+            "--environment",
+            "dev",
+            "--image",
+            &format!("{IMAGE}:{version}"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run
+}
+
+fn start(config: &str) -> (FakeGitlab, tempfile::TempDir) {
+    let seed = common::copy_tree(&common::example_repo());
+    common::write(seed.path(), ".gitops-bot.yaml", config);
+    let fake = FakeGitlab::start(Options {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..Options::default()
+    });
+    (fake, seed)
+}
+
+fn merge_calls(fake: &FakeGitlab) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/merge"))
+        .map(|r| r.body)
+        .collect()
+}
+
+#[test]
+fn auto_deploy_merges_the_bots_head_when_the_pipeline_succeeds_unless_held() {
+    // The hold label comes with the merge request (`labels`): auto-deploy leaves it open.
+    let (fake, _seed) = start(
+        "operators: [operator]\nlabels: [gitops-bot::hold]\nenvironments:\n  dev:\n    paths: [base]\n    auto_deploy: true\n",
+    );
+    let run = bump_dev(&fake, "ci-35");
+    assert!(
+        run.stdout
+            .contains("auto-deploy: !1 is on hold (label gitops-bot::hold); left open"),
+        "{}",
+        run.stdout
+    );
+    assert!(merge_calls(&fake).is_empty());
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+
+    // Unheld, with a pipeline running: a re-run of the same bump arms the merge, pinned to the
+    // bot's head, and GitLab merges when the pipeline succeeds.
+    fake.add_note(1, OPERATOR, "gitops-bot unhold");
+    poll(&fake);
+    fake.set_pipeline(1, Some("running"));
+    let head = mr(&fake, 1)["sha"].as_str().unwrap_or_default().to_string();
+    let run = bump_dev(&fake, "ci-35");
+    assert!(
+        run.stdout.contains(&format!(
+            "auto-deploy: GitLab merges !1 at {} when its pipeline succeeds",
+            &head[..12]
+        )),
+        "{}",
+        run.stdout
+    );
+    let calls = merge_calls(&fake);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].contains(&format!("sha={head}"))
+            && calls[0].contains("merge_when_pipeline_succeeds=true"),
+        "{}",
+        calls[0]
+    );
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+    fake.set_pipeline(1, Some("success"));
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+    assert!(main_file(&fake, "base/deployment.yml").contains("helloworld:ci-35"));
+}
+
+#[test]
+fn auto_deploy_waits_outside_the_window_and_is_off_by_default() {
+    let (window, opens) = closed_window();
+    let (fake, _seed) = start(&format!(
+        "environments:\n  dev:\n    paths: [base]\n    auto_deploy: true\n    window: {window}\n"
+    ));
+    let run = bump_dev(&fake, "ci-35");
+    assert!(
+        run.stdout.contains(&format!(
+            "auto-deploy: outside the window {window}; !1 left open (the window opens next at {})",
+            opens.split_once(' ').map_or("", |(_, rest)| rest)
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(merge_calls(&fake).is_empty());
+    assert_eq!(mr(&fake, 1)["state"], "opened");
+
+    // Without `auto_deploy` nothing is merged and nothing is said.
+    let (fake, _seed) = start("environments:\n  dev:\n    paths: [base]\n");
+    let run = bump_dev(&fake, "ci-35");
+    assert!(!run.stdout.contains("auto-deploy"), "{}", run.stdout);
+    assert!(merge_calls(&fake).is_empty());
+}
