@@ -244,6 +244,35 @@ impl Dispatcher {
         }
     }
 
+    /// The environments `command` is judged for: read from Git for write commands (an error
+    /// refuses them) and for `status`, where an unreadable answer falls back to the record's
+    /// environment with a warning (it only names who may deploy). `help` needs none.
+    async fn command_environments(
+        &self,
+        mr: &MergeRequest,
+        hint: &BumpState,
+        config: &RepoConfig,
+        command: &CommentCommand,
+    ) -> Result<Vec<String>> {
+        let from_record = || hint.environment.iter().cloned().collect::<Vec<_>>();
+        if command.is_write() {
+            return self.environments(mr, hint, config).await;
+        }
+        if *command != CommentCommand::Status {
+            return Ok(from_record());
+        }
+        match self.environments(mr, hint, config).await {
+            Ok(environments) => Ok(environments),
+            Err(e) => {
+                tracing::warn!(
+                    iid = mr.iid,
+                    "{e:#}; status names the record's environment only"
+                );
+                Ok(from_record())
+            }
+        }
+    }
+
     /// The environments a merge request concerns: the one its record names (a hint, which
     /// can only add a guard) and those whose paths hold a file it changes (Git). Git is read
     /// only when some environment lists its own operators or a window, the things this
@@ -327,18 +356,23 @@ impl Dispatcher {
                 },
             ),
             Ok(config) => match parsed {
-                Parsed::Command(command) => match self.environments(&mr, &hint, &config).await {
-                    Ok(environments) => {
-                        let ctx = self.ctx(&mr, &hint, &config, &environments);
-                        self.run(&ctx, &command, &note, claimed).await
+                Parsed::Command(command) => {
+                    match self
+                        .command_environments(&mr, &hint, &config, &command)
+                        .await
+                    {
+                        Ok(environments) => {
+                            let ctx = self.ctx(&mr, &hint, &config, &environments);
+                            self.run(&ctx, &command, &note, claimed).await
+                        }
+                        Err(e) => (
+                            Outcome::Refused,
+                            Reply::PermissionsUnreadable {
+                                error: format!("{e:#}"),
+                            },
+                        ),
                     }
-                    Err(e) => (
-                        Outcome::Refused,
-                        Reply::PermissionsUnreadable {
-                            error: format!("{e:#}"),
-                        },
-                    ),
-                },
+                }
                 Parsed::Reply(text) => (Outcome::Refused, Reply::Parse { text }),
                 Parsed::Ignore => return Ok(Outcome::Ignored),
             },
