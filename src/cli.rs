@@ -514,7 +514,8 @@ pub struct BumpArgs {
     #[arg(long = "path", value_name = "SUBDIR")]
     pub paths: Vec<PathBuf>,
 
-    /// Use the paths of this environment from .gitops-bot.yaml (and name it in the MR).
+    /// Use the paths of this environment from .gitops-bot.yaml (and name it in the MR); with
+    /// its `auto_deploy`, ask GitLab to merge the MR when its pipeline succeeds.
     #[arg(long, value_name = "NAME", conflicts_with = "paths")]
     pub environment: Option<String>,
 
@@ -522,8 +523,8 @@ pub struct BumpArgs {
     #[arg(long, value_name = "BRANCH")]
     pub target_branch: Option<String>,
 
-    /// Assign the merge request to this GitLab user (repeatable) [default: `operators` of
-    /// .gitops-bot.yaml].
+    /// Assign the merge request to this GitLab user (repeatable) [default: the environment's
+    /// `operators` in .gitops-bot.yaml, else the top-level `operators`].
     #[arg(long = "assignee", value_name = "USER")]
     pub assignees: Vec<String>,
 

@@ -122,7 +122,7 @@ pub struct Environment {
     pub operators: Option<Vec<String>>,
     /// When deploys may happen (`Mon-Fri 09:00-17:00 Europe/Madrid`); absent: always.
     #[serde(default)]
-    pub window: Option<String>,
+    pub window: Option<crate::window::Window>,
 }
 
 impl Environment {
@@ -241,17 +241,26 @@ impl RepoConfig {
         if text.trim().is_empty() {
             return Ok(RepoConfig::default());
         }
-        let config: RepoConfig = yaml_serde::from_str(text).map_err(|e| match e.location() {
-            Some(at) => ConfigError::Invalid {
-                file: file.to_string(),
-                line: at.line(),
-                column: at.column(),
-                message: strip_location(&e.to_string()),
-            },
-            None => ConfigError::Unlocated {
-                file: file.to_string(),
-                message: e.to_string(),
-            },
+        let config: RepoConfig = yaml_serde::from_str(text).map_err(|e| {
+            let message = strip_location(&e.to_string());
+            match (value_location(text, &message), e.location()) {
+                (Some((line, column)), _) => ConfigError::Invalid {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    message,
+                },
+                (None, Some(at)) => ConfigError::Invalid {
+                    file: file.to_string(),
+                    line: at.line(),
+                    column: at.column(),
+                    message,
+                },
+                (None, None) => ConfigError::Unlocated {
+                    file: file.to_string(),
+                    message: e.to_string(),
+                },
+            }
         })?;
         if !(10..=50).contains(&config.deploy_access_level) {
             return Err(ConfigError::Unlocated {
@@ -260,6 +269,21 @@ impl RepoConfig {
                     "deploy_access_level {} is not a GitLab access level (10 Guest … 50 Owner)",
                     config.deploy_access_level
                 ),
+            });
+        }
+        if let Some((name, message)) = promotion_problem(&config) {
+            let at = locate(text, &["environments", name, "promote_from"]);
+            return Err(match at {
+                Some((line, column)) => ConfigError::Invalid {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    message,
+                },
+                None => ConfigError::Unlocated {
+                    file: file.to_string(),
+                    message,
+                },
             });
         }
         Ok(config)
@@ -288,6 +312,41 @@ impl RepoConfig {
         }
     }
 
+    /// The environments whose paths hold at least one of `files` (repository-relative).
+    pub fn environments_touching(&self, files: &[String]) -> Vec<&str> {
+        self.environments
+            .iter()
+            .filter(|(_, env)| {
+                let scope: Vec<String> = env
+                    .paths
+                    .iter()
+                    .filter_map(|p| crate::bump::scope_path(p).ok())
+                    .collect();
+                !scope.is_empty() && files.iter().any(|f| crate::bump::in_scope(f, &scope))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// Whether some environment lists its own `operators`.
+    pub fn has_environment_operators(&self) -> bool {
+        self.environments.values().any(|e| e.operators.is_some())
+    }
+
+    /// Whether some environment has a deploy window.
+    pub fn has_windows(&self) -> bool {
+        self.environments.values().any(|e| e.window.is_some())
+    }
+
+    /// The operators of `environment`: its own list when it has one, else the top-level list
+    /// (also for no environment, or one the file does not define).
+    pub fn operators_of(&self, environment: Option<&str>) -> &[String] {
+        environment
+            .and_then(|name| self.environments.get(name))
+            .and_then(|env| env.operators.as_deref())
+            .unwrap_or(&self.operators)
+    }
+
     /// Environment `name`.
     pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
         match (self.environments.get(name), &self.absent_from) {
@@ -312,6 +371,90 @@ impl RepoConfig {
             }),
         }
     }
+}
+
+/// The first problem of the promotion graph, with the environment whose `promote_from` is at
+/// fault: a source that is the environment itself or is not defined, or a cycle (named in
+/// the direction versions flow, from its alphabetically first environment).
+fn promotion_problem(config: &RepoConfig) -> Option<(&str, String)> {
+    let envs = &config.environments;
+    for (name, env) in envs {
+        let Some(from) = env.promote_from.as_deref() else {
+            continue;
+        };
+        if from == name {
+            return Some((name, format!("promote_from: {name} promotes from itself")));
+        }
+        if !envs.contains_key(from) {
+            let known = envs.keys().map(String::as_str).collect::<Vec<_>>();
+            return Some((
+                name,
+                format!(
+                    "promote_from: unknown environment {from:?}; defined: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    // Each environment has at most one source: following sources from an environment either
+    // ends or comes back to it within as many steps as there are environments.
+    for start in envs.keys() {
+        let mut chain = vec![start.as_str()];
+        let mut at = start.as_str();
+        while let Some(from) = envs.get(at).and_then(|e| e.promote_from.as_deref()) {
+            if from == start {
+                // `chain` runs against the flow (each promotes from the next): reverse it.
+                chain.push(start);
+                chain.reverse();
+                return Some((
+                    start,
+                    format!("promote_from makes a cycle: {}", chain.join(" → ")),
+                ));
+            }
+            if chain.contains(&from) || chain.len() > envs.len() {
+                break; // a cycle that does not pass through `start`: found from its own first
+            }
+            chain.push(from);
+            at = from;
+        }
+    }
+    None
+}
+
+/// The keys whose own deserializers name them first in their messages (`soak: …`), and so
+/// can be located at their value rather than at the mapping that holds them.
+const VALUE_KEYS: &[&str] = &["soak", "window", "drift.grace", "drift.confirm"];
+
+/// The line and column of the value a deserialization `message` is about, when it is one of
+/// [`VALUE_KEYS`]: yaml_serde reports the start of the enclosing mapping instead. Messages
+/// read `PATH: KEY: reason` (`environments.prod: window: …`, `drift: drift.confirm: …`).
+fn value_location(text: &str, message: &str) -> Option<(usize, usize)> {
+    let (path, rest) = message.split_once(": ")?;
+    let key = VALUE_KEYS
+        .iter()
+        .find(|k| rest.starts_with(&format!("{k}: ")))?;
+    let mut at: Vec<&str> = match path.strip_prefix("environments.") {
+        // An environment's name may hold dots: it is all that follows.
+        Some(env) => vec!["environments", env],
+        None => Vec::new(),
+    };
+    if key.contains('.') {
+        at = key.split('.').collect();
+    } else {
+        at.push(key);
+    }
+    locate(text, &at)
+}
+
+/// The 1-based line and column of the scalar at `path` (mapping keys from the root).
+fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
+    let file = crate::manifest::YamlFile::parse(text).ok()?;
+    let mut node = *file.documents.first()?;
+    for key in path {
+        node = file.get(node, key)?;
+    }
+    let scalar = file.scalar(node)?;
+    Some((scalar.line, scalar.column))
 }
 
 /// serde_yaml-style messages end in " at line L column C"; the location is printed in front.
@@ -343,6 +486,31 @@ mod tests {
             None
         );
         assert_eq!(c.environment_of(&files(&["base/a.yaml"])), None);
+    }
+
+    #[test]
+    fn environment_operators_override_the_top_level_list() {
+        let c = RepoConfig::parse(
+            "operators: [alice]\nenvironments:\n  dev: {paths: [envs/dev]}\n  prod: {paths: [envs/prod], operators: [ops-lead]}\n  frozen: {paths: [envs/frozen], operators: []}\n",
+            FILE_NAME,
+        )
+        .unwrap();
+        assert!(c.has_environment_operators());
+        assert_eq!(c.operators_of(Some("prod")), ["ops-lead"]);
+        assert_eq!(c.operators_of(Some("dev")), ["alice"]);
+        assert_eq!(c.operators_of(Some("nowhere")), ["alice"]);
+        assert_eq!(c.operators_of(None), ["alice"]);
+        assert!(c.operators_of(Some("frozen")).is_empty());
+        let files = [
+            "envs/dev/a.yaml".to_string(),
+            "envs/prod/b.yaml".to_string(),
+        ];
+        assert_eq!(c.environments_touching(&files), ["dev", "prod"]);
+        assert!(
+            c.environments_touching(&["base/a.yaml".to_string()])
+                .is_empty()
+        );
+        assert!(!RepoConfig::default().has_environment_operators());
     }
 
     #[test]
@@ -454,7 +622,7 @@ mod tests {
             Some(&["ops-lead".to_string()][..])
         );
         assert_eq!(
-            prod.window.as_deref(),
+            prod.window.as_ref().map(|w| w.to_string()).as_deref(),
             Some("Mon-Fri 09:00-17:00 Europe/Madrid")
         );
         let err = RepoConfig::parse("environments:\n  prod:\n    soak: a while\n", FILE_NAME)
@@ -462,6 +630,78 @@ mod tests {
             .to_string();
         assert!(err.starts_with(".gitops-bot.yaml:3:"), "{err}");
         assert!(err.contains("soak: \"a while\" is not a duration"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_window_is_an_error_at_its_line() {
+        let err = RepoConfig::parse(
+            "environments:\n  prod:\n    paths: [p]\n    window: Mon-Fri 09:00-17:00 Europe/Madird\n",
+            FILE_NAME,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with(".gitops-bot.yaml:4:"), "{err}");
+        assert!(
+            err.contains("window: \"Europe/Madird\" is not a time zone"),
+            "{err}"
+        );
+    }
+
+    fn error_of(text: &str) -> String {
+        RepoConfig::parse(text, FILE_NAME).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_durations_are_located_at_their_value() {
+        assert_eq!(
+            error_of("environments:\n  prod:\n    paths: [p]\n    soak: x\n"),
+            ".gitops-bot.yaml:4:11: environments.prod: soak: \"x\" is not a duration like 90s, 10m, 1h or 1m30s"
+        );
+        assert_eq!(
+            error_of("environments: {prod: {paths: [p], soak: x}}\n"),
+            ".gitops-bot.yaml:1:41: environments.prod: soak: \"x\" is not a duration like 90s, 10m, 1h or 1m30s"
+        );
+        assert_eq!(
+            error_of("drift:\n  grace: 1m\n  confirm: soon\n"),
+            ".gitops-bot.yaml:3:12: drift: drift.confirm: \"soon\" is not a duration like 90s, 10m, 1h or 1m30s"
+        );
+    }
+
+    #[test]
+    fn promote_from_must_name_another_defined_environment() {
+        assert_eq!(
+            error_of(
+                "environments:\n  dev: {paths: [d]}\n  prod:\n    paths: [p]\n    promote_from: prod\n"
+            ),
+            ".gitops-bot.yaml:5:19: promote_from: prod promotes from itself"
+        );
+        assert_eq!(
+            error_of(
+                "environments:\n  dev: {paths: [d]}\n  prod:\n    paths: [p]\n    promote_from: staging\n"
+            ),
+            ".gitops-bot.yaml:5:19: promote_from: unknown environment \"staging\"; defined: dev, prod"
+        );
+    }
+
+    #[test]
+    fn promotion_cycles_are_errors_naming_the_cycle() {
+        assert_eq!(
+            error_of("environments:\n  a: {promote_from: b}\n  b: {promote_from: a}\n"),
+            ".gitops-bot.yaml:2:21: promote_from makes a cycle: a → b → a"
+        );
+        // prod ← staging ← dev ← prod, with an environment hanging off the cycle.
+        let text = "environments:\n  preview: {promote_from: dev}\n  prod: {promote_from: staging}\n  staging: {promote_from: dev}\n  dev:\n    promote_from: prod\n";
+        assert_eq!(
+            error_of(text),
+            ".gitops-bot.yaml:6:19: promote_from makes a cycle: dev → staging → prod → dev"
+        );
+        // A chain without a cycle is fine.
+        let c = RepoConfig::parse(
+            "environments:\n  prod: {promote_from: staging}\n  staging: {promote_from: dev}\n  dev: {}\n",
+            FILE_NAME,
+        )
+        .unwrap();
+        assert_eq!(c.environments.len(), 3);
     }
 
     #[test]

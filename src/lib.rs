@@ -37,6 +37,7 @@ pub mod promotion;
 pub mod render_plan;
 pub mod reviewed;
 pub mod usage;
+pub mod window;
 
 // 2. The adapters.
 pub mod blocking;

@@ -137,7 +137,10 @@ pub struct RollbackOf {
 pub struct DeployHelp {
     /// The word that starts a comment command (`gitops-bot`).
     pub prefix: String,
-    /// Usernames listed as operators in `.gitops-bot.yaml`.
+    /// The environment whose own `operators` decide (no role stands in); `None`: the
+    /// top-level operators and `role`.
+    pub environment: Option<String>,
+    /// Usernames of the operators who may deploy (the environment's, or the top-level list).
     pub operators: Vec<String>,
     /// The GitLab role that may deploy besides the operators (`Maintainer`).
     pub role: String,

@@ -62,6 +62,9 @@ pub struct Status {
     pub hold_label: String,
     pub results: Vec<DeployResult>,
     pub open_rollback: Option<Link>,
+    /// The environment whose own `operators` decide (no role stands in); `None`: the
+    /// top-level operators and [`Status::role`].
+    pub environment: Option<String>,
     pub operators: Vec<String>,
     pub role: String,
 }
@@ -78,6 +81,9 @@ pub enum Reply {
     },
     NotAllowed {
         verb: String,
+        /// The environment whose own `operators` decide (no role stands in); `None`: the
+        /// top-level operators and `role`.
+        environment: Option<String>,
         operators: Vec<String>,
         role: String,
         user: String,
@@ -93,6 +99,14 @@ pub enum Reply {
     },
     OnHold {
         label: String,
+    },
+    /// A deploy outside the environment's window; the next opening in UTC and in the
+    /// window's zone, already written out.
+    OutsideWindow {
+        environment: String,
+        window: String,
+        next_utc: String,
+        next_local: String,
     },
     NamedNotHead {
         named: String,
@@ -325,6 +339,10 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     (
         "replies/may_not_merge.md.j2",
         include_str!("../../templates/messages/replies/may_not_merge.md.j2"),
+    ),
+    (
+        "replies/outside_window.md.j2",
+        include_str!("../../templates/messages/replies/outside_window.md.j2"),
     ),
     (
         "replies/merge_accepted.md.j2",

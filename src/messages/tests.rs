@@ -67,6 +67,7 @@ fn view() -> MergeRequestView {
         rollback: None,
         deploy: DeployHelp {
             prefix: "gitops-bot".into(),
+            environment: None,
             operators: vec!["ops-lead".into()],
             role: "Maintainer".into(),
             on_approval: true,
@@ -81,6 +82,55 @@ fn view() -> MergeRequestView {
 fn merge_request_description_matches_golden() {
     let text = Messages::new(None).unwrap().merge_request(&view()).unwrap();
     golden("merge_request.md", &text);
+}
+
+#[test]
+fn an_environment_s_own_operators_replace_operators_and_role() {
+    let messages = Messages::new(None).unwrap();
+    let reply = Reply::NotAllowed {
+        verb: "deploy".into(),
+        environment: Some("prod".into()),
+        operators: vec!["ops-lead".into()],
+        role: "Maintainer".into(),
+        user: "operator".into(),
+        their_role: None,
+    };
+    let text = messages.reply(&reply, "ship").unwrap();
+    golden("replies/not_allowed_environment.md", &format!("{text}\n"));
+    let nobody = Reply::NotAllowed {
+        verb: "deploy".into(),
+        environment: Some("prod".into()),
+        operators: vec![],
+        role: "Maintainer".into(),
+        user: "operator".into(),
+        their_role: None,
+    };
+    let text = messages.reply(&nobody, "ship").unwrap();
+    assert!(text.contains("(none are listed) may `deploy`"), "{text}");
+
+    let mut v = view();
+    v.deploy.environment = Some("prod".into());
+    let text = messages.merge_request(&v).unwrap();
+    assert!(
+        text.contains("Who may deploy: only the operators of `prod` (`ops-lead`)."),
+        "{text}"
+    );
+    assert!(!text.contains("role or higher"), "{text}");
+
+    let Some(Reply::Status(mut status)) = replies()
+        .into_iter()
+        .find(|r| matches!(r, Reply::Status(_)))
+    else {
+        panic!("replies() has a status example");
+    };
+    status.environment = Some("prod".into());
+    let text = messages.reply(&Reply::Status(status), "ship").unwrap();
+    assert!(
+        text.contains(
+            "- Who may deploy: only the operators of `prod` (`ops-lead`; `ship deploy`)."
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -380,8 +430,15 @@ fn replies() -> Vec<Reply> {
         Reply::PermissionsUnreadable {
             error: "GET projects/g%2Fp/members/all/4: 500 Internal Server Error".into(),
         },
+        Reply::OutsideWindow {
+            environment: "prod".into(),
+            window: "Mon-Fri 09:00-17:00 Europe/Madrid".into(),
+            next_utc: "Mon 2026-11-30 08:00 UTC".into(),
+            next_local: "Mon 2026-11-30 09:00 in Europe/Madrid".into(),
+        },
         Reply::NotAllowed {
             verb: "deploy".into(),
+            environment: None,
             operators: vec!["ops-lead".into(), "sre".into()],
             role: "Maintainer".into(),
             user: "dev".into(),
@@ -524,6 +581,7 @@ fn replies() -> Vec<Reply> {
                 iid: 4,
                 url: "https://gitlab.example.com/g/p/-/merge_requests/4".into(),
             }),
+            environment: None,
             operators: vec!["ops-lead".into()],
             role: "Maintainer".into(),
         })),

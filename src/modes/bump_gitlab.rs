@@ -11,10 +11,12 @@ use crate::bump::BumpPlan;
 use crate::bump::merge_request::Action;
 use crate::cli::{BumpArgs, OutputFormat, UsageError};
 use crate::env::var;
+use crate::forms::Target;
 use crate::gitlab::MergeRequest;
 use crate::messages::SourceInfo;
 use crate::modes::connect;
 use crate::output;
+use crate::workflows::auto_deploy::{self, AutoDeploy};
 use crate::workflows::propose::{BumpSpec, Proposed, WouldWrite, propose, scope_paths};
 
 pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
@@ -59,7 +61,27 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         }
         Proposed::Done(proposal) => {
             let images: Vec<String> = args.images.iter().map(ToString::to_string).collect();
+            let targets: Vec<Target> = args
+                .images
+                .iter()
+                .map(|image| Target {
+                    image: image.clone(),
+                    setter: args.setter.clone(),
+                })
+                .collect();
+            let (env, mr) = (args.environment.as_deref(), proposal.merge_request.as_ref());
+            let auto = auto_deploy::after_bump(
+                &gitlab,
+                project,
+                &proposal.config,
+                env,
+                proposal.action,
+                mr,
+                &targets,
+            )
+            .await?;
             let report = Report {
+                auto_deploy: auto.as_ref(),
                 plan: &proposal.plan,
                 images: &images,
                 branch: &proposal.branch,
@@ -94,6 +116,8 @@ struct Report<'a> {
     branch: &'a str,
     /// With `--dry-run`: the merge request that would be written.
     would_write: Option<&'a WouldWrite>,
+    /// What `auto_deploy` did, when it applies.
+    auto_deploy: Option<&'a AutoDeploy>,
     args: &'a BumpArgs,
 }
 
@@ -157,6 +181,9 @@ impl Report<'_> {
                     }
                 }
                 println!("{line}");
+                if let Some(auto) = self.auto_deploy {
+                    println!("{auto}");
+                }
             }
             OutputFormat::Json => output::print_json(
                 self.plan,
@@ -174,6 +201,7 @@ impl Report<'_> {
                         "description": w.fields.description,
                     })),
                     "message": line,
+                    "auto_deploy": self.auto_deploy,
                 }),
             )?,
         }

@@ -106,7 +106,7 @@ async fn write(
                 labels: labels(environment),
                 assignee_ids: crate::workflows::propose::user_ids(
                     gitlab,
-                    &config.operators,
+                    config.operators_of(Some(environment)),
                     "operators in .gitops-bot.yaml",
                 )
                 .await?,

@@ -1,9 +1,11 @@
 //! Workflows: the orchestrations that more than one mode runs, between the modes and the
 //! adapters. Proposing a bump (`bump --project`, `rebase`, `rollback`, `sync
 //! --rollback-on-failure`), checking what a bot branch holds, planning a rollback from Git,
-//! and answering comment commands (`serve`, `handle-event`, `commands`). They join the pure
+//! answering comment commands (`serve`, `handle-event`, `commands`), and auto-deploying a
+//! bump (`auto_deploy`). They join the pure
 //! core with the GitLab adapter and print nothing; modes call them and own the output.
 
+pub mod auto_deploy;
 pub mod comments;
 pub mod propose;
 pub mod rollback;

@@ -90,6 +90,8 @@ pub struct Proposal {
     pub branch: String,
     /// With `dry_run`: the merge request that would be written.
     pub would_write: Option<WouldWrite>,
+    /// `.gitops-bot.yaml` as the proposal read it from the target branch.
+    pub config: RepoConfig,
 }
 
 /// The merge request a dry run would write, with the usernames behind its user ids.
@@ -178,6 +180,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                 plan: snapshot.plan.clone(),
                 branch: branch.clone(),
                 would_write,
+                config: snapshot.config.clone(),
             })))
         };
         if plan.changes().next().is_none() {
@@ -231,6 +234,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             .clone()
             .or_else(|| snapshot.repo_template.clone());
         let messages = Messages::new(template)?;
+        let env = spec.environment.as_deref();
         let (assignee_ids, reviewer_ids) = match &people {
             Some(p) => p.clone(),
             None => {
@@ -238,7 +242,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                 let p = (
                     user_ids(
                         gitlab,
-                        pick(&spec.assignees, &config.operators),
+                        pick(&spec.assignees, config.operators_of(env)),
                         "--assignee / operators",
                     )
                     .await?,
@@ -258,7 +262,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         let view = merge_request::view(
             plan,
             &request,
-            policy::deploy_help(config, &config.command_prefix),
+            policy::deploy_help(config, env, &config.command_prefix),
             notices.clone(),
         );
         let fields = MergeRequestFields {
@@ -277,7 +281,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
         if spec.dry_run {
             let would_write = WouldWrite {
                 fields,
-                assignees: pick(&spec.assignees, &snapshot.config.operators).to_vec(),
+                assignees: pick(&spec.assignees, snapshot.config.operators_of(env)).to_vec(),
                 reviewers: pick(&spec.reviewers, &snapshot.config.reviewers).to_vec(),
             };
             return done(Action::DryRun, None, Some(would_write));

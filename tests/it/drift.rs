@@ -463,6 +463,22 @@ fn writes(w: &World) -> Vec<String> {
 }
 
 #[test]
+fn a_drift_issue_is_assigned_to_the_environments_own_operators() {
+    let config = ISSUE_CONFIG.replace(
+        "    tier: production\n",
+        "    tier: production\n    operators: [reviewer]\n",
+    );
+    let w = world(&config);
+    ok(&w.drift(&[]));
+    out_of_sync(&w);
+    ok(&w.drift(&[]));
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    // reviewer (3), not the top-level operator (2).
+    assert_eq!(issues[0].assignee_ids, [3]);
+}
+
+#[test]
 fn one_issue_per_environment_through_drift_change_convergence_and_drift_again() {
     let w = world(ISSUE_CONFIG);
     ok(&w.drift(&[]));

@@ -22,6 +22,7 @@ mod corpus;
 mod deploy_integrity;
 mod drift;
 mod edit_properties;
+mod environments;
 mod fake_gitlab_selftest;
 mod fake_kube_selftest;
 mod golden_edits;

@@ -49,6 +49,9 @@ pub(super) async fn run(ctx: &Ctx<'_>, seen: &SeenHead) -> Result<Answer> {
             SeenHead::Head(s) => Seen::Head(s),
         },
         head_sha: &head,
+        environments: ctx.environments,
+        // The real clock, at the moment of the decision.
+        now: chrono::Utc::now(),
     };
     if let Decision::Refuse(reply) = policy::may_deploy(ctx.config, &facts) {
         return Ok((Outcome::Refused, reply));

@@ -119,6 +119,8 @@ struct Ctx<'a> {
     mr: &'a MergeRequest,
     hint: &'a BumpState,
     config: &'a RepoConfig,
+    /// The environments the merge request concerns (see [`Dispatcher::environments`]).
+    environments: &'a [String],
 }
 
 /// Runs comment commands for one project.
@@ -229,6 +231,7 @@ impl Dispatcher {
         mr: &'a MergeRequest,
         hint: &'a BumpState,
         config: &'a RepoConfig,
+        environments: &'a [String],
     ) -> Ctx<'a> {
         Ctx {
             gitlab: &self.gitlab,
@@ -237,7 +240,77 @@ impl Dispatcher {
             mr,
             hint,
             config,
+            environments,
         }
+    }
+
+    /// The environments `command` is judged for: read from Git for write commands (an error
+    /// refuses them) and for `status`, where an unreadable answer falls back to the record's
+    /// environment with a warning (it only names who may deploy). `help` needs none.
+    async fn command_environments(
+        &self,
+        mr: &MergeRequest,
+        hint: &BumpState,
+        config: &RepoConfig,
+        command: &CommentCommand,
+    ) -> Result<Vec<String>> {
+        let from_record = || hint.environment.iter().cloned().collect::<Vec<_>>();
+        if command.is_write() {
+            return self.environments(mr, hint, config).await;
+        }
+        if *command != CommentCommand::Status {
+            return Ok(from_record());
+        }
+        match self.environments(mr, hint, config).await {
+            Ok(environments) => Ok(environments),
+            Err(e) => {
+                tracing::warn!(
+                    iid = mr.iid,
+                    "{e:#}; status names the record's environment only"
+                );
+                Ok(from_record())
+            }
+        }
+    }
+
+    /// The environments a merge request concerns: the one its record names (a hint, which
+    /// can only add a guard) and those whose paths hold a file it changes (Git). Git is read
+    /// only when some environment lists its own operators or a window, the things this
+    /// decides; an answer that cannot be had is an error, so write commands fail closed.
+    async fn environments(
+        &self,
+        mr: &MergeRequest,
+        hint: &BumpState,
+        config: &RepoConfig,
+    ) -> Result<Vec<String>> {
+        let mut environments: Vec<String> = hint.environment.iter().cloned().collect();
+        if !config.has_environment_operators() && !config.has_windows() {
+            return Ok(environments);
+        }
+        let refs = mr.diff_refs.as_ref();
+        let (Some(base), Some(head)) = (
+            refs.and_then(|r| r.base_sha.as_deref()),
+            refs.and_then(|r| r.head_sha.as_deref()),
+        ) else {
+            anyhow::bail!(
+                "GitLab did not say which commits merge request !{} changes, so its environment is unknown",
+                mr.iid
+            );
+        };
+        let files: Vec<String> = self
+            .gitlab
+            .changed_files(&self.project, base, head)
+            .await
+            .context("cannot read which files the merge request changes")?
+            .into_iter()
+            .flat_map(|c| [c.old_path, c.new_path])
+            .collect();
+        for name in config.environments_touching(&files) {
+            if !environments.iter().any(|e| e == name) {
+                environments.push(name.to_string());
+            }
+        }
+        Ok(environments)
     }
 
     async fn on_note(&self, iid: u64, note_id: u64, claimed: Option<&str>) -> Result<Outcome> {
@@ -284,8 +357,21 @@ impl Dispatcher {
             ),
             Ok(config) => match parsed {
                 Parsed::Command(command) => {
-                    let ctx = self.ctx(&mr, &hint, &config);
-                    self.run(&ctx, &command, &note, claimed).await
+                    match self
+                        .command_environments(&mr, &hint, &config, &command)
+                        .await
+                    {
+                        Ok(environments) => {
+                            let ctx = self.ctx(&mr, &hint, &config, &environments);
+                            self.run(&ctx, &command, &note, claimed).await
+                        }
+                        Err(e) => (
+                            Outcome::Refused,
+                            Reply::PermissionsUnreadable {
+                                error: format!("{e:#}"),
+                            },
+                        ),
+                    }
                 }
                 Parsed::Reply(text) => (Outcome::Refused, Reply::Parse { text }),
                 Parsed::Ignore => return Ok(Outcome::Ignored),
@@ -315,7 +401,9 @@ impl Dispatcher {
                     );
                 }
             };
-            if let Decision::Refuse(reply) = policy::authorize(ctx.config, command, &actor) {
+            if let Decision::Refuse(reply) =
+                policy::authorize(ctx.config, ctx.environments, command, &actor)
+            {
                 return (Outcome::Refused, reply);
             }
         }
@@ -389,8 +477,9 @@ impl Dispatcher {
             return Ok(Outcome::Ignored);
         }
         let actor = self.actor(&config, user).await?;
+        let environments = self.environments(&mr, &hint, &config).await?;
         let deploy = CommentCommand::Deploy { sha: None };
-        let (outcome, reply) = match policy::authorize(&config, &deploy, &actor) {
+        let (outcome, reply) = match policy::authorize(&config, &environments, &deploy, &actor) {
             Decision::Refuse(reply) => (Outcome::Refused, reply),
             Decision::Allow => {
                 let seen = match moment {
@@ -399,7 +488,7 @@ impl Dispatcher {
                 };
                 match seen {
                     Ok(seen) => deploy::run(
-                        &self.ctx(&mr, &hint, &config),
+                        &self.ctx(&mr, &hint, &config, &environments),
                         &deploy::SeenHead::Head(seen),
                     )
                     .await

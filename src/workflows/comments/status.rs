@@ -43,6 +43,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         _ => None,
     };
     let several = hint.recorded_images().len() > 1;
+    let who = policy::deployers(config, ctx.environments);
     let status = Status {
         rollback: hint.is_rollback(),
         // Several images read as one list of `repository version`.
@@ -76,12 +77,9 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         hold_label: config.hold_label.clone(),
         results: deploy_results(ctx).await?,
         open_rollback,
-        operators: config
-            .operators
-            .iter()
-            .map(|o| o.trim_start_matches('@').to_string())
-            .collect(),
-        role: policy::role_name(config.deploy_access_level).to_string(),
+        environment: who.environment,
+        operators: who.operators,
+        role: who.role,
     };
     Ok((Outcome::Answered, Reply::Status(Box::new(status))))
 }
