@@ -27,7 +27,7 @@ Exit status: 0 on success (also when there is nothing to do), 1 on failure, 2 on
 
 Colour: help, errors and log lines are coloured only when writing to a terminal, and never when NO_COLOR is set (to any non-empty value). In GitLab CI, `sync` still prints the job log's collapsible-section markers.
 
-`deploy`, `hold`, `unhold`, `rebase`, `rollback`, `status` and `help` are comment commands, not subcommands: write them in a comment on the bot's merge request (e.g. `gitops-bot deploy`).",
+`deploy`, `hold`, `unhold`, `rebase`, `rollback` and `help` are comment commands, not subcommands: write them in a comment on the bot's merge request (e.g. `gitops-bot deploy`). `status` is both: as a subcommand it shows the whole project, as a comment one merge request.",
 )]
 pub struct Cli {
     /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
@@ -206,6 +206,57 @@ pub enum Mode {
     /// Exit status: 0 when the answer is printed (whatever it says), 1 when a read fails, 2
     /// on usage errors (an unknown environment, one without promote_from named).
     Promote(PromoteArgs),
+
+    /// Show what runs where: environments × images at the head of the default branch, each
+    /// environment's last deployment, open bot merge requests and deploy windows.
+    ///
+    /// Reads .gitops-bot.yaml at the head of the default branch. Per environment: the
+    /// version of each image in its files (found as `bump` finds them, by normalised
+    /// repository; several versions when its files disagree), its latest GitLab deployment
+    /// record (status, commit, time), the open merge requests of the bot for it (`bump`,
+    /// `promotion`: branch gitops-bot/<env>/promote, `rollback`; told by their source branch,
+    /// then their marker), and, when it has a `window` and is outside it, the next opening.
+    /// Versions come from Git only, never from merge request descriptions.
+    ///
+    /// Requests: the project, the branch, the settings file, one archive of the head, one
+    /// deployments read per environment and the open merge requests (100 per page).
+    ///
+    /// With --board, the same view is written to the "Deploy board" issue (label
+    /// gitops-bot::board and a hidden marker; created on first use, its description edited
+    /// only when the view changed). With `board: true` in .gitops-bot.yaml, `bump`, `sync` and
+    /// `promote` refresh it too.
+    ///
+    /// JSON (--output json): {project, project_url, branch, head, environments: [{name,
+    /// tier, promote_from, images: [{repository, name, versions}], last_deploy: {id, status,
+    /// sha, at, commit_url, environment_url} | null, merge_requests: [{iid, kind, title, url,
+    /// source_branch}], window: {window, open, next_opening} | null, warnings}],
+    /// other_merge_requests}. Fields are only ever added.
+    ///
+    /// Environment: GITLAB_TOKEN (`api` scope, Reporter role; --board writes issues),
+    /// CI_API_V4_URL, CI_PROJECT_PATH.
+    ///
+    /// Exit status: 0 when the view is printed, 1 when a read or the board write fails, 2 on
+    /// usage errors.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The config project on GitLab [default: $CI_PROJECT_PATH].
+    #[arg(long, value_name = "ID|PATH")]
+    pub project: Option<String>,
+
+    /// A table, or one JSON document.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Also write the view to the deploy board issue (whatever `board` says in
+    /// .gitops-bot.yaml).
+    #[arg(long)]
+    pub board: bool,
+
+    #[command(flatten)]
+    pub gitlab: GitlabArgs,
 }
 
 #[derive(Debug, Args)]

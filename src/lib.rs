@@ -15,6 +15,7 @@
 //!    workflows, and writes outputs. `main.rs` only parses arguments and owns exit codes.
 
 // 1. The pure core.
+pub mod board;
 pub mod bump;
 pub mod commands;
 pub mod commit_sha;
@@ -36,6 +37,7 @@ pub mod policy;
 pub mod promotion;
 pub mod render_plan;
 pub mod reviewed;
+pub mod status_view;
 pub mod usage;
 pub mod window;
 

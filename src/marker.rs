@@ -31,6 +31,8 @@ pub enum Marker {
     Preview(PreviewRecord),
     /// A drift issue's description: one issue per project and environment.
     Drift(DriftRecord),
+    /// The deploy board issue's description: one issue per project.
+    Board(BoardRecord),
 }
 
 /// What a bump (or rollback) merge request deploys, as recorded in its description.
@@ -189,6 +191,13 @@ pub struct DriftRecord {
     pub since: String,
 }
 
+/// The deploy board issue: the project it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardRecord {
+    pub v: u32,
+    pub project: String,
+}
+
 /// The marker line for `marker`.
 pub fn render(marker: &Marker) -> String {
     let json = serde_json::to_string(marker).unwrap_or_else(|_| "{}".into());
@@ -241,6 +250,14 @@ pub fn reply(text: &str) -> Option<ReplyRecord> {
 pub fn preview(text: &str) -> Option<PreviewRecord> {
     all(text).find_map(|m| match m {
         Marker::Preview(r) => Some(r),
+        _ => None,
+    })
+}
+
+/// The first deploy board record in `text`.
+pub fn board(text: &str) -> Option<BoardRecord> {
+    all(text).find_map(|m| match m {
+        Marker::Board(r) => Some(r),
         _ => None,
     })
 }

@@ -247,6 +247,21 @@ impl GitlabClient {
         Ok(all)
     }
 
+    /// Every open merge request into `target`, by anyone (every page).
+    pub async fn open_merge_requests(
+        &self,
+        project: &str,
+        target: &str,
+    ) -> Result<Vec<MergeRequest>, GitlabError> {
+        let endpoint = mrs::MergeRequests::builder()
+            .project(project)
+            .target_branch(target)
+            .state(mrs::MergeRequestState::Opened)
+            .build()
+            .map_err(|e| build_error("merge requests", e))?;
+        self.all_pages(&endpoint).await
+    }
+
     /// Every page of a list endpoint (100 per page, following `x-next-page`).
     pub async fn all_pages<E, T>(&self, endpoint: &E) -> Result<Vec<T>, GitlabError>
     where

@@ -24,6 +24,7 @@ const SUPERSEDED: &str = include_str!("../../templates/messages/superseded.md.j2
 const SYNC_RESULT: &str = include_str!("../../templates/messages/sync_result.md.j2");
 const PREVIEW: &str = include_str!("../../templates/messages/preview.md.j2");
 const DRIFT_ISSUE: &str = include_str!("../../templates/messages/drift_issue.md.j2");
+const DEPLOY_BOARD: &str = include_str!("../../templates/messages/deploy_board.md.j2");
 
 /// GitLab refuses notes over 1,000,000 characters; stay clearly below.
 pub const NOTE_LIMIT: usize = 950_000;
@@ -262,6 +263,76 @@ pub struct DriftIssueView {
     pub marker: String,
 }
 
+/// The deploy board issue's description: the status view, its merge requests, windows and
+/// warnings listed across environments.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployBoardView {
+    pub branch: String,
+    pub head: String,
+    pub project_url: String,
+    pub environments: Vec<crate::status_view::EnvironmentStatus>,
+    pub merge_requests: Vec<BoardMergeRequest>,
+    pub windows: Vec<BoardWindow>,
+    pub warnings: Vec<String>,
+    pub marker: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardMergeRequest {
+    /// `-` when no environment can be told.
+    pub environment: String,
+    pub kind: String,
+    pub iid: u64,
+    pub url: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardWindow {
+    pub environment: String,
+    pub window: String,
+    pub open: bool,
+    pub next_opening: Option<String>,
+}
+
+impl DeployBoardView {
+    pub fn new(view: &crate::status_view::StatusView, marker: String) -> Self {
+        let mut merge_requests = Vec::new();
+        let mut windows = Vec::new();
+        let mut warnings = Vec::new();
+        let row = |environment: &str, m: &crate::status_view::OpenMergeRequest| BoardMergeRequest {
+            environment: environment.to_string(),
+            kind: m.kind.to_string(),
+            iid: m.iid,
+            url: m.url.clone(),
+            title: m.title.clone(),
+        };
+        for e in &view.environments {
+            merge_requests.extend(e.merge_requests.iter().map(|m| row(&e.name, m)));
+            if let Some(w) = &e.window {
+                windows.push(BoardWindow {
+                    environment: e.name.clone(),
+                    window: w.window.clone(),
+                    open: w.open,
+                    next_opening: w.next_opening.clone(),
+                });
+            }
+            warnings.extend(e.warnings.iter().map(|w| format!("{}: {w}", e.name)));
+        }
+        merge_requests.extend(view.other_merge_requests.iter().map(|m| row("-", m)));
+        DeployBoardView {
+            branch: view.branch.clone(),
+            head: view.head.clone(),
+            project_url: view.project_url.clone(),
+            environments: view.environments.clone(),
+            merge_requests,
+            windows,
+            warnings,
+            marker,
+        }
+    }
+}
+
 pub struct Messages {
     env: Environment<'static>,
 }
@@ -301,6 +372,7 @@ impl Messages {
         add(&mut env, "sync_result.md.j2", SYNC_RESULT.to_string())?;
         add(&mut env, "preview.md.j2", PREVIEW.to_string())?;
         add(&mut env, "drift_issue.md.j2", DRIFT_ISSUE.to_string())?;
+        add(&mut env, "deploy_board.md.j2", DEPLOY_BOARD.to_string())?;
         for (name, source) in replies::TEMPLATES {
             add(&mut env, name, source.to_string())?;
         }
@@ -397,6 +469,11 @@ impl Messages {
             });
         }
         self.render("drift_issue.md.j2", &view)
+    }
+
+    /// The deploy board issue's description.
+    pub fn deploy_board(&self, view: &DeployBoardView) -> Result<String, MessageError> {
+        self.render("deploy_board.md.j2", view)
     }
 
     /// The sync result comment; rows beyond [`MAX_RESOURCE_ROWS`] are counted instead.

@@ -677,3 +677,95 @@ fn drift_issue_diffs_are_capped_in_number_and_size_and_say_so() {
     assert!(text.contains("The diffs of 1 more object(s)"), "{text}");
     assert!(text.chars().count() < MAX_DRIFT_DIFF_CHARS + 2_000);
 }
+
+#[test]
+fn deploy_board_matches_golden() {
+    use crate::status_view::*;
+    let project_url = "https://gitlab.example.com/group/helloworld-ops";
+    let image = |name: &str, versions: &[&str]| ImageStatus {
+        repository: format!("registry.example.com/team/{name}"),
+        name: format!("registry.example.com/team/{name}"),
+        versions: versions.iter().map(|v| v.to_string()).collect(),
+    };
+    let deploy = |id: u64, status: &str, env: &str| LastDeploy {
+        id,
+        status: status.into(),
+        sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        at: "2026-11-27T10:00:00Z".into(),
+        commit_url: format!("{project_url}/-/commit/0123456789abcdef0123456789abcdef01234567"),
+        environment_url: format!("{project_url}/-/environments?search={env}"),
+    };
+    let mr = |iid: u64, kind: MergeRequestKind, title: &str, branch: &str| OpenMergeRequest {
+        iid,
+        kind,
+        title: title.into(),
+        url: format!("{project_url}/-/merge_requests/{iid}"),
+        source_branch: branch.into(),
+    };
+    let env = |name: &str| EnvironmentStatus {
+        name: name.into(),
+        tier: None,
+        promote_from: None,
+        images: vec![],
+        last_deploy: None,
+        merge_requests: vec![],
+        window: None,
+        warnings: vec![],
+    };
+    let view = StatusView {
+        project: "group/helloworld-ops".into(),
+        project_url: project_url.into(),
+        branch: "main".into(),
+        head: "89abcdef0123456789abcdef0123456789abcdef".into(),
+        environments: vec![
+            EnvironmentStatus {
+                images: vec![image("api", &["ci-40"]), image("web", &["ci-41"])],
+                last_deploy: Some(deploy(7, "success", "dev")),
+                merge_requests: vec![mr(
+                    3,
+                    MergeRequestKind::Bump,
+                    "Deploy api ci-41 to dev | /close",
+                    "gitops-bot/dev/api-0a1b2c",
+                )],
+                ..env("dev")
+            },
+            EnvironmentStatus {
+                tier: Some("production".into()),
+                promote_from: Some("staging".into()),
+                images: vec![image("api", &["ci-30", "ci-31"])],
+                last_deploy: Some(deploy(5, "failed", "prod")),
+                merge_requests: vec![
+                    mr(
+                        4,
+                        MergeRequestKind::Promotion,
+                        "Promote 2 images to prod",
+                        "gitops-bot/prod/promote",
+                    ),
+                    mr(
+                        6,
+                        MergeRequestKind::Rollback,
+                        "Roll back api in prod",
+                        "gitops-bot/prod/rollback/api-0a1b2c",
+                    ),
+                ],
+                window: Some(WindowStatus {
+                    window: "Mon-Fri 09:00-17:00 Europe/Madrid".into(),
+                    open: false,
+                    next_opening: Some("2026-11-30T08:00:00Z".into()),
+                }),
+                warnings: vec!["envs/prod/big.yaml not read: over the limit".into()],
+                ..env("prod")
+            },
+            env("staging"),
+        ],
+        other_merge_requests: vec![],
+    };
+    let text = Messages::new(None)
+        .unwrap()
+        .deploy_board(&DeployBoardView::new(
+            &view,
+            crate::board::marker_line("group/helloworld-ops"),
+        ))
+        .unwrap();
+    golden("deploy_board.md", &text);
+}

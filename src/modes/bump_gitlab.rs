@@ -80,6 +80,8 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
                 &targets,
             )
             .await?;
+            let written = proposal.config.board && !args.dry_run;
+            crate::workflows::board::after_write(&gitlab, project, written).await;
             let report = Report {
                 auto_deploy: auto.as_ref(),
                 plan: &proposal.plan,

@@ -10,6 +10,7 @@ mod poll;
 mod preview;
 mod promote;
 mod serve;
+mod status;
 mod sync;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .block_on(sync::run(&args)),
         Mode::Drift(args) => runtime()?.block_on(drift::run(&args)),
         Mode::Promote(args) => runtime()?.block_on(promote::run(&args)),
+        Mode::Status(args) => runtime()?.block_on(status::run(&args)),
     }
 }
 

@@ -6,6 +6,7 @@
 //! core with the GitLab adapter and print nothing; modes call them and own the output.
 
 pub mod auto_deploy;
+pub mod board;
 pub mod comments;
 pub mod propose;
 pub mod rollback;

@@ -11,7 +11,7 @@ const ESC: char = '\u{1b}';
 
 #[test]
 fn comment_commands_typed_as_subcommands_say_where_to_write_them() {
-    for verb in ["deploy", "hold", "unhold", "rebase", "rollback", "status"] {
+    for verb in ["deploy", "hold", "unhold", "rebase", "rollback"] {
         let run = gitops_bot(&[verb]);
         assert_eq!(run.code, 2, "{verb}: {}", run.stderr);
         assert_eq!(
@@ -66,7 +66,8 @@ fn help_documents_exit_status_colour_and_comment_commands() {
         "Exit status: 0 on success (also when there is nothing to do), 1 on failure, 2 on usage errors.",
         "NO_COLOR",
         "only when writing to a terminal",
-        "`deploy`, `hold`, `unhold`, `rebase`, `rollback`, `status` and `help` are comment commands",
+        "`deploy`, `hold`, `unhold`, `rebase`, `rollback` and `help` are comment commands",
+        "`status` is both: as a subcommand it shows the whole project, as a comment one merge request.",
     ] {
         assert!(
             run.stdout.contains(says),

@@ -29,6 +29,7 @@ mod golden_edits;
 mod preview;
 mod promote;
 mod serve_limits;
+mod status;
 mod sync;
 mod version;
 
