@@ -52,7 +52,9 @@ pub enum Mode {
     /// With --project, the change is committed on a bot branch through the GitLab API (one
     /// archive read, one commit) and proposed in one merge request, assigned to the
     /// operators; re-running updates that merge request instead of opening another. With
-    /// --local DIR, the files of a checkout are edited in place.
+    /// `board: true` in .gitops-bot.yaml, the deploy board issue is refreshed afterwards (see
+    /// `status`; a failure there is a warning). With --local DIR, the files of a checkout are
+    /// edited in place.
     ///
     /// Environment: GITLAB_TOKEN (a project access token with the `api` scope; never a
     /// flag), CI_API_V4_URL / CI_SERVER_URL (default --gitlab-url), and CI_PROJECT_URL,
@@ -119,6 +121,8 @@ pub enum Mode {
     /// The result is one comment per environment on each merge request that brought the
     /// commit (edited in place on re-runs), a `deployed::<env>` or `deploy-failed::<env>`
     /// label, and a GitLab deployment record unless the job declares `environment:` itself.
+    /// With `board: true` in .gitops-bot.yaml, the deploy board issue is refreshed afterwards
+    /// (see `status`); a board that cannot be written is a warning, never a failed sync.
     ///
     /// Environment: GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_PATH, CI_COMMIT_SHA,
     /// CI_COMMIT_BRANCH, CI_JOB_URL; cluster access from KUBE_API_URL + KUBE_TOKEN (+
@@ -199,6 +203,9 @@ pub enum Mode {
     /// Nothing is proposed, and the output says why, when X's latest deployment is not a
     /// success, when X's files at the head carry other versions than that deployment, or
     /// when Y's `soak` has not passed since it turned healthy (with the time it will).
+    ///
+    /// With `board: true` in .gitops-bot.yaml, the deploy board issue is refreshed at the end
+    /// (see `status`); a board that cannot be written is a warning.
     ///
     /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
     /// CI_PROJECT_PATH.

@@ -68,6 +68,7 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
         };
         reports.push(decide(&gitlab, &project, &mut trees, &scopes, wanted).await?);
     }
+    crate::workflows::board::after_write(&gitlab, &project, config.board).await;
 
     match args.output {
         OutputFormat::Text => print!("{}", text(&reports)),

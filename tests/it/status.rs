@@ -472,3 +472,20 @@ fn a_board_that_cannot_be_written_is_a_warning_not_a_failed_bump() {
         "the bump itself is done"
     );
 }
+
+#[test]
+fn promote_refreshes_the_board_when_it_is_on() {
+    let w = world(true);
+    let id = w.gitlab.add_deployment("staging", &w.head, "success");
+    let run = bot(&w, &["promote", "--project", PROJECT]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0]
+            .description
+            .contains("/-/environments?search=staging"),
+        "the staging deployment {id} is linked: {}",
+        issues[0].description
+    );
+}

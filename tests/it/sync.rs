@@ -1398,3 +1398,25 @@ fn observe_only_with_apply_targets_of_the_environment_is_a_usage_error() {
     assert!(w.kube.requests().is_empty());
     assert!(w.results().is_empty());
 }
+
+#[test]
+fn with_board_on_a_sync_leaves_its_deployment_on_the_deploy_board() {
+    let w = world(&format!("board: true\n{CONFIG}"));
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Healthy")]);
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].title, "Deploy board");
+    let board = &issues[0].description;
+    assert!(
+        board.contains(&format!(
+            "| `prod` | `{IMAGE}` | `ci-35` | success [`{}`]({}/-/commit/{})",
+            &w.commit[..12],
+            w.gitlab.project_web_url(),
+            w.commit
+        )),
+        "{board}"
+    );
+}

@@ -140,6 +140,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         deployment,
     )
     .await;
+    crate::workflows::board::after_write(&gitlab, &project, config.board).await;
 
     match &summary.reason {
         None => {
