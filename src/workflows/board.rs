@@ -122,7 +122,7 @@ pub async fn read(gitlab: &GitlabClient, project: &str, now: DateTime<Utc>) -> R
         .collect();
 
     let view = status_view::build(&Inputs {
-        project,
+        project: &info.path_with_namespace,
         project_url: &info.web_url,
         branch: &branch,
         head: &head.id,
@@ -157,8 +157,11 @@ impl std::fmt::Display for Refreshed {
 /// the board on first use). Fails closed: when the search fails, nothing is created, since
 /// a board may exist.
 pub async fn refresh(gitlab: &GitlabClient, project: &str, view: &StatusView) -> Result<Refreshed> {
-    let text = Messages::new(None)?
-        .deploy_board(&DeployBoardView::new(view, board::marker_line(project)))?;
+    // The marker names the project by path, whether it was given by path or by ID.
+    let text = Messages::new(None)?.deploy_board(&DeployBoardView::new(
+        view,
+        board::marker_line(&view.project),
+    ))?;
     let labelled = gitlab
         .issues_labeled(project, &[board::LABEL.to_string()])
         .await
@@ -171,7 +174,7 @@ pub async fn refresh(gitlab: &GitlabClient, project: &str, view: &StatusView) ->
             description: i.description.unwrap_or_default(),
         })
         .collect();
-    let (plan, ignored) = board::plan(project, &candidates, &text);
+    let (plan, ignored) = board::plan(&view.project, &candidates, &text);
     if !ignored.is_empty() {
         tracing::warn!(?ignored, "several open deploy boards; keeping the oldest");
     }

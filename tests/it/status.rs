@@ -372,6 +372,15 @@ fn the_board_is_created_once_and_edited_only_when_the_view_changes() {
         "{board}"
     );
     assert_eq!(w.gitlab.issues().len(), 1, "never a second board");
+
+    w.gitlab.clear_log();
+    let run = bot(&w, &["status", "--project", "42", "--board"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        board_writes(&w),
+        Vec::<String>::new(),
+        "the project given by ID finds the same board"
+    );
 }
 
 #[test]
