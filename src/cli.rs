@@ -322,10 +322,11 @@ pub struct SyncArgs {
     #[arg(long)]
     pub rollback_on_failure: bool,
 
-    /// The environment: names the comment and labels, and selects the targets in
-    /// .gitops-bot.yaml [default: the bump merge request's environment].
+    /// An environment to deploy, with its targets in .gitops-bot.yaml (repeatable) [default:
+    /// every environment whose `paths` hold a file the commit changed]. With target flags,
+    /// at most one: it only names the comment, label and deployment record.
     #[arg(long, value_name = "NAME")]
-    pub environment: Option<String>,
+    pub environment: Vec<String>,
 
     #[command(flatten)]
     pub gitlab: GitlabArgs,
