@@ -105,13 +105,22 @@ mod tests {
 
     #[test]
     fn files_outside_every_environment_touch_none() {
-        assert!(touched(&config(), &[same("docs/index.md"), same("base/deployment.yml")]).is_empty());
+        assert!(
+            touched(
+                &config(),
+                &[same("docs/index.md"), same("base/deployment.yml")]
+            )
+            .is_empty()
+        );
         assert!(touched(&config(), &[]).is_empty());
     }
 
     #[test]
     fn a_file_moved_out_of_an_environment_touches_it() {
-        let moved = ("envs/prod/extra.yaml".to_string(), "attic/extra.yaml".to_string());
+        let moved = (
+            "envs/prod/extra.yaml".to_string(),
+            "attic/extra.yaml".to_string(),
+        );
         assert_eq!(touched(&config(), &[moved]), ["prod"]);
     }
 
@@ -122,7 +131,11 @@ mod tests {
 
     #[test]
     fn each_environment_brings_its_own_targets_and_namespace() {
-        let names = ["staging".to_string(), "dev".to_string(), "staging".to_string()];
+        let names = [
+            "staging".to_string(),
+            "dev".to_string(),
+            "staging".to_string(),
+        ];
         let plan = environments(&names, &config(), false, None).unwrap();
         assert_eq!(plan.len(), 2);
         assert_eq!(plan[0].environment.as_deref(), Some("staging"));
@@ -142,7 +155,10 @@ mod tests {
         let names = ["dev".to_string(), "qa".to_string()];
         let err = environments(&names, &config(), false, None).unwrap_err();
         assert!(err.is_usage());
-        assert!(err.to_string().contains("unknown environment \"qa\""), "{err}");
+        assert!(
+            err.to_string().contains("unknown environment \"qa\""),
+            "{err}"
+        );
     }
 
     #[test]

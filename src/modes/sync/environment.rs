@@ -8,9 +8,9 @@ use std::time::Instant;
 use kube::Client;
 
 use crate::config::RepoConfig;
+use crate::deploy::DeployTarget;
 use crate::deploy::outcome::{Summary, TargetReport};
 use crate::deploy::plan::Planned;
-use crate::deploy::DeployTarget;
 use crate::gitlab::{GitlabClient, UserRef};
 
 use super::healthy::{self, HealthyVerdict};
@@ -67,10 +67,9 @@ pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
         info: shared.info,
         progress: shared.progress,
     };
-    let reports = futures_util::future::join_all(
-        planned.targets.iter().map(|t| deploy_one(&context, t)),
-    )
-    .await;
+    let reports =
+        futures_util::future::join_all(planned.targets.iter().map(|t| deploy_one(&context, t)))
+            .await;
     let summary = Summary::new(
         &reports,
         planned.environment.clone(),

@@ -123,7 +123,11 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     };
     progress.open(
         "gitops_bot_sync",
-        &format!("Deploying {} to {}", commit_sha::short(&commit), what(&planned)),
+        &format!(
+            "Deploying {} to {}",
+            commit_sha::short(&commit),
+            what(&planned)
+        ),
     );
     let verdicts =
         futures_util::future::join_all(planned.iter().map(|p| environment::deploy(&shared, p)))
