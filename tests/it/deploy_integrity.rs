@@ -479,14 +479,14 @@ fn a_version_that_failed_is_proposed_again_as_a_draft() {
         "revert ci-35",
     );
     let kustomization = fake
-        .file("main", "overlays/prod/kustomization.yaml")
+        .file("main", "envs/prod/kustomization.yaml")
         .unwrap();
     let kustomization = String::from_utf8(kustomization)
         .unwrap()
         .replace("ci-35", "ci-34");
     fake.commit_files(
         "main",
-        &[("overlays/prod/kustomization.yaml", &kustomization)],
+        &[("envs/prod/kustomization.yaml", &kustomization)],
         "revert ci-35 (overlay)",
     );
 

@@ -20,7 +20,7 @@ const PROJECT: &str = "group/helloworld-ops";
 const IMAGE: &str = "registry.example.com/root/helloworld";
 const OPERATOR: u64 = 2;
 const ARGO: &str = "argoproj.io/v1alpha1";
-const CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n";
+const CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n    argocd_apps: [argocd/helloworld]\n";
 /// How long a scripted controller waits for the bot before the test fails.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -43,7 +43,7 @@ fn world(config: &str) -> World {
 /// `bump_args`, ci-34 → ci-35) was merged by the operator, and a cluster holding the Argo
 /// CD Applications `argocd/<apps>`, synced and healthy at the commit before.
 fn world_with(config: &str, files: &[(&str, &str)], bump_args: &[&str], apps: &[&str]) -> World {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(seed.path(), ".gitops-bot.yaml", config);
     for (path, text) in files {
         common::write(seed.path(), path, text);
@@ -73,7 +73,7 @@ fn world_with(config: &str, files: &[(&str, &str)], bump_args: &[&str], apps: &[
             "metadata": {"name": app, "namespace": "argocd"},
             "spec": {
                 "project": "default",
-                "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "overlays/prod", "targetRevision": "main"},
+                "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "envs/prod", "targetRevision": "main"},
                 "destination": {"server": "https://kubernetes.default.svc", "namespace": "hello"},
             },
             "status": {
@@ -646,7 +646,7 @@ fn a_refused_cluster_token_is_one_line_about_the_credentials() {
 
 #[test]
 fn a_kind_the_cluster_does_not_serve_is_one_line() {
-    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n");
+    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n");
     let dir = tempfile::tempdir().unwrap();
     common::write(
         dir.path(),
@@ -966,7 +966,7 @@ fn rollback_on_failure_opens_the_revert_merge_request() {
 #[test]
 fn the_environment_comes_from_the_files_the_merge_changed_not_the_description() {
     let w = world(
-        "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n  dev:\n    paths: [base]\n    argocd_apps: [argocd/helloworld-dev]\n",
+        "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n    argocd_apps: [argocd/helloworld]\n  dev:\n    paths: [base]\n    argocd_apps: [argocd/helloworld-dev]\n",
     );
     let description = w.gitlab.merge_requests()[0]["description"]
         .as_str()
@@ -1003,7 +1003,7 @@ fn an_edited_description_cannot_steer_the_rollback() {
             "\"previous\":[\"ci-34\"]",
             "\"previous\":[\"ci-34-backdoor\"]",
         )
-        .replace("\"paths\":[\"overlays/prod\"]", "\"paths\":[\"base\"]")
+        .replace("\"paths\":[\"envs/prod\"]", "\"paths\":[\"base\"]")
         .replace("\"target_branch\":\"main\"", "\"target_branch\":\"evil\"");
     assert!(description.contains("ci-34-backdoor"), "{description}");
     w.gitlab.set_description(1, &description);
@@ -1028,20 +1028,20 @@ fn an_edited_description_cannot_steer_the_rollback() {
         .git(&["diff", "--name-only", &format!("main...{branch}")]);
     assert_eq!(
         changed.trim(),
-        "overlays/prod/kustomization.yaml",
+        "envs/prod/kustomization.yaml",
         "only what !1 changed"
     );
     let diff = w.gitlab.git(&["diff", &format!("main...{branch}")]);
     assert!(!diff.contains("backdoor"), "{diff}");
     // A revert: the file is again what it was before !1 merged.
-    let file = "overlays/prod/kustomization.yaml";
+    let file = "envs/prod/kustomization.yaml";
     assert_eq!(
         w.gitlab.git(&["show", &format!("{branch}:{file}")]),
         w.gitlab.git(&["show", &format!("{}^1:{file}", w.commit)]),
     );
 }
 
-const FLUX_CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    flux: [Kustomization/flux-system/apps]\n";
+const FLUX_CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n    flux: [Kustomization/flux-system/apps]\n";
 const KUSTOMIZE: &str = "kustomize.toolkit.fluxcd.io/v1";
 const APPS: FluxObject<'static> = FluxObject {
     api_version: KUSTOMIZE,
@@ -1063,7 +1063,7 @@ fn flux_world() -> World {
     w.kube.put(json!({
         "apiVersion": KUSTOMIZE, "kind": "Kustomization",
         "metadata": {"name": "apps", "namespace": "flux-system"},
-        "spec": {"path": "./overlays/prod", "sourceRef": {"kind": "GitRepository", "name": "helloworld-ops"}, "interval": "10m", "prune": true},
+        "spec": {"path": "./envs/prod", "sourceRef": {"kind": "GitRepository", "name": "helloworld-ops"}, "interval": "10m", "prune": true},
         "status": {"observedGeneration": 1,
                    "lastAppliedRevision": format!("main@sha1:{before}"),
                    "lastAttemptedRevision": format!("main@sha1:{before}"),
@@ -1212,8 +1212,8 @@ fn a_suspended_flux_object_fails_at_once_with_what_to_do() {
 
 #[test]
 fn direct_apply_of_the_example_repo_waits_for_the_rollout() {
-    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n");
-    let checkout = common::copy_tree(&common::example_repo());
+    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n");
+    let checkout = common::prod_only_repo();
     // The base: a kustomization every kustomize release builds (kubectl's, old or new).
     let base = checkout.path().join("base");
     let kube = w.kube.clone();
@@ -1390,7 +1390,7 @@ fn bad_targets_are_usage_errors() {
 
 #[test]
 fn observe_only_with_apply_targets_of_the_environment_is_a_usage_error() {
-    let w = world(&format!("{CONFIG}    apply: [overlays/prod]\n"));
+    let w = world(&format!("{CONFIG}    apply: [envs/prod]\n"));
     let run = w.sync(&["--environment", "prod", "--observe-only"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
