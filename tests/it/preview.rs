@@ -87,10 +87,7 @@ fn the_rendered_overlay_diff_is_one_comment_kept_up_to_date() {
         note.contains("kustomize `envs/prod`: Deployment helloworld"),
         "{note}"
     );
-    assert!(
-        note.contains("--- a/envs/prod (kustomize build)"),
-        "{note}"
-    );
+    assert!(note.contains("--- a/envs/prod (kustomize build)"), "{note}");
     assert!(
         note.contains(&format!(
             "-      - image: {IMAGE}:ci-34\n+      - image: {IMAGE}:ci-35"
