@@ -1664,3 +1664,25 @@ fn every_page_of_a_large_commit_is_read() {
         .count();
     assert_eq!(pages, 2, "151 changes at 100 a page");
 }
+
+#[test]
+fn target_flags_take_at_most_one_environment() {
+    let w = world(CONFIG);
+    let run = w.sync(&[
+        "--argocd-app",
+        "helloworld",
+        "--environment",
+        "prod",
+        "--environment",
+        "dev",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "with --argocd-app, --flux or --apply, give at most one --environment (it names the result)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(w.kube.requests().is_empty());
+}
