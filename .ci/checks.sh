@@ -16,25 +16,28 @@ check() { # check NAME COMMAND...: PASS when COMMAND succeeds
 # `gitops-bot VERSION (COMMIT DATE)`
 readonly VERSION_RE='^gitops-bot [0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)? \(([0-9a-f]{12}|unknown) [0-9]{4}-[0-9]{2}-[0-9]{2}\)$'
 
-# The image the example is bumped to, and the manifest of ci-examples/helloworld-ops whose
-# image line that bump must change (the one with helloworld:ci-34).
+# The example is bumped as its app pipeline bumps it: one environment, dev. The image it is
+# bumped to, and the one file of ci-examples/helloworld-ops that bump must change: the
+# environment's kustomization (the one with `newTag: ci-34` under envs/dev).
 readonly IMAGE=registry.example.com/root/helloworld:ci-99
-DEPLOYMENT="$(cd ci-examples/helloworld-ops && {
-    grep -rl 'image: registry.example.com/root/helloworld:ci-34 ' --include='*.yml' --include='*.yaml' . ||
+readonly ENVIRONMENT=dev
+BUMPED="$(cd ci-examples/helloworld-ops && {
+    grep -rl 'newTag: ci-34$' --include='*.yml' --include='*.yaml' "envs/$ENVIRONMENT" ||
         true
-} | sed -n '1s|^\./||p')"
-if [ -z "$DEPLOYMENT" ]; then
-    echo "error: no manifest in ci-examples/helloworld-ops has helloworld:ci-34 any more" >&2
+} | sed -n '1p')"
+if [ -z "$BUMPED" ]; then
+    echo "error: no manifest in ci-examples/helloworld-ops/envs/$ENVIRONMENT has newTag: ci-34 any more" >&2
     exit 2
 fi
-readonly DEPLOYMENT
+readonly BUMPED
 
 check_example_bump() { # check_example_bump HOW STATUS REPO: REPO is the bumped copy
-    local how="$1" status="$2" file="$3/$DEPLOYMENT"
-    if [ "$status" -eq 0 ] && grep -q "image: $IMAGE " "$file" && ! grep -q 'helloworld:ci-34' "$file" &&
-        [ "$(diff "ci-examples/helloworld-ops/$DEPLOYMENT" "$file" | grep -c '^[<>]')" -eq 2 ]; then
-        pass "$how: bump --local exit 0, $DEPLOYMENT now has :ci-99 (one line changed)"
+    local how="$1" status="$2" repo="$3" file="$3/$BUMPED"
+    if [ "$status" -eq 0 ] && grep -q "newTag: ${IMAGE##*:}\$" "$file" && ! grep -q 'ci-34' "$file" &&
+        [ "$(diff "ci-examples/helloworld-ops/$BUMPED" "$file" | grep -c '^[<>]')" -eq 2 ] &&
+        [ "$(diff -rq ci-examples/helloworld-ops "$repo" | wc -l)" -eq 1 ]; then
+        pass "$how: bump --local --environment $ENVIRONMENT exit 0, only $BUMPED changed, now :${IMAGE##*:} (one line)"
     else
-        fail "$how: bump --local (exit $status; $DEPLOYMENT has $(grep -o 'helloworld:ci-[0-9]*' "$file" || echo '?'))"
+        fail "$how: bump --local --environment $ENVIRONMENT (exit $status; $BUMPED has $(grep -o 'newTag: ci-[0-9]*' "$file" || echo '?'); changed: $(diff -rq ci-examples/helloworld-ops "$repo" | tr '\n' ' '))"
     fi
 }

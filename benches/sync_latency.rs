@@ -35,7 +35,7 @@ fn main() {
     copy_dir(&root.join("ci-examples/helloworld-ops"), seed.path());
     std::fs::write(
         seed.path().join(".gitops-bot.yaml"),
-        "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n",
+        "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n    argocd_apps: [argocd/helloworld]\n",
     )
     .expect("config");
     let gitlab = FakeGitlab::start(GitlabOptions {

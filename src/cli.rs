@@ -105,8 +105,16 @@ pub enum Mode {
     /// For a scheduled pipeline; no webhook needed. Edited comments are not commands.
     Commands(PollArgs),
 
-    /// Deploy a merged commit (Argo CD, Flux or direct apply), wait for the outcome and
-    /// comment it on the merge request that brought it.
+    /// Deploy a merged commit (Argo CD, Flux or direct apply) to the environments it changed,
+    /// wait for the outcomes and comment them on the merge request that brought it.
+    ///
+    /// What is deployed: with target flags (--argocd-app, --flux, --apply), those targets,
+    /// named by --environment (at most one) or else by the environment of the bot's merge
+    /// request. Else each --environment with the targets it lists in .gitops-bot.yaml. Else
+    /// every environment whose `paths` hold a file the commit changed against its first
+    /// parent (as GitLab's commit diff lists them); a commit that changed none deploys
+    /// nothing, says so and exits 0. Environments are deployed concurrently, each with its
+    /// own targets, namespace, verdict, comment, label and deployment record.
     ///
     /// For the config repo's pipeline on the default branch. Argo CD: requests a sync of
     /// exactly --commit (as `argocd app sync --revision`; refused if another operation runs)
@@ -115,21 +123,22 @@ pub enum Mode {
     /// watches until Ready with the commit applied. --apply: server-side apply (field manager
     /// gitops-bot, dry run first) of the manifests under PATH, kustomize-built when PATH has a
     /// kustomization.yaml, then waits for Deployment/StatefulSet/DaemonSet rollouts.
-    /// Targets default to the environment's `argocd_apps`, `flux` and `apply` in
-    /// .gitops-bot.yaml.
+    /// An environment's targets are its `argocd_apps`, `flux` and `apply` in .gitops-bot.yaml.
     ///
     /// The result is one comment per environment on each merge request that brought the
     /// commit (edited in place on re-runs), a `deployed::<env>` or `deploy-failed::<env>`
-    /// label, and a GitLab deployment record unless the job declares `environment:` itself.
-    /// With `board: true` in .gitops-bot.yaml, the deploy board issue is refreshed afterwards
-    /// (see `status`); a board that cannot be written is a warning, never a failed sync.
+    /// label, and a GitLab deployment record (`success` only when healthy) unless the job
+    /// declares `environment:` itself. With `board: true` in .gitops-bot.yaml, the deploy board
+    /// issue is refreshed afterwards (see `status`); a board that cannot be written is a
+    /// warning, never a failed sync.
     ///
     /// Environment: GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_PATH, CI_COMMIT_SHA,
     /// CI_COMMIT_BRANCH, CI_JOB_URL; cluster access from KUBE_API_URL + KUBE_TOKEN (+
     /// KUBE_CA_FILE, KUBE_NAMESPACE), else KUBECONFIG, else the in-cluster service account.
     ///
-    /// Exit status: 0 when every target is healthy at the commit, 1 on failure or timeout
-    /// (the reason is the last line), 2 on usage errors.
+    /// Exit status: 0 when every target of every environment is healthy at the commit (or
+    /// there was nothing to deploy), 1 when one failed or timed out (the reason is the last
+    /// line), 2 on usage errors.
     Sync(Box<SyncArgs>),
 
     /// Report how far each environment's live state is from the default branch, in one GitLab
@@ -380,10 +389,11 @@ pub struct SyncArgs {
     #[arg(long)]
     pub rollback_on_failure: bool,
 
-    /// The environment: names the comment and labels, and selects the targets in
-    /// .gitops-bot.yaml [default: the bump merge request's environment].
+    /// An environment to deploy, with its targets in .gitops-bot.yaml (repeatable) [default:
+    /// every environment whose `paths` hold a file the commit changed]. With target flags,
+    /// at most one: it only names the comment, label and deployment record.
     #[arg(long, value_name = "NAME")]
-    pub environment: Option<String>,
+    pub environment: Vec<String>,
 
     #[command(flatten)]
     pub gitlab: GitlabArgs,

@@ -7,6 +7,7 @@
 pub mod argocd;
 pub mod flux;
 pub mod outcome;
+pub mod plan;
 mod target;
 
 pub use target::{ARGOCD_NAMESPACE, DeployTarget, FluxKind, TargetsError, resolve};

@@ -271,6 +271,49 @@ impl GitlabClient {
         Ok(comparison.diffs)
     }
 
+    /// The files `sha` changed against its first parent (against the empty tree for a root
+    /// commit): `GET .../repository/commits/:sha/diff`, which GitLab computes from
+    /// `parents[0]` and pages (20 per page by default), so every page is read. Longer than
+    /// 100 pages of 100 is an error, never a silently shorter list.
+    pub async fn commit_changes(
+        &self,
+        project: &str,
+        sha: &str,
+    ) -> Result<Vec<ChangedPath>, GitlabError> {
+        let path = format!(
+            "projects/{}/repository/commits/{}/diff",
+            encode(project),
+            encode(sha)
+        );
+        let mut all: Vec<ChangedPath> = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let response = self
+                .get_raw(
+                    &path,
+                    &[("per_page", "100".into()), ("page", page.to_string())],
+                    REQUEST_TIMEOUT,
+                    MAX_BODY,
+                )
+                .await?;
+            let batch: Vec<ChangedPath> =
+                serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
+                    method: reqwest::Method::GET,
+                    endpoint: path.clone(),
+                    detail: e.to_string(),
+                })?;
+            let last = batch.is_empty() || !has_next_page(&response.headers, page);
+            all.extend(batch);
+            if last {
+                return Ok(all);
+            }
+        }
+        Err(GitlabError::Decode {
+            method: reqwest::Method::GET,
+            endpoint: path,
+            detail: format!("more than {MAX_PAGES} pages of changed files; not read"),
+        })
+    }
+
     /// An emoji reaction on a comment by the bot. GitLab keeps one reaction per user, name
     /// and comment, so this doubles as a claim: [`Reacted::Already`] when it was there.
     pub async fn react(

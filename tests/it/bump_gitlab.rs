@@ -19,8 +19,9 @@ fn fake_with(seed: &Path) -> FakeGitlab {
     })
 }
 
+/// A fake GitLab seeded with [`common::prod_only_repo`] (read once, at start).
 fn fake() -> FakeGitlab {
-    fake_with(&common::example_repo())
+    fake_with(common::prod_only_repo().path())
 }
 
 /// Runs `gitops-bot bump` against `fake` with the token in GITLAB_TOKEN and no CI variables.
@@ -283,8 +284,9 @@ fn unknown_assignee_is_an_error_naming_it() {
 
 #[test]
 fn forbidden_token_gets_a_helpful_message() {
+    let seed = common::prod_only_repo();
     let fake = FakeGitlab::start(Options {
-        seed_dir: Some(common::example_repo()),
+        seed_dir: Some(seed.path().to_path_buf()),
         read_only: true,
         ..Options::default()
     });
@@ -353,11 +355,11 @@ fn a_closed_merge_request_is_not_reopened_unless_asked() {
 
 #[test]
 fn dotenv_dry_run_and_environment_from_config() {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(
         seed.path(),
         ".gitops-bot.yaml",
-        "operators: [operator]\nlabels: [deploy]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n",
+        "operators: [operator]\nlabels: [deploy]\nenvironments:\n  prod:\n    paths: [envs/prod]\n",
     );
     let fake = fake_with(seed.path());
     let run = bump(
@@ -402,7 +404,7 @@ fn dotenv_dry_run_and_environment_from_config() {
     );
     // Only the prod overlay changed.
     let stat = fake.git(&["diff", "--name-only", "main", branch]);
-    assert_eq!(stat.trim(), "overlays/prod/kustomization.yaml");
+    assert_eq!(stat.trim(), "envs/prod/kustomization.yaml");
     let env = std::fs::read_to_string(&dotenv).unwrap();
     assert_eq!(
         env,
@@ -415,7 +417,7 @@ fn dotenv_dry_run_and_environment_from_config() {
 
 #[test]
 fn config_errors_name_file_key_and_line() {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(
         seed.path(),
         ".gitops-bot.yaml",
@@ -595,11 +597,11 @@ fn dry_run_shows_usernames_and_the_diff_once() {
 
 #[test]
 fn unknown_environment_read_from_gitlab_is_a_usage_error() {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(
         seed.path(),
         ".gitops-bot.yaml",
-        "environments:\n  prod:\n    paths: [overlays/prod]\n",
+        "environments:\n  prod:\n    paths: [envs/prod]\n",
     );
     let fake = fake_with(seed.path());
     let run = bump(
@@ -663,10 +665,10 @@ fn the_commit_message_points_at_the_changed_lines() {
     let run = bump(&fake, &["--image", &image("ci-35")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let message = fake.git(&["log", "-1", "--format=%B", &bot_branch(&fake)]);
-    // overlays/prod/kustomization.yaml: `- name:` is line 9, `newTag: ci-34` line 10.
+    // envs/prod/kustomization.yaml: `- name:` is line 9, `newTag: ci-34` line 10.
     assert!(
         message.contains(&format!(
-            "\nbase/deployment.yml:20: {IMAGE}:ci-34 -> {IMAGE}:ci-35\noverlays/prod/kustomization.yaml:10: {IMAGE}:ci-34 -> {IMAGE}:ci-35\n"
+            "\nbase/deployment.yml:20: {IMAGE}:ci-34 -> {IMAGE}:ci-35\nenvs/prod/kustomization.yaml:10: {IMAGE}:ci-34 -> {IMAGE}:ci-35\n"
         )),
         "{message}"
     );
@@ -675,14 +677,14 @@ fn the_commit_message_points_at_the_changed_lines() {
         .unwrap()
         .to_string();
     assert!(
-        description.contains("| `overlays/prod/kustomization.yaml` | 10 | kustomize-images |"),
+        description.contains("| `envs/prod/kustomization.yaml` | 10 | kustomize-images |"),
         "{description}"
     );
 }
 
 #[test]
 fn the_repositorys_own_ci_files_are_listed_not_edited_unless_a_path_names_them() {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(
         seed.path(),
         ".gitlab/deploy.yml",

@@ -6,6 +6,7 @@ use common::*;
 
 const IMAGE: &str = "registry.example.com/root/helloworld";
 
+/// The README's quick start: the example's dev environment, as its app pipeline bumps it.
 #[test]
 fn dry_run_on_the_example_prints_the_diff_and_writes_nothing() {
     let repo = example_repo();
@@ -14,36 +15,56 @@ fn dry_run_on_the_example_prints_the_diff_and_writes_nothing() {
         "bump",
         "--local",
         repo.to_str().unwrap(),
+        "--environment",
+        "dev",
         "--image",
         &format!("{IMAGE}:ci-35"),
         "--dry-run",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout
-            .contains("--- a/base/deployment.yml\n+++ b/base/deployment.yml\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains(&format!("-          image: {IMAGE}:ci-34 # the reviewer used to edit this by hand\n+          image: {IMAGE}:ci-35 # the reviewer used to edit this by hand\n")), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("-    newTag: ci-34\n+    newTag: ci-35\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("2 references updated in 2 files (0 already current)\n"),
-        "{}",
-        run.stdout
+    assert_eq!(
+        run.stdout,
+        "--- a/envs/dev/kustomization.yaml\n+++ b/envs/dev/kustomization.yaml\n@@ -11,4 +11,4 @@\n         value: helloworld-dev.192.168.64.10.nip.io\n images:\n   - name: registry.example.com/root/helloworld\n-    newTag: ci-34\n+    newTag: ci-35\n1 reference updated in 1 file (0 already current)\ndry run: no files written\n"
     );
     assert_eq!(snapshot(&repo), before);
 }
 
+/// Without an environment, every reference in the example moves: the base and the three
+/// environments' overlays.
+#[test]
+fn without_an_environment_the_whole_example_is_bumped() {
+    let run = gitops_bot(&[
+        "bump",
+        "--local",
+        example_repo().to_str().unwrap(),
+        "--image",
+        &format!("{IMAGE}:ci-35"),
+        "--dry-run",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for file in [
+        "base/deployment.yml",
+        "envs/dev/kustomization.yaml",
+        "envs/staging/kustomization.yaml",
+        "envs/prod/kustomization.yaml",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("+++ b/{file}\n")),
+            "{file}: {}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stdout
+            .contains("4 references updated in 4 files (0 already current)\n"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn bump_writes_only_the_tag_bytes_and_a_second_run_is_a_no_op() {
-    let dir = copy_tree(&example_repo());
+    let dir = prod_only_repo();
     let before = snapshot(dir.path());
     let image = format!("{IMAGE}:ci-35");
     let run = gitops_bot(&[
@@ -78,10 +99,11 @@ fn bump_writes_only_the_tag_bytes_and_a_second_run_is_a_no_op() {
 
 #[test]
 fn image_referenced_nowhere_fails_naming_the_files_searched() {
+    let repo = prod_only_repo();
     let run = gitops_bot(&[
         "bump",
         "--local",
-        example_repo().to_str().unwrap(),
+        repo.path().to_str().unwrap(),
         "--image",
         "registry.example.com/root/other:1",
     ]);

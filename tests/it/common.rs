@@ -33,6 +33,20 @@ pub fn example_repo() -> PathBuf {
 }
 
 /// `../shared/corpus`, beside the project.
+/// The example config repo reduced to its `prod` environment, without `.gitops-bot.yaml`:
+/// the image is referenced twice, in `base/deployment.yml` and
+/// `envs/prod/kustomization.yaml`. The fixture of the tests of `bump`, comments and `sync`
+/// mechanics, which write their own `.gitops-bot.yaml`; the example's other environments
+/// and configuration are tested where environments are.
+pub fn prod_only_repo() -> tempfile::TempDir {
+    let dir = copy_tree(&example_repo());
+    for env in ["envs/dev", "envs/staging"] {
+        std::fs::remove_dir_all(dir.path().join(env)).unwrap();
+    }
+    std::fs::remove_file(dir.path().join(".gitops-bot.yaml")).unwrap();
+    dir
+}
+
 pub fn corpus_dir() -> PathBuf {
     repo_root().join("../shared/corpus")
 }

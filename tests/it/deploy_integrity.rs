@@ -478,15 +478,13 @@ fn a_version_that_failed_is_proposed_again_as_a_draft() {
         &[("base/deployment.yml", &original)],
         "revert ci-35",
     );
-    let kustomization = fake
-        .file("main", "overlays/prod/kustomization.yaml")
-        .unwrap();
+    let kustomization = fake.file("main", "envs/prod/kustomization.yaml").unwrap();
     let kustomization = String::from_utf8(kustomization)
         .unwrap()
         .replace("ci-35", "ci-34");
     fake.commit_files(
         "main",
-        &[("overlays/prod/kustomization.yaml", &kustomization)],
+        &[("envs/prod/kustomization.yaml", &kustomization)],
         "revert ci-35 (overlay)",
     );
 

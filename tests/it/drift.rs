@@ -19,7 +19,7 @@ const PROJECT: &str = "group/helloworld-ops";
 const ARGO: &str = "argoproj.io/v1alpha1";
 const KS: &str = "kustomize.toolkit.fluxcd.io/v1";
 /// prod: an Argo CD app; staging: a Flux Kustomization; dev: paths only (nothing to observe).
-const CONFIG: &str = "environments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n  staging:\n    flux: [Kustomization/flux-system/apps]\n  dev:\n    paths: [overlays/dev]\ndrift:\n  confirm: 0s\n";
+const CONFIG: &str = "environments:\n  prod:\n    paths: [envs/prod]\n    argocd_apps: [argocd/helloworld]\n  staging:\n    flux: [Kustomization/flux-system/apps]\n  dev:\n    paths: [overlays/dev]\ndrift:\n  confirm: 0s\n";
 
 struct World {
     gitlab: FakeGitlab,
@@ -37,7 +37,7 @@ fn world(config: &str) -> World {
 
 /// [`world`], with more `files` (path, text) in the config repo.
 fn world_with(config: &str, files: &[(&str, &str)]) -> World {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(seed.path(), ".gitops-bot.yaml", config);
     for (path, text) in files {
         common::write(seed.path(), path, text);
@@ -66,7 +66,7 @@ fn app(sync: &str, revision: &str, health: &str) -> Value {
         "apiVersion": ARGO,
         "kind": "Application",
         "metadata": {"name": "helloworld", "namespace": "argocd"},
-        "spec": {"project": "default", "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "overlays/prod", "targetRevision": "main"}},
+        "spec": {"project": "default", "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "envs/prod", "targetRevision": "main"}},
         "status": {
             "sync": {"status": sync, "revision": revision},
             "health": {"status": health},
@@ -440,7 +440,7 @@ fn a_fetched_revision_not_synced_yet_is_behind_after_the_grace_not_drifted() {
 }
 
 /// prod is of the production tier (its issue is an incident) and has an operator.
-const ISSUE_CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n    tier: production\n  staging:\n    flux: [Kustomization/flux-system/apps]\ndrift:\n  confirm: 0s\n";
+const ISSUE_CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n    argocd_apps: [argocd/helloworld]\n    tier: production\n  staging:\n    flux: [Kustomization/flux-system/apps]\ndrift:\n  confirm: 0s\n";
 
 fn out_of_sync(w: &World) {
     w.update_app(|a| {

@@ -9,7 +9,7 @@ use crate::mr_thread::*;
 /// environment `prod` (!1). Users as in [`setup`]: `operator` is a top-level operator and a
 /// Maintainer, `reviewer` a Developer.
 fn setup_prod(config: &str) -> (FakeGitlab, tempfile::TempDir) {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(seed.path(), ".gitops-bot.yaml", config);
     let fake = FakeGitlab::start(Options {
         seed_dir: Some(seed.path().to_path_buf()),
@@ -198,7 +198,7 @@ fn bump_dev(fake: &FakeGitlab, version: &str) -> common::Run {
 }
 
 fn start(config: &str) -> (FakeGitlab, tempfile::TempDir) {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(seed.path(), ".gitops-bot.yaml", config);
     let fake = FakeGitlab::start(Options {
         seed_dir: Some(seed.path().to_path_buf()),

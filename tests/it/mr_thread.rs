@@ -26,7 +26,7 @@ pub fn setup(config: &str) -> (FakeGitlab, tempfile::TempDir) {
 
 /// [`setup`] with other fake options (the seed and the users are added to them).
 pub fn setup_with(config: &str, options: Options) -> (FakeGitlab, tempfile::TempDir) {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(seed.path(), ".gitops-bot.yaml", config);
     let mut opts = Options {
         seed_dir: Some(seed.path().to_path_buf()),

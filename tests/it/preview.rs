@@ -22,15 +22,15 @@ const PORTABLE_OVERLAY: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkin
 
 /// The example config repo with bump merge request !1 (ci-34 → ci-35) open.
 fn setup() -> (FakeGitlab, tempfile::TempDir) {
-    let seed = common::copy_tree(&common::example_repo());
+    let seed = common::prod_only_repo();
     common::write(
         seed.path(),
-        "overlays/prod/kustomization.yaml",
+        "envs/prod/kustomization.yaml",
         PORTABLE_OVERLAY,
     );
     common::write(
         seed.path(),
-        "overlays/prod/replicas.yaml",
+        "envs/prod/replicas.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: helloworld\nspec:\n  replicas: 2\n",
     );
     let fake = FakeGitlab::start(Options {
@@ -74,7 +74,7 @@ fn the_rendered_overlay_diff_is_one_comment_kept_up_to_date() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout
-            .contains("kustomize overlays/prod: Deployment helloworld"),
+            .contains("kustomize envs/prod: Deployment helloworld"),
         "{}",
         run.stdout
     );
@@ -84,13 +84,10 @@ fn the_rendered_overlay_diff_is_one_comment_kept_up_to_date() {
     // The base is used by the overlay, so only the overlay (what Argo CD applies) is shown,
     // as `kustomize build` renders it: with the overlay's two replicas.
     assert!(
-        note.contains("kustomize `overlays/prod`: Deployment helloworld"),
+        note.contains("kustomize `envs/prod`: Deployment helloworld"),
         "{note}"
     );
-    assert!(
-        note.contains("--- a/overlays/prod (kustomize build)"),
-        "{note}"
-    );
+    assert!(note.contains("--- a/envs/prod (kustomize build)"), "{note}");
     assert!(
         note.contains(&format!(
             "-      - image: {IMAGE}:ci-34\n+      - image: {IMAGE}:ci-35"
@@ -238,7 +235,7 @@ fn a_forbidden_live_diff_is_one_plain_line_naming_the_rule() {
     let run = common::run_without_leaking(cmd, fake.token());
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let note = &previews(&fake)[0];
-    let want = "not diffed against the cluster: Deployment helloworld (overlays/prod#2) was refused in the dry run; nothing was applied: patch deployments.apps \"helloworld\" in namespace hello: 403 Forbidden: deployments.apps \"helloworld\" is forbidden: User \"system:serviceaccount:gitops:gitops-bot\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"hello\" — add this rule to the Role bound to the bot's service account in namespace hello: apiGroups: [\"apps\"], resources: [\"deployments\"], verbs: [\"patch\"]";
+    let want = "not diffed against the cluster: Deployment helloworld (envs/prod#2) was refused in the dry run; nothing was applied: patch deployments.apps \"helloworld\" in namespace hello: 403 Forbidden: deployments.apps \"helloworld\" is forbidden: User \"system:serviceaccount:gitops:gitops-bot\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"hello\" — add this rule to the Role bound to the bot's service account in namespace hello: apiGroups: [\"apps\"], resources: [\"deployments\"], verbs: [\"patch\"]";
     assert!(note.contains(want), "{note}");
     let visible = note.split("<!--").next().unwrap();
     for bad in ["Some(", "Status {", "ApiError", "403 Forbidden: 403"] {

@@ -20,7 +20,7 @@ const PROJECT: &str = "group/helloworld-ops";
 const IMAGE: &str = "registry.example.com/root/helloworld";
 const OPERATOR: u64 = 2;
 const ARGO: &str = "argoproj.io/v1alpha1";
-const CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n";
+const CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n    argocd_apps: [argocd/helloworld]\n";
 /// How long a scripted controller waits for the bot before the test fails.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -36,25 +36,28 @@ struct World {
 /// holding the Argo CD Application `argocd/helloworld`, synced and healthy at the commit
 /// before.
 fn world(config: &str) -> World {
-    let seed = common::copy_tree(&common::example_repo());
+    world_with(config, &[], &["--environment", "prod"], &["helloworld"])
+}
+
+/// A config repo (the example plus `files`) whose bump merge request !1 (made with
+/// `bump_args`, ci-34 → ci-35) was merged by the operator, and a cluster holding the Argo
+/// CD Applications `argocd/<apps>`, synced and healthy at the commit before.
+fn world_with(config: &str, files: &[(&str, &str)], bump_args: &[&str], apps: &[&str]) -> World {
+    let seed = common::prod_only_repo();
     common::write(seed.path(), ".gitops-bot.yaml", config);
+    for (path, text) in files {
+        common::write(seed.path(), path, text);
+    }
     let gitlab = FakeGitlab::start(GitlabOptions {
         seed_dir: Some(seed.path().to_path_buf()),
         ..GitlabOptions::default()
     });
     let before = gitlab.git(&["rev-parse", "main"]).trim().to_string();
-    let run = gitlab_bot(
-        &gitlab,
-        &[
-            "bump",
-            "--project",
-            PROJECT,
-            "--environment",
-            "prod",
-            "--image",
-            &format!("{IMAGE}:ci-35"),
-        ],
-    );
+    let image = format!("{IMAGE}:ci-35");
+    let mut args = vec!["bump", "--project", PROJECT];
+    args.extend_from_slice(bump_args);
+    args.extend_from_slice(&["--image", &image]);
+    let run = gitlab_bot(&gitlab, &args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     gitlab.add_note(1, OPERATOR, "gitops-bot deploy");
     let run = gitlab_bot(&gitlab, &["commands", "--project", PROJECT]);
@@ -63,24 +66,26 @@ fn world(config: &str) -> World {
     assert_ne!(commit, before, "the bump was merged");
 
     let kube = Arc::new(FakeKube::start(KubeOptions::default()));
-    kube.put(json!({
-        "apiVersion": ARGO,
-        "kind": "Application",
-        "metadata": {"name": "helloworld", "namespace": "argocd"},
-        "spec": {
-            "project": "default",
-            "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "overlays/prod", "targetRevision": "main"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": "hello"},
-        },
-        "status": {
-            "sync": {"status": "Synced", "revision": before},
-            "health": {"status": "Healthy"},
-            "resources": [
-                {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "hello", "name": "helloworld", "status": "Synced", "health": {"status": "Healthy"}},
-                {"version": "v1", "kind": "Service", "namespace": "hello", "name": "helloworld", "status": "Synced", "health": {"status": "Healthy"}},
-            ],
-        },
-    }));
+    for app in apps {
+        kube.put(json!({
+            "apiVersion": ARGO,
+            "kind": "Application",
+            "metadata": {"name": app, "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": "https://gitlab.example.com/group/helloworld-ops.git", "path": "envs/prod", "targetRevision": "main"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "hello"},
+            },
+            "status": {
+                "sync": {"status": "Synced", "revision": before},
+                "health": {"status": "Healthy"},
+                "resources": [
+                    {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "hello", "name": "helloworld", "status": "Synced", "health": {"status": "Healthy"}},
+                    {"version": "v1", "kind": "Service", "namespace": "hello", "name": "helloworld", "status": "Synced", "health": {"status": "Healthy"}},
+                ],
+            },
+        }));
+    }
     World {
         gitlab,
         kube,
@@ -641,7 +646,7 @@ fn a_refused_cluster_token_is_one_line_about_the_credentials() {
 
 #[test]
 fn a_kind_the_cluster_does_not_serve_is_one_line() {
-    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n");
+    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n");
     let dir = tempfile::tempdir().unwrap();
     common::write(
         dir.path(),
@@ -961,7 +966,7 @@ fn rollback_on_failure_opens_the_revert_merge_request() {
 #[test]
 fn the_environment_comes_from_the_files_the_merge_changed_not_the_description() {
     let w = world(
-        "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    argocd_apps: [argocd/helloworld]\n  dev:\n    paths: [base]\n    argocd_apps: [argocd/helloworld-dev]\n",
+        "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n    argocd_apps: [argocd/helloworld]\n  dev:\n    paths: [base]\n    argocd_apps: [argocd/helloworld-dev]\n",
     );
     let description = w.gitlab.merge_requests()[0]["description"]
         .as_str()
@@ -998,7 +1003,7 @@ fn an_edited_description_cannot_steer_the_rollback() {
             "\"previous\":[\"ci-34\"]",
             "\"previous\":[\"ci-34-backdoor\"]",
         )
-        .replace("\"paths\":[\"overlays/prod\"]", "\"paths\":[\"base\"]")
+        .replace("\"paths\":[\"envs/prod\"]", "\"paths\":[\"base\"]")
         .replace("\"target_branch\":\"main\"", "\"target_branch\":\"evil\"");
     assert!(description.contains("ci-34-backdoor"), "{description}");
     w.gitlab.set_description(1, &description);
@@ -1023,20 +1028,20 @@ fn an_edited_description_cannot_steer_the_rollback() {
         .git(&["diff", "--name-only", &format!("main...{branch}")]);
     assert_eq!(
         changed.trim(),
-        "overlays/prod/kustomization.yaml",
+        "envs/prod/kustomization.yaml",
         "only what !1 changed"
     );
     let diff = w.gitlab.git(&["diff", &format!("main...{branch}")]);
     assert!(!diff.contains("backdoor"), "{diff}");
     // A revert: the file is again what it was before !1 merged.
-    let file = "overlays/prod/kustomization.yaml";
+    let file = "envs/prod/kustomization.yaml";
     assert_eq!(
         w.gitlab.git(&["show", &format!("{branch}:{file}")]),
         w.gitlab.git(&["show", &format!("{}^1:{file}", w.commit)]),
     );
 }
 
-const FLUX_CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n    flux: [Kustomization/flux-system/apps]\n";
+const FLUX_CONFIG: &str = "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n    flux: [Kustomization/flux-system/apps]\n";
 const KUSTOMIZE: &str = "kustomize.toolkit.fluxcd.io/v1";
 const APPS: FluxObject<'static> = FluxObject {
     api_version: KUSTOMIZE,
@@ -1058,7 +1063,7 @@ fn flux_world() -> World {
     w.kube.put(json!({
         "apiVersion": KUSTOMIZE, "kind": "Kustomization",
         "metadata": {"name": "apps", "namespace": "flux-system"},
-        "spec": {"path": "./overlays/prod", "sourceRef": {"kind": "GitRepository", "name": "helloworld-ops"}, "interval": "10m", "prune": true},
+        "spec": {"path": "./envs/prod", "sourceRef": {"kind": "GitRepository", "name": "helloworld-ops"}, "interval": "10m", "prune": true},
         "status": {"observedGeneration": 1,
                    "lastAppliedRevision": format!("main@sha1:{before}"),
                    "lastAttemptedRevision": format!("main@sha1:{before}"),
@@ -1207,8 +1212,8 @@ fn a_suspended_flux_object_fails_at_once_with_what_to_do() {
 
 #[test]
 fn direct_apply_of_the_example_repo_waits_for_the_rollout() {
-    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [overlays/prod]\n");
-    let checkout = common::copy_tree(&common::example_repo());
+    let w = world("operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n");
+    let checkout = common::prod_only_repo();
     // The base: a kustomization every kustomize release builds (kubectl's, old or new).
     let base = checkout.path().join("base");
     let kube = w.kube.clone();
@@ -1385,7 +1390,7 @@ fn bad_targets_are_usage_errors() {
 
 #[test]
 fn observe_only_with_apply_targets_of_the_environment_is_a_usage_error() {
-    let w = world(&format!("{CONFIG}    apply: [overlays/prod]\n"));
+    let w = world(&format!("{CONFIG}    apply: [envs/prod]\n"));
     let run = w.sync(&["--environment", "prod", "--observe-only"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
@@ -1419,4 +1424,287 @@ fn with_board_on_a_sync_leaves_its_deployment_on_the_deploy_board() {
         )),
         "{board}"
     );
+}
+
+// ---------------------------------------------------------------- several environments
+
+const ENVS_CONFIG: &str = "operators: [operator]\nenvironments:\n  dev:\n    paths: [envs/dev]\n    argocd_apps: [argocd/helloworld-dev]\n  staging:\n    paths: [envs/staging]\n    argocd_apps: [argocd/helloworld-staging]\n";
+const ENV_OVERLAY: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: registry.example.com/root/helloworld\n    newTag: ci-34\n";
+
+/// The example with `envs/dev` and `envs/staging` overlays, whose bump !1 (no environment:
+/// every reference, so both overlays) was merged; Applications `helloworld-dev` and
+/// `helloworld-staging` at the commit before.
+fn envs_world() -> World {
+    world_with(
+        ENVS_CONFIG,
+        &[
+            ("envs/dev/kustomization.yaml", ENV_OVERLAY),
+            ("envs/staging/kustomization.yaml", ENV_OVERLAY),
+        ],
+        &[],
+        &["helloworld-dev", "helloworld-staging"],
+    )
+}
+
+/// A controller thread for the Application `app`: once the bot asked it to sync, the
+/// operation runs and ends at `commit` with `health`.
+fn app_controller(
+    kube: &Arc<FakeKube>,
+    app: &'static str,
+    commit: &str,
+    health: &'static str,
+) -> thread::JoinHandle<()> {
+    let kube = kube.clone();
+    let commit = commit.to_string();
+    thread::spawn(move || {
+        kube.wait_for(ARGO, "Application", Some("argocd"), app, PATIENCE, |a| {
+            a.get("operation").is_some_and(|o| !o.is_null())
+        });
+        for step in [running(), synced_at(&commit, health)] {
+            kube.update(ARGO, "Application", Some("argocd"), app, step);
+        }
+    })
+}
+
+/// The Applications the bot asked to sync, by name.
+fn synced_apps(kube: &FakeKube) -> Vec<String> {
+    let mut apps: Vec<String> = kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .filter_map(|r| r.path.rsplit('/').next().map(str::to_string))
+        .collect();
+    apps.sort();
+    apps
+}
+
+/// (environment, sha, status) of every GitLab deployment record, by environment.
+fn records(gitlab: &FakeGitlab) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = gitlab
+        .deployments()
+        .into_iter()
+        .map(|d| (d.environment, d.sha, d.status))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_commit_changing_two_environments_deploys_both_with_a_record_and_comment_each() {
+    let w = envs_world();
+    let dev = app_controller(&w.kube, "helloworld-dev", &w.commit, "Healthy");
+    let staging = app_controller(&w.kube, "helloworld-staging", &w.commit, "Healthy");
+    let run = w.sync(&[]);
+    dev.join().unwrap();
+    staging.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        synced_apps(&w.kube),
+        ["helloworld-dev", "helloworld-staging"]
+    );
+    for env in ["dev", "staging"] {
+        assert!(
+            run.stdout.contains(&format!(
+                "sync of {env}: healthy: Application argocd/helloworld-{env} at "
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+    assert_eq!(
+        records(&w.gitlab),
+        [
+            ("dev".to_string(), w.commit.clone(), "success".to_string()),
+            (
+                "staging".to_string(),
+                w.commit.clone(),
+                "success".to_string()
+            ),
+        ]
+    );
+    let results = w.results();
+    assert_eq!(results.len(), 2, "{results:?}");
+    for env in ["dev", "staging"] {
+        let result = results
+            .iter()
+            .find(|r| r.contains(&format!("**Deployed** to **`{env}`**")))
+            .unwrap_or_else(|| panic!("no result for {env}: {results:?}"));
+        assert!(
+            result.contains(&format!(
+                "| Application | `argocd/helloworld-{env}` | Synced | Healthy |"
+            )),
+            "{result}"
+        );
+    }
+    let labels = w.labels();
+    assert!(
+        labels.contains(&"deployed::dev".to_string())
+            && labels.contains(&"deployed::staging".to_string()),
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn one_failing_environment_fails_the_sync_and_the_other_is_still_recorded_healthy() {
+    let w = envs_world();
+    let dev = app_controller(&w.kube, "helloworld-dev", &w.commit, "Healthy");
+    let staging = app_controller(&w.kube, "helloworld-staging", &w.commit, "Degraded");
+    let run = w.sync(&[]);
+    dev.join().unwrap();
+    staging.join().unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("sync of dev: healthy: Application argocd/helloworld-dev at "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("sync of staging failed: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.lines().last(),
+        Some("sync failed: 1 of 2 environments not healthy: staging"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        records(&w.gitlab),
+        [
+            ("dev".to_string(), w.commit.clone(), "success".to_string()),
+            (
+                "staging".to_string(),
+                w.commit.clone(),
+                "failed".to_string()
+            ),
+        ]
+    );
+    let results = w.results();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .any(|r| r.contains("**Deployed** to **`dev`**")),
+        "{results:?}"
+    );
+    let labels = w.labels();
+    assert!(
+        labels.contains(&"deployed::dev".to_string())
+            && labels.contains(&"deploy-failed::staging".to_string())
+            && !labels.contains(&"deployed::staging".to_string()),
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn environment_narrows_the_sync_to_the_ones_named() {
+    let w = envs_world();
+    let staging = app_controller(&w.kube, "helloworld-staging", &w.commit, "Healthy");
+    let run = w.sync(&["--environment", "staging"]);
+    staging.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(synced_apps(&w.kube), ["helloworld-staging"]);
+    assert!(
+        run.stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("sync: healthy: Application argocd/helloworld-staging at "),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        records(&w.gitlab),
+        [(
+            "staging".to_string(),
+            w.commit.clone(),
+            "success".to_string()
+        )]
+    );
+    assert_eq!(w.results().len(), 1);
+}
+
+/// `sync --commit SHA` of a commit pushed to main directly, with cluster access.
+fn sync_pushed(w: &World, pushed: &str) -> Run {
+    let mut cmd: Command = common::bot_command(
+        &w.gitlab.url(),
+        w.gitlab.token(),
+        &["sync", "--project", PROJECT, "--commit", pushed],
+    );
+    cmd.env("KUBE_API_URL", w.kube.url())
+        .env("KUBE_TOKEN", w.kube.token());
+    common::run_without_leaking(cmd, w.gitlab.token())
+}
+
+#[test]
+fn a_commit_touching_no_environment_deploys_nothing_and_says_so() {
+    let w = envs_world();
+    let pushed = w.gitlab.commit_files(
+        "main",
+        &[
+            ("docs/runbook.md", "# Runbook\n"),
+            ("base/README.md", "Shared by every overlay.\n"),
+        ],
+        "docs",
+    );
+    let run = sync_pushed(&w, &pushed);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.trim(),
+        format!(
+            "sync: {} changed no file under the paths of dev, staging: nothing to deploy",
+            &pushed[..12]
+        )
+    );
+    assert!(w.kube.requests().is_empty(), "{:?}", w.kube.requests());
+    assert!(w.gitlab.deployments().is_empty());
+}
+
+#[test]
+fn every_page_of_a_large_commit_is_read() {
+    let w = envs_world();
+    // GitLab lists the changes by path and pages them: staging's file sorts after 150 docs.
+    let docs: Vec<(String, String)> = (0..150)
+        .map(|i| (format!("docs/page-{i:03}.md"), format!("page {i}\n")))
+        .collect();
+    let mut files: Vec<(&str, &str)> = docs.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let overlay = ENV_OVERLAY.replace("ci-34", "ci-36");
+    files.push(("envs/staging/kustomization.yaml", &overlay));
+    let pushed = w.gitlab.commit_files("main", &files, "docs and staging");
+    let staging = app_controller(&w.kube, "helloworld-staging", &pushed, "Healthy");
+    let run = sync_pushed(&w, &pushed);
+    staging.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(synced_apps(&w.kube), ["helloworld-staging"]);
+    let pages = w
+        .gitlab
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with(&format!("/commits/{pushed}/diff")))
+        .count();
+    assert_eq!(pages, 2, "151 changes at 100 a page");
+}
+
+#[test]
+fn target_flags_take_at_most_one_environment() {
+    let w = world(CONFIG);
+    let run = w.sync(&[
+        "--argocd-app",
+        "helloworld",
+        "--environment",
+        "prod",
+        "--environment",
+        "dev",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "with --argocd-app, --flux or --apply, give at most one --environment (it names the result)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(w.kube.requests().is_empty());
 }

@@ -1,12 +1,17 @@
-//! `sync`: deploy the merged commit, wait for the outcome, and report it where people look:
-//! the job log while waiting, then one comment per environment on each merge request that
-//! brought the commit (edited in place on re-runs), a `deployed::<env>` or
-//! `deploy-failed::<env>` label, a GitLab deployment record, and on request a rollback
-//! merge request. The targets run concurrently; the deploy is healthy only if all are.
+//! `sync`: deploy the merged commit to every environment it changed (or those named, or the
+//! targets given), wait for the outcomes, and report each where people look: the job log
+//! while waiting, then one comment per environment on each merge request that brought the
+//! commit (edited in place on re-runs), a `deployed::<env>` or `deploy-failed::<env>`
+//! label, a GitLab deployment record, and on request a rollback merge request. Environments
+//! and their targets run concurrently; an environment is healthy only if all its targets
+//! are, and the sync succeeds only if every environment is. What follows a healthy verdict
+//! lives in [`healthy`]; one environment's flow in [`environment`].
 
 mod argo;
 mod direct;
+mod environment;
 mod flux_object;
+mod healthy;
 mod progress;
 mod report;
 mod runner;
@@ -19,17 +24,18 @@ use anyhow::Result;
 use crate::cli::{SyncArgs, UsageError};
 use crate::commit_sha::{self, is_commit_sha};
 use crate::config::{self, RepoConfig};
-use crate::deploy::outcome::{Summary, TargetReport, human_duration};
-use crate::deploy::{DeployTarget, resolve};
+use crate::deploy::outcome::human_duration;
+use crate::deploy::plan::{self, Planned};
+use crate::deploy::{TargetsError, resolve};
 use crate::env::var;
 use crate::gitlab::GitlabClient;
 use crate::marker;
 use crate::modes::{connect, project_or_ci};
 use crate::workflows::rollback::{Merged, merged_files};
 
+use environment::{Shared, Verdict};
 use progress::Progress;
 use report::Brought;
-use runner::Context;
 
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
@@ -48,6 +54,12 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    if !args.targets().is_empty() && args.environment.len() > 1 {
+        return Err(UsageError::new(
+            "with --argocd-app, --flux or --apply, give at most one --environment (it names the result)",
+        )
+        .into());
+    }
     let gitlab = connect(&args.gitlab)?;
     let bot = gitlab.current_user().await?;
 
@@ -59,30 +71,22 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
         None => RepoConfig::absent(format!("{project} at {}", commit_sha::short(&commit))),
     };
-    let environment = match &args.environment {
-        Some(env) => Some(env.clone()),
-        None => environment_from_git(&gitlab, &project, &brought, &config).await?,
-    };
-    let targets = resolve(
-        args.targets(),
-        &config,
-        environment.as_deref(),
-        args.observe_only,
-    )
-    .map_err(|e| {
-        if e.is_usage() {
-            anyhow::Error::new(UsageError(e.to_string()))
-        } else {
-            anyhow::Error::new(e)
-        }
-    })?;
-    let namespace = args.namespace.clone().or_else(|| {
-        let env = environment.as_deref()?;
-        config.environment(env).ok()?.namespace.clone()
-    });
+    let planned = plan_sync(&gitlab, &project, &commit, args, &brought, &config).await?;
+    if planned.is_empty() {
+        println!(
+            "sync: {} changed no file under the paths of {}: nothing to deploy",
+            commit_sha::short(&commit),
+            config
+                .environments
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let client = crate::cluster::connect().await?;
-    let default_namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
     let progress = Progress::new(var("GITLAB_CI").is_some());
     match brought.as_slice() {
         [] => progress.note(&format!(
@@ -97,102 +101,158 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
                 .join(", ")
         )),
     }
-    let deployment =
-        report::start_deployment(&gitlab, &project, environment.as_deref(), &commit, &brought)
-            .await;
-
     let info = format!(
         "gitops-bot sync of {commit}{}",
         var("CI_JOB_URL")
             .map(|u| format!(" ({u})"))
             .unwrap_or_default()
     );
-    let context = Context {
-        client: &client,
+    let shared = Shared {
+        gitlab: &gitlab,
+        project: &project,
+        bot: &bot,
+        brought: &brought,
+        config: &config,
         commit: &commit,
+        client: &client,
         deadline: Instant::now() + args.timeout,
         observe_only: args.observe_only,
-        default_namespace: &default_namespace,
+        rollback_on_failure: args.rollback_on_failure,
         info: &info,
         progress: &progress,
     };
     progress.open(
         "gitops_bot_sync",
         &format!(
-            "Deploying {} to {}: {}",
+            "Deploying {} to {}",
             commit_sha::short(&commit),
-            environment.as_deref().unwrap_or("the cluster"),
-            names(&targets)
+            what(&planned)
         ),
     );
-    let reports =
-        futures_util::future::join_all(targets.iter().map(|t| deploy_one(&context, t))).await;
+    let verdicts =
+        futures_util::future::join_all(planned.iter().map(|p| environment::deploy(&shared, p)))
+            .await;
     progress.close("gitops_bot_sync");
-
-    let summary = Summary::new(&reports, environment.clone(), &commit, progress.elapsed());
-    report::publish(
-        &gitlab,
-        &project,
-        &bot,
-        &brought,
-        &summary,
-        args.rollback_on_failure,
-        deployment,
-    )
-    .await;
     crate::workflows::board::after_write(&gitlab, &project, config.board).await;
-
-    match &summary.reason {
-        None => {
-            println!(
-                "sync: healthy: {} at {} after {}",
-                names(&targets),
-                commit_sha::short(&commit),
-                human_duration(summary.duration)
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(reason) => {
-            for line in &summary.details {
-                eprintln!("  {line}");
-            }
-            eprintln!("sync {}: {reason}", summary.outcome);
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    Ok(conclude(&verdicts, &commit))
 }
 
-/// One target, from request to outcome. An error becomes a failed report naming the
-/// target, so one broken target never hides the others' outcome.
-async fn deploy_one(ctx: &Context<'_>, target: &DeployTarget) -> TargetReport {
-    let report = match target {
-        DeployTarget::ArgoApp { namespace, name } => argo::run(ctx, namespace, name).await,
-        DeployTarget::Flux {
-            kind,
-            namespace,
-            name,
-        } => flux_object::run(ctx, *kind, namespace, name).await,
-        DeployTarget::Apply { path } => direct::run(ctx, path).await,
+/// What this sync deploys: the target flags (named by at most one `--environment`, else by
+/// the bot's merge requests), else the `--environment`s, else every environment whose
+/// paths hold a file the commit changed against its first parent. Every environment is
+/// checked before anything is deployed.
+async fn plan_sync(
+    gitlab: &GitlabClient,
+    project: &str,
+    commit: &str,
+    args: &SyncArgs,
+    brought: &[Brought],
+    config: &RepoConfig,
+) -> Result<Vec<Planned>> {
+    let namespace = args.namespace.as_deref();
+    let given = args.targets();
+    let planned = if !given.is_empty() {
+        let environment = match args.environment.first() {
+            Some(env) => Some(env.clone()),
+            None => environment_from_git(gitlab, project, brought, config).await?,
+        };
+        plan::flags(given, config, environment, namespace).map(|p| vec![p])
+    } else if !args.environment.is_empty() {
+        plan::environments(&args.environment, config, args.observe_only, namespace)
+    } else if config.environments.is_empty() {
+        resolve(Vec::new(), config, None, args.observe_only).map(|_| Vec::new())
+    } else {
+        let changed: Vec<(String, String)> = gitlab
+            .commit_changes(project, commit)
+            .await?
+            .into_iter()
+            .map(|c| (c.old_path, c.new_path))
+            .collect();
+        let touched = plan::touched(config, &changed);
+        warn_unlike_records(brought, &touched);
+        plan::environments(&touched, config, args.observe_only, namespace)
     };
-    match report {
-        Ok(report) => report.named(target),
-        Err(err) => {
-            let report = TargetReport::not_carried_out(target, &err.to_string());
-            if let Some(reason) = &report.reason {
-                ctx.progress.note(reason);
-            }
-            report
+    planned.map_err(targets_error)
+}
+
+fn targets_error(e: TargetsError) -> anyhow::Error {
+    if e.is_usage() {
+        anyhow::Error::new(UsageError(e.to_string()))
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+/// A bump merge request whose description names an environment the commit's files do not
+/// touch was edited (or is stale): Git decides, and the log says so.
+fn warn_unlike_records(brought: &[Brought], touched: &[String]) {
+    for b in brought {
+        let Some(recorded) = b.bump.as_ref().and_then(|s| s.environment.as_ref()) else {
+            continue;
+        };
+        if !touched.contains(recorded) {
+            tracing::warn!(
+                iid = b.merge_request.iid,
+                "the description names environment {recorded:?}, the files the commit changed belong to {touched:?}: using those"
+            );
         }
     }
 }
 
-/// `Application argocd/web, apply deploy`: the targets as the job log names them.
-fn names(targets: &[DeployTarget]) -> String {
-    targets
+/// `dev, staging: Application argocd/a, Application argocd/b`, or for one deploy
+/// `prod: Application argocd/a` (`the cluster` when it has no environment).
+fn what(planned: &[Planned]) -> String {
+    let environments: Vec<&str> = planned
         .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|p| p.environment.as_deref().unwrap_or("the cluster"))
+        .collect();
+    let targets: Vec<String> = planned
+        .iter()
+        .map(|p| environment::names(&p.targets))
+        .collect();
+    format!("{}: {}", environments.join(", "), targets.join(", "))
+}
+
+/// Prints each environment's verdict (one deploy: as it always was) and the exit status:
+/// failure when any environment is not healthy.
+fn conclude(verdicts: &[Verdict], commit: &str) -> ExitCode {
+    let several = verdicts.len() > 1;
+    let mut failed = Vec::new();
+    for v in verdicts {
+        let s = &v.summary;
+        let prefix = match (&s.environment, several) {
+            (Some(env), true) => format!("sync of {env}"),
+            _ => "sync".to_string(),
+        };
+        match &s.reason {
+            None => println!(
+                "{prefix}: healthy: {} at {} after {}",
+                v.targets,
+                commit_sha::short(commit),
+                human_duration(s.duration)
+            ),
+            Some(reason) => {
+                for line in &s.details {
+                    eprintln!("  {line}");
+                }
+                eprintln!("{prefix} {}: {reason}", s.outcome);
+                failed.push(s.environment.clone().unwrap_or_default());
+            }
+        }
+    }
+    match failed.as_slice() {
+        [] => ExitCode::SUCCESS,
+        [_] if !several => ExitCode::FAILURE,
+        names => {
+            eprintln!(
+                "sync failed: {} of {} environments not healthy: {}",
+                names.len(),
+                verdicts.len(),
+                names.join(", ")
+            );
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The merged merge requests that contain `commit`, with the bot's bump marker if the bot

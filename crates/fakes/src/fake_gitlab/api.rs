@@ -57,6 +57,7 @@ enum Route {
     ListDeployments,
     UpdateDeployment(String),
     Commit(String),
+    CommitDiff(String),
     MrCommits(String),
     Compare,
     ListIssues,
@@ -149,6 +150,9 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
             Route::CommitMergeRequests(sha.to_string()),
             Some(id.to_string()),
         ),
+        ["projects", id, "repository", "commits", sha, "diff"] if get => {
+            (Route::CommitDiff(sha.to_string()), Some(id.to_string()))
+        }
         ["projects", id, "repository", "commits", sha] if get => {
             (Route::Commit(sha.to_string()), Some(id.to_string()))
         }
@@ -288,6 +292,7 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
             with_iid(&id, |id| deploys::update_deployment(state, id, &params))
         }
         Route::Commit(sha) => commits::single(state, &sha),
+        Route::CommitDiff(sha) => commits::diff(state, req, &sha, &params),
         Route::MrCommits(iid) => with_iid(&iid, |iid| {
             commits::of_merge_request(state, req, iid, &params)
         }),

@@ -1,4 +1,5 @@
-//! Reading commits: one commit, a merge request's commits, and a comparison of two commits.
+//! Reading commits: one commit, its diff, a merge request's commits, and a comparison of two
+//! commits.
 //!
 //! Sources: `doc/api/commits.md` ("Get a single commit": 404 `404 Commit Not Found`),
 //! `doc/api/merge_requests.md` ("Get single merge request commits": newest first, paginated,
@@ -6,7 +7,9 @@
 //! source branch), `doc/api/repositories.md` ("Compare branches, tags or commits": `from`
 //! and `to` are required; without `straight=true` the diff runs from the merge base; the
 //! answer has `commit`, `commits` (oldest first), `diffs`, `compare_timeout`,
-//! `compare_same_ref`, `web_url`).
+//! `compare_same_ref`, `web_url`), "Get the diff of a commit": from the first parent,
+//! paginated (GitLab's `Gitlab::GitalyClient::CommitService#diff_from_parent` diffs
+//! `commit.parents[0]` against the commit).
 
 use serde_json::{Value, json};
 
@@ -25,6 +28,28 @@ pub fn single(state: &State, sha: &str) -> Response {
         Some(c) => Response::json(200, &commit_json(state, &c)),
         None => msg(404, "404 Commit Not Found"),
     }
+}
+
+/// The empty tree's id: what a root commit is diffed against.
+const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+/// `GET .../repository/commits/:sha/diff`: the changes against the first parent (the
+/// empty tree for a root commit), paginated (20 per page by default), as GitLab's
+/// `diff_from_parent` computes them.
+pub fn diff(state: &State, req: &Request, sha: &str, p: &Params) -> Response {
+    let Some(info) = state
+        .repo
+        .resolve_commit(sha)
+        .and_then(|id| state.repo.commit_info(&id))
+    else {
+        return msg(404, "404 Commit Not Found");
+    };
+    let parent = info
+        .parent_ids
+        .first()
+        .map_or(EMPTY_TREE, String::as_str)
+        .to_string();
+    paginate(state, req, p, diffs(state, &parent, &info.id))
 }
 
 /// Commit ids of `from..to`, newest first.

@@ -1,0 +1,136 @@
+//! One environment's part of a sync, from its deployment record to its verdict: the
+//! targets deployed concurrently, the result reported on GitLab, and on a healthy verdict
+//! the [`healthy::on_healthy`] step. Environments of one sync run this side by side, each
+//! with its own targets, namespace, record, label and comment.
+
+use std::time::Instant;
+
+use kube::Client;
+
+use crate::config::RepoConfig;
+use crate::deploy::DeployTarget;
+use crate::deploy::outcome::{Summary, TargetReport};
+use crate::deploy::plan::Planned;
+use crate::gitlab::{GitlabClient, UserRef};
+
+use super::healthy::{self, HealthyVerdict};
+use super::progress::Progress;
+use super::report::{self, Brought};
+use super::runner::Context;
+use super::{argo, direct, flux_object};
+
+/// What every environment of one sync shares.
+pub(super) struct Shared<'a> {
+    pub gitlab: &'a GitlabClient,
+    pub project: &'a str,
+    pub bot: &'a UserRef,
+    pub brought: &'a [Brought],
+    pub config: &'a RepoConfig,
+    pub commit: &'a str,
+    pub client: &'a Client,
+    pub deadline: Instant,
+    pub observe_only: bool,
+    pub rollback_on_failure: bool,
+    /// Shown in the Argo CD operation's info: who asked, from which job.
+    pub info: &'a str,
+    pub progress: &'a Progress,
+}
+
+/// How one environment's deploy ended.
+pub(super) struct Verdict {
+    pub summary: Summary,
+    /// Its targets, as the job log names them.
+    pub targets: String,
+}
+
+/// Deploys `planned`, reports it, and runs the healthy step when it is healthy.
+pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
+    let environment = planned.environment.as_deref();
+    let deployment = report::start_deployment(
+        shared.gitlab,
+        shared.project,
+        environment,
+        shared.commit,
+        shared.brought,
+    )
+    .await;
+    let default_namespace = planned
+        .namespace
+        .as_deref()
+        .unwrap_or_else(|| shared.client.default_namespace());
+    let context = Context {
+        client: shared.client,
+        commit: shared.commit,
+        deadline: shared.deadline,
+        observe_only: shared.observe_only,
+        default_namespace,
+        info: shared.info,
+        progress: shared.progress,
+    };
+    let reports =
+        futures_util::future::join_all(planned.targets.iter().map(|t| deploy_one(&context, t)))
+            .await;
+    let summary = Summary::new(
+        &reports,
+        planned.environment.clone(),
+        shared.commit,
+        shared.progress.elapsed(),
+    );
+    report::publish(
+        shared.gitlab,
+        shared.project,
+        shared.bot,
+        shared.brought,
+        &summary,
+        shared.rollback_on_failure,
+        deployment,
+    )
+    .await;
+    if let (true, Some(environment)) = (summary.healthy(), environment) {
+        let verdict = HealthyVerdict {
+            project: shared.project,
+            config: shared.config,
+            environment,
+            commit: shared.commit,
+            deployment,
+        };
+        healthy::on_healthy(shared.gitlab, shared.bot, &verdict).await;
+    }
+    Verdict {
+        summary,
+        targets: names(&planned.targets),
+    }
+}
+
+/// One target, from request to outcome. An error becomes a failed report naming the
+/// target, so one broken target never hides the others' outcome.
+async fn deploy_one(ctx: &Context<'_>, target: &DeployTarget) -> TargetReport {
+    let report = match target {
+        DeployTarget::ArgoApp { namespace, name } => argo::run(ctx, namespace, name).await,
+        DeployTarget::Flux {
+            kind,
+            namespace,
+            name,
+        } => flux_object::run(ctx, *kind, namespace, name).await,
+        DeployTarget::Apply { path } => direct::run(ctx, path).await,
+    };
+    match report {
+        Ok(report) => report.named(target),
+        Err(err) => {
+            let report = TargetReport::not_carried_out(target, &err.to_string());
+            if let Some(reason) = &report.reason {
+                ctx.progress.note(reason);
+            }
+            report
+        }
+    }
+}
+
+/// `Application argocd/web, apply deploy`: the targets as the job log names them.
+pub(super) fn names(targets: &[DeployTarget]) -> String {
+    targets
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
