@@ -284,3 +284,45 @@ fn auto_deploy_waits_outside_the_window_and_is_off_by_default() {
     assert!(!run.stdout.contains("auto-deploy"), "{}", run.stdout);
     assert!(merge_calls(&fake).is_empty());
 }
+
+/// A `promote_from` cycle in the example's settings stops a bump before it reads a manifest:
+/// the error names the file, line and column of the offending value and the whole cycle, and
+/// nothing is written.
+#[test]
+fn a_promotion_cycle_in_the_settings_is_an_error_at_its_value_and_nothing_changes() {
+    let repo = common::copy_tree(&common::example_repo());
+    let settings = common::read(repo.path(), ".gitops-bot.yaml");
+    let cyclic = settings.replacen(
+        "    auto_deploy: true",
+        "    promote_from: prod\n    auto_deploy: true",
+        1,
+    );
+    assert_ne!(
+        cyclic, settings,
+        "the example's dev environment has auto_deploy"
+    );
+    common::write(repo.path(), ".gitops-bot.yaml", &cyclic);
+    let before = common::snapshot(repo.path());
+    let line = cyclic
+        .lines()
+        .position(|l| l == "    promote_from: prod")
+        .expect("the line just written")
+        + 1;
+    let run = common::gitops_bot(&[
+        "bump",
+        "--local",
+        repo.path().to_str().unwrap(),
+        "--environment",
+        "dev",
+        "--image",
+        "registry.example.com/root/helloworld:ci-35",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.trim_end(),
+        format!(
+            "error: .gitops-bot.yaml:{line}:19: promote_from makes a cycle: dev → staging → prod → dev"
+        )
+    );
+    assert_eq!(common::snapshot(repo.path()), before);
+}
