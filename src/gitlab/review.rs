@@ -192,7 +192,19 @@ impl GitlabClient {
         enough: impl Fn(&[Version]) -> bool,
     ) -> Result<Vec<Version>, GitlabError> {
         let path = format!("projects/{}/merge_requests/{iid}/versions", encode(project));
-        let mut all: Vec<Version> = Vec::new();
+        self.raw_pages_until(path, "versions", enough).await
+    }
+
+    /// Every page of `path` (100 per page, following `x-next-page`), until the list ends or
+    /// `enough` says the items read so far suffice. Longer than 100 pages is an error naming
+    /// `what`, never a silently shorter list.
+    async fn raw_pages_until<T: serde::de::DeserializeOwned>(
+        &self,
+        path: String,
+        what: &str,
+        enough: impl Fn(&[T]) -> bool,
+    ) -> Result<Vec<T>, GitlabError> {
+        let mut all: Vec<T> = Vec::new();
         for page in 1..=MAX_PAGES {
             let response = self
                 .get_raw(
@@ -202,7 +214,7 @@ impl GitlabClient {
                     MAX_BODY,
                 )
                 .await?;
-            let batch: Vec<Version> =
+            let batch: Vec<T> =
                 serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
                     method: reqwest::Method::GET,
                     endpoint: path.clone(),
@@ -217,7 +229,7 @@ impl GitlabClient {
         Err(GitlabError::Decode {
             method: reqwest::Method::GET,
             endpoint: path,
-            detail: format!("more than {MAX_PAGES} pages of versions; not read"),
+            detail: format!("more than {MAX_PAGES} pages of {what}; not read"),
         })
     }
 
@@ -285,33 +297,7 @@ impl GitlabClient {
             encode(project),
             encode(sha)
         );
-        let mut all: Vec<ChangedPath> = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let response = self
-                .get_raw(
-                    &path,
-                    &[("per_page", "100".into()), ("page", page.to_string())],
-                    REQUEST_TIMEOUT,
-                    MAX_BODY,
-                )
-                .await?;
-            let batch: Vec<ChangedPath> =
-                serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
-                    method: reqwest::Method::GET,
-                    endpoint: path.clone(),
-                    detail: e.to_string(),
-                })?;
-            let last = batch.is_empty() || !has_next_page(&response.headers, page);
-            all.extend(batch);
-            if last {
-                return Ok(all);
-            }
-        }
-        Err(GitlabError::Decode {
-            method: reqwest::Method::GET,
-            endpoint: path,
-            detail: format!("more than {MAX_PAGES} pages of changed files; not read"),
-        })
+        self.raw_pages_until(path, "changed files", |_| false).await
     }
 
     /// An emoji reaction on a comment by the bot. GitLab keeps one reaction per user, name
