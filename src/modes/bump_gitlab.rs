@@ -36,6 +36,7 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         None => None,
     };
     let spec = BumpSpec {
+        promotion: None,
         images,
         setter: args.setter.clone(),
         paths: args.paths.clone(),

@@ -69,6 +69,8 @@ pub struct BumpSpec {
     /// A Markdown section added to the description after the changes (a promotion's
     /// evidence). Put anything copied from elsewhere inside code spans or fences.
     pub section: Option<String>,
+    /// Set for a promotion: recorded in the description's marker; titles the merge request.
+    pub promotion: Option<crate::marker::PromotionRecord>,
 }
 
 /// The outcome of [`propose`].
@@ -164,6 +166,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             also: also.to_vec(),
             branch: spec.branch.clone(),
             section: spec.section.clone(),
+            promotion: spec.promotion.clone(),
             setter: spec.setter.clone(),
             rollback: spec.rollback.clone(),
             environment: spec.environment.clone(),
