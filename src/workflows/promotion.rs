@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 use super::propose::{BumpSpec, Proposed, propose};
-use crate::bump::merge_request::promotion_branch;
+use crate::bump::merge_request::{Action, promotion_branch};
 use crate::bump::{in_scope, is_yaml_path, scope_path};
 use crate::commit_sha;
 use crate::config::{self, RepoConfig};
@@ -229,6 +229,132 @@ pub async fn promote(
     }
     let proposed = open(gitlab, project, repo, pair, &ready, how).await?;
     Ok(Outcome::Proposed(Box::new(ready), Box::new(proposed)))
+}
+
+/// What the post-sync step did for one environment promoted from the one just deployed.
+#[derive(Debug)]
+pub enum AfterSync {
+    /// It has a soak: the scheduled `promote` proposes it once it has passed, at `due`.
+    AfterSoak { pair: Pair, due: DateTime<Utc> },
+    /// Decided and (when due and something moves) proposed, as `promote` would.
+    Done { pair: Pair, outcome: Outcome },
+    /// The source's latest deployment record is not of the commit just verified (recording
+    /// it failed, or a newer deploy started): nothing proposed, `promote` decides later.
+    OtherRecord { pair: Pair, sha: String },
+}
+
+/// Once `sync` has verified `source` healthy at `commit` (and marked its deployment record
+/// a success), the same promotion as `promote` for each environment promoted from it
+/// without a soak; environments with a soak are only reported as due later. Reads the
+/// settings at the default branch's head: the promotion is proposed there.
+pub async fn after_healthy(
+    gitlab: &GitlabClient,
+    project: &str,
+    source: &str,
+    commit: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<AfterSync>> {
+    let repo = read_repo(gitlab, project).await?;
+    let pairs = followers(&repo.config, source);
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut trees = Trees::new(gitlab, project, scopes(&repo.config, &pairs)?);
+    let mut out = Vec::new();
+    for pair in pairs {
+        if !pair.soak.is_zero() {
+            let due = TimeDelta::from_std(pair.soak)
+                .ok()
+                .and_then(|soak| now.checked_add_signed(soak))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            out.push(AfterSync::AfterSoak { pair, due });
+            continue;
+        }
+        let ready = match decide(gitlab, project, &repo, &mut trees, &pair, now).await? {
+            Err(blocked) => {
+                out.push(AfterSync::Done {
+                    pair,
+                    outcome: Outcome::Blocked(blocked),
+                });
+                continue;
+            }
+            Ok(ready) if ready.healthy.sha != commit => {
+                let sha = ready.healthy.sha;
+                out.push(AfterSync::OtherRecord { pair, sha });
+                continue;
+            }
+            Ok(ready) => ready,
+        };
+        let outcome = if ready.plan.is_empty() {
+            let closed = retire(gitlab, project, &repo, &pair, &ready).await?;
+            Outcome::UpToDate(Box::new(ready), closed.map(Box::new))
+        } else {
+            let proposed = open(gitlab, project, &repo, &pair, &ready, How::Write).await?;
+            Outcome::Proposed(Box::new(ready), Box::new(proposed))
+        };
+        out.push(AfterSync::Done { pair, outcome });
+    }
+    Ok(out)
+}
+
+/// The job log's lines for `after`.
+pub fn after_sync_lines(after: &[AfterSync]) -> Vec<String> {
+    after
+        .iter()
+        .map(|a| match a {
+            AfterSync::AfterSoak { pair, due } => format!(
+                "promotion to {}: it has a soak of {}; the scheduled `promote` proposes it after {}",
+                pair.target,
+                human(pair.soak),
+                time(*due)
+            ),
+            AfterSync::OtherRecord { pair, sha } => format!(
+                "promotion to {}: the latest deployment record of {} is of commit {}, not this one; nothing proposed (`promote` decides later)",
+                pair.target,
+                pair.source,
+                commit_sha::short(sha)
+            ),
+            AfterSync::Done { pair, outcome } => {
+                let what = match outcome {
+                    Outcome::Blocked(blocked) => {
+                        format!("nothing proposed: {}", why_blocked(pair, blocked))
+                    }
+                    Outcome::UpToDate(_, Some(closed)) => format!(
+                        "nothing left to promote: closed merge request !{}: {}",
+                        closed.iid, closed.web_url
+                    ),
+                    Outcome::UpToDate(_, None) => format!(
+                        "nothing to move: {} already runs these versions",
+                        pair.target
+                    ),
+                    Outcome::Proposed(ready, proposed) => proposed_line(ready, proposed),
+                };
+                format!("promotion to {}: {what}", pair.target)
+            }
+        })
+        .collect()
+}
+
+fn proposed_line(ready: &Ready, proposed: &Proposed) -> String {
+    let images = crate::plural::count(ready.plan.images.len(), "image");
+    let Proposed::Done(p) = proposed else {
+        return format!("{images} not proposed: the bump was rejected");
+    };
+    let did = match p.action {
+        Action::Created => "created",
+        Action::Updated => "updated",
+        Action::Reopened => "reopened",
+        Action::Current => "already proposed in",
+        Action::ClosedNotReopened => "closed by a person, not reopened:",
+        Action::AlreadyDeployed => {
+            return format!("{images}: the default branch already has these versions");
+        }
+        Action::DryRun => "would write",
+    };
+    match &p.merge_request {
+        Some(m) => format!("{images}: {did} merge request !{}: {}", m.iid, m.web_url),
+        None => format!("{images}: {did} the merge request from {}", p.branch),
+    }
 }
 
 /// Proposes `ready` (not empty) as `pair.target`'s promotion merge request on its own

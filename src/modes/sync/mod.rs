@@ -25,6 +25,7 @@ use crate::env::var;
 use crate::gitlab::GitlabClient;
 use crate::marker;
 use crate::modes::{connect, project_or_ci};
+use crate::workflows::promotion;
 use crate::workflows::rollback::{Merged, merged_files};
 
 use progress::Progress;
@@ -149,6 +150,9 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
                 commit_sha::short(&commit),
                 human_duration(summary.duration)
             );
+            if let Some(env) = &environment {
+                promote_after(&gitlab, &project, env, &commit).await;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(reason) => {
@@ -158,6 +162,24 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
             eprintln!("sync {}: {reason}", summary.outcome);
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// The promotions from `environment`, now verified healthy at `commit` (its deployment
+/// record already marked a success): proposed in this job for environments without a soak.
+/// The deploy is what this job is for, so a failure here is a warning, not a failed job:
+/// `promote` (scheduled, or by hand) proposes the same idempotently.
+async fn promote_after(gitlab: &GitlabClient, project: &str, environment: &str, commit: &str) {
+    let now = chrono::Utc::now();
+    match promotion::after_healthy(gitlab, project, environment, commit, now).await {
+        Ok(after) => {
+            for line in promotion::after_sync_lines(&after) {
+                println!("sync: {line}");
+            }
+        }
+        Err(e) => eprintln!(
+            "sync: warning: the promotions from {environment} were not proposed: {e:#}; run `gitops-bot promote` to propose them"
+        ),
     }
 }
 
