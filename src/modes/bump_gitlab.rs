@@ -37,6 +37,7 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
     };
     let spec = BumpSpec {
         promotion: None,
+        base: None,
         images,
         setter: args.setter.clone(),
         paths: args.paths.clone(),

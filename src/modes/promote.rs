@@ -16,17 +16,14 @@ use crate::commit_sha;
 use crate::image_ref::Version;
 use crate::modes::{connect, project_or_ci};
 use crate::promotion::{Blocked, Healthy, ImagePromotion, Moved};
-use crate::workflows::promotion::{
-    self as workflow, How, Outcome, Pair, Ready, Trees, human, time,
-};
+use crate::workflows::promotion::{self as workflow, How, Outcome, Pair, Ready, human, time};
 use crate::workflows::propose::Proposed;
 
 pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
     let gitlab = connect(&args.gitlab)?;
-    let repo = workflow::read_repo(&gitlab, &project).await?;
+    let (repo, mut trees) = workflow::read_repo(&gitlab, &project).await?;
     let pairs = workflow::pairs(&args.environments, &repo.config)?;
-    let mut trees = Trees::new(&gitlab, &project, workflow::scopes(&repo.config, &pairs)?);
     let mut reports = Vec::new();
     for pair in &pairs {
         let how = if args.dry_run {

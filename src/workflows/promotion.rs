@@ -37,8 +37,12 @@ pub struct Repo {
     pub config: RepoConfig,
 }
 
-/// Reads the default branch, its head and `.gitops-bot.yaml` there.
-pub async fn read_repo(gitlab: &GitlabClient, project: &str) -> Result<Repo> {
+/// Reads the default branch, its head, and the YAML files there (one archive read, kept in
+/// the returned [`Trees`] for the decisions), `.gitops-bot.yaml` among them.
+pub async fn read_repo<'g>(
+    gitlab: &'g GitlabClient,
+    project: &'g str,
+) -> Result<(Repo, Trees<'g>)> {
     let info = gitlab.project(project).await?;
     let default_branch = info.default_branch.clone().with_context(|| {
         format!("project {project} has no default branch (an empty repository?)")
@@ -50,15 +54,26 @@ pub async fn read_repo(gitlab: &GitlabClient, project: &str) -> Result<Repo> {
             format!("the default branch {default_branch} of {project} does not exist")
         })?
         .id;
-    let config = match gitlab.file_text(project, config::FILE_NAME, &head).await? {
-        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
+    let mut trees = Trees::new(gitlab, project);
+    let tree = trees.at(&head).await?;
+    if tree.oversized.iter().any(|(p, _)| p == config::FILE_NAME) {
+        anyhow::bail!(
+            "{} is over the {}-byte limit at {}",
+            config::FILE_NAME,
+            crate::bump::MAX_FILE_SIZE,
+            commit_sha::short(&head)
+        );
+    }
+    let config = match tree.files.get(config::FILE_NAME) {
+        Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(bytes), config::FILE_NAME)?,
         None => RepoConfig::absent(format!("{project} at {default_branch}")),
     };
-    Ok(Repo {
+    let repo = Repo {
         default_branch,
         head,
         config,
-    })
+    };
+    Ok((repo, trees))
 }
 
 /// A target environment and the one it is promoted from.
@@ -254,12 +269,8 @@ pub async fn after_healthy(
     commit: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<AfterSync>> {
-    let repo = read_repo(gitlab, project).await?;
+    let (repo, mut trees) = read_repo(gitlab, project).await?;
     let pairs = followers(&repo.config, source);
-    if pairs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut trees = Trees::new(gitlab, project, scopes(&repo.config, &pairs)?);
     let mut out = Vec::new();
     for pair in pairs {
         if !pair.soak.is_zero() {
@@ -383,6 +394,7 @@ pub async fn open(
         images,
         environment: Some(pair.target.clone()),
         target_branch: Some(repo.default_branch.clone()),
+        base: Some(repo.head.clone()),
         branch: Some(promotion_branch(&pair.target)),
         section: Some(section),
         promotion: Some(PromotionRecord {
@@ -526,21 +538,11 @@ fn scope_of(config: &RepoConfig, environment: &str) -> Result<Vec<String>> {
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Every path of the environments of `pairs`, for [`Trees::new`].
-pub fn scopes(config: &RepoConfig, pairs: &[Pair]) -> Result<Vec<String>> {
-    let mut out = BTreeMap::new();
-    for name in pairs.iter().flat_map(|p| [&p.target, &p.source]) {
-        out.insert(name.clone(), scope_of(config, name)?);
-    }
-    Ok(out.into_values().flatten().collect())
-}
-
-/// The YAML files under the environments' paths at each commit read, each commit read once
-/// (one archive request).
+/// The YAML files at each commit read, each commit read once (one archive request); each
+/// environment's files are picked from them by its paths.
 pub struct Trees<'g> {
     gitlab: &'g GitlabClient,
     project: &'g str,
-    scope: Vec<String>,
     read: BTreeMap<String, Tree>,
 }
 
@@ -551,11 +553,10 @@ struct Tree {
 }
 
 impl<'g> Trees<'g> {
-    pub fn new(gitlab: &'g GitlabClient, project: &'g str, scope: Vec<String>) -> Self {
+    pub fn new(gitlab: &'g GitlabClient, project: &'g str) -> Self {
         Trees {
             gitlab,
             project,
-            scope,
             read: BTreeMap::new(),
         }
     }
@@ -581,7 +582,6 @@ impl<'g> Trees<'g> {
 
     async fn at(&mut self, sha: &str) -> Result<&Tree> {
         if !self.read.contains_key(sha) {
-            let scope = self.scope.clone();
             let archive = self
                 .gitlab
                 .archive(
@@ -591,7 +591,7 @@ impl<'g> Trees<'g> {
                         max_file: crate::bump::MAX_FILE_SIZE,
                         max_total: 1024 * 1024 * 1024,
                     },
-                    move |path| is_yaml_path(path) && in_scope(path, &scope),
+                    is_yaml_path,
                     |_, _| true,
                 )
                 .await

@@ -601,3 +601,67 @@ fn an_open_promotion_left_with_nothing_to_move_is_closed_with_a_note() {
         w.gitlab.writes()
     );
 }
+
+/// A repository where `live` (promoted from `prod`, no soak) is behind prod on `n` images,
+/// and prod is healthy at the head.
+fn behind_by(n: usize) -> World {
+    let seed = tempfile::tempdir().unwrap();
+    common::write(
+        seed.path(),
+        ".gitops-bot.yaml",
+        "operators: [operator]\nenvironments:\n  prod:\n    paths: [envs/prod]\n  live:\n    paths: [envs/live]\n    promote_from: prod\n",
+    );
+    let overlay = |tag: &str| {
+        let mut text = "resources: [../../base]\nimages:\n".to_string();
+        for i in 0..n {
+            text.push_str(&format!("  - name: {REGISTRY}/app{i}\n    newTag: {tag}\n"));
+        }
+        text
+    };
+    common::write(seed.path(), "envs/prod/kustomization.yaml", overlay("ci-2"));
+    common::write(seed.path(), "envs/live/kustomization.yaml", overlay("ci-1"));
+    let gitlab = FakeGitlab::start(Options {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..Options::default()
+    });
+    let head = gitlab.git(&["rev-parse", "main"]).trim().to_string();
+    gitlab.add_deployment("prod", &head, "success");
+    World {
+        gitlab,
+        head,
+        _seed: seed,
+    }
+}
+
+/// Opening a promotion costs the same number of GitLab requests whatever the number of
+/// images (counted on the fake): 12 today, for the target of 10 (see BENCHMARKS.md:
+/// the bump still reads the head's archive a second time, and the evidence looks up the
+/// merge request of the deployed commit). A regression adding a request per image, or any
+/// request, fails here.
+#[test]
+fn opening_a_promotion_takes_the_same_twelve_requests_whatever_the_number_of_images() {
+    let mut counts = Vec::new();
+    for n in [1, 3, 10] {
+        let w = behind_by(n);
+        let run = promote(&w, &["--environment", "live"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("created merge request !1"),
+            "{n} images: {}",
+            run.stdout
+        );
+        let requests = w.gitlab.requests();
+        let listed: Vec<String> = requests
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(
+            requests.len() <= 12,
+            "{n} images: {} requests: {listed:#?}",
+            requests.len()
+        );
+        assert_eq!(w.gitlab.writes().len(), 2, "one commit, one merge request");
+        counts.push(requests.len());
+    }
+    assert!(counts.windows(2).all(|w| w[0] == w[1]), "{counts:?}");
+}

@@ -9,7 +9,7 @@ use crate::bump::merge_request::{Request, RollbackOf, promotion_branch, rollback
 use crate::marker;
 use crate::marker::BumpState;
 use crate::messages::{Reply, SourceInfo};
-use crate::workflows::promotion::{self as promotion_flow, How, Pair, Trees};
+use crate::workflows::promotion::{self as promotion_flow, How, Pair};
 use crate::workflows::propose::{BumpSpec, propose};
 use crate::workflows::verify::{Head, verify_head};
 
@@ -134,7 +134,7 @@ fn promoted_to(hint: &BumpState) -> Option<&str> {
 /// A promotion is recomputed as `promote` would now: from the source's latest healthy
 /// deployment (soak checked again), so its evidence stays true. Not due now: left as it is.
 async fn promotion(ctx: &Ctx<'_>, environment: &str) -> Result<Answer> {
-    let repo = promotion_flow::read_repo(ctx.gitlab, ctx.project).await?;
+    let (repo, mut trees) = promotion_flow::read_repo(ctx.gitlab, ctx.project).await?;
     let pairs = match promotion_flow::pairs(&[environment.to_string()], &repo.config) {
         Ok(pairs) => pairs,
         Err(e) => {
@@ -152,11 +152,6 @@ async fn promotion(ctx: &Ctx<'_>, environment: &str) -> Result<Answer> {
             },
         ));
     };
-    let mut trees = Trees::new(
-        ctx.gitlab,
-        ctx.project,
-        promotion_flow::scopes(&repo.config, std::slice::from_ref(pair))?,
-    );
     let now = chrono::Utc::now();
     let outcome = promotion_flow::promote(
         ctx.gitlab,
