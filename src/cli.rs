@@ -196,9 +196,9 @@ pub enum Mode {
     /// CI_JOB_URL; with --live, the cluster variables of `sync`.
     Preview(PreviewArgs),
 
-    /// Say, per environment promoted from another, which images a promotion would move and
-    /// whether it may be proposed now. Reads only: it opens no merge request and writes
-    /// nothing (proposing the promotion comes in a later version).
+    /// Propose each due promotion: per environment promoted from another, decide whether
+    /// the versions proven in its source may be proposed now, and open or update its single
+    /// promotion merge request (branch `gitops-bot/<environment>/promote`).
     ///
     /// Reads .gitops-bot.yaml at the head of the default branch. For each environment Y with
     /// `promote_from: X` (or each one named by --environment), it reads X's latest GitLab
@@ -213,14 +213,21 @@ pub enum Mode {
     /// success, when X's files at the head carry other versions than that deployment, or
     /// when Y's `soak` has not passed since it turned healthy (with the time it will).
     ///
-    /// With `board: true` in .gitops-bot.yaml, the deploy board issue is refreshed at the end
-    /// (see `status`); a board that cannot be written is a warning.
+    /// Otherwise every image to move goes in one commit and one merge request, titled
+    /// "Promote N images from X to Y", whose description shows the evidence: X's deployment
+    /// (commit, the merge request that brought it, when it turned healthy), the soak, and
+    /// per image from → to and the app build it came from. Rerunning with the same versions
+    /// writes nothing; other versions rewrite the same merge request. It is deployed with
+    /// the `deploy` comment like any bot merge request. `sync` does the same right after a
+    /// healthy deploy of X for environments without a soak. With `board: true` in
+    /// .gitops-bot.yaml, the deploy board issue is refreshed at the end (see `status`); a
+    /// board that cannot be written is a warning.
     ///
-    /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
+    /// Environment: GITLAB_TOKEN (`api` scope, Developer role), CI_API_V4_URL,
     /// CI_PROJECT_PATH.
     ///
-    /// Exit status: 0 when the answer is printed (whatever it says), 1 when a read fails, 2
-    /// on usage errors (an unknown environment, one without promote_from named).
+    /// Exit status: 0 when the answer is printed (whatever it says), 1 when a read or a write
+    /// fails, 2 on usage errors (an unknown environment, one without promote_from named).
     Promote(PromoteArgs),
 
     /// Show what runs where: environments × images at the head of the default branch, each
@@ -289,6 +296,10 @@ pub struct PromoteArgs {
     /// A few lines per environment, or one JSON document.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    /// Say what would be written (title, branch, description) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 
     #[command(flatten)]
     pub gitlab: GitlabArgs,

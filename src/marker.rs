@@ -69,6 +69,22 @@ pub struct BumpState {
     /// read and write as they always have.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<RecordedImage>,
+    /// Set on a promotion merge request: where the versions were proven. Absent (and not
+    /// written) otherwise, so older records read as they always have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<PromotionRecord>,
+}
+
+/// Where a promotion's versions come from: the source environment and its healthy
+/// deployment record. A hint for finding things, like the rest of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionRecord {
+    /// The environment promoted from.
+    pub from: String,
+    /// Its GitLab deployment record the promotion rests on.
+    pub deployment: u64,
+    /// The commit that deployment deployed.
+    pub sha: String,
 }
 
 /// One image of a bump and the versions its changed references had before.
@@ -296,6 +312,7 @@ impl BumpState {
             }],
             source: SourceInfo::default(),
             images: vec![],
+            promotion: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::BumpPlan;
 use super::revert::version_of;
 use crate::image_ref::{ImageRef, Version};
-use crate::marker::{self, BumpState, RecordedChange, RecordedImage};
+use crate::marker::{self, BumpState, PromotionRecord, RecordedChange, RecordedImage};
 pub use crate::messages::RollbackOf;
 use crate::messages::{ChangeRow, DeployHelp, ImageRow, MergeRequestView, Notices, SourceInfo};
 use crate::plural::count;
@@ -35,6 +35,8 @@ pub struct Request {
     /// A Markdown section the caller adds to the description, after the changes (a
     /// promotion's evidence). Rendered as given: it must quote what it copies.
     pub section: Option<String>,
+    /// Set for a promotion: recorded in the description, and it titles the merge request.
+    pub promotion: Option<PromotionRecord>,
 }
 
 /// Trailer on the bot's commits naming the commit they were built on.
@@ -154,6 +156,12 @@ pub fn rollback_branch(image: &ImageRef, target_branch: &str, environment: Optio
     )
 }
 
+/// The one promotion branch of an environment: `gitops-bot/<environment>/promote`. Every
+/// promotion to it (whatever the images) is proposed there, so it has one merge request.
+pub fn promotion_branch(environment: &str) -> String {
+    format!("gitops-bot/{}/promote", slug(environment))
+}
+
 /// The machine-readable state recorded in the description.
 pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
     let images = request.recorded(plan);
@@ -188,6 +196,7 @@ pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
         } else {
             images
         },
+        promotion: request.promotion.clone(),
     }
 }
 
@@ -215,6 +224,14 @@ fn distinct<'a>(changes: impl Iterator<Item = (&'a str, &'a super::Change)>) -> 
 /// `Deploy helloworld ci-35 to prod (was ci-34)`, `Deploy 2 images to prod`, or for a
 /// rollback `Roll back helloworld in prod to ci-34 (ci-36 failed)`.
 pub fn title(plan: &BumpPlan, request: &Request) -> String {
+    if let Some(promotion) = &request.promotion {
+        return format!(
+            "Promote {} from {} to {}",
+            count(1 + request.also.len(), "image"),
+            promotion.from,
+            request.destination()
+        );
+    }
     if !request.also.is_empty() && request.rollback.is_none() {
         return format!(
             "Deploy {} to {}",
@@ -376,6 +393,7 @@ mod tests {
             also: vec![],
             branch: None,
             section: None,
+            promotion: None,
         }
     }
 

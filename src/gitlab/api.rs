@@ -363,6 +363,21 @@ impl GitlabClient {
         self.call(&endpoint).await
     }
 
+    /// Closes merge request `iid` (its other fields unchanged).
+    pub async fn close_merge_request(
+        &self,
+        project: &str,
+        iid: u64,
+    ) -> Result<MergeRequest, GitlabError> {
+        let endpoint = mrs::EditMergeRequest::builder()
+            .project(project)
+            .merge_request(iid)
+            .state_event(MergeRequestStateEvent::Close)
+            .build()
+            .map_err(|e| build_error("close merge request", e))?;
+        self.call(&endpoint).await
+    }
+
     pub async fn create_note(
         &self,
         project: &str,

@@ -468,6 +468,21 @@ impl GitlabClient {
             .find(|a| a.user.id == user_id))
     }
 
+    /// The open merge requests into `target_branch`, whatever their source branch.
+    pub async fn open_merge_requests_into(
+        &self,
+        project: &str,
+        target_branch: &str,
+    ) -> Result<Vec<MergeRequest>, GitlabError> {
+        let endpoint = mrs::MergeRequests::builder()
+            .project(project)
+            .target_branch(target_branch)
+            .state(mrs::MergeRequestState::Opened)
+            .build()
+            .map_err(|e| build_error("merge requests", e))?;
+        self.all_pages(&endpoint).await
+    }
+
     /// Merged or open merge requests into `target_branch` that carry `label`.
     pub async fn merge_requests_labelled(
         &self,

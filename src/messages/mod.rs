@@ -25,6 +25,8 @@ const SYNC_RESULT: &str = include_str!("../../templates/messages/sync_result.md.
 const PREVIEW: &str = include_str!("../../templates/messages/preview.md.j2");
 const DRIFT_ISSUE: &str = include_str!("../../templates/messages/drift_issue.md.j2");
 const DEPLOY_BOARD: &str = include_str!("../../templates/messages/deploy_board.md.j2");
+const PROMOTION_CLOSED: &str = include_str!("../../templates/messages/promotion_closed.md.j2");
+const PROMOTION_EVIDENCE: &str = include_str!("../../templates/messages/promotion_evidence.md.j2");
 
 /// GitLab refuses notes over 1,000,000 characters; stay clearly below.
 pub const NOTE_LIMIT: usize = 950_000;
@@ -333,6 +335,35 @@ impl DeployBoardView {
     }
 }
 
+/// What a promotion rests on, for its merge request's evidence section.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromotionEvidenceView {
+    pub source: String,
+    pub target: String,
+    /// The source's GitLab deployment record.
+    pub deployment: u64,
+    pub sha: String,
+    /// The merge request that brought `sha` to the default branch, when known.
+    pub merge_request: Option<MergeRequestLink>,
+    /// RFC 3339.
+    pub healthy_since: String,
+    /// As written in `.gitops-bot.yaml` (`30m`), `0s` for none.
+    pub soak: String,
+    /// RFC 3339.
+    pub soak_met_at: String,
+    pub images: Vec<PromotedImageRow>,
+}
+
+/// One promoted image: from → to, and the app build it came from when the source's bump
+/// record says so (a hint).
+#[derive(Debug, Clone, Serialize)]
+pub struct PromotedImageRow {
+    pub name: String,
+    pub from: Vec<String>,
+    pub to: String,
+    pub source: Option<SourceInfo>,
+}
+
 pub struct Messages {
     env: Environment<'static>,
 }
@@ -373,6 +404,16 @@ impl Messages {
         add(&mut env, "preview.md.j2", PREVIEW.to_string())?;
         add(&mut env, "drift_issue.md.j2", DRIFT_ISSUE.to_string())?;
         add(&mut env, "deploy_board.md.j2", DEPLOY_BOARD.to_string())?;
+        add(
+            &mut env,
+            "promotion_closed.md.j2",
+            PROMOTION_CLOSED.to_string(),
+        )?;
+        add(
+            &mut env,
+            "promotion_evidence.md.j2",
+            PROMOTION_EVIDENCE.to_string(),
+        )?;
         for (name, source) in replies::TEMPLATES {
             add(&mut env, name, source.to_string())?;
         }
@@ -413,6 +454,18 @@ impl Messages {
             view.diff_truncated = true;
         }
         Err(MessageError::TooLong)
+    }
+
+    /// The note on a promotion merge request closed because nothing is left to promote.
+    pub fn promotion_closed(&self, view: &PromotionEvidenceView) -> Result<String, MessageError> {
+        self.render("promotion_closed.md.j2", view)
+            .map(|s| s.trim_end().to_string())
+    }
+
+    /// The evidence section of a promotion merge request (placed after its change table).
+    pub fn promotion_evidence(&self, view: &PromotionEvidenceView) -> Result<String, MessageError> {
+        self.render("promotion_evidence.md.j2", view)
+            .map(|s| s.trim_end().to_string())
     }
 
     pub fn superseded(&self, view: &SupersededView) -> Result<String, MessageError> {

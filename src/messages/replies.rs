@@ -167,6 +167,11 @@ pub enum Reply {
     ProposalUnknown {
         why: String,
     },
+    /// `rebase` of a promotion merge request whose promotion is not due now.
+    PromotionNotDue {
+        environment: String,
+        why: String,
+    },
     UpToDate {
         target_branch: String,
         target_head: String,
@@ -395,6 +400,10 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     (
         "replies/proposal_unknown.md.j2",
         include_str!("../../templates/messages/replies/proposal_unknown.md.j2"),
+    ),
+    (
+        "replies/promotion_not_due.md.j2",
+        include_str!("../../templates/messages/replies/promotion_not_due.md.j2"),
     ),
     (
         "replies/proposal_unreadable.md.j2",

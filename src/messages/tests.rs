@@ -514,6 +514,10 @@ fn replies() -> Vec<Reply> {
         Reply::ProposalUnknown {
             why: "its description does not match its branch `x`".into(),
         },
+        Reply::PromotionNotDue {
+            environment: "prod".into(),
+            why: "soak of 30m not met: staging healthy since 2026-01-01T10:00:00Z".into(),
+        },
         Reply::UpToDate {
             target_branch: "main".into(),
             target_head: sha.clone(),
@@ -768,4 +772,70 @@ fn deploy_board_matches_golden() {
         ))
         .unwrap();
     golden("deploy_board.md", &text);
+}
+
+/// A promotion's evidence: the source's deployment with the merge request that brought it,
+/// the soak, and per image from → to with its app build when known (and when not).
+#[test]
+fn promotion_evidence_matches_golden() {
+    let view = PromotionEvidenceView {
+        source: "staging".into(),
+        target: "prod".into(),
+        deployment: 42,
+        sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        merge_request: Some(MergeRequestLink {
+            iid: 7,
+            url: "https://gitlab.example.com/g/p/-/merge_requests/7".into(),
+            title: "/close".into(),
+        }),
+        healthy_since: "2026-01-01T10:00:00Z".into(),
+        soak: "30m".into(),
+        soak_met_at: "2026-01-01T10:30:00Z".into(),
+        images: vec![
+            PromotedImageRow {
+                name: "registry.example.com/team/api".into(),
+                from: vec!["ci-30".into()],
+                to: "ci-40".into(),
+                source: Some(SourceInfo {
+                    commit_sha: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
+                    commit_url: Some(
+                        "https://gitlab.example.com/team/api/-/commit/fedcba98".into(),
+                    ),
+                    pipeline_url: Some("https://gitlab.example.com/team/api/-/pipelines/9".into()),
+                    ..SourceInfo::default()
+                }),
+            },
+            PromotedImageRow {
+                name: "registry.example.com/team/we|b".into(),
+                from: vec!["ci-31".into(), "ci-29".into()],
+                to: "ci-41".into(),
+                source: None,
+            },
+        ],
+    };
+    let text = Messages::new(None)
+        .unwrap()
+        .promotion_evidence(&view)
+        .unwrap();
+    golden("promotion_evidence.md", &format!("{text}\n"));
+    let closed = Messages::new(None)
+        .unwrap()
+        .promotion_closed(&view)
+        .unwrap();
+    golden("promotion_closed.md", &format!("{closed}\n"));
+    assert!(
+        !text.contains("/close"),
+        "the title is never copied: {text}"
+    );
+    let none = PromotionEvidenceView {
+        soak: "0s".into(),
+        merge_request: None,
+        ..view
+    };
+    let text = Messages::new(None)
+        .unwrap()
+        .promotion_evidence(&none)
+        .unwrap();
+    assert!(text.contains("**Soak:** none required"), "{text}");
+    assert!(!text.contains("brought by"), "{text}");
 }

@@ -36,6 +36,8 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         None => None,
     };
     let spec = BumpSpec {
+        promotion: None,
+        base: None,
         images,
         setter: args.setter.clone(),
         paths: args.paths.clone(),

@@ -1,81 +1,68 @@
-//! `promote`: for each environment promoted from another, say what a promotion would move
-//! and whether it may be proposed now. Reads only: the settings and the files at the head
-//! of the default branch, the source environment's latest GitLab deployment records, and
-//! the source's files at its healthy deployment's commit. The decisions are
-//! [`crate::promotion`]'s; opening the promotion merge request is not done here yet.
+//! `promote`: for each environment promoted from another, decide whether a promotion may be
+//! proposed now and, when it may and moves something, open or update the target's single
+//! promotion merge request. Reading, deciding and proposing are
+//! [`crate::workflows::promotion`]'s (shared with `sync`); this mode only reports.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use chrono::{DateTime, SecondsFormat, Utc};
+use anyhow::Result;
+use chrono::Utc;
 use serde::Serialize;
 
-use crate::bump::{in_scope, is_yaml_path, scope_path};
-use crate::cli::{OutputFormat, PromoteArgs, UsageError};
+use crate::bump::merge_request::Action;
+use crate::cli::{OutputFormat, PromoteArgs};
 use crate::commit_sha;
-use crate::config::{self, RepoConfig};
-use crate::gitlab::{GitlabClient, Limits};
 use crate::image_ref::Version;
 use crate::modes::{connect, project_or_ci};
-use crate::promotion::{
-    self, Blocked, EnvironmentImages, Healthy, ImagePromotion, Moved, images_of,
-};
-
-/// Deployment records read per source environment: only the latest decides, the others
-/// are context for a person reading the JSON.
-const RECORDS: u8 = 5;
+use crate::promotion::{Blocked, Healthy, ImagePromotion, Moved};
+use crate::workflows::promotion::{self as workflow, How, Outcome, Pair, Ready, human, time};
+use crate::workflows::propose::Proposed;
 
 pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
     let gitlab = connect(&args.gitlab)?;
-    let info = gitlab.project(&project).await?;
-    let branch = info.default_branch.clone().with_context(|| {
-        format!("project {project} has no default branch (an empty repository?)")
-    })?;
-    let head = gitlab
-        .branch_head(&project, &branch)
-        .await?
-        .with_context(|| format!("the default branch {branch} of {project} does not exist"))?;
-    let config = match gitlab
-        .file_text(&project, config::FILE_NAME, &head.id)
-        .await?
-    {
-        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {branch}")),
-    };
-    let pairs = pairs(&args.environments, &config)?;
-    let scopes = scopes(&config, &pairs)?;
-
-    let mut trees = Trees::new(
-        &gitlab,
-        &project,
-        scopes.values().flatten().cloned().collect(),
-    );
+    let (repo, mut trees) = workflow::read_repo(&gitlab, &project).await?;
+    let pairs = workflow::pairs(&args.environments, &repo.config)?;
     let mut reports = Vec::new();
-    for (target, source) in &pairs {
-        let soak = config
-            .environments
-            .get(target)
-            .and_then(|e| e.soak)
-            .unwrap_or(Duration::ZERO);
-        let wanted = Wanted {
-            target,
-            source,
-            soak,
-            head: &head.id,
+    for pair in &pairs {
+        let how = if args.dry_run {
+            How::DryRun
+        } else {
+            How::Write
         };
-        reports.push(decide(&gitlab, &project, &mut trees, &scopes, wanted).await?);
+        let outcome =
+            workflow::promote(&gitlab, &project, &repo, &mut trees, pair, Utc::now(), how).await?;
+        let report = match outcome {
+            Outcome::Blocked(blocked) => Report::blocked(pair, blocked),
+            Outcome::UpToDate(ready, closed) => {
+                let written = closed.map(|m| *m).map(|m| Written {
+                    action: Did::Closed,
+                    branch: m.source_branch,
+                    merge_request: Some(MergeRequestRef {
+                        iid: m.iid,
+                        url: m.web_url,
+                    }),
+                    would_write: None,
+                });
+                Report::ready(pair, *ready, written)
+            }
+            Outcome::Proposed(ready, proposed) => {
+                let written = Written::of(*proposed, pair)?;
+                Report::ready(pair, *ready, Some(written))
+            }
+        };
+        reports.push(report);
     }
-    crate::workflows::board::after_write(&gitlab, &project, config.board).await;
+    let written = repo.config.board && !args.dry_run;
+    crate::workflows::board::after_write(&gitlab, &project, written).await;
 
     match args.output {
         OutputFormat::Text => print!("{}", text(&reports)),
         OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "head": head.id,
+                "head": repo.head,
                 "environments": reports,
             }))?
         ),
@@ -83,223 +70,106 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One target environment to answer for.
-struct Wanted<'a> {
-    target: &'a str,
-    source: &'a str,
-    soak: Duration,
-    /// The head of the default branch.
-    head: &'a str,
+/// What was done with the promotion merge request: the bump's actions, and closing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Did {
+    Created,
+    Updated,
+    Reopened,
+    Current,
+    ClosedNotReopened,
+    AlreadyDeployed,
+    DryRun,
+    /// Nothing left to promote: the open merge request was closed with a note.
+    Closed,
 }
 
-/// The answer for one target: its source's latest deployment, then the source's files at
-/// that deployment and now, then the target's files.
-async fn decide(
-    gitlab: &GitlabClient,
-    project: &str,
-    trees: &mut Trees<'_>,
-    scopes: &BTreeMap<String, Vec<String>>,
-    wanted: Wanted<'_>,
-) -> Result<Report> {
-    let Wanted {
-        target,
-        source,
-        soak,
-        head,
-    } = wanted;
-    let records = gitlab
-        .latest_deployments(project, source, RECORDS)
-        .await
-        .with_context(|| format!("cannot read the deployments of {source}"))?;
-    let healthy = match promotion::latest_healthy(&records) {
-        Ok(healthy) => healthy,
-        Err(blocked) => return Ok(Report::blocked(target, source, soak, blocked)),
-    };
-    let source_scope = &scopes[source];
-    let deployed = trees.images(&healthy.sha, source_scope).await?;
-    let current = trees.images(head, source_scope).await?;
-    let soak_met =
-        match promotion::eligibility(healthy.clone(), &deployed, &current, soak, Utc::now()) {
-            Ok(met) => met,
-            Err(blocked) => return Ok(Report::blocked(target, source, soak, blocked)),
+impl From<Action> for Did {
+    fn from(action: Action) -> Did {
+        match action {
+            Action::Created => Did::Created,
+            Action::Updated => Did::Updated,
+            Action::Reopened => Did::Reopened,
+            Action::Current => Did::Current,
+            Action::ClosedNotReopened => Did::ClosedNotReopened,
+            Action::AlreadyDeployed => Did::AlreadyDeployed,
+            Action::DryRun => Did::DryRun,
+        }
+    }
+}
+
+/// What proposing the promotion did.
+#[derive(Debug, Serialize)]
+struct Written {
+    action: Did,
+    branch: String,
+    merge_request: Option<MergeRequestRef>,
+    /// With `--dry-run`: the merge request that would be written.
+    would_write: Option<WouldWrite>,
+}
+
+#[derive(Debug, Serialize)]
+struct MergeRequestRef {
+    iid: u64,
+    url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct WouldWrite {
+    title: String,
+    description: String,
+    assignees: Vec<String>,
+}
+
+impl Written {
+    fn of(proposed: Proposed, pair: &Pair) -> Result<Written> {
+        match proposed {
+            Proposed::Done(p) => Ok(Written {
+                action: p.action.into(),
+                branch: p.branch,
+                merge_request: p.merge_request.map(|m| MergeRequestRef {
+                    iid: m.iid,
+                    url: m.web_url,
+                }),
+                would_write: p.would_write.map(|w| WouldWrite {
+                    title: w.fields.title,
+                    description: w.fields.description,
+                    assignees: w.assignees,
+                }),
+            }),
+            // The versions were read from the target's files a moment ago: a bump that
+            // cannot find them now means the files changed in between; nothing was written.
+            Proposed::Rejected { error, .. } => Err(anyhow::anyhow!(
+                "cannot propose the promotion of {} to {}: {error}",
+                pair.source,
+                pair.target
+            )),
+        }
+    }
+
+    fn line(&self) -> String {
+        let mr = |verb: &str| match &self.merge_request {
+            Some(m) => format!("{verb} merge request !{}: {}", m.iid, m.url),
+            None => format!("{verb} the merge request from {}", self.branch),
         };
-    let target_images = trees.images(head, &scopes[target]).await?;
-    let plan = promotion::promotion(source, &deployed, target, &target_images);
-    let mut warnings = unread(source, &deployed);
-    warnings.extend(unread(target, &target_images));
-    let reason = match (plan.is_empty(), plan.skipped.is_empty()) {
-        (false, _) => None,
-        (true, true) => Some(format!(
-            "{target} already runs the versions {source} runs healthy"
-        )),
-        (true, false) => Some(format!(
-            "no image to move: {target} runs the versions {source} runs healthy, apart from the skipped ones"
-        )),
-    };
-    Ok(Report {
-        environment: target.to_string(),
-        promote_from: source.to_string(),
-        state: if plan.is_empty() {
-            State::UpToDate
-        } else {
-            State::Promotion
-        },
-        reason,
-        deployment: Some(Evidence::new(&healthy, soak, Some(soak_met), true)),
-        images: plan.images,
-        skipped: plan
-            .skipped
-            .into_iter()
-            .map(|s| SkippedImage {
-                repository: s.repository,
-                name: s.name,
-                reason: s.reason.to_string(),
-            })
-            .collect(),
-        moved: Vec::new(),
-        warnings,
-    })
-}
-
-/// (target, source) for each environment to look at: those named by `--environment` (each
-/// must exist and have `promote_from`), else every one with `promote_from`.
-fn pairs(named: &[String], config: &RepoConfig) -> Result<Vec<(String, String)>> {
-    let usage = |e: String| anyhow::Error::new(UsageError(e));
-    if named.is_empty() {
-        let pairs: Vec<(String, String)> = config
-            .environments
-            .iter()
-            .filter_map(|(name, env)| Some((name.clone(), env.promote_from.clone()?)))
-            .collect();
-        if pairs.is_empty() {
-            return Err(usage(format!(
-                "no environment of {} has promote_from: nothing to promote",
-                config::FILE_NAME
-            )));
-        }
-        return Ok(pairs);
-    }
-    let mut pairs = Vec::new();
-    for name in named {
-        let env = config.environment(name).map_err(|e| usage(e.to_string()))?;
-        let Some(source) = env.promote_from.clone() else {
-            return Err(usage(format!(
-                "environment {name} has no promote_from in {}: it is not promoted from another",
-                config::FILE_NAME
-            )));
-        };
-        if !pairs.iter().any(|(n, _)| n == name) {
-            pairs.push((name.clone(), source));
+        match self.action {
+            Did::Created => mr("created"),
+            Did::Updated => mr("updated"),
+            Did::Reopened => mr("reopened"),
+            Did::Current => mr("already proposed in"),
+            Did::ClosedNotReopened => format!(
+                "{}; it was closed by a person and is not reopened",
+                mr("already proposed in")
+            ),
+            Did::AlreadyDeployed => "the default branch already has these versions".into(),
+            Did::Closed => mr("nothing left to promote: closed"),
+            Did::DryRun => format!(
+                "dry run: would open or update the merge request from {}",
+                self.branch
+            ),
         }
     }
-    Ok(pairs)
-}
-
-/// Each environment's paths as repository-relative prefixes.
-fn scopes(
-    config: &RepoConfig,
-    pairs: &[(String, String)],
-) -> Result<BTreeMap<String, Vec<String>>> {
-    let mut out = BTreeMap::new();
-    for name in pairs.iter().flat_map(|(t, s)| [t, s]) {
-        let paths = config
-            .environment_paths(name)
-            .map_err(|e| UsageError(e.to_string()))?;
-        let scope = paths
-            .iter()
-            .map(|p| scope_path(p).map_err(|e| UsageError(format!("{name}: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.insert(name.clone(), scope);
-    }
-    Ok(out)
-}
-
-/// The YAML files under the environments' paths at each commit read, each commit read once
-/// (one archive request).
-struct Trees<'g> {
-    gitlab: &'g GitlabClient,
-    project: &'g str,
-    scope: Vec<String>,
-    read: BTreeMap<String, Tree>,
-}
-
-/// The wanted files at one commit, and those too large to read (path, size).
-struct Tree {
-    files: BTreeMap<String, Vec<u8>>,
-    oversized: Vec<(String, u64)>,
-}
-
-impl<'g> Trees<'g> {
-    fn new(gitlab: &'g GitlabClient, project: &'g str, scope: Vec<String>) -> Self {
-        Trees {
-            gitlab,
-            project,
-            scope,
-            read: BTreeMap::new(),
-        }
-    }
-
-    /// The images under `scope` at `sha`; a file too large to read is listed as unread.
-    async fn images(&mut self, sha: &str, scope: &[String]) -> Result<EnvironmentImages> {
-        let tree = self.at(sha).await?;
-        let files = tree.files.iter().map(|(p, b)| (p.as_str(), b.as_slice()));
-        let mut images = images_of(files, scope);
-        for (path, size) in &tree.oversized {
-            if in_scope(path, scope) {
-                images.unread_files.push((
-                    path.clone(),
-                    format!(
-                        "{size} bytes, over the {}-byte limit",
-                        crate::bump::MAX_FILE_SIZE
-                    ),
-                ));
-            }
-        }
-        Ok(images)
-    }
-
-    async fn at(&mut self, sha: &str) -> Result<&Tree> {
-        if !self.read.contains_key(sha) {
-            let scope = self.scope.clone();
-            let archive = self
-                .gitlab
-                .archive(
-                    self.project,
-                    sha,
-                    Limits {
-                        max_file: crate::bump::MAX_FILE_SIZE,
-                        max_total: 1024 * 1024 * 1024,
-                    },
-                    move |path| is_yaml_path(path) && in_scope(path, &scope),
-                    |_, _| true,
-                )
-                .await
-                .with_context(|| {
-                    format!("cannot read the repository at {}", commit_sha::short(sha))
-                })?;
-            let files = archive
-                .files
-                .into_iter()
-                .map(|f| (f.path, f.bytes))
-                .collect();
-            let tree = Tree {
-                files,
-                oversized: archive.oversized,
-            };
-            self.read.insert(sha.to_string(), tree);
-        }
-        self.read.get(sha).context("a repository read was not kept")
-    }
-}
-
-fn unread(environment: &str, images: &EnvironmentImages) -> Vec<String> {
-    images
-        .unread_files
-        .iter()
-        .map(|(path, why)| {
-            format!("{environment}: {path} not read ({why}): a version written there is not seen")
-        })
-        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -333,7 +203,12 @@ struct Evidence {
 }
 
 impl Evidence {
-    fn new(healthy: &Healthy, soak: Duration, met_at: Option<DateTime<Utc>>, met: bool) -> Self {
+    fn new(
+        healthy: &Healthy,
+        soak: Duration,
+        met_at: Option<chrono::DateTime<Utc>>,
+        met: bool,
+    ) -> Self {
         Evidence {
             id: healthy.id,
             sha: healthy.sha.clone(),
@@ -365,38 +240,62 @@ struct Report {
     skipped: Vec<SkippedImage>,
     moved: Vec<Moved>,
     warnings: Vec<String>,
+    /// What was written (or with `--dry-run`, would be) for a promotion.
+    proposal: Option<Written>,
 }
 
 impl Report {
-    fn blocked(target: &str, source: &str, soak: Duration, blocked: Blocked) -> Report {
-        let (state, reason, deployment, moved) = match blocked {
-            Blocked::NoDeployment => (
-                State::NoDeployment,
-                format!("{source} has no GitLab deployment record: nothing is proven yet"),
-                None,
-                Vec::new(),
-            ),
-            Blocked::NotHealthy { id, sha, status } => (
-                State::SourceNotHealthy,
-                format!(
-                    "the latest deployment of {source} ({id}, commit {}) is {status}, not success",
-                    commit_sha::short(&sha)
-                ),
-                None,
-                Vec::new(),
-            ),
+    fn ready(pair: &Pair, ready: Ready, written: Option<Written>) -> Report {
+        let (target, source) = (pair.target.as_str(), pair.source.as_str());
+        let reason = match (ready.plan.is_empty(), ready.plan.skipped.is_empty()) {
+            (false, _) => None,
+            (true, true) => Some(format!(
+                "{target} already runs the versions {source} runs healthy"
+            )),
+            (true, false) => Some(format!(
+                "no image to move: {target} runs the versions {source} runs healthy, apart from the skipped ones"
+            )),
+        };
+        Report {
+            environment: target.to_string(),
+            promote_from: source.to_string(),
+            state: if ready.plan.is_empty() {
+                State::UpToDate
+            } else {
+                State::Promotion
+            },
+            reason,
+            deployment: Some(Evidence::new(
+                &ready.healthy,
+                pair.soak,
+                Some(ready.soak_met_at),
+                true,
+            )),
+            images: ready.plan.images,
+            skipped: ready
+                .plan
+                .skipped
+                .into_iter()
+                .map(|s| SkippedImage {
+                    repository: s.repository,
+                    name: s.name,
+                    reason: s.reason.to_string(),
+                })
+                .collect(),
+            moved: Vec::new(),
+            warnings: ready.warnings,
+            proposal: written,
+        }
+    }
+
+    fn blocked(pair: &Pair, blocked: Blocked) -> Report {
+        let (target, source, soak) = (pair.target.as_str(), pair.source.as_str(), pair.soak);
+        let reason = workflow::why_blocked(pair, &blocked);
+        let (state, deployment, moved) = match blocked {
+            Blocked::NoDeployment => (State::NoDeployment, None, Vec::new()),
+            Blocked::NotHealthy { .. } => (State::SourceNotHealthy, None, Vec::new()),
             Blocked::MovedOn { healthy, moved } => (
                 State::SourceMovedOn,
-                format!(
-                    "{source} has moved on since its healthy deployment {} (commit {}): {}",
-                    healthy.id,
-                    commit_sha::short(&healthy.sha),
-                    moved
-                        .iter()
-                        .map(describe_move)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
                 Some(Evidence::new(&healthy, soak, None, false)),
                 moved,
             ),
@@ -406,14 +305,6 @@ impl Report {
                 until,
             } => (
                 State::Soaking,
-                format!(
-                    "soak of {} not met: {source} healthy since {} (deployment {}, commit {}); eligible at {}",
-                    human(soak),
-                    time(healthy.since),
-                    healthy.id,
-                    commit_sha::short(&healthy.sha),
-                    time(until)
-                ),
                 Some(Evidence::new(&healthy, soak, Some(until), false)),
                 Vec::new(),
             ),
@@ -428,46 +319,9 @@ impl Report {
             skipped: Vec::new(),
             moved,
             warnings: Vec::new(),
+            proposal: None,
         }
     }
-}
-
-fn describe_move(m: &Moved) -> String {
-    let list = |v: &[Version]| match v {
-        [] => "none".to_string(),
-        v => v
-            .iter()
-            .map(Version::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
-    format!(
-        "{} deployed {}, now {}",
-        m.repository,
-        list(&m.deployed),
-        list(&m.now)
-    )
-}
-
-fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// `30m`, `1h30m`, `45s`: as written in `.gitops-bot.yaml`.
-fn human(d: Duration) -> String {
-    let secs = d.as_secs();
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
 }
 
 fn text(reports: &[Report]) -> String {
@@ -499,6 +353,19 @@ fn text(reports: &[Report]) -> String {
                 r.reason.as_deref().unwrap_or_default()
             )),
         }
+        if let Some(written) = &r.proposal {
+            if let Some(would) = &written.would_write {
+                let assignees = match would.assignees.as_slice() {
+                    [] => "(none)".to_string(),
+                    list => list.join(", "),
+                };
+                out.push_str(&format!(
+                    "  would write on branch {}:\n  title: {}\n  assignees: {assignees}\n  description:\n{}\n",
+                    written.branch, would.title, would.description
+                ));
+            }
+            out.push_str(&format!("  {}\n", written.line()));
+        }
         for s in &r.skipped {
             out.push_str(&format!("  skipped {}: {}\n", s.name, s.reason));
         }
@@ -507,17 +374,4 @@ fn text(reports: &[Report]) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn soak_reads_as_written_in_the_settings() {
-        assert_eq!(human(Duration::from_secs(30 * 60)), "30m");
-        assert_eq!(human(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(human(Duration::from_secs(45)), "45s");
-        assert_eq!(human(Duration::ZERO), "0s");
-    }
 }

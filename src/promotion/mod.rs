@@ -4,8 +4,9 @@
 //! from its files (with the bump's own site finding), [`promotion`] compares the source's
 //! and the target's, and [`latest_healthy`] then [`eligibility`] decide from the source's
 //! deployment records whether proposing it now is allowed. Nothing here reads files, talks
-//! to GitLab, reads the clock or writes anything: the `promote` mode does, and opening the
-//! merge request belongs to the bump.
+//! to GitLab, reads the clock or writes anything: [`crate::workflows::promotion`] does (for
+//! `promote`, `sync` and `rebase`), and opening the merge request belongs to the bump. A new
+//! gate on promotion (a hold) belongs here, called from that workflow's `decide`.
 
 mod images;
 mod plan;

@@ -69,6 +69,11 @@ pub struct BumpSpec {
     /// A Markdown section added to the description after the changes (a promotion's
     /// evidence). Put anything copied from elsewhere inside code spans or fences.
     pub section: Option<String>,
+    /// The head of the target branch, when the caller has just read it (saves a request;
+    /// a target that moves meanwhile is still noticed when the merge request is written).
+    pub base: Option<String>,
+    /// Set for a promotion: recorded in the description's marker; titles the merge request.
+    pub promotion: Option<crate::marker::PromotionRecord>,
 }
 
 /// The outcome of [`propose`].
@@ -138,11 +143,18 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             .default_branch
             .with_context(|| format!("project {project} has no default branch (is the repository empty?); pass --target-branch"))?,
     };
-    let mut base = gitlab
-        .branch_head(project, &target_branch)
-        .await?
-        .with_context(|| format!("branch {target_branch:?} does not exist in project {project}"))?
-        .id;
+    let mut base = match &spec.base {
+        Some(base) => base.clone(),
+        None => {
+            gitlab
+                .branch_head(project, &target_branch)
+                .await?
+                .with_context(|| {
+                    format!("branch {target_branch:?} does not exist in project {project}")
+                })?
+                .id
+        }
+    };
 
     let mut choice = Choice::Create;
     let mut notices = Notices::default();
@@ -164,6 +176,7 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
             also: also.to_vec(),
             branch: spec.branch.clone(),
             section: spec.section.clone(),
+            promotion: spec.promotion.clone(),
             setter: spec.setter.clone(),
             rollback: spec.rollback.clone(),
             environment: spec.environment.clone(),
@@ -364,23 +377,38 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
 /// `deploy-failed` label the sync report puts on merge requests.
 async fn read_notices(gitlab: &GitlabClient, project: &str, request: &Request) -> Result<Notices> {
     let mut notices = Notices::default();
-    if request.rollback.is_none() {
-        for image in request.images() {
-            let branch = rollback_branch(
-                image,
-                &request.target_branch,
-                request.environment.as_deref(),
-            );
-            notices.open_rollback = gitlab
-                .merge_requests(project, &branch, &request.target_branch)
-                .await?
-                .into_iter()
-                .find(|m| m.state == "opened")
-                .map(|m| link(&m));
-            if notices.open_rollback.is_some() {
-                break;
-            }
-        }
+    if request.rollback.is_none() && request.also.is_empty() {
+        let branch = rollback_branch(
+            &request.image,
+            &request.target_branch,
+            request.environment.as_deref(),
+        );
+        notices.open_rollback = gitlab
+            .merge_requests(project, &branch, &request.target_branch)
+            .await?
+            .into_iter()
+            .find(|m| m.state == "opened")
+            .map(|m| link(&m));
+    } else if request.rollback.is_none() {
+        // Several images: one list of the open merge requests into the target, whatever
+        // their number, instead of one lookup per image's rollback branch.
+        let branches: Vec<String> = request
+            .images()
+            .map(|image| {
+                rollback_branch(
+                    image,
+                    &request.target_branch,
+                    request.environment.as_deref(),
+                )
+            })
+            .collect();
+        notices.open_rollback = gitlab
+            .open_merge_requests_into(project, &request.target_branch)
+            .await?
+            .into_iter()
+            .filter(|m| branches.contains(&m.source_branch))
+            .max_by_key(|m| m.iid)
+            .map(|m| link(&m));
     }
     let label = match &request.environment {
         Some(env) => format!("deploy-failed::{env}"),

@@ -229,6 +229,83 @@ fn synced_at(commit: &str, health: &str) -> Step {
     })
 }
 
+/// prod as in [`CONFIG`], and `live` promoted from it (with `extra` settings), its overlay
+/// still at ci-34.
+fn promoted_world(extra: &str) -> World {
+    let config =
+        format!("{CONFIG}  live:\n    paths: [overlays/live]\n    promote_from: prod\n{extra}");
+    let live = format!("resources: [../../base]\nimages:\n  - name: {IMAGE}\n    newTag: ci-34\n");
+    world_with(
+        &config,
+        &[("overlays/live/kustomization.yaml", &live)],
+        &["--environment", "prod"],
+        &["helloworld"],
+    )
+}
+
+fn healthy_sync(w: &World) -> Run {
+    let controller = w.argo_controller(vec![running(), synced_at(&w.commit, "Healthy")]);
+    let run = w.sync(&[]);
+    controller.join().unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
+#[test]
+fn a_healthy_sync_opens_the_promotion_of_an_environment_without_soak_in_the_same_run() {
+    let w = promoted_world("");
+    let run = healthy_sync(&w);
+    assert!(
+        run.stdout
+            .contains("sync: promotion to live: 1 image: created merge request !2: "),
+        "{}",
+        run.stdout
+    );
+    let deployments = w.gitlab.deployments();
+    assert_eq!(
+        deployments.len(),
+        1,
+        "the record is made before the promotion reads it"
+    );
+    let mrs = w.gitlab.merge_requests();
+    let promotion = mrs.iter().find(|m| m["iid"] == 2).expect("the promotion");
+    assert_eq!(promotion["title"], "Promote 1 image from prod to live");
+    assert_eq!(promotion["source_branch"], "gitops-bot/live/promote");
+    let description = promotion["description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!(
+            "deployment {} of commit `{}`, brought by !1 (",
+            deployments[0].id,
+            &w.commit[..12]
+        )),
+        "{description}"
+    );
+    let live = String::from_utf8(
+        w.gitlab
+            .file(
+                "gitops-bot/live/promote",
+                "overlays/live/kustomization.yaml",
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(live.contains("newTag: ci-35"), "{live}");
+}
+
+#[test]
+fn a_healthy_sync_only_announces_the_promotion_of_an_environment_with_a_soak() {
+    let w = promoted_world("    soak: 30m\n");
+    let run = healthy_sync(&w);
+    assert!(
+        run.stdout.contains(
+            "sync: promotion to live: it has a soak of 30m; the scheduled `promote` proposes it after "
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.gitlab.merge_requests().len(), 1, "only the bump");
+}
+
 #[test]
 fn a_healthy_argo_cd_sync_is_commented_labelled_and_recorded() {
     let w = world(CONFIG);

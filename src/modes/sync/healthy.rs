@@ -6,7 +6,8 @@
 //! the exit status.
 
 use crate::config::RepoConfig;
-use crate::gitlab::{GitlabClient, UserRef};
+use crate::gitlab::GitlabClient;
+use crate::workflows::promotion;
 
 /// One environment verified healthy at one commit.
 pub(super) struct HealthyVerdict<'a> {
@@ -21,27 +22,37 @@ pub(super) struct HealthyVerdict<'a> {
 }
 
 /// Called once per environment the sync found healthy, after its deployment record and
-/// result comment. The post-sync promotion goes here: for each environment Y with
-/// `promote_from:` this one, open or update Y's promotion merge request (through
-/// `_gitlab`, as `_bot`). Best effort: a failure is logged, never returned.
-pub(super) async fn on_healthy(
-    _gitlab: &GitlabClient,
-    _bot: &UserRef,
-    verdict: &HealthyVerdict<'_>,
-) {
-    let next: Vec<&str> = verdict
-        .config
-        .environments
-        .iter()
-        .filter(|(_, env)| env.promote_from.as_deref() == Some(verdict.environment))
-        .map(|(name, _)| name.as_str())
-        .collect();
+/// result comment: for each environment Y with `promote_from:` this one and no soak, open
+/// or update Y's promotion merge request; with a soak, say when `promote` will propose it.
+/// The deploy is what this job is for, so a failure here is a warning, never a failed job:
+/// `promote` (scheduled, or by hand) proposes the same idempotently.
+pub(super) async fn on_healthy(gitlab: &GitlabClient, verdict: &HealthyVerdict<'_>) {
     tracing::debug!(
         project = verdict.project,
         environment = verdict.environment,
         commit = verdict.commit,
         deployment = ?verdict.deployment,
-        promoted_to = ?next,
         "healthy verdict"
     );
+    let promoted = verdict
+        .config
+        .environments
+        .values()
+        .any(|env| env.promote_from.as_deref() == Some(verdict.environment));
+    if !promoted {
+        return;
+    }
+    let environment = verdict.environment;
+    let now = chrono::Utc::now();
+    match promotion::after_healthy(gitlab, verdict.project, environment, verdict.commit, now).await
+    {
+        Ok(after) => {
+            for line in promotion::after_sync_lines(&after) {
+                println!("sync: {line}");
+            }
+        }
+        Err(e) => eprintln!(
+            "sync: warning: the promotions from {environment} were not proposed: {e:#}; run `gitops-bot promote` to propose them"
+        ),
+    }
 }

@@ -5,9 +5,11 @@
 use anyhow::{Context as _, Result};
 
 use super::{Answer, Ctx, Outcome, proposed, targets_of};
-use crate::bump::merge_request::{Request, RollbackOf, rollback_branch};
+use crate::bump::merge_request::{Request, RollbackOf, promotion_branch, rollback_branch};
 use crate::marker;
+use crate::marker::BumpState;
 use crate::messages::{Reply, SourceInfo};
+use crate::workflows::promotion::{self as promotion_flow, How, Pair};
 use crate::workflows::propose::{BumpSpec, propose};
 use crate::workflows::verify::{Head, verify_head};
 
@@ -32,7 +34,9 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
     };
     // The record only helps: the branch the bot made for it is named after what it
     // proposes, and GitLab does not let anyone rename a merge request's source branch.
-    let expected = if hint.is_rollback() {
+    let expected = if let Some(environment) = promoted_to(hint) {
+        promotion_branch(environment)
+    } else if hint.is_rollback() {
         rollback_branch(first, &mr.target_branch, hint.environment.as_deref())
     } else {
         Request {
@@ -40,6 +44,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
             also: also.to_vec(),
             branch: None,
             section: None,
+            promotion: None,
             setter: hint.setter.clone(),
             environment: hint.environment.clone(),
             paths: hint.paths.clone(),
@@ -72,6 +77,9 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
                 head: commit.id,
             },
         ));
+    }
+    if let Some(environment) = promoted_to(hint) {
+        return promotion(ctx, environment).await;
     }
     let rollback = match hint.rollback_of {
         Some(iid) => Some(rollback_of(ctx, iid).await?),
@@ -114,5 +122,67 @@ async fn rollback_of(ctx: &Ctx<'_>, iid: u64) -> Result<RollbackOf> {
         reason: None,
         result_url: None,
         requested_by: None,
+    })
+}
+
+/// The environment a promotion merge request promotes to (its record says both).
+fn promoted_to(hint: &BumpState) -> Option<&str> {
+    hint.promotion.as_ref()?;
+    hint.environment.as_deref()
+}
+
+/// A promotion is recomputed as `promote` would now: from the source's latest healthy
+/// deployment (soak checked again), so its evidence stays true. Not due now: left as it is.
+async fn promotion(ctx: &Ctx<'_>, environment: &str) -> Result<Answer> {
+    let (repo, mut trees) = promotion_flow::read_repo(ctx.gitlab, ctx.project).await?;
+    let pairs = match promotion_flow::pairs(&[environment.to_string()], &repo.config) {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            return Ok((
+                Outcome::Refused,
+                Reply::ProposalUnknown { why: e.to_string() },
+            ));
+        }
+    };
+    let Some(pair) = pairs.first() else {
+        return Ok((
+            Outcome::Refused,
+            Reply::ProposalUnknown {
+                why: format!("{environment} is not promoted from another environment"),
+            },
+        ));
+    };
+    let now = chrono::Utc::now();
+    let outcome = promotion_flow::promote(
+        ctx.gitlab,
+        ctx.project,
+        &repo,
+        &mut trees,
+        pair,
+        now,
+        How::Rebase,
+    )
+    .await?;
+    let not_due = |pair: &Pair, why: String| {
+        (
+            Outcome::Refused,
+            Reply::PromotionNotDue {
+                environment: pair.target.clone(),
+                why,
+            },
+        )
+    };
+    Ok(match outcome {
+        promotion_flow::Outcome::Blocked(blocked) => {
+            not_due(pair, promotion_flow::why_blocked(pair, &blocked))
+        }
+        promotion_flow::Outcome::UpToDate(..) => not_due(
+            pair,
+            format!(
+                "{} already runs the versions {} runs healthy",
+                pair.target, pair.source
+            ),
+        ),
+        promotion_flow::Outcome::Proposed(_, proposed) => super::proposed(*proposed, false),
     })
 }
