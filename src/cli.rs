@@ -200,6 +200,11 @@ pub enum Mode {
     /// success, when X's files at the head carry other versions than that deployment, or
     /// when Y's `soak` has not passed since it turned healthy (with the time it will).
     ///
+    /// A merged rollback of Y holds Y for the versions it rolled back from (read from Git):
+    /// those are skipped, with the rollback merge request and how to lift the hold, until an
+    /// operator of Y comments `unhold` on it or a newer version arrives. When the holds
+    /// cannot be read, nothing is proposed.
+    ///
     /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
     /// CI_PROJECT_PATH.
     ///

@@ -161,6 +161,13 @@ pub enum Reply {
     Unheld {
         label: String,
     },
+    /// `unhold` on a merged rollback: the environment holds it set are lifted.
+    HoldLifted {
+        iid: u64,
+        environments: Vec<String>,
+        /// `repository version, …` per image held until now.
+        images: Vec<String>,
+    },
     RebaseNotOpen {
         state: String,
     },
@@ -327,6 +334,10 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     (
         "replies/held.md.j2",
         include_str!("../../templates/messages/replies/held.md.j2"),
+    ),
+    (
+        "replies/hold_lifted.md.j2",
+        include_str!("../../templates/messages/replies/hold_lifted.md.j2"),
     ),
     (
         "replies/help.md.j2",

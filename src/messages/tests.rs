@@ -508,6 +508,11 @@ fn replies() -> Vec<Reply> {
         Reply::Unheld {
             label: "gitops-bot::hold".into(),
         },
+        Reply::HoldLifted {
+            iid: 7,
+            environments: vec!["prod".into()],
+            images: vec!["registry.example.com/team/api ci-40".into()],
+        },
         Reply::RebaseNotOpen {
             state: "closed".into(),
         },

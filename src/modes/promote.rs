@@ -20,8 +20,9 @@ use crate::gitlab::{GitlabClient, Limits};
 use crate::image_ref::Version;
 use crate::modes::{connect, project_or_ci};
 use crate::promotion::{
-    self, Blocked, EnvironmentImages, Healthy, ImagePromotion, Moved, images_of,
+    self, Blocked, EnvironmentImages, Healthy, Hold, ImagePromotion, Moved, images_of,
 };
+use crate::workflows::holds::holds_of;
 
 /// Deployment records read per source environment: only the latest decides, the others
 /// are context for a person reading the JSON.
@@ -53,8 +54,12 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
         &project,
         scopes.values().flatten().cloned().collect(),
     );
+    let bot = gitlab.current_user().await?;
     let mut reports = Vec::new();
     for (target, source) in &pairs {
+        let holds = holds_of(&gitlab, &project, &bot, &config, target)
+            .await
+            .map_err(|e| format!("{e:#}"));
         let soak = config
             .environments
             .get(target)
@@ -65,6 +70,8 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
             source,
             soak,
             head: &head.id,
+            holds: &holds,
+            prefix: &config.command_prefix,
         };
         reports.push(decide(&gitlab, &project, &mut trees, &scopes, wanted).await?);
     }
@@ -89,6 +96,10 @@ struct Wanted<'a> {
     soak: Duration,
     /// The head of the default branch.
     head: &'a str,
+    /// The target's holds, or why they could not be read.
+    holds: &'a Result<Vec<Hold>, String>,
+    /// The command prefix, to say how to lift a hold.
+    prefix: &'a str,
 }
 
 /// The answer for one target: its source's latest deployment, then the source's files at
@@ -105,6 +116,8 @@ async fn decide(
         source,
         soak,
         head,
+        holds,
+        prefix,
     } = wanted;
     let records = gitlab
         .latest_deployments(project, source, RECORDS)
@@ -123,7 +136,20 @@ async fn decide(
             Err(blocked) => return Ok(Report::blocked(target, source, soak, blocked)),
         };
     let target_images = trees.images(head, &scopes[target]).await?;
-    let plan = promotion::promotion(source, &deployed, target, &target_images);
+    let holds = match holds {
+        Ok(holds) => holds,
+        Err(error) => {
+            let error = error.clone();
+            return Ok(Report::blocked(
+                target,
+                source,
+                soak,
+                Blocked::HoldsUnreadable { error },
+            ));
+        }
+    };
+    let mut plan = promotion::promotion(source, &deployed, target, &target_images);
+    promotion::apply_holds(&mut plan, holds, prefix);
     let mut warnings = unread(source, &deployed);
     warnings.extend(unread(target, &target_images));
     let reason = match (plan.is_empty(), plan.skipped.is_empty()) {
@@ -316,6 +342,8 @@ enum State {
     SourceMovedOn,
     /// The source has never been deployed (no GitLab deployment record).
     NoDeployment,
+    /// The target's holds could not be read: nothing is proposed.
+    HoldsUnreadable,
 }
 
 /// The source's deployment a promotion rests on.
@@ -369,6 +397,12 @@ struct Report {
 impl Report {
     fn blocked(target: &str, source: &str, soak: Duration, blocked: Blocked) -> Report {
         let (state, reason, deployment, moved) = match blocked {
+            Blocked::HoldsUnreadable { error } => (
+                State::HoldsUnreadable,
+                format!("the holds of {target} are unknown, so nothing is proposed: {error}"),
+                None,
+                Vec::new(),
+            ),
             Blocked::NoDeployment => (
                 State::NoDeployment,
                 format!("{source} has no GitLab deployment record: nothing is proven yet"),

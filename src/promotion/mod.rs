@@ -7,10 +7,12 @@
 //! to GitLab, reads the clock or writes anything: the `promote` mode does, and opening the
 //! merge request belongs to the bump.
 
+mod hold;
 mod images;
 mod plan;
 mod soak;
 
+pub use hold::{Hold, apply_holds, held};
 pub use images::{EnvironmentImages, ImageVersions, Place, images_of};
 pub use plan::{ImagePromotion, Promotion, Skip, Skipped, promotion};
 pub use soak::{Blocked, DeploymentRecord, Healthy, Moved, eligibility, latest_healthy};

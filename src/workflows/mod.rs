@@ -7,6 +7,7 @@
 
 pub mod auto_deploy;
 pub mod comments;
+pub mod holds;
 pub mod propose;
 pub mod rollback;
 pub mod verify;
