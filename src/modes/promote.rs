@@ -55,11 +55,15 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
         scopes.values().flatten().cloned().collect(),
     );
     let bot = gitlab.current_user().await?;
+    let mut held = BTreeMap::new();
     let mut reports = Vec::new();
     for (target, source) in &pairs {
         let holds = holds_of(&gitlab, &project, &bot, &config, target)
             .await
             .map_err(|e| format!("{e:#}"));
+        if let Ok(holds) = &holds {
+            held.insert(target.clone(), active(holds));
+        }
         let soak = config
             .environments
             .get(target)
@@ -77,12 +81,17 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
     }
 
     match args.output {
-        OutputFormat::Text => print!("{}", text(&reports)),
+        OutputFormat::Text => print!(
+            "{}{}",
+            text(&reports),
+            holds_text(&held, &config.command_prefix)
+        ),
         OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "head": head.id,
                 "environments": reports,
+                "holds": held,
             }))?
         ),
     }
@@ -463,6 +472,29 @@ impl Report {
             warnings: Vec::new(),
         }
     }
+}
+
+/// The holds not lifted.
+fn active(holds: &[Hold]) -> Vec<Hold> {
+    holds.iter().filter(|h| !h.is_lifted()).cloned().collect()
+}
+
+/// One line per hold, per environment whose holds were read.
+fn holds_text(held: &BTreeMap<String, Vec<Hold>>, prefix: &str) -> String {
+    let mut out = String::new();
+    for hold in held.values().flatten() {
+        let versions: Vec<String> = hold.versions.iter().map(Version::to_string).collect();
+        out.push_str(&format!(
+            "hold: {} holds {} {} since rollback !{} ({}); lift it with `{prefix} unhold` on !{}\n",
+            hold.environment,
+            hold.repository,
+            versions.join(", "),
+            hold.rollback_iid,
+            hold.rollback_url,
+            hold.rollback_iid,
+        ));
+    }
+    out
 }
 
 fn describe_move(m: &Moved) -> String {

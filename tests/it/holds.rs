@@ -131,6 +131,11 @@ fn a_merged_rollback_holds_its_version_until_an_operator_lifts_it() {
         fake.project_web_url()
     );
     assert!(run.stdout.lines().any(|l| l == held), "{}", run.stdout);
+    let listed = format!(
+        "hold: prod holds {API} ci-40 since rollback !2 ({}/-/merge_requests/2); lift it with `gitops-bot unhold` on !2",
+        fake.project_web_url()
+    );
+    assert!(run.stdout.lines().any(|l| l == listed), "{}", run.stdout);
     let json = bot(
         &fake,
         &[
@@ -153,6 +158,25 @@ fn a_merged_rollback_holds_its_version_until_an_operator_lifts_it() {
             .starts_with("prod is held for ci-40 since rollback !2"),
         "{prod:#}"
     );
+    assert_eq!(answer["holds"]["prod"][0]["repository"], API, "{answer:#}");
+    assert_eq!(
+        answer["holds"]["prod"][0]["versions"],
+        serde_json::json!(["ci-40"])
+    );
+    assert_eq!(answer["holds"]["prod"][0]["rollback_iid"], 2);
+
+    // `status` on the rollback and on the bump it rolled back says so, and how to lift it.
+    for iid in [1, 2] {
+        fake.add_note(iid, REVIEWER, "gitops-bot status");
+        poll(&fake);
+        let reply = replies(&fake, iid).pop().unwrap();
+        assert!(
+            reply.contains(&format!(
+                "- **`prod` is held** for `{API} ci-40` since rollback !2 merged ("
+            )) && reply.contains("lifts it with `gitops-bot unhold` on !2"),
+            "!{iid}: {reply}"
+        );
+    }
 
     // Not an operator of prod: refused, and the hold stays.
     fake.add_note(2, REVIEWER, "gitops-bot unhold");
@@ -172,6 +196,7 @@ fn a_merged_rollback_holds_its_version_until_an_operator_lifts_it() {
         "{reply}"
     );
     let run = promote(&fake);
+    assert!(!run.stdout.contains("hold:"), "{}", run.stdout);
     assert!(
         run.stdout.starts_with("prod ← staging: promote 1 image"),
         "{}",
