@@ -2,7 +2,9 @@
 //! and whether it may be proposed now. Reads only: the settings and the files at the head
 //! of the default branch, the source environment's latest GitLab deployment records, and
 //! the source's files at its healthy deployment's commit. The decisions are
-//! [`crate::promotion`]'s; opening the promotion merge request is not done here yet.
+//! [`crate::promotion`]'s; opening the promotion merge request is not done here yet. At the
+//! end it runs the auto-deploy pass ([`auto_deploy::arm_waiting`]), its one write, and says
+//! what it armed or why each merge request waits on stderr (stdout stays the answer).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -22,6 +24,7 @@ use crate::modes::{connect, project_or_ci};
 use crate::promotion::{
     self, Blocked, EnvironmentImages, Healthy, Hold, ImagePromotion, Moved, images_of,
 };
+use crate::workflows::auto_deploy;
 use crate::workflows::holds::holds_of;
 
 /// Deployment records read per source environment: only the latest decides, the others
@@ -94,6 +97,12 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
                 "holds": held,
             }))?
         ),
+    }
+    // The one write of `promote`: auto-deploy merge requests waiting for their window.
+    if config.environments.values().any(|e| e.auto_deploy) {
+        for line in auto_deploy::arm_waiting(&gitlab, &project, &bot).await? {
+            eprintln!("{line}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
