@@ -176,6 +176,11 @@ pub enum Reply {
     Unheld {
         label: String,
     },
+    /// `unhold` on a merged rollback whose environment is not established: nothing lifted.
+    HoldEnvironmentUnknown {
+        iid: u64,
+        branch: String,
+    },
     /// `unhold` on a merged rollback: the environment holds it set are lifted.
     HoldLifted {
         iid: u64,
@@ -349,6 +354,10 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     (
         "replies/held.md.j2",
         include_str!("../../templates/messages/replies/held.md.j2"),
+    ),
+    (
+        "replies/hold_environment_unknown.md.j2",
+        include_str!("../../templates/messages/replies/hold_environment_unknown.md.j2"),
     ),
     (
         "replies/hold_lifted.md.j2",

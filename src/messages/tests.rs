@@ -508,6 +508,10 @@ fn replies() -> Vec<Reply> {
         Reply::Unheld {
             label: "gitops-bot::hold".into(),
         },
+        Reply::HoldEnvironmentUnknown {
+            iid: 7,
+            branch: "gitops-bot/prod/rollback/api-1f2e3d".into(),
+        },
         Reply::HoldLifted {
             iid: 7,
             environments: vec!["prod".into()],

@@ -56,6 +56,13 @@ pub fn is_rollback_of(mr: &MergeRequest, bot: &UserRef, environment: &str) -> bo
         && mr.source_branch.starts_with(&rollback_prefix(environment))
 }
 
+/// Whether `branch` is a bot rollback branch, of whichever environment or target branch.
+pub fn is_rollback_branch(branch: &str) -> bool {
+    branch
+        .strip_prefix("gitops-bot/")
+        .is_some_and(|rest| rest.contains("/rollback/"))
+}
+
 /// `environment`'s paths as repository-relative prefixes.
 pub fn scope_of(config: &RepoConfig, environment: &str) -> Result<Vec<String>> {
     config
@@ -176,4 +183,19 @@ async fn lifted_by(
 
 fn instant(text: &str) -> Option<DateTime<chrono::FixedOffset>> {
     DateTime::parse_from_rfc3339(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_branches_are_told_apart_from_bump_branches() {
+        assert!(is_rollback_branch("gitops-bot/prod/rollback/api-1f2e3d"));
+        assert!(is_rollback_branch(
+            "gitops-bot/main/rollback/helloworld-000001"
+        ));
+        assert!(!is_rollback_branch("gitops-bot/prod/helloworld"));
+        assert!(!is_rollback_branch("feature/rollback/x"));
+    }
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::{Answer, Ctx, Outcome};
 use crate::messages::Reply;
-use crate::workflows::holds::{is_rollback_of, rollback_holds, scope_of};
+use crate::workflows::holds::{is_rollback_branch, is_rollback_of, rollback_holds, scope_of};
 
 pub(super) async fn run(ctx: &Ctx<'_>, on: bool, reason: Option<&str>) -> Result<Answer> {
     if !on && ctx.mr.state == "merged" {
@@ -18,6 +18,18 @@ pub(super) async fn run(ctx: &Ctx<'_>, on: bool, reason: Option<&str>) -> Result
             .collect();
         if !environments.is_empty() {
             return lift(ctx, &environments).await;
+        }
+        // A merged rollback whose environment is not established from Git and the settings:
+        // its `unhold` must not read as a lift (`promote` counts the bot's `unhold` answers
+        // after the merge), so it is refused.
+        if is_rollback_branch(&ctx.mr.source_branch) {
+            return Ok((
+                Outcome::Refused,
+                Reply::HoldEnvironmentUnknown {
+                    iid: ctx.mr.iid,
+                    branch: ctx.mr.source_branch.clone(),
+                },
+            ));
         }
     }
     let label = [ctx.config.hold_label.as_str()];
