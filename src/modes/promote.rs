@@ -175,6 +175,9 @@ async fn decide(
         (true, true) => Some(format!(
             "{target} already runs the versions {source} runs healthy"
         )),
+        (true, false) if plan.skipped.iter().any(|s| s.reason.is_hold()) => Some(format!(
+            "no image to move: {target} is held for versions {source} runs healthy (see skipped)"
+        )),
         (true, false) => Some(format!(
             "no image to move: {target} runs the versions {source} runs healthy, apart from the skipped ones"
         )),

@@ -41,6 +41,13 @@ pub enum Skip {
     },
 }
 
+impl Skip {
+    /// Skipped because a merged rollback holds the target for this version.
+    pub fn is_hold(&self) -> bool {
+        matches!(self, Skip::Held { .. })
+    }
+}
+
 impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -122,7 +122,9 @@ fn a_merged_rollback_holds_its_version_until_an_operator_lifts_it() {
     let (fake, _seed) = rolled_back();
     let run = promote(&fake);
     assert!(
-        run.stdout.starts_with("prod ← staging: nothing proposed"),
+        run.stdout.starts_with(
+            "prod ← staging: nothing proposed: no image to move: prod is held for versions staging runs healthy (see skipped)\n"
+        ),
         "{}",
         run.stdout
     );
