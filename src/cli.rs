@@ -102,7 +102,11 @@ pub enum Mode {
 
     /// One polling pass: run every comment command on bot merge requests not answered yet.
     ///
-    /// For a scheduled pipeline; no webhook needed. Edited comments are not commands.
+    /// For a scheduled pipeline; no webhook needed. Edited comments are not commands. Then
+    /// the auto-deploy pass: the bot's open, unarmed merge requests of `auto_deploy`
+    /// environments (left open outside their window) are armed to merge when the pipeline
+    /// succeeds, pinned to their verified head, once the window is open and they are not
+    /// held; one line each says what was armed or why it waits.
     Commands(PollArgs),
 
     /// Deploy a merged commit (Argo CD, Flux or direct apply) to the environments it changed,
@@ -222,6 +226,15 @@ pub enum Mode {
     /// healthy deploy of X for environments without a soak. With `board: true` in
     /// .gitops-bot.yaml, the deploy board issue is refreshed at the end (see `status`); a
     /// board that cannot be written is a warning.
+    ///
+    /// A merged rollback of Y holds Y for the versions it rolled back from (read from Git):
+    /// those are skipped, with the rollback merge request and how to lift the hold, until an
+    /// operator of Y comments `unhold` on it or a newer version arrives. When the holds
+    /// cannot be read, nothing is proposed.
+    ///
+    /// At the end it also runs the auto-deploy pass of `commands` (auto_deploy merge
+    /// requests waiting for their window are armed once it is open), saying what it did on
+    /// stderr.
     ///
     /// Environment: GITLAB_TOKEN (`api` scope, Developer role), CI_API_V4_URL,
     /// CI_PROJECT_PATH.

@@ -162,6 +162,11 @@ pub fn promotion_branch(environment: &str) -> String {
     format!("gitops-bot/{}/promote", slug(environment))
 }
 
+/// The start of every rollback branch of `environment` (see [`rollback_branch`]).
+pub fn rollback_prefix(environment: &str) -> String {
+    format!("gitops-bot/{}/rollback/", slug(environment))
+}
+
 /// The machine-readable state recorded in the description.
 pub fn state(plan: &BumpPlan, request: &Request) -> BumpState {
     let images = request.recorded(plan);

@@ -76,6 +76,9 @@ pub struct MergeRequest {
     pub merge_commit_sha: Option<String>,
     #[serde(default)]
     pub squash_commit_sha: Option<String>,
+    /// When it merged (RFC 3339), for a merged one.
+    #[serde(default)]
+    pub merged_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,7 +14,7 @@ mod replies;
 
 pub use crate::health::ResourceRow;
 use crate::image_ref::Version;
-pub use replies::{BranchState, CommitLine, DeployResult, Link, Reply, Status};
+pub use replies::{BranchState, CommitLine, DeployResult, HeldVersions, Link, Reply, Status};
 
 /// GitLab refuses descriptions over 1,048,576 characters; stay clearly below.
 pub const DESCRIPTION_LIMIT: usize = 1_000_000;

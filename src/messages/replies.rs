@@ -38,6 +38,17 @@ pub struct DeployResult {
     pub url: Option<String>,
 }
 
+/// An environment hold, as `status` shows it: a merged rollback keeps `versions` of
+/// `repository` out of `environment`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldVersions {
+    pub environment: String,
+    pub repository: String,
+    pub versions: Vec<String>,
+    pub rollback_iid: u64,
+    pub rollback_url: String,
+}
+
 /// A merge request the status reply links.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Link {
@@ -62,6 +73,10 @@ pub struct Status {
     pub hold_label: String,
     pub results: Vec<DeployResult>,
     pub open_rollback: Option<Link>,
+    /// The environment holds of the environments it concerns (merged rollbacks).
+    pub holds: Vec<HeldVersions>,
+    /// Why the holds could not be read, when they could not.
+    pub holds_unknown: Option<String>,
     /// The environment whose own `operators` decide (no role stands in); `None`: the
     /// top-level operators and [`Status::role`].
     pub environment: Option<String>,
@@ -160,6 +175,18 @@ pub enum Reply {
     },
     Unheld {
         label: String,
+    },
+    /// `unhold` on a merged rollback whose environment is not established: nothing lifted.
+    HoldEnvironmentUnknown {
+        iid: u64,
+        branch: String,
+    },
+    /// `unhold` on a merged rollback: the environment holds it set are lifted.
+    HoldLifted {
+        iid: u64,
+        environments: Vec<String>,
+        /// `repository version, …` per image held until now.
+        images: Vec<String>,
     },
     RebaseNotOpen {
         state: String,
@@ -332,6 +359,14 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     (
         "replies/held.md.j2",
         include_str!("../../templates/messages/replies/held.md.j2"),
+    ),
+    (
+        "replies/hold_environment_unknown.md.j2",
+        include_str!("../../templates/messages/replies/hold_environment_unknown.md.j2"),
+    ),
+    (
+        "replies/hold_lifted.md.j2",
+        include_str!("../../templates/messages/replies/hold_lifted.md.j2"),
     ),
     (
         "replies/help.md.j2",

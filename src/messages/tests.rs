@@ -508,6 +508,15 @@ fn replies() -> Vec<Reply> {
         Reply::Unheld {
             label: "gitops-bot::hold".into(),
         },
+        Reply::HoldEnvironmentUnknown {
+            iid: 7,
+            branch: "gitops-bot/prod/rollback/api-1f2e3d".into(),
+        },
+        Reply::HoldLifted {
+            iid: 7,
+            environments: vec!["prod".into()],
+            images: vec!["registry.example.com/team/api ci-40".into()],
+        },
         Reply::RebaseNotOpen {
             state: "closed".into(),
         },
@@ -585,6 +594,14 @@ fn replies() -> Vec<Reply> {
                 iid: 4,
                 url: "https://gitlab.example.com/g/p/-/merge_requests/4".into(),
             }),
+            holds: vec![HeldVersions {
+                environment: "prod".into(),
+                repository: "registry.example.com/root/helloworld".into(),
+                versions: vec!["ci-36".into()],
+                rollback_iid: 3,
+                rollback_url: "https://gitlab.example.com/g/p/-/merge_requests/3".into(),
+            }],
+            holds_unknown: None,
             environment: None,
             operators: vec!["ops-lead".into()],
             role: "Maintainer".into(),

@@ -2,6 +2,8 @@
 //! pipeline. A comment is answered when a reply of the bot names it (its marker), so
 //! overlapping or repeated passes act once. Edited comments are not acted on: the version
 //! of a comment a person edited is not what they first asked (write a new comment).
+//! Then it arms the `auto_deploy` merge requests left waiting for their window
+//! ([`auto_deploy::arm_waiting`]), one line each.
 
 use std::collections::HashSet;
 use std::process::ExitCode;
@@ -14,6 +16,7 @@ use crate::commands::Parsed;
 use crate::marker;
 use crate::plural;
 use crate::reviewed;
+use crate::workflows::auto_deploy;
 use crate::workflows::comments::{Outcome, Trigger};
 
 pub async fn run(args: &PollArgs) -> Result<ExitCode> {
@@ -62,6 +65,7 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
             }
         }
     }
+    let waiting = auto_deploy::arm_waiting(gitlab, project, engine.bot()).await;
     let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
     println!(
         "{} looked at, {}: {} done, {} answered, {} refused, {} failed",
@@ -72,7 +76,19 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
         count(Outcome::Refused),
         count(Outcome::Failed),
     );
-    Ok(if count(Outcome::Failed) > 0 {
+    let pass_failed = match waiting {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "the auto-deploy pass failed");
+            true
+        }
+    };
+    Ok(if count(Outcome::Failed) > 0 || pass_failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -3,6 +3,7 @@
 //! promotion merge request. Reading, deciding and proposing are
 //! [`crate::workflows::promotion`]'s (shared with `sync`); this mode only reports.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,8 +16,11 @@ use crate::cli::{OutputFormat, PromoteArgs};
 use crate::commit_sha;
 use crate::image_ref::Version;
 use crate::modes::{connect, project_or_ci};
-use crate::promotion::{Blocked, Healthy, ImagePromotion, Moved};
-use crate::workflows::promotion::{self as workflow, How, Outcome, Pair, Ready, human, time};
+use crate::promotion::{Blocked, Healthy, Hold, ImagePromotion, Moved};
+use crate::workflows::auto_deploy;
+use crate::workflows::promotion::{
+    self as workflow, Gates, How, Outcome, Pair, Ready, human, time,
+};
 use crate::workflows::propose::Proposed;
 
 pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
@@ -24,15 +28,32 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
     let gitlab = connect(&args.gitlab)?;
     let (repo, mut trees) = workflow::read_repo(&gitlab, &project).await?;
     let pairs = workflow::pairs(&args.environments, &repo.config)?;
+    let bot = gitlab.current_user().await?;
+    let mut held = BTreeMap::new();
     let mut reports = Vec::new();
     for pair in &pairs {
+        let holds = workflow::read_holds(&gitlab, &project, &bot, &repo.config, &pair.target).await;
+        if let Ok(holds) = &holds {
+            held.insert(pair.target.clone(), active(holds));
+        }
         let how = if args.dry_run {
             How::DryRun
         } else {
             How::Write
         };
-        let outcome =
-            workflow::promote(&gitlab, &project, &repo, &mut trees, pair, Utc::now(), how).await?;
+        let outcome = workflow::promote(
+            &gitlab,
+            &project,
+            &repo,
+            &mut trees,
+            pair,
+            Gates {
+                holds: &holds,
+                now: Utc::now(),
+            },
+            how,
+        )
+        .await?;
         let report = match outcome {
             Outcome::Blocked(blocked) => Report::blocked(pair, blocked),
             Outcome::UpToDate(ready, closed) => {
@@ -57,17 +78,48 @@ pub async fn run(args: &PromoteArgs) -> Result<ExitCode> {
     let written = repo.config.board && !args.dry_run;
     crate::workflows::board::after_write(&gitlab, &project, written).await;
 
+    let prefix = &repo.config.command_prefix;
     match args.output {
-        OutputFormat::Text => print!("{}", text(&reports)),
+        OutputFormat::Text => print!("{}{}", text(&reports), holds_text(&held, prefix)),
         OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "head": repo.head,
                 "environments": reports,
+                "holds": held,
             }))?
         ),
     }
+    // Auto-deploy merge requests waiting for their window are armed once it is open.
+    if !args.dry_run && repo.config.environments.values().any(|e| e.auto_deploy) {
+        for line in auto_deploy::arm_waiting(&gitlab, &project, &bot).await? {
+            eprintln!("{line}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The holds not lifted.
+fn active(holds: &[Hold]) -> Vec<Hold> {
+    holds.iter().filter(|h| !h.is_lifted()).cloned().collect()
+}
+
+/// One line per hold, per environment whose holds were read.
+fn holds_text(held: &BTreeMap<String, Vec<Hold>>, prefix: &str) -> String {
+    let mut out = String::new();
+    for hold in held.values().flatten() {
+        let versions: Vec<String> = hold.versions.iter().map(Version::to_string).collect();
+        out.push_str(&format!(
+            "hold: {} holds {} {} since rollback !{} ({}); lift it with `{prefix} unhold` on !{}\n",
+            hold.environment,
+            hold.repository,
+            versions.join(", "),
+            hold.rollback_iid,
+            hold.rollback_url,
+            hold.rollback_iid,
+        ));
+    }
+    out
 }
 
 /// What was done with the promotion merge request: the bump's actions, and closing it.
@@ -179,6 +231,8 @@ enum State {
     Promotion,
     /// The target already runs the source's versions.
     UpToDate,
+    /// The target's holds could not be read: nothing is proposed.
+    HoldsUnreadable,
     /// The soak time has not passed.
     Soaking,
     /// The source's latest deployment is not a success.
@@ -252,6 +306,11 @@ impl Report {
             (true, true) => Some(format!(
                 "{target} already runs the versions {source} runs healthy"
             )),
+            (true, false) if ready.plan.skipped.iter().any(|s| s.reason.is_hold()) => {
+                Some(format!(
+                    "no image to move: {target} is held for versions {source} runs healthy (see skipped)"
+                ))
+            }
             (true, false) => Some(format!(
                 "no image to move: {target} runs the versions {source} runs healthy, apart from the skipped ones"
             )),
@@ -292,6 +351,7 @@ impl Report {
         let (target, source, soak) = (pair.target.as_str(), pair.source.as_str(), pair.soak);
         let reason = workflow::why_blocked(pair, &blocked);
         let (state, deployment, moved) = match blocked {
+            Blocked::HoldsUnreadable { .. } => (State::HoldsUnreadable, None, Vec::new()),
             Blocked::NoDeployment => (State::NoDeployment, None, Vec::new()),
             Blocked::NotHealthy { .. } => (State::SourceNotHealthy, None, Vec::new()),
             Blocked::MovedOn { healthy, moved } => (

@@ -8,10 +8,12 @@
 //! `promote`, `sync` and `rebase`), and opening the merge request belongs to the bump. A new
 //! gate on promotion (a hold) belongs here, called from that workflow's `decide`.
 
+mod hold;
 mod images;
 mod plan;
 mod soak;
 
+pub use hold::{Hold, apply_holds, held};
 pub use images::{EnvironmentImages, ImageVersions, Place, images_of};
 pub use plan::{ImagePromotion, Promotion, Skip, Skipped, promotion};
 pub use soak::{Blocked, DeploymentRecord, Healthy, Moved, eligibility, latest_healthy};

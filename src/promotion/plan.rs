@@ -29,6 +29,23 @@ pub enum Skip {
     NotInTarget,
     /// A reference whose version is not written in the files (in the source or the target).
     Unreadable { environment: String, reason: String },
+    /// A merged rollback of the target holds this version (see [`super::hold`]).
+    Held {
+        environment: String,
+        version: Version,
+        rollback_iid: u64,
+        rollback_url: String,
+        /// The command prefix, to say how to lift it.
+        #[serde(skip)]
+        prefix: String,
+    },
+}
+
+impl Skip {
+    /// Skipped because a merged rollback holds the target for this version.
+    pub fn is_hold(&self) -> bool {
+        matches!(self, Skip::Held { .. })
+    }
 }
 
 impl std::fmt::Display for Skip {
@@ -49,6 +66,16 @@ impl std::fmt::Display for Skip {
                 environment,
                 reason,
             } => write!(f, "a version in {environment} is not readable: {reason}"),
+            Skip::Held {
+                environment,
+                version,
+                rollback_iid,
+                rollback_url,
+                prefix,
+            } => write!(
+                f,
+                "{environment} is held for {version} since rollback !{rollback_iid} ({rollback_url}) merged: an operator of {environment} lifts it with `{prefix} unhold` on !{rollback_iid}, or a newer version is proposed"
+            ),
         }
     }
 }

@@ -59,6 +59,8 @@ pub enum Blocked {
         soak: Duration,
         until: DateTime<Utc>,
     },
+    /// The target's holds (its merged rollbacks) could not be read: nothing is proposed.
+    HoldsUnreadable { error: String },
 }
 
 /// The latest deployment, when it is a success. `records` are newest first.

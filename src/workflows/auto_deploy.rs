@@ -6,18 +6,27 @@
 //! merge request on hold, an environment outside its window, or a branch holding commits
 //! the bot did not make is left open, and the bump's output says why. The merge is pinned
 //! (`sha`) to the head verified as the bot's own change, so a later push is never merged.
-//! It does not wait, retry or re-arm: a later `bump` of the same version asks again.
+//!
+//! A merge request left open only because the window was closed (or it was held) is not
+//! forgotten: [`arm_waiting`], run by every `commands` and `promote` pass, arms the bot's
+//! open, unarmed merge requests of `auto_deploy` environments once the window is open and
+//! they are not held, after verifying their head the same way.
 
 use std::fmt;
 
-use anyhow::Result;
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use gitlab::api::projects::merge_requests::MergeRequestState;
 use serde::Serialize;
 
 use crate::bump::merge_request::Action;
-use crate::config::RepoConfig;
+use crate::config::{self, RepoConfig};
 use crate::forms::Target;
-use crate::gitlab::{GitlabClient, MergeOutcome, MergeRequest};
+use crate::gitlab::{GitlabClient, MergeOutcome, MergeRequest, UserRef};
+use crate::marker;
+use crate::workflows::comments::targets_of;
 use crate::workflows::verify::{Head, verify_head};
 
 /// What auto-deploy did with the merge request.
@@ -40,6 +49,8 @@ pub enum AutoDeploy {
     NotOurs { iid: u64 },
     /// Left open: GitLab refused the merge; its reason.
     Refused { iid: u64, reason: String },
+    /// Left open: what deciding needs could not be read (fail closed); why.
+    Unchecked { iid: u64, reason: String },
 }
 
 impl fmt::Display for AutoDeploy {
@@ -76,6 +87,9 @@ impl fmt::Display for AutoDeploy {
                     f,
                     "auto-deploy: GitLab did not merge !{iid}: {reason}; left open"
                 )
+            }
+            AutoDeploy::Unchecked { iid, reason } => {
+                write!(f, "auto-deploy: !{iid} left open: {reason}")
             }
         }
     }
@@ -137,7 +151,11 @@ pub async fn after_bump(
         Head::Ours(commit) => commit.id,
         Head::Foreign(_) => return Ok(Some(AutoDeploy::NotOurs { iid: mr.iid })),
     };
-    let iid = mr.iid;
+    arm(gitlab, project, mr.iid, sha).await.map(Some)
+}
+
+/// Asks GitLab to merge !`iid` at `sha` (verified) when its pipeline succeeds.
+async fn arm(gitlab: &GitlabClient, project: &str, iid: u64, sha: String) -> Result<AutoDeploy> {
     let done = match gitlab.merge_at(project, iid, &sha, true).await? {
         MergeOutcome::Merged { .. } => AutoDeploy::Merged { iid, sha },
         MergeOutcome::WhenPipelineSucceeds { .. } | MergeOutcome::Accepted { .. } => {
@@ -154,7 +172,146 @@ pub async fn after_bump(
             reason: "not mergeable now (405): a draft, unresolved threads, missing approvals or a failed pipeline".into(),
         },
     };
-    Ok(Some(done))
+    Ok(done)
+}
+
+/// The pass that finishes what a bump left waiting: for every open merge request of the
+/// bot's that is not armed yet and whose environments (read from Git) all have
+/// `auto_deploy` in `.gitops-bot.yaml` on its target branch, arms it when the window is open
+/// and it is not held, pinned to its verified head; otherwise says why it waits. Rollbacks
+/// are left to people. One entry per merge request concerned; a merge request whose facts
+/// cannot be read is left open and said so.
+pub async fn arm_waiting(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+) -> Result<Vec<AutoDeploy>> {
+    let open = gitlab
+        .merge_requests_by(project, bot.id, MergeRequestState::Opened, None)
+        .await
+        .context("cannot read the bot's open merge requests")?;
+    let mut configs: BTreeMap<String, RepoConfig> = BTreeMap::new();
+    let mut out = Vec::new();
+    for mr in &open {
+        let is_ours = mr.author.as_ref().map(|a| a.id) == Some(bot.id);
+        if !is_ours || mr.state != "opened" || mr.merge_when_pipeline_succeeds {
+            continue;
+        }
+        let Some(hint) = mr.description.as_deref().and_then(marker::bump) else {
+            continue;
+        };
+        if hint.is_rollback() {
+            continue;
+        }
+        if !configs.contains_key(&mr.target_branch) {
+            let config = match target_config(gitlab, project, &mr.target_branch).await {
+                Ok(config) => config,
+                Err(e) => {
+                    out.push(unchecked(mr, &e));
+                    continue;
+                }
+            };
+            configs.insert(mr.target_branch.clone(), config);
+        }
+        let Some(config) = configs.get(&mr.target_branch) else {
+            continue;
+        };
+        if !config.environments.values().any(|e| e.auto_deploy) {
+            continue;
+        }
+        match waiting(gitlab, project, config, mr, hint.environment.as_deref()).await {
+            Ok(Some(done)) => out.push(done),
+            Ok(None) => {}
+            Err(e) => out.push(unchecked(mr, &e)),
+        }
+    }
+    Ok(out)
+}
+
+fn unchecked(mr: &MergeRequest, e: &anyhow::Error) -> AutoDeploy {
+    AutoDeploy::Unchecked {
+        iid: mr.iid,
+        reason: format!("{e:#}"),
+    }
+}
+
+/// One waiting merge request: `None` when auto-deploy does not apply to it.
+async fn waiting(
+    gitlab: &GitlabClient,
+    project: &str,
+    config: &RepoConfig,
+    mr: &MergeRequest,
+    recorded: Option<&str>,
+) -> Result<Option<AutoDeploy>> {
+    let environments = environments_of(gitlab, project, config, mr, recorded).await?;
+    let auto = |name: &String| config.environments.get(name).is_some_and(|e| e.auto_deploy);
+    if environments.is_empty() || !environments.iter().all(auto) {
+        return Ok(None);
+    }
+    // The real clock, at the moment of the decision.
+    let now = Utc::now();
+    if let Some(open) = environments
+        .iter()
+        .find_map(|e| held_back(config, e, mr, now))
+    {
+        return Ok(Some(open));
+    }
+    let hint = mr.description.as_deref().and_then(marker::bump);
+    let targets: Vec<Target> = match hint.as_ref().map(targets_of) {
+        Some(Ok(targets)) => targets,
+        Some(Err(_)) | None => return Ok(Some(AutoDeploy::NotOurs { iid: mr.iid })),
+    };
+    let sha = match verify_head(gitlab, project, mr, &targets).await? {
+        Head::Ours(commit) => commit.id,
+        Head::Foreign(_) => return Ok(Some(AutoDeploy::NotOurs { iid: mr.iid })),
+    };
+    arm(gitlab, project, mr.iid, sha).await.map(Some)
+}
+
+/// The environments `mr` concerns: the one its record names (a hint, which can only add a
+/// guard) and those whose paths hold a file it changes (Git).
+async fn environments_of(
+    gitlab: &GitlabClient,
+    project: &str,
+    config: &RepoConfig,
+    mr: &MergeRequest,
+    recorded: Option<&str>,
+) -> Result<Vec<String>> {
+    let refs = mr.diff_refs.as_ref();
+    let (Some(base), Some(head)) = (
+        refs.and_then(|r| r.base_sha.as_deref()),
+        refs.and_then(|r| r.head_sha.as_deref()),
+    ) else {
+        anyhow::bail!("GitLab did not say which commits it changes, so its environment is unknown");
+    };
+    let files: Vec<String> = gitlab
+        .changed_files(project, base, head)
+        .await
+        .context("cannot read which files it changes")?
+        .into_iter()
+        .flat_map(|c| [c.old_path, c.new_path])
+        .collect();
+    let mut environments: Vec<String> = recorded.map(str::to_string).into_iter().collect();
+    for name in config.environments_touching(&files) {
+        if !environments.iter().any(|e| e == name) {
+            environments.push(name.to_string());
+        }
+    }
+    Ok(environments)
+}
+
+/// `.gitops-bot.yaml` on `branch`.
+async fn target_config(gitlab: &GitlabClient, project: &str, branch: &str) -> Result<RepoConfig> {
+    Ok(
+        match gitlab
+            .file_text(project, config::FILE_NAME, branch)
+            .await
+            .with_context(|| format!("cannot read {} on {branch}", config::FILE_NAME))?
+        {
+            Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
+            None => RepoConfig::absent(format!("{project} at {branch}")),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 pub mod auto_deploy;
 pub mod board;
 pub mod comments;
+pub mod holds;
 pub mod promotion;
 pub mod propose;
 pub mod rollback;

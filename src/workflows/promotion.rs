@@ -17,14 +17,17 @@ use crate::bump::merge_request::{Action, promotion_branch};
 use crate::bump::{in_scope, is_yaml_path, scope_path};
 use crate::commit_sha;
 use crate::config::{self, RepoConfig};
-use crate::gitlab::{GitlabClient, Limits, MergeRequest};
+use crate::gitlab::{GitlabClient, Limits, MergeRequest, UserRef};
 use crate::image_ref::{ImageRef, Version};
 use crate::marker::{self, PromotionRecord};
 use crate::messages::{
     MergeRequestLink, Messages, PromotedImageRow, PromotionEvidenceView, SourceInfo,
 };
-use crate::promotion::{self, Blocked, EnvironmentImages, Healthy, Moved, Promotion, images_of};
+use crate::promotion::{
+    self, Blocked, EnvironmentImages, Healthy, Hold, Moved, Promotion, images_of,
+};
 use crate::usage::UsageError;
+use crate::workflows::holds::holds_of;
 
 /// Deployment records read per source environment: only the latest decides, the others
 /// are context for a person reading the JSON.
@@ -153,6 +156,31 @@ pub struct Ready {
     pub warnings: Vec<String>,
 }
 
+/// The holds of a target environment (its merged rollbacks, lifted ones marked so), or why
+/// they could not be read: then nothing is proposed for it.
+pub type Holds = Result<Vec<Hold>, String>;
+
+/// What a promotion is judged against besides the source's deployment: the target's holds
+/// and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Gates<'a> {
+    pub holds: &'a Holds,
+    pub now: DateTime<Utc>,
+}
+
+/// Reads the holds of `target` (see [`holds_of`]); an error becomes its one-line reason.
+pub async fn read_holds(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+    config: &RepoConfig,
+    target: &str,
+) -> Holds {
+    holds_of(gitlab, project, bot, config, target)
+        .await
+        .map_err(|e| format!("{e:#}"))
+}
+
 /// Whether `pair` may be promoted at `now`, and what the promotion is: the source's latest
 /// deployment record, the source's files at its commit and at the head, the target's at the
 /// head. All decisions are [`crate::promotion`]'s.
@@ -162,8 +190,9 @@ pub async fn decide(
     repo: &Repo,
     trees: &mut Trees<'_>,
     pair: &Pair,
-    now: DateTime<Utc>,
+    gates: Gates<'_>,
 ) -> Result<Result<Ready, Blocked>> {
+    let Gates { holds, now } = gates;
     let source = pair.source.as_str();
     let records = gitlab
         .latest_deployments(project, source, RECORDS)
@@ -182,8 +211,16 @@ pub async fn decide(
             Ok(met) => met,
             Err(blocked) => return Ok(Err(blocked)),
         };
+    let holds = match holds {
+        Ok(holds) => holds,
+        Err(error) => {
+            let error = error.clone();
+            return Ok(Err(Blocked::HoldsUnreadable { error }));
+        }
+    };
     let target_images = trees.images(&repo.head, &target_scope).await?;
-    let plan = promotion::promotion(source, &deployed, &pair.target, &target_images);
+    let mut plan = promotion::promotion(source, &deployed, &pair.target, &target_images);
+    promotion::apply_holds(&mut plan, holds, &repo.config.command_prefix);
     let mut warnings = unread(source, &deployed);
     warnings.extend(unread(&pair.target, &target_images));
     Ok(Ok(Ready {
@@ -226,10 +263,10 @@ pub async fn promote(
     repo: &Repo,
     trees: &mut Trees<'_>,
     pair: &Pair,
-    now: DateTime<Utc>,
+    gates: Gates<'_>,
     how: How,
 ) -> Result<Outcome> {
-    let ready = match decide(gitlab, project, repo, trees, pair, now).await? {
+    let ready = match decide(gitlab, project, repo, trees, pair, gates).await? {
         Err(blocked) => return Ok(Outcome::Blocked(blocked)),
         Ok(ready) => ready,
     };
@@ -264,6 +301,7 @@ pub enum AfterSync {
 /// settings at the default branch's head: the promotion is proposed there.
 pub async fn after_healthy(
     gitlab: &GitlabClient,
+    bot: &UserRef,
     project: &str,
     source: &str,
     commit: &str,
@@ -281,7 +319,9 @@ pub async fn after_healthy(
             out.push(AfterSync::AfterSoak { pair, due });
             continue;
         }
-        let ready = match decide(gitlab, project, &repo, &mut trees, &pair, now).await? {
+        let holds = read_holds(gitlab, project, bot, &repo.config, &pair.target).await;
+        let gates = Gates { holds: &holds, now };
+        let ready = match decide(gitlab, project, &repo, &mut trees, &pair, gates).await? {
             Err(blocked) => {
                 out.push(AfterSync::Done {
                     pair,
@@ -627,6 +667,10 @@ fn unread(environment: &str, images: &EnvironmentImages) -> Vec<String> {
 pub fn why_blocked(pair: &Pair, blocked: &Blocked) -> String {
     let source = &pair.source;
     match blocked {
+        Blocked::HoldsUnreadable { error } => format!(
+            "the holds of {} are unknown, so nothing is proposed: {error}",
+            pair.target
+        ),
         Blocked::NoDeployment => {
             format!("{source} has no GitLab deployment record: nothing is proven yet")
         }

@@ -27,7 +27,7 @@ pub enum Merged<T> {
 /// The commits a merged merge request went from and to on its target branch: its merge (or
 /// squash) commit and that commit's first parent; for a fast-forward, the merge base and its
 /// head. Read from the API, never from the description.
-async fn merged_range(
+pub(crate) async fn merged_range(
     gitlab: &GitlabClient,
     project: &str,
     mr: &MergeRequest,

@@ -231,13 +231,12 @@ fn auto_deploy_merges_the_bots_head_when_the_pipeline_succeeds_unless_held() {
     assert!(merge_calls(&fake).is_empty());
     assert_eq!(mr(&fake, 1)["state"], "opened");
 
-    // Unheld, with a pipeline running: a re-run of the same bump arms the merge, pinned to the
-    // bot's head, and GitLab merges when the pipeline succeeds.
+    // Unheld, with a pipeline running: the same `commands` pass that lifts the hold then arms
+    // the merge, pinned to the bot's head, and GitLab merges when the pipeline succeeds.
     fake.add_note(1, OPERATOR, "gitops-bot unhold");
-    poll(&fake);
     fake.set_pipeline(1, Some("running"));
     let head = mr(&fake, 1)["sha"].as_str().unwrap_or_default().to_string();
-    let run = bump_dev(&fake, "ci-35");
+    let run = poll(&fake);
     assert!(
         run.stdout.contains(&format!(
             "auto-deploy: GitLab merges !1 at {} when its pipeline succeeds",
@@ -325,4 +324,90 @@ fn a_promotion_cycle_in_the_settings_is_an_error_at_its_value_and_nothing_change
         )
     );
     assert_eq!(common::snapshot(repo.path()), before);
+}
+
+#[test]
+fn an_auto_deploy_left_outside_the_window_is_armed_by_the_next_pass_inside_it() {
+    let (window, _) = closed_window();
+    let (fake, _seed) = start(&format!(
+        "environments:\n  dev:\n    paths: [base]\n    auto_deploy: true\n    window: {window}\n"
+    ));
+    bump_dev(&fake, "ci-35");
+    let run = poll(&fake);
+    assert!(
+        run.stdout.contains(&format!(
+            "auto-deploy: outside the window {window}; !1 left open"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(merge_calls(&fake).is_empty());
+
+    // The window opens (the config changes between passes): the next pass arms it, pinned
+    // to the bot's head, and GitLab merges when the pipeline succeeds.
+    fake.set_pipeline(1, Some("running"));
+    let open = "environments:\n  dev:\n    paths: [base]\n    auto_deploy: true\n    window: Mon-Sun 00:00-24:00 UTC\n";
+    fake.commit_files("main", &[(".gitops-bot.yaml", open)], "open the window");
+    let head = mr(&fake, 1)["sha"].as_str().unwrap().to_string();
+    let run = poll(&fake);
+    assert!(
+        run.stdout.contains(&format!(
+            "auto-deploy: GitLab merges !1 at {} when its pipeline succeeds",
+            &head[..12]
+        )),
+        "{}",
+        run.stdout
+    );
+    let calls = merge_calls(&fake);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains(&format!("sha={head}")), "{}", calls[0]);
+    assert!(
+        calls[0].contains("merge_when_pipeline_succeeds=true"),
+        "{}",
+        calls[0]
+    );
+    fake.set_pipeline(1, Some("success"));
+    assert_eq!(mr(&fake, 1)["state"], "merged");
+
+    // Armed once: a later pass has nothing to do.
+    let run = poll(&fake);
+    assert!(!run.stdout.contains("auto-deploy"), "{}", run.stdout);
+    assert_eq!(merge_calls(&fake).len(), 1);
+}
+
+#[test]
+fn promote_also_arms_an_auto_deploy_waiting_for_its_window() {
+    let (window, _) = closed_window();
+    let config = |window: &str| {
+        format!(
+            "environments:\n  dev:\n    paths: [base]\n    auto_deploy: true\n    window: {window}\n  staging:\n    paths: [staging]\n    promote_from: dev\n"
+        )
+    };
+    let (fake, _seed) = start(&config(&window));
+    bump_dev(&fake, "ci-35");
+    assert!(merge_calls(&fake).is_empty());
+    fake.set_pipeline(1, Some("running"));
+    fake.commit_files(
+        "main",
+        &[(".gitops-bot.yaml", &config("Mon-Sun 00:00-24:00 UTC"))],
+        "open the window",
+    );
+    let head = mr(&fake, 1)["sha"].as_str().unwrap().to_string();
+    let run = bot(
+        &fake,
+        &["promote", "--project", PROJECT, "--output", "json"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    common::json(&run);
+    assert!(
+        run.stderr.contains(&format!(
+            "auto-deploy: GitLab merges !1 at {} when its pipeline succeeds",
+            &head[..12]
+        )),
+        "{}",
+        run.stderr
+    );
+    let calls = merge_calls(&fake);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains(&format!("sha={head}")), "{}", calls[0]);
 }

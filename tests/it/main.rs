@@ -26,6 +26,7 @@ mod environments;
 mod fake_gitlab_selftest;
 mod fake_kube_selftest;
 mod golden_edits;
+mod holds;
 mod preview;
 mod promote;
 mod serve_limits;

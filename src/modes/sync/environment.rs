@@ -94,7 +94,7 @@ pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
             commit: shared.commit,
             deployment,
         };
-        healthy::on_healthy(shared.gitlab, &verdict).await;
+        healthy::on_healthy(shared.gitlab, shared.bot, &verdict).await;
     }
     Verdict {
         summary,

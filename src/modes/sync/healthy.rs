@@ -6,7 +6,7 @@
 //! the exit status.
 
 use crate::config::RepoConfig;
-use crate::gitlab::GitlabClient;
+use crate::gitlab::{GitlabClient, UserRef};
 use crate::workflows::promotion;
 
 /// One environment verified healthy at one commit.
@@ -26,7 +26,7 @@ pub(super) struct HealthyVerdict<'a> {
 /// or update Y's promotion merge request; with a soak, say when `promote` will propose it.
 /// The deploy is what this job is for, so a failure here is a warning, never a failed job:
 /// `promote` (scheduled, or by hand) proposes the same idempotently.
-pub(super) async fn on_healthy(gitlab: &GitlabClient, verdict: &HealthyVerdict<'_>) {
+pub(super) async fn on_healthy(gitlab: &GitlabClient, bot: &UserRef, verdict: &HealthyVerdict<'_>) {
     tracing::debug!(
         project = verdict.project,
         environment = verdict.environment,
@@ -44,7 +44,15 @@ pub(super) async fn on_healthy(gitlab: &GitlabClient, verdict: &HealthyVerdict<'
     }
     let environment = verdict.environment;
     let now = chrono::Utc::now();
-    match promotion::after_healthy(gitlab, verdict.project, environment, verdict.commit, now).await
+    match promotion::after_healthy(
+        gitlab,
+        bot,
+        verdict.project,
+        environment,
+        verdict.commit,
+        now,
+    )
+    .await
     {
         Ok(after) => {
             for line in promotion::after_sync_lines(&after) {

@@ -701,7 +701,7 @@ impl Dispatcher {
 
 /// What the record says was proposed, as bump targets (to recompute and compare): one per
 /// image.
-fn targets_of(hint: &BumpState) -> Result<Vec<Target>, String> {
+pub(crate) fn targets_of(hint: &BumpState) -> Result<Vec<Target>, String> {
     hint.recorded_images()
         .iter()
         .map(|recorded| {

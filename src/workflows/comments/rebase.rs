@@ -152,6 +152,9 @@ async fn promotion(ctx: &Ctx<'_>, environment: &str) -> Result<Answer> {
             },
         ));
     };
+    let holds =
+        promotion_flow::read_holds(ctx.gitlab, ctx.project, ctx.bot, &repo.config, &pair.target)
+            .await;
     let now = chrono::Utc::now();
     let outcome = promotion_flow::promote(
         ctx.gitlab,
@@ -159,7 +162,7 @@ async fn promotion(ctx: &Ctx<'_>, environment: &str) -> Result<Answer> {
         &repo,
         &mut trees,
         pair,
-        now,
+        promotion_flow::Gates { holds: &holds, now },
         How::Rebase,
     )
     .await?;

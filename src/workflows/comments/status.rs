@@ -5,8 +5,9 @@ use anyhow::Result;
 use super::{Answer, Ctx, Outcome, targets_of};
 use crate::bump::merge_request::rollback_branch;
 use crate::marker;
-use crate::messages::{BranchState, DeployResult, Link, Reply, Status};
+use crate::messages::{BranchState, DeployResult, HeldVersions, Link, Reply, Status};
 use crate::policy;
+use crate::workflows::holds::holds_of;
 use crate::workflows::verify::{Head, verify_head};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
@@ -44,6 +45,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
     };
     let several = hint.recorded_images().len() > 1;
     let who = policy::deployers(config, ctx.environments);
+    let (holds, holds_unknown) = environment_holds(ctx).await;
     let status = Status {
         rollback: hint.is_rollback(),
         // Several images read as one list of `repository version`.
@@ -77,6 +79,8 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
         hold_label: config.hold_label.clone(),
         results: deploy_results(ctx).await?,
         open_rollback,
+        holds,
+        holds_unknown,
         environment: who.environment,
         operators: who.operators,
         role: who.role,
@@ -114,4 +118,34 @@ async fn deploy_results(ctx: &Ctx<'_>) -> Result<Vec<DeployResult>> {
         });
     }
     Ok(out)
+}
+
+/// The unlifted holds of the environments the merge request concerns (those configured), or
+/// why they could not be read: `status` only shows them, so an error is said, not raised.
+async fn environment_holds(ctx: &Ctx<'_>) -> (Vec<HeldVersions>, Option<String>) {
+    let mut out = Vec::new();
+    let configured = ctx
+        .environments
+        .iter()
+        .filter(|e| ctx.config.environments.contains_key(e.as_str()));
+    for environment in configured {
+        match holds_of(ctx.gitlab, ctx.project, ctx.bot, ctx.config, environment).await {
+            Ok(holds) => {
+                out.extend(
+                    holds
+                        .into_iter()
+                        .filter(|h| !h.is_lifted())
+                        .map(|h| HeldVersions {
+                            environment: h.environment,
+                            repository: h.repository,
+                            versions: h.versions.iter().map(ToString::to_string).collect(),
+                            rollback_iid: h.rollback_iid,
+                            rollback_url: h.rollback_url,
+                        }),
+                )
+            }
+            Err(e) => return (out, Some(format!("{e:#}"))),
+        }
+    }
+    (out, None)
 }

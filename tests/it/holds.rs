@@ -1,0 +1,251 @@
+//! Environment holds through the real binary, against the fake GitLab: a merged rollback of
+//! prod holds the version it rolled back from, so `promote` does not propose it again, until
+//! an operator of prod lifts it with `unhold` on the rollback or a newer version arrives.
+
+use crate::common;
+use crate::fake_gitlab::{FakeGitlab, Fault, Options, Rule};
+use crate::mr_thread::{OPERATOR, REVIEWER, replies};
+
+use serde_json::Value;
+
+const PROJECT: &str = "group/helloworld-ops";
+const API: &str = "registry.example.com/team/api";
+const CONFIG: &str = "\
+operators: [operator]
+environments:
+  staging:
+    paths: [envs/staging]
+  prod:
+    paths: [envs/prod]
+    promote_from: staging
+    operators: [operator]
+";
+
+fn overlay(api: &str) -> String {
+    format!("resources: [../../base]\nimages:\n  - name: {API}\n    newTag: {api}\n")
+}
+
+fn bot(fake: &FakeGitlab, args: &[&str]) -> common::Run {
+    let cmd = common::bot_command(&fake.url(), fake.token(), args);
+    common::run_without_leaking(cmd, fake.token())
+}
+
+fn poll(fake: &FakeGitlab) {
+    let run = bot(fake, &["commands", "--project", PROJECT]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+fn mr(fake: &FakeGitlab, iid: u64) -> Value {
+    fake.merge_requests()
+        .into_iter()
+        .find(|m| m["iid"] == iid)
+        .expect("merge request")
+}
+
+fn promote(fake: &FakeGitlab) -> common::Run {
+    let run = bot(
+        fake,
+        &["promote", "--project", PROJECT, "--environment", "prod"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
+fn deploy(fake: &FakeGitlab, iid: u64) {
+    fake.add_note(iid, OPERATOR, "gitops-bot deploy");
+    poll(fake);
+    assert_eq!(mr(fake, iid)["state"], "merged", "{:?}", replies(fake, iid));
+}
+
+/// staging runs api ci-40 healthy; prod was bumped to ci-40 (!1), which was rolled back to
+/// ci-30 (!2, merged).
+fn rolled_back() -> (FakeGitlab, tempfile::TempDir) {
+    let seed = tempfile::tempdir().unwrap();
+    common::write(seed.path(), ".gitops-bot.yaml", CONFIG);
+    common::write(
+        seed.path(),
+        "base/deployment.yaml",
+        format!(
+            "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: {API}:ci-1\n"
+        ),
+    );
+    common::write(
+        seed.path(),
+        "envs/staging/kustomization.yaml",
+        overlay("ci-40"),
+    );
+    common::write(
+        seed.path(),
+        "envs/prod/kustomization.yaml",
+        overlay("ci-30"),
+    );
+    let fake = FakeGitlab::start(Options {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..Options::default()
+    });
+    let image = format!("{API}:ci-40");
+    let run = bot(
+        &fake,
+        &[
+            "bump",
+            "--project",
+            PROJECT,
+            "--environment",
+            "prod",
+            "--image",
+            &image,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    deploy(&fake, 1);
+    fake.add_note(1, OPERATOR, "gitops-bot rollback");
+    poll(&fake);
+    let rollback = mr(&fake, 2);
+    assert!(
+        rollback["source_branch"]
+            .as_str()
+            .unwrap()
+            .starts_with("gitops-bot/prod/rollback/"),
+        "{rollback}"
+    );
+    deploy(&fake, 2);
+    let prod =
+        String::from_utf8(fake.file("main", "envs/prod/kustomization.yaml").unwrap()).unwrap();
+    assert!(prod.contains("newTag: ci-30"), "{prod}");
+    let head = fake.branch_head("main").unwrap();
+    fake.add_deployment("staging", &head, "success");
+    (fake, seed)
+}
+
+#[test]
+fn a_merged_rollback_holds_its_version_until_an_operator_lifts_it() {
+    let (fake, _seed) = rolled_back();
+    let run = promote(&fake);
+    assert!(
+        run.stdout.starts_with(
+            "prod ← staging: nothing proposed: no image to move: prod is held for versions staging runs healthy (see skipped)\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let held = format!(
+        "  skipped {API}: prod is held for ci-40 since rollback !2 ({}/-/merge_requests/2) merged: an operator of prod lifts it with `gitops-bot unhold` on !2, or a newer version is proposed",
+        fake.project_web_url()
+    );
+    assert!(run.stdout.lines().any(|l| l == held), "{}", run.stdout);
+    let listed = format!(
+        "hold: prod holds {API} ci-40 since rollback !2 ({}/-/merge_requests/2); lift it with `gitops-bot unhold` on !2",
+        fake.project_web_url()
+    );
+    assert!(run.stdout.lines().any(|l| l == listed), "{}", run.stdout);
+    let json = bot(
+        &fake,
+        &[
+            "promote",
+            "--project",
+            PROJECT,
+            "--environment",
+            "prod",
+            "--output",
+            "json",
+        ],
+    );
+    let answer = common::json(&json);
+    let prod = &answer["environments"][0];
+    assert_eq!(prod["images"], serde_json::json!([]), "{prod:#}");
+    assert!(
+        prod["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("prod is held for ci-40 since rollback !2"),
+        "{prod:#}"
+    );
+    assert_eq!(answer["holds"]["prod"][0]["repository"], API, "{answer:#}");
+    assert_eq!(
+        answer["holds"]["prod"][0]["versions"],
+        serde_json::json!(["ci-40"])
+    );
+    assert_eq!(answer["holds"]["prod"][0]["rollback_iid"], 2);
+
+    // `status` on the rollback and on the bump it rolled back says so, and how to lift it.
+    for iid in [1, 2] {
+        fake.add_note(iid, REVIEWER, "gitops-bot status");
+        poll(&fake);
+        let reply = replies(&fake, iid).pop().unwrap();
+        assert!(
+            reply.contains(&format!(
+                "- **`prod` is held** for `{API} ci-40` since rollback !2 merged ("
+            )) && reply.contains("lifts it with `gitops-bot unhold` on !2"),
+            "!{iid}: {reply}"
+        );
+    }
+
+    // Not an operator of prod: refused, and the hold stays.
+    fake.add_note(2, REVIEWER, "gitops-bot unhold");
+    poll(&fake);
+    let reply = replies(&fake, 2).pop().unwrap();
+    assert!(reply.starts_with("@reviewer only"), "{reply}");
+    assert!(promote(&fake).stdout.contains("is held for ci-40"));
+
+    // The operator of prod lifts it: the reply says what, and promote proposes it again.
+    fake.add_note(2, OPERATOR, "gitops-bot unhold");
+    poll(&fake);
+    let reply = replies(&fake, 2).pop().unwrap();
+    assert!(
+        reply.starts_with(&format!(
+            "@operator hold lifted: prod was held since rollback !2 merged, for `{API} ci-40`."
+        )),
+        "{reply}"
+    );
+    let run = promote(&fake);
+    assert!(!run.stdout.contains("hold:"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("prod ← staging: promote 1 image"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("  {API}: ci-30 → ci-40\n")),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_newer_version_is_proposed_despite_the_hold() {
+    let (fake, _seed) = rolled_back();
+    let head = fake.commit_files(
+        "main",
+        &[("envs/staging/kustomization.yaml", &overlay("ci-41"))],
+        "staging runs ci-41",
+    );
+    fake.add_deployment("staging", &head, "success");
+    let run = promote(&fake);
+    assert!(
+        run.stdout.contains(&format!("  {API}: ci-30 → ci-41\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("held"), "{}", run.stdout);
+}
+
+#[test]
+fn holds_that_cannot_be_read_propose_nothing() {
+    let (fake, _seed) = rolled_back();
+    let head = fake.commit_files(
+        "main",
+        &[("envs/staging/kustomization.yaml", &overlay("ci-41"))],
+        "staging runs ci-41",
+    );
+    fake.add_deployment("staging", &head, "success");
+    fake.inject(Rule::new("GET", "/merge_requests", Fault::status(500)).always());
+    let run = promote(&fake);
+    assert!(
+        run.stdout.starts_with(
+            "prod ← staging: nothing proposed: the holds of prod are unknown, so nothing is proposed: cannot read the merged rollbacks of prod"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("ci-41"), "{}", run.stdout);
+}
