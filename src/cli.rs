@@ -180,9 +180,16 @@ pub enum Mode {
     /// CI_PROJECT_PATH; the cluster variables of `sync`. RBAC: deploy/rbac/drift/ (get,
     /// list, watch; list on the kinds an `apply` directory holds).
     ///
+    /// With --alert-url, each issue write is followed by one alert (GitLab's alert fields:
+    /// title, description, start_time, end_time on convergence, service, monitoring_tool,
+    /// severity, fingerprint `<project>/<environment>`, gitlab_environment_name, hosts),
+    /// sent with `Authorization: Bearer $GITOPS_BOT_ALERT_TOKEN` when that variable is set.
+    /// An alert that fails is reported on stderr and makes the exit status 1; the issue
+    /// stays written, and the next run does not resend it (nothing changed by then).
+    ///
     /// Exit status: 0 when the report is printed (whatever it says, unless --fail-on-drift),
-    /// 1 with --fail-on-drift when an environment is not converged, or on failure, 2 on
-    /// usage errors.
+    /// 1 with --fail-on-drift when an environment is not converged, when an alert could not
+    /// be delivered, or on failure, 2 on usage errors.
     Drift(DriftArgs),
 
     /// Show in a merge request of the config repo what it changes in what gets applied.
@@ -366,6 +373,14 @@ pub struct DriftArgs {
     /// update, comment, close, reopen) without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// After each issue write, POST one alert for that environment to URL (http or https: a
+    /// GitLab alert HTTP integration endpoint, or any JSON webhook), with `fingerprint:
+    /// <project>/<environment>` and an `end_time` when it converged again. Only on a
+    /// change, like the issue: never on a rerun that sees the same thing. The bearer token
+    /// is read from GITOPS_BOT_ALERT_TOKEN (never printed).
+    #[arg(long, value_name = "URL", value_parser = crate::alerts::parse_url)]
+    pub alert_url: Option<url::Url>,
 
     #[command(flatten)]
     pub gitlab: GitlabArgs,

@@ -42,6 +42,7 @@ pub mod usage;
 pub mod window;
 
 // 2. The adapters.
+pub mod alerts;
 pub mod blocking;
 pub mod cluster;
 pub mod env;

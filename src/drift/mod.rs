@@ -18,6 +18,7 @@
 //! Degraded outranks drifted because an unhealthy service is what people must act on first;
 //! a drift is often its cause and is listed with it.
 
+pub mod alert;
 pub mod compare;
 pub mod ignore;
 pub mod issue;

@@ -36,7 +36,7 @@ impl Token {
         Token(value)
     }
 
-    fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

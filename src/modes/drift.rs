@@ -17,6 +17,7 @@ use kube::Client;
 use kube::core::ApiResource;
 use serde_json::Value;
 
+use crate::alerts::AlertClient;
 use crate::cli::{DriftArgs, OutputFormat, UsageError};
 use crate::cluster::live::read_live;
 use crate::cluster::{self, Kinds, dynamic_api, resource_of};
@@ -25,9 +26,13 @@ use crate::deploy::{DeployTarget, resolve};
 use crate::drift::{
     self, Confirmation, DriftState, EnvironmentReport, Head, TargetId, TargetObservation,
 };
-use crate::gitlab::GitlabClient;
+use crate::env;
+use crate::gitlab::{GitlabClient, Token};
 use crate::modes::{connect, drift_issue, preview, project_or_ci};
 use crate::render::{self, Object};
+
+/// The variable holding the alert endpoint's bearer token (`--alert-url`).
+pub const ALERT_TOKEN_VAR: &str = "GITOPS_BOT_ALERT_TOKEN";
 
 /// How often a non-converged environment is observed again within `drift.confirm`.
 const REOBSERVE_EVERY: Duration = Duration::from_secs(2);
@@ -35,6 +40,14 @@ const REOBSERVE_EVERY: Duration = Duration::from_secs(2);
 pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
     let gitlab = connect(&args.gitlab)?;
+    // Built before observing, so that a bad alert setup fails before anything is written.
+    let alerts = match &args.alert_url {
+        Some(url) => Some(AlertClient::new(
+            url.clone(),
+            env::var(ALERT_TOKEN_VAR).map(Token::new),
+        )?),
+        None => None,
+    };
     let info = gitlab.project(&project).await?;
     let branch = info.default_branch.clone().with_context(|| {
         format!("project {project} has no default branch (an empty repository?)")
@@ -108,17 +121,21 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({ "environments": reports }))?
         ),
     }
-    let plans = drift_issue::report(
+    let reported = drift_issue::report(
         &gitlab,
         &info.path_with_namespace,
         &config,
         &reports,
         args.dry_run,
+        alerts.as_ref(),
     )
     .await?;
+    for line in &reported.alerts_failed {
+        eprintln!("error: {line}");
+    }
     if args.dry_run {
         // On stderr with --output json, so that stdout stays one JSON document.
-        for line in plans {
+        for line in reported.lines {
             match args.output {
                 OutputFormat::Text => println!("dry run: {line}"),
                 OutputFormat::Json => eprintln!("dry run: {line}"),
@@ -126,11 +143,13 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
         }
     }
     let all_converged = reports.iter().all(|r| r.state == DriftState::Converged);
-    Ok(if args.fail_on_drift && !all_converged {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if (args.fail_on_drift && !all_converged) || !reported.alerts_failed.is_empty() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// The environments to observe with their targets: those named by `--environment` (each

@@ -6,10 +6,11 @@
 use anyhow::{Context, Result};
 use chrono::Utc;
 
+use crate::alerts::AlertClient;
 use crate::config::RepoConfig;
-use crate::drift::EnvironmentReport;
 use crate::drift::compare::diff_text;
 use crate::drift::issue::{self, ExistingIssue, Plan};
+use crate::drift::{EnvironmentReport, alert};
 use crate::gitlab::{GitlabClient, IssueChange, IssueFields};
 use crate::marker::{self, DriftRecord, Marker};
 use crate::messages::{DriftDiff, DriftIssueView, DriftRow, Messages};
@@ -22,29 +23,66 @@ fn labels(environment: &str) -> Vec<String> {
     vec![DRIFT_LABEL.to_string(), format!("env::{environment}")]
 }
 
-/// Plans (and unless `dry_run`, writes) each environment's issue; the planned actions, one
-/// line per environment.
+/// What [`report`] did.
+#[derive(Debug, Default)]
+pub struct Reported {
+    /// The planned actions, one line per environment.
+    pub lines: Vec<String>,
+    /// The alerts that could not be delivered, one line each (already logged).
+    pub alerts_failed: Vec<String>,
+}
+
+/// Plans (and unless `dry_run`, writes) each environment's issue. After each write, the
+/// environment's alert goes to `alerts` (when given): the same plan decides both, so an
+/// alert is sent exactly when the issue changes. An alert that fails does not undo the
+/// write and does not stop the other environments.
 pub async fn report(
     gitlab: &GitlabClient,
     project: &str,
     config: &RepoConfig,
     reports: &[EnvironmentReport],
     dry_run: bool,
-) -> Result<Vec<String>> {
+    alerts: Option<&AlertClient>,
+) -> Result<Reported> {
     let messages = Messages::new(None)?;
-    let mut lines = Vec::new();
+    let mut out = Reported::default();
     for report in reports {
         let existing = find(gitlab, project, &report.environment).await?;
-        let plan = issue::plan(project, report, existing.as_ref(), Utc::now());
-        lines.push(format!("{}: {plan}", report.environment));
+        let now = Utc::now();
+        let plan = issue::plan(project, report, existing.as_ref(), now);
+        let alert = alerts.and_then(|_| alert::alert(project, report, &plan, now));
+        let mut line = format!("{}: {plan}", report.environment);
+        if let Some(a) = &alert {
+            line.push_str(if a.resolves() {
+                ", post a resolving alert"
+            } else {
+                ", post an alert"
+            });
+        }
+        out.lines.push(line);
         if dry_run || !plan.writes() {
             continue;
         }
         write(gitlab, project, config, &messages, report, &plan)
             .await
             .with_context(|| format!("writing the drift issue of {}", report.environment))?;
+        if let (Some(client), Some(alert)) = (alerts, &alert) {
+            match client.post(alert).await {
+                Ok(()) => tracing::info!(
+                    environment = %report.environment,
+                    resolved = alert.resolves(),
+                    "alert posted"
+                ),
+                Err(e) => {
+                    let line =
+                        format!("the alert of {} was not delivered: {e}", report.environment);
+                    tracing::error!("{line}");
+                    out.alerts_failed.push(line);
+                }
+            }
+        }
     }
-    Ok(lines)
+    Ok(out)
 }
 
 /// The bot's issue for `environment`, open or closed. Fails closed: when the search fails,

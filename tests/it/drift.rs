@@ -10,6 +10,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use crate::fake_webhook::FakeWebhook;
 use common::Run;
 use fake_gitlab::{FakeGitlab, Fault, Options as GitlabOptions, Rule};
 use fake_kube::{FakeKube, Options as KubeOptions};
@@ -908,4 +909,133 @@ fn a_bad_ignore_rule_names_the_file_line_and_column() {
         "{}",
         run.stderr
     );
+}
+
+const ALERT_TOKEN: &str = "alert-token-s3cr3t-7f2c";
+
+impl World {
+    /// `drift` with `--alert-url` to `hook` and the alert token in the environment; fails if
+    /// the alert token (or the GitLab token) shows in stdout or stderr.
+    fn drift_alerting(&self, hook: &FakeWebhook, args: &[&str]) -> Run {
+        let url = hook.url();
+        let mut all = vec!["--alert-url", url.as_str()];
+        all.extend_from_slice(args);
+        let mut cmd = self.command(&all);
+        cmd.env("GITOPS_BOT_ALERT_TOKEN", ALERT_TOKEN);
+        let run = common::run_without_leaking(cmd, self.gitlab.token());
+        assert!(
+            !run.stdout.contains(ALERT_TOKEN) && !run.stderr.contains(ALERT_TOKEN),
+            "the alert token leaked:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        run
+    }
+}
+
+#[test]
+fn alerts_on_confirmation_not_on_rerun_and_resolve_on_convergence() {
+    let w = world(ISSUE_CONFIG);
+    let hook = FakeWebhook::start();
+    ok(&w.drift_alerting(&hook, &[]));
+    assert!(hook.requests().is_empty(), "converged: no alert");
+
+    // Confirmed drift: one alert, with the token, fired from the issue's `since`.
+    out_of_sync(&w);
+    ok(&w.drift_alerting(&hook, &[]));
+    let sent = hook.requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let first = &sent[0];
+    assert_eq!(first.method, "POST");
+    assert_eq!(first.path, "/alerts/notify/drift/1.json");
+    assert_eq!(
+        first.header("authorization"),
+        Some(format!("Bearer {ALERT_TOKEN}").as_str())
+    );
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    let body = &first.body;
+    assert_eq!(body["fingerprint"], format!("{PROJECT}/prod"));
+    assert_eq!(body["title"], "Drift: prod is drifted");
+    assert_eq!(body["gitlab_environment_name"], "prod");
+    assert_eq!(body["service"], PROJECT);
+    assert_eq!(body["monitoring_tool"], "gitops-bot");
+    assert_eq!(body["severity"], "medium");
+    assert_eq!(
+        body["hosts"],
+        json!([
+            "Application argocd/helloworld",
+            "Deployment hello/helloworld"
+        ])
+    );
+    assert!(body["start_time"].is_string(), "{body}");
+    assert!(body.get("end_time").is_none(), "{body}");
+
+    // A rerun that sees the same: no alert.
+    ok(&w.drift_alerting(&hook, &[]));
+    assert_eq!(hook.requests().len(), 1);
+
+    // Converged again: one alert with end_time, same fingerprint.
+    w.update_app(|a| {
+        a["status"]["sync"]["status"] = json!("Synced");
+        a["status"]["resources"][0]["status"] = json!("Synced");
+    });
+    ok(&w.drift_alerting(&hook, &[]));
+    let sent = hook.requests();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let resolved = &sent[1].body;
+    assert_eq!(resolved["fingerprint"], format!("{PROJECT}/prod"));
+    assert_eq!(resolved["title"], "Drift: prod is converged again");
+    assert!(resolved["end_time"].is_string(), "{resolved}");
+    assert_eq!(w.gitlab.issues()[0].state, "closed");
+
+    // Converged and closed: nothing more.
+    ok(&w.drift_alerting(&hook, &[]));
+    assert_eq!(hook.requests().len(), 2);
+}
+
+#[test]
+fn a_failed_alert_is_reported_and_exits_1_but_the_issue_is_written() {
+    let w = world(ISSUE_CONFIG);
+    let hook = FakeWebhook::start();
+    hook.answer(500);
+    out_of_sync(&w);
+    let run = w.drift_alerting(&hook, &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("the alert of prod was not delivered") && run.stderr.contains("500"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(hook.requests().len(), 1);
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "the issue stays written: {issues:?}");
+    assert_eq!(issues[0].state, "opened");
+}
+
+#[test]
+fn dry_run_with_an_alert_url_posts_nothing_and_says_it_would() {
+    let w = world(ISSUE_CONFIG);
+    let hook = FakeWebhook::start();
+    out_of_sync(&w);
+    let run = w.drift_alerting(&hook, &["--dry-run"]);
+    ok(&run);
+    assert!(
+        run.stdout
+            .contains("dry run: prod: create issue (drifted), post an alert\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(hook.requests().is_empty());
+}
+
+#[test]
+fn only_http_and_https_alert_urls() {
+    let w = world(ISSUE_CONFIG);
+    let run = common::run_without_leaking(
+        w.command(&["--alert-url", "ftp://127.0.0.1/x"]),
+        w.gitlab.token(),
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("only http and https"), "{}", run.stderr);
+    assert!(w.gitlab.issues().is_empty());
 }

@@ -25,6 +25,7 @@ mod edit_properties;
 mod environments;
 mod fake_gitlab_selftest;
 mod fake_kube_selftest;
+mod fake_webhook;
 mod golden_edits;
 mod holds;
 mod preview;
