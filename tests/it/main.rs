@@ -21,6 +21,7 @@ mod commands;
 mod corpus;
 mod deploy_integrity;
 mod drift;
+mod e2e;
 mod edit_properties;
 mod environments;
 mod fake_gitlab_selftest;
