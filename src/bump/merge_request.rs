@@ -67,6 +67,9 @@ impl Request {
             return branch.clone();
         }
         if self.rollback.is_some() {
+            if !self.also.is_empty() {
+                return self.set_branch("rollback/images");
+            }
             return rollback_branch(
                 &self.image,
                 &self.target_branch,
@@ -74,7 +77,7 @@ impl Request {
             );
         }
         if !self.also.is_empty() {
-            return self.set_branch();
+            return self.set_branch("images");
         }
         let key = format!(
             "{}\0{}\0{}\0{}",
@@ -91,18 +94,19 @@ impl Request {
         )
     }
 
-    fn set_branch(&self) -> String {
+    fn set_branch(&self, kind: &str) -> String {
         let mut repositories: Vec<String> = self.images().map(|i| i.name.canonical()).collect();
         repositories.sort();
         let key = format!(
-            "images\0{}\0{}\0{}\0{}",
+            "{}\0{}\0{}\0{}\0{}",
+            kind.replace('/', "-"),
             repositories.join("\0"),
             self.target_branch,
             self.environment.as_deref().unwrap_or_default(),
             self.paths.join("\0")
         );
         format!(
-            "gitops-bot/{}/images-{:06x}",
+            "gitops-bot/{}/{kind}-{:06x}",
             self.scope(),
             fnv1a(key.as_bytes()) & 0xff_ffff
         )
@@ -242,6 +246,20 @@ pub fn title(plan: &BumpPlan, request: &Request) -> String {
             "Deploy {} to {}",
             count(1 + request.also.len(), "image"),
             request.destination()
+        );
+    }
+    if let Some(rollback) = &request.rollback
+        && !request.also.is_empty()
+    {
+        let why = if rollback.failed {
+            format!("!{} failed", rollback.iid)
+        } else {
+            format!("undoing !{}", rollback.iid)
+        };
+        return format!(
+            "Roll back {} in {} ({why})",
+            count(1 + request.also.len(), "image"),
+            request.destination(),
         );
     }
     if let Some(rollback) = &request.rollback {

@@ -229,15 +229,6 @@ pub enum Reply {
         versions: Vec<String>,
         image: String,
     },
-    /// The merged merge request deployed several images: the bot does not roll those back.
-    RollbackSeveral {
-        iid: u64,
-        /// Each image at the one version its references had before the merge
-        /// (`registry/app:ci-34`), read from Git, or `registry/app:<version>` when Git does
-        /// not tell one.
-        previous: Vec<String>,
-        environment: Option<String>,
-    },
     Status(Box<Status>),
     /// The command list (its text comes from the comment parser).
     Help {
@@ -455,10 +446,6 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     (
         "replies/rollback_ambiguous.md.j2",
         include_str!("../../templates/messages/replies/rollback_ambiguous.md.j2"),
-    ),
-    (
-        "replies/rollback_several.md.j2",
-        include_str!("../../templates/messages/replies/rollback_several.md.j2"),
     ),
     (
         "replies/rollback_not_merged.md.j2",

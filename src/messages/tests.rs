@@ -554,14 +554,6 @@ fn replies() -> Vec<Reply> {
             versions: vec!["ci-33".into(), "ci-34".into()],
             image: "registry.example.com/root/helloworld".into(),
         },
-        Reply::RollbackSeveral {
-            iid: 3,
-            previous: vec![
-                "registry.example.com/root/helloworld:ci-34".into(),
-                "registry.example.com/root/worker:<version>".into(),
-            ],
-            environment: Some("prod".into()),
-        },
         Reply::Status(Box::new(Status {
             rollback: false,
             image: "registry.example.com/root/helloworld".into(),

@@ -139,9 +139,9 @@ pub fn images_of(hint: &BumpState) -> Result<Vec<ImageRef>, String> {
 /// it comes from Git and the API; `images` (from the description) only name what to look
 /// for, and must match what the merge changed.
 ///
-/// A bump of several images is not rolled back: reverting a set whose images may have moved
-/// on separately since has no one right answer, so the reply says how to do it instead
-/// (GitLab's Revert, or a bump to the versions from before, read from Git).
+/// A bump of several images (a promotion, say) is rolled back as a whole, in one commit: each
+/// image to the one version its files had before the merge. If any image's change is unclear
+/// or had several versions before, nothing is proposed and the reply names that image.
 pub async fn plan_rollback(
     gitlab: &GitlabClient,
     project: &str,
@@ -150,36 +150,56 @@ pub async fn plan_rollback(
     setter: Option<String>,
     why: RollbackWhy,
 ) -> Result<Rollback> {
-    let image = match images {
-        [image] => image,
-        _ => return refuse_several(gitlab, project, mr, images).await,
-    };
-    let (change, after) = match merged_change(gitlab, project, mr, image).await? {
-        Merged::Known(c) => c,
-        Merged::Unclear(why) => {
-            return Ok(Rollback::Refuse(Reply::RollbackUnclear {
+    if images.is_empty() {
+        return Ok(Rollback::Refuse(Reply::RollbackUnclear {
+            iid: mr.iid,
+            why: "its record names no image".to_string(),
+            image: String::new(),
+        }));
+    }
+    let mut previous_images = Vec::new();
+    let mut files: Vec<String> = Vec::new();
+    let mut after = String::new();
+    let mut rolled_back_from = None;
+    for image in images {
+        let (change, at) = match merged_change(gitlab, project, mr, image).await? {
+            Merged::Known(c) => c,
+            Merged::Unclear(why) => {
+                return Ok(Rollback::Refuse(Reply::RollbackUnclear {
+                    iid: mr.iid,
+                    why,
+                    image: image.name.as_str().to_string(),
+                }));
+            }
+        };
+        let [previous] = change.before.as_slice() else {
+            return Ok(Rollback::Refuse(Reply::RollbackAmbiguous {
                 iid: mr.iid,
-                why,
+                versions: change.before.iter().map(ToString::to_string).collect(),
                 image: image.name.as_str().to_string(),
             }));
+        };
+        previous_images.push(image.at(previous));
+        if rolled_back_from.is_none() {
+            rolled_back_from = change.after.first().cloned();
         }
-    };
-    let [previous] = change.before.as_slice() else {
-        return Ok(Rollback::Refuse(Reply::RollbackAmbiguous {
-            iid: mr.iid,
-            versions: change.before.iter().map(ToString::to_string).collect(),
-            image: image.name.as_str().to_string(),
-        }));
-    };
-    let environment = environment_at(gitlab, project, &after, &change.files).await?;
+        for f in change.files {
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
+        after = at;
+    }
+    let change_files = files;
+    let environment = environment_at(gitlab, project, &after, &change_files).await?;
     let (failed, reason, result_url, requested_by) = match why {
         RollbackWhy::Failed { reason, result_url } => (true, reason, result_url, None),
         RollbackWhy::Requested { by } => (false, None, None, Some(by)),
     };
     Ok(Rollback::Propose(Box::new(BumpSpec {
-        images: vec![image.at(previous)],
+        images: previous_images,
         setter,
-        paths: change.files.iter().map(PathBuf::from).collect(),
+        paths: change_files.iter().map(PathBuf::from).collect(),
         environment,
         target_branch: Some(mr.target_branch.clone()),
         assignees: mr.assignees.iter().map(|a| a.username.clone()).collect(),
@@ -187,7 +207,7 @@ pub async fn plan_rollback(
         rollback: Some(RollbackOf {
             iid: mr.iid,
             url: mr.web_url.clone(),
-            version: change.after.first().cloned().unwrap_or_default(),
+            version: rolled_back_from.unwrap_or_default(),
             failed,
             reason,
             result_url,
@@ -209,36 +229,4 @@ async fn environment_at(
         None => RepoConfig::absent(format!("{project} at {}", crate::commit_sha::short(at))),
     };
     Ok(config.environment_of(files).map(str::to_string))
-}
-
-/// The refusal for a bump of several images, with each image at the version it had before,
-/// from Git (`<version>` where Git does not tell one).
-async fn refuse_several(
-    gitlab: &GitlabClient,
-    project: &str,
-    mr: &MergeRequest,
-    images: &[ImageRef],
-) -> Result<Rollback> {
-    let mut previous = Vec::new();
-    let mut files = Vec::new();
-    let mut after = None;
-    for image in images {
-        match merged_change(gitlab, project, mr, image).await? {
-            Merged::Known((change, at)) if change.before.len() == 1 => {
-                previous.push(image.at(&change.before[0]).to_string());
-                files.extend(change.files);
-                after = Some(at);
-            }
-            _ => previous.push(format!("{}:<version>", image.name.as_str())),
-        }
-    }
-    let environment = match after {
-        Some(at) => environment_at(gitlab, project, &at, &files).await?,
-        None => None,
-    };
-    Ok(Rollback::Refuse(Reply::RollbackSeveral {
-        iid: mr.iid,
-        previous,
-        environment,
-    }))
 }

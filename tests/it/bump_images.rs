@@ -414,7 +414,7 @@ fn gitlab_a_foreign_commit_on_a_several_images_branch_is_refused_and_named() {
 }
 
 #[test]
-fn gitlab_rollback_of_several_images_is_refused_with_what_to_do_instead() {
+fn gitlab_rollback_of_several_images_puts_each_back_in_one_commit() {
     let World { fake, .. } = world();
     assert_eq!(
         bump(&fake, &[(WEB, "1.1.0"), (WORKER, "2.1.0")], &[]).code,
@@ -427,21 +427,36 @@ fn gitlab_rollback_of_several_images_is_refused_with_what_to_do_instead() {
     poll(&fake);
     let reply = replies(&fake, 1).pop().unwrap();
     assert!(
-        reply.contains("!1 deployed 2 images in one commit"),
-        "{reply}"
+        reply.contains("!2"),
+        "the reply links the rollback: {reply}"
     );
-    // The versions from before come from Git.
+    let rollback = mr(&fake, 2);
+    assert_eq!(rollback["title"], "Roll back 2 images in prod (undoing !1)");
+    let branch = rollback["source_branch"].as_str().unwrap().to_string();
     assert!(
-        reply.contains(&format!(
-            "`gitops-bot bump --environment prod --image {WEB}:1.0.0 --image {WORKER}:2.0.0`"
-        )),
-        "{reply}"
+        branch.starts_with("gitops-bot/prod/rollback/images-"),
+        "{branch}"
     );
-    assert!(reply.contains("**Revert**"), "{reply}");
-    assert_eq!(fake.merge_requests().len(), 1, "no rollback merge request");
+    // One commit, both images back to the versions from before, read from Git.
+    assert_eq!(commits_on(&fake, &branch), "1");
+    let file = String::from_utf8(fake.file(&branch, "envs/prod/deployment.yaml").unwrap()).unwrap();
+    assert_eq!(file, DEPLOYMENT, "the file as it was before !1");
+    let description = rollback["description"].as_str().unwrap_or_default();
+    for line in [
+        format!("- `{WEB}` back to **`1.0.0`** (from `1.1.0`)"),
+        format!("- `{WORKER}` back to **`2.0.0`** (from `2.1.0`)"),
+    ] {
+        assert!(description.contains(&line), "{line} in {description}");
+    }
+    // The operator deploys it: main is back where it was.
+    fake.add_note(2, OPERATOR, "gitops-bot deploy");
+    poll(&fake);
+    assert_eq!(mr(&fake, 2)["state"], "merged", "{:?}", replies(&fake, 2));
+    let main = String::from_utf8(fake.file("main", "envs/prod/deployment.yaml").unwrap()).unwrap();
+    assert_eq!(main, DEPLOYMENT);
 }
 
-// After the merge: `sync` names every image, and does not roll a set back.
+// After the merge: `sync` names every image, and rolls the set back as a whole.
 
 mod after_the_merge {
     use std::sync::Arc;
@@ -478,7 +493,7 @@ mod after_the_merge {
     }
 
     #[test]
-    fn sync_names_each_image_and_refuses_to_roll_the_set_back() {
+    fn sync_names_each_image_and_rolls_the_set_back_in_one_merge_request() {
         let seed = seed();
         write(
             seed.path(),
@@ -573,11 +588,14 @@ mod after_the_merge {
         ] {
             assert!(result.contains(&change), "{change} in {result}");
         }
-        assert!(
-            result.contains("!1 deployed 2 images in one commit"),
-            "{result}"
-        );
-        assert_eq!(fake.merge_requests().len(), 1, "no rollback merge request");
+        let rollbacks: Vec<Value> = fake
+            .merge_requests()
+            .into_iter()
+            .filter(|m| m["title"] == "Roll back 2 images in prod (!1 failed)")
+            .collect();
+        assert_eq!(rollbacks.len(), 1, "one rollback of the whole set");
+        let iid = rollbacks[0]["iid"].as_u64().unwrap();
+        assert!(result.contains(&format!("!{iid}")), "{result}");
     }
 }
 

@@ -448,20 +448,16 @@ fn two_new_images_go_from_dev_to_prod_and_a_failure_there_is_recorded() {
 }
 
 /// The end of the issue's scenario: the failed promotion of two images to prod is rolled
-/// back, prod is held, `unhold` lifts it. Ignored: `sync --rollback-on-failure` (and the
-/// `rollback` command) refuse to roll back a merge request of several images
-/// (`workflows::rollback::plan_rollback`, `Reply::RollbackSeveral`), and every promotion
-/// of several images is one such merge request, so no rollback merge request is opened.
-/// With that refusal lifted (each image put back to its one version from before the merge,
-/// in one commit) the rest of this test passes as written: the holds, `unhold`, and the
-/// re-proposed promotion (a draft, since these versions failed in prod before).
+/// back as a whole (each image to its one version from before the merge, in one commit),
+/// prod is held for both, `unhold` lifts it, and the re-proposed promotion is a draft (these
+/// versions failed in prod before).
 #[test]
-#[ignore = "issue 13: a failed promotion of several images is not rolled back (plan_rollback refuses several images)"]
 fn a_failed_promotion_of_two_images_is_rolled_back_held_and_unheld() {
     let w = to_prod();
     let run = prod_fails(&w);
     let rollback = latest_mr(&w.gitlab);
     assert_eq!(rollback["iid"], 4, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(rollback["title"], "Roll back 2 images in prod (!3 failed)");
     let rollback_branch = rollback["source_branch"].as_str().unwrap().to_string();
     assert!(
         rollback_branch.starts_with("gitops-bot/prod/rollback/"),
