@@ -26,7 +26,7 @@ pub struct ArchiveFile {
     pub bytes: Vec<u8>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Archive {
     pub files: Vec<ArchiveFile>,
     /// Wanted files that were too large, with their size.

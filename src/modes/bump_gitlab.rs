@@ -55,6 +55,8 @@ pub async fn run(args: &BumpArgs) -> Result<ExitCode> {
         rollback: None,
         branch: None,
         section: None,
+        read_at_base: None,
+        known_users: Vec::new(),
     };
     match propose(&gitlab, project, &spec).await? {
         Proposed::Rejected { plan, error } => {

@@ -146,6 +146,7 @@ async fn write(
                     gitlab,
                     config.operators_of(Some(environment)),
                     "operators in .gitops-bot.yaml",
+                    &[],
                 )
                 .await?,
                 incident,

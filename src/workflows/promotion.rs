@@ -7,17 +7,18 @@
 //! in [`decide`] alone. Prints nothing.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
-use super::propose::{BumpSpec, Proposed, propose};
+use super::propose::{self, BumpSpec, Proposed, propose};
 use crate::bump::merge_request::{Action, promotion_branch};
 use crate::bump::{in_scope, is_yaml_path, scope_path};
 use crate::commit_sha;
 use crate::config::{self, RepoConfig};
-use crate::gitlab::{GitlabClient, Limits, MergeRequest, UserRef};
+use crate::gitlab::{Archive, GitlabClient, Limits, MergeRequest, UserRef};
 use crate::image_ref::{ImageRef, Version};
 use crate::marker::{self, PromotionRecord};
 use crate::messages::{
@@ -67,8 +68,8 @@ pub async fn read_repo<'g>(
             commit_sha::short(&head)
         );
     }
-    let config = match tree.files.get(config::FILE_NAME) {
-        Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(bytes), config::FILE_NAME)?,
+    let config = match tree.files.iter().find(|f| f.path == config::FILE_NAME) {
+        Some(f) => RepoConfig::parse(&String::from_utf8_lossy(&f.bytes), config::FILE_NAME)?,
         None => RepoConfig::absent(format!("{project} at {default_branch}")),
     };
     let repo = Repo {
@@ -279,7 +280,17 @@ pub async fn promote(
         };
         return Ok(Outcome::UpToDate(Box::new(ready), closed));
     }
-    let proposed = open(gitlab, project, repo, pair, &ready, how).await?;
+    let brought_by = brought_by(gitlab, project, &ready.healthy.sha).await;
+    let proposed = open(
+        gitlab,
+        project,
+        (repo, trees),
+        pair,
+        &ready,
+        brought_by,
+        how,
+    )
+    .await?;
     Ok(Outcome::Proposed(Box::new(ready), Box::new(proposed)))
 }
 
@@ -298,13 +309,16 @@ pub enum AfterSync {
 /// Once `sync` has verified `source` healthy at `commit` (and marked its deployment record
 /// a success), the same promotion as `promote` for each environment promoted from it
 /// without a soak; environments with a soak are only reported as due later. Reads the
-/// settings at the default branch's head: the promotion is proposed there.
+/// settings at the default branch's head: the promotion is proposed there. `brought` is
+/// what `sync` read of the merge requests of `commit` (the evidence's "brought by" is
+/// taken from it, not read again).
 pub async fn after_healthy(
     gitlab: &GitlabClient,
     bot: &UserRef,
     project: &str,
     source: &str,
     commit: &str,
+    brought: &[MergeRequest],
     now: DateTime<Utc>,
 ) -> Result<Vec<AfterSync>> {
     let (repo, mut trees) = read_repo(gitlab, project).await?;
@@ -340,7 +354,10 @@ pub async fn after_healthy(
             let closed = retire(gitlab, project, &repo, &pair, &ready).await?;
             Outcome::UpToDate(Box::new(ready), closed.map(Box::new))
         } else {
-            let proposed = open(gitlab, project, &repo, &pair, &ready, How::Write).await?;
+            let brought_by = latest_merged(brought.iter().cloned());
+            let repo = (&repo, &mut trees);
+            let proposed =
+                open(gitlab, project, repo, &pair, &ready, brought_by, How::Write).await?;
             Outcome::Proposed(Box::new(ready), Box::new(proposed))
         };
         out.push(AfterSync::Done { pair, outcome });
@@ -409,13 +426,17 @@ fn proposed_line(ready: &Ready, proposed: &Proposed) -> String {
 }
 
 /// Proposes `ready` (not empty) as `pair.target`'s promotion merge request on its own
-/// branch: every image in one commit, the evidence after the change table.
+/// branch: every image in one commit, the evidence after the change table (`brought_by`:
+/// the merged merge request that brought the deployed commit, if known). The bump plans on
+/// the head's files as [`decide`] read them in `trees`, and takes the users of `brought_by`
+/// as known.
 pub async fn open(
     gitlab: &GitlabClient,
     project: &str,
-    repo: &Repo,
+    (repo, trees): (&Repo, &mut Trees<'_>),
     pair: &Pair,
     ready: &Ready,
+    brought_by: Option<MergeRequest>,
     how: How,
 ) -> Result<Proposed> {
     let images = ready
@@ -427,8 +448,13 @@ pub async fn open(
                 .with_context(|| format!("cannot write {}:{} as an image reference", i.name, i.to))
         })
         .collect::<Result<Vec<_>>>()?;
-    let brought_by = brought_by(gitlab, project, &ready.healthy.sha).await;
     let view = evidence(pair, ready, brought_by.as_ref());
+    let known_users = brought_by
+        .iter()
+        .flat_map(|m| m.author.iter().chain(&m.assignees))
+        .cloned()
+        .collect();
+    let read_at_base = Some(trees.at(&repo.head).await?);
     let section = Messages::new(None)?.promotion_evidence(&view)?;
     let spec = BumpSpec {
         images,
@@ -446,6 +472,8 @@ pub async fn open(
         // A rebase rewrites the merge request on the current head, as for any bump.
         refresh: how == How::Rebase,
         reopen: how == How::Rebase,
+        read_at_base,
+        known_users,
         ..BumpSpec::default()
     };
     propose(gitlab, project, &spec).await
@@ -486,15 +514,19 @@ async fn retire(
 /// for the evidence: a failure to read it leaves it out rather than stopping the promotion.
 async fn brought_by(gitlab: &GitlabClient, project: &str, sha: &str) -> Option<MergeRequest> {
     match gitlab.merge_requests_for_commit(project, sha).await {
-        Ok(mrs) => mrs
-            .into_iter()
-            .filter(|m| m.state == "merged")
-            .max_by_key(|m| m.iid),
+        Ok(mrs) => latest_merged(mrs),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the merge request of the promoted commit; the evidence leaves it out");
             None
         }
     }
+}
+
+/// The newest merged one of `mrs`: the one that brought their commit.
+fn latest_merged(mrs: impl IntoIterator<Item = MergeRequest>) -> Option<MergeRequest> {
+    mrs.into_iter()
+        .filter(|m| m.state == "merged")
+        .max_by_key(|m| m.iid)
 }
 
 /// The evidence section's view: pure.
@@ -578,18 +610,13 @@ fn scope_of(config: &RepoConfig, environment: &str) -> Result<Vec<String>> {
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The YAML files at each commit read, each commit read once (one archive request); each
-/// environment's files are picked from them by its paths.
+/// The repository at each commit read, each commit read once (one archive request, of the
+/// files a bump reads too, so the proposal reuses the head's); each environment's files are
+/// picked from them by its paths.
 pub struct Trees<'g> {
     gitlab: &'g GitlabClient,
     project: &'g str,
-    read: BTreeMap<String, Tree>,
-}
-
-/// The wanted files at one commit, and those too large to read (path, size).
-struct Tree {
-    files: BTreeMap<String, Vec<u8>>,
-    oversized: Vec<(String, u64)>,
+    read: BTreeMap<String, Arc<Archive>>,
 }
 
 impl<'g> Trees<'g> {
@@ -604,10 +631,14 @@ impl<'g> Trees<'g> {
     /// The images under `scope` at `sha`; a file too large to read is listed as unread.
     async fn images(&mut self, sha: &str, scope: &[String]) -> Result<EnvironmentImages> {
         let tree = self.at(sha).await?;
-        let files = tree.files.iter().map(|(p, b)| (p.as_str(), b.as_slice()));
+        let files = tree
+            .files
+            .iter()
+            .filter(|f| is_yaml_path(&f.path))
+            .map(|f| (f.path.as_str(), f.bytes.as_slice()));
         let mut images = images_of(files, scope);
         for (path, size) in &tree.oversized {
-            if in_scope(path, scope) {
+            if is_yaml_path(path) && in_scope(path, scope) {
                 images.unread_files.push((
                     path.clone(),
                     format!(
@@ -620,36 +651,28 @@ impl<'g> Trees<'g> {
         Ok(images)
     }
 
-    async fn at(&mut self, sha: &str) -> Result<&Tree> {
-        if !self.read.contains_key(sha) {
-            let archive = self
-                .gitlab
-                .archive(
-                    self.project,
-                    sha,
-                    Limits {
-                        max_file: crate::bump::MAX_FILE_SIZE,
-                        max_total: 1024 * 1024 * 1024,
-                    },
-                    is_yaml_path,
-                    |_, _| true,
-                )
-                .await
-                .with_context(|| {
-                    format!("cannot read the repository at {}", commit_sha::short(sha))
-                })?;
-            let files = archive
-                .files
-                .into_iter()
-                .map(|f| (f.path, f.bytes))
-                .collect();
-            let tree = Tree {
-                files,
-                oversized: archive.oversized,
-            };
-            self.read.insert(sha.to_string(), tree);
+    /// The repository at `sha` (read once).
+    async fn at(&mut self, sha: &str) -> Result<Arc<Archive>> {
+        if let Some(read) = self.read.get(sha) {
+            return Ok(Arc::clone(read));
         }
-        self.read.get(sha).context("a repository read was not kept")
+        let archive = self
+            .gitlab
+            .archive(
+                self.project,
+                sha,
+                Limits {
+                    max_file: crate::bump::MAX_FILE_SIZE,
+                    max_total: 1024 * 1024 * 1024,
+                },
+                propose::wanted,
+                |_, _| true,
+            )
+            .await
+            .with_context(|| format!("cannot read the repository at {}", commit_sha::short(sha)))?;
+        let archive = Arc::new(archive);
+        self.read.insert(sha.to_string(), Arc::clone(&archive));
+        Ok(archive)
     }
 }
 

@@ -8,6 +8,7 @@
 //! the `rebase` and `rollback` comment commands; it prints nothing.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::bump::scope_path;
 use crate::usage::UsageError;
@@ -27,7 +28,9 @@ use crate::bump::{
 use crate::commit_sha;
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
-use crate::gitlab::{Ensured, GitlabClient, Limits, MergeRequest, MergeRequestFields};
+use crate::gitlab::{
+    Archive, Ensured, GitlabClient, Limits, MergeRequest, MergeRequestFields, UserRef,
+};
 use crate::image_ref::ImageRef;
 use crate::marker;
 use crate::messages::{MergeRequestLink, Messages, Notices, SourceInfo, SupersededView};
@@ -74,6 +77,13 @@ pub struct BumpSpec {
     pub base: Option<String>,
     /// Set for a promotion: recorded in the description's marker; titles the merge request.
     pub promotion: Option<crate::marker::PromotionRecord>,
+    /// The repository at `base`, as the caller has just read it with [`wanted`] and nothing
+    /// dropped (saves reading the same archive again). Used for that commit only: a re-read
+    /// after the target moved downloads the new head.
+    pub read_at_base: Option<Arc<Archive>>,
+    /// Users as GitLab gave them in answers the caller has just read (a merge request's
+    /// author and assignees): their ids are not looked up again. Anyone else is.
+    pub known_users: Vec<UserRef>,
 }
 
 /// The outcome of [`propose`].
@@ -105,6 +115,12 @@ pub struct WouldWrite {
     pub fields: MergeRequestFields,
     pub assignees: Vec<String>,
     pub reviewers: Vec<String>,
+}
+
+/// The files of the repository a bump reads: YAML, `.gitops-bot.yaml` and the repository's
+/// templates.
+pub fn wanted(path: &str) -> bool {
+    is_yaml_path(path) || path == config::FILE_NAME || path.starts_with(REPO_TEMPLATE_DIR)
 }
 
 /// Re-reads when the target moved while the bot worked, at most this many times in all.
@@ -257,12 +273,14 @@ pub async fn propose(gitlab: &GitlabClient, project: &str, spec: &BumpSpec) -> R
                         gitlab,
                         pick(&spec.assignees, config.operators_of(env)),
                         "--assignee / operators",
+                        &spec.known_users,
                     )
                     .await?,
                     user_ids(
                         gitlab,
                         pick(&spec.reviewers, &config.reviewers),
                         "--reviewer / reviewers",
+                        &spec.known_users,
                     )
                     .await?,
                 );
@@ -470,22 +488,23 @@ async fn read_snapshot(
                 || any_scope.may_reference(bytes)
         }
     };
-    let archive = gitlab
-        .archive(
-            project,
-            sha,
-            Limits {
-                max_file: MAX_FILE_SIZE,
-                max_total: 4 * 1024 * 1024 * 1024,
-            },
-            |path| {
-                is_yaml_path(path)
-                    || path == config::FILE_NAME
-                    || path.starts_with(REPO_TEMPLATE_DIR)
-            },
-            keep,
-        )
-        .await?;
+    let archive = match (&spec.base, &spec.read_at_base) {
+        (Some(base), Some(read)) if base == sha => Archive::clone(read),
+        _ => {
+            gitlab
+                .archive(
+                    project,
+                    sha,
+                    Limits {
+                        max_file: MAX_FILE_SIZE,
+                        max_total: 4 * 1024 * 1024 * 1024,
+                    },
+                    wanted,
+                    keep,
+                )
+                .await?
+        }
+    };
     let file = |path: &str| archive.files.iter().find(|f| f.path == path);
     let config = match file(config::FILE_NAME) {
         Some(f) => RepoConfig::parse(&String::from_utf8_lossy(&f.bytes), config::FILE_NAME)?,
@@ -552,10 +571,15 @@ pub(crate) async fn user_ids(
     gitlab: &GitlabClient,
     names: &[String],
     origin: &str,
+    known: &[UserRef],
 ) -> Result<Vec<u64>> {
     let mut ids = Vec::new();
     for name in names {
         let name = name.trim_start_matches('@');
+        if let Some(user) = known.iter().find(|u| u.username.eq_ignore_ascii_case(name)) {
+            ids.push(user.id);
+            continue;
+        }
         match gitlab.user_id(name).await? {
             Some(id) => ids.push(id),
             None => bail!("unknown GitLab user {name:?} (from {origin})"),

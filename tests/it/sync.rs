@@ -1785,3 +1785,40 @@ fn target_flags_take_at_most_one_environment() {
     );
     assert!(w.kube.requests().is_empty());
 }
+
+/// The post-verdict step opens the promotion in at most 10 GitLab requests (issue #13),
+/// counted on the fake from its first read (the project) to the merge request: the
+/// project, the default branch's head, the archive at the head (settings and files, which
+/// the bump reuses), the bot's merged merge requests (holds; the bot is known), the
+/// source's deployments, the promotion branch's merge requests, the open rollback's, the
+/// merged `deploy-failed` ones, the commit and the merge request. The merge requests that
+/// brought the commit, and the operator among their assignees, are what sync already read.
+#[test]
+fn a_healthy_sync_opens_the_promotion_in_at_most_ten_requests() {
+    let w = promoted_world("");
+    w.gitlab.clear_log();
+    let run = healthy_sync(&w);
+    assert!(
+        run.stdout
+            .contains("sync: promotion to live: 1 image: created merge request !2: "),
+        "{}",
+        run.stdout
+    );
+    let listed: Vec<String> = w
+        .gitlab
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .collect();
+    let project = format!("GET /api/v4/projects/{}?", PROJECT.replace('/', "%2F"));
+    let first = listed
+        .iter()
+        .position(|r| r.starts_with(&project))
+        .unwrap_or_else(|| panic!("no read of the project: {listed:#?}"));
+    let last = listed
+        .iter()
+        .rposition(|r| r.starts_with("POST ") && r.contains("/merge_requests?"))
+        .unwrap_or_else(|| panic!("no merge request opened: {listed:#?}"));
+    let step = &listed[first..=last];
+    assert!(step.len() <= 10, "{} requests: {step:#?}", step.len());
+}

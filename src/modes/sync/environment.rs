@@ -93,6 +93,11 @@ pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
             environment,
             commit: shared.commit,
             deployment,
+            brought: shared
+                .brought
+                .iter()
+                .map(|b| b.merge_request.clone())
+                .collect(),
         };
         healthy::on_healthy(shared.gitlab, shared.bot, &verdict).await;
     }

@@ -6,7 +6,7 @@
 //! the exit status.
 
 use crate::config::RepoConfig;
-use crate::gitlab::{GitlabClient, UserRef};
+use crate::gitlab::{GitlabClient, MergeRequest, UserRef};
 use crate::workflows::promotion;
 
 /// One environment verified healthy at one commit.
@@ -19,6 +19,8 @@ pub(super) struct HealthyVerdict<'a> {
     /// The GitLab deployment record this sync marked `success`, when it made one (none
     /// when the job declares `environment:` itself or GitLab refused it).
     pub deployment: Option<u64>,
+    /// The merged merge requests that brought the commit, as the sync read them.
+    pub brought: Vec<MergeRequest>,
 }
 
 /// Called once per environment the sync found healthy, after its deployment record and
@@ -50,6 +52,7 @@ pub(super) async fn on_healthy(gitlab: &GitlabClient, bot: &UserRef, verdict: &H
         verdict.project,
         environment,
         verdict.commit,
+        &verdict.brought,
         now,
     )
     .await
