@@ -249,3 +249,131 @@ fn holds_that_cannot_be_read_propose_nothing() {
     );
     assert!(!run.stdout.contains("ci-41"), "{}", run.stdout);
 }
+
+const DEV_CONFIG: &str = "\
+operators: [operator]
+environments:
+  dev:
+    paths: [envs/dev]
+    auto_deploy: true
+";
+
+fn bump_dev(fake: &FakeGitlab, version: &str) -> common::Run {
+    let image = format!("{API}:{version}");
+    let run = bot(
+        fake,
+        &[
+            "bump",
+            "--project",
+            PROJECT,
+            "--environment",
+            "dev",
+            "--image",
+            &image,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
+fn merge_calls(fake: &FakeGitlab) -> usize {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+        .count()
+}
+
+/// dev has auto_deploy: its bump to ci-40 (!1) merged by itself, then was rolled back to
+/// ci-30 (!2, merged).
+fn dev_rolled_back() -> (FakeGitlab, tempfile::TempDir) {
+    let seed = tempfile::tempdir().unwrap();
+    common::write(seed.path(), ".gitops-bot.yaml", DEV_CONFIG);
+    common::write(seed.path(), "envs/dev/kustomization.yaml", overlay("ci-30"));
+    let fake = FakeGitlab::start(Options {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..Options::default()
+    });
+    let run = bump_dev(&fake, "ci-40");
+    assert!(
+        run.stdout.contains("auto-deploy: GitLab merged !1"),
+        "{}",
+        run.stdout
+    );
+    fake.add_note(1, OPERATOR, "gitops-bot rollback");
+    poll(&fake);
+    let rollback = mr(&fake, 2);
+    assert!(
+        rollback["source_branch"]
+            .as_str()
+            .unwrap()
+            .starts_with("gitops-bot/dev/rollback/"),
+        "{rollback}"
+    );
+    deploy(&fake, 2);
+    let dev = String::from_utf8(fake.file("main", "envs/dev/kustomization.yaml").unwrap()).unwrap();
+    assert!(dev.contains("newTag: ci-30"), "{dev}");
+    (fake, seed)
+}
+
+#[test]
+fn auto_deploy_leaves_a_held_version_open_and_arms_a_newer_one() {
+    let (fake, _seed) = dev_rolled_back();
+    let merges = merge_calls(&fake);
+
+    // The rolled-back version again: written, not armed, and the output says which hold
+    // and how to lift it.
+    let run = bump_dev(&fake, "ci-40");
+    let held = format!(
+        "auto-deploy: !3 left open: {API}: dev is held for ci-40 since rollback !2 ({}/-/merge_requests/2) merged: an operator of dev lifts it with `gitops-bot unhold` on !2, or a newer version is proposed",
+        fake.project_web_url()
+    );
+    assert!(run.stdout.lines().any(|l| l == held), "{}", run.stdout);
+    assert_eq!(mr(&fake, 3)["state"], "opened");
+    assert_eq!(merge_calls(&fake), merges);
+
+    // The pass that arms waiting merge requests leaves it open too, for the same reason.
+    let run = bot(&fake, &["commands", "--project", PROJECT]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.lines().any(|l| l == held), "{}", run.stdout);
+    assert_eq!(merge_calls(&fake), merges);
+
+    // A newer version is armed (GitLab merges it at once: no pipeline).
+    let run = bump_dev(&fake, "ci-41");
+    assert!(
+        run.stdout.contains("auto-deploy: GitLab merged !3"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(merge_calls(&fake), merges + 1);
+    let dev = String::from_utf8(fake.file("main", "envs/dev/kustomization.yaml").unwrap()).unwrap();
+    assert!(dev.contains("newTag: ci-41"), "{dev}");
+}
+
+#[test]
+fn auto_deploy_is_not_armed_when_the_holds_cannot_be_read() {
+    let (fake, _seed) = dev_rolled_back();
+    let merges = merge_calls(&fake);
+    fake.inject(
+        Rule::matching(
+            // The bot's merged merge requests (where rollbacks are found), not the labelled
+            // ones a bump reads for its notices.
+            |r| {
+                r.method == "GET"
+                    && r.query.contains("state=merged")
+                    && r.query.contains("author_id=")
+            },
+            Fault::status(500),
+        )
+        .always(),
+    );
+    let run = bump_dev(&fake, "ci-41");
+    assert!(
+        run.stdout.contains(
+            "auto-deploy: !3 left open: the holds of dev are unknown, so it is not armed: cannot read the merged rollbacks of dev"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(mr(&fake, 3)["state"], "opened");
+    assert_eq!(merge_calls(&fake), merges);
+}
