@@ -731,6 +731,7 @@ fn deploy_board_matches_golden() {
         last_deploy: None,
         merge_requests: vec![],
         window: None,
+        holds: vec![],
         warnings: vec![],
     };
     let view = StatusView {
@@ -774,6 +775,13 @@ fn deploy_board_matches_golden() {
                     open: false,
                     next_opening: Some("2026-11-30T08:00:00Z".into()),
                 }),
+                holds: vec![HoldStatus {
+                    repository: "registry.example.com/team/api".into(),
+                    versions: vec!["ci-40".into()],
+                    rollback_iid: 2,
+                    rollback_url: format!("{project_url}/-/merge_requests/2"),
+                    unhold: "gitops-bot unhold".into(),
+                }],
                 warnings: vec!["envs/prod/big.yaml not read: over the limit".into()],
                 ..env("prod")
             },

@@ -212,6 +212,90 @@ fn a_merged_rollback_holds_its_version_until_an_operator_lifts_it() {
 }
 
 #[test]
+fn status_shows_each_environments_active_holds_from_one_merged_list() {
+    let (fake, _seed) = rolled_back();
+    fake.clear_log();
+    let run = bot(&fake, &["status", "--project", PROJECT, "--output", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let view = common::json(&run);
+    let requests = fake.requests();
+    let merged_lists = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/merge_requests") && r.query.contains("state=merged"))
+        .count();
+    assert_eq!(
+        merged_lists, 1,
+        "one list for both environments: {requests:#?}"
+    );
+    let rollback_reads = requests
+        .iter()
+        .filter(|r| r.path.contains("/merge_requests/2"))
+        .count();
+    assert!(
+        (1..=4).contains(&rollback_reads),
+        "the rollback's merge and comments, read once: {requests:#?}"
+    );
+    let envs = view["environments"].as_array().unwrap();
+    let env = |name: &str| envs.iter().find(|e| e["name"] == name).unwrap();
+    let url = format!("{}/-/merge_requests/2", fake.project_web_url());
+    assert_eq!(
+        env("prod")["holds"],
+        serde_json::json!([{
+            "repository": API,
+            "versions": ["ci-40"],
+            "rollback_iid": 2,
+            "rollback_url": url,
+            "unhold": "gitops-bot unhold",
+        }]),
+        "{view:#}"
+    );
+    assert_eq!(env("staging")["holds"], serde_json::json!([]));
+
+    let run = bot(&fake, &["status", "--project", PROJECT]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line = format!(
+        "Hold of prod: {API} ci-40 since rollback !2 ({url}); lift it with `gitops-bot unhold` on !2"
+    );
+    assert!(run.stdout.lines().any(|l| l == line), "{}", run.stdout);
+
+    // Lifted: no longer shown.
+    fake.add_note(2, OPERATOR, "gitops-bot unhold");
+    poll(&fake);
+    let run = bot(&fake, &["status", "--project", PROJECT, "--output", "json"]);
+    let view = common::json(&run);
+    assert_eq!(
+        view["environments"][0]["holds"],
+        serde_json::json!([]),
+        "{view:#}"
+    );
+    assert_eq!(
+        view["environments"][1]["holds"],
+        serde_json::json!([]),
+        "{view:#}"
+    );
+}
+
+#[test]
+fn status_fails_when_the_holds_cannot_be_read() {
+    let (fake, _seed) = rolled_back();
+    fake.inject(
+        Rule::matching(
+            |r| r.method == "GET" && r.query.contains("state=merged"),
+            Fault::status(500),
+        )
+        .always(),
+    );
+    let run = bot(&fake, &["status", "--project", PROJECT]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("cannot read the holds: cannot read the merged rollbacks"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_newer_version_is_proposed_despite_the_hold() {
     let (fake, _seed) = rolled_back();
     let head = fake.commit_files(
