@@ -374,6 +374,20 @@ pub struct PromotionEvidenceView {
     /// RFC 3339.
     pub soak_met_at: String,
     pub images: Vec<PromotedImageRow>,
+    /// Images left out because a merged rollback of the target holds their version.
+    pub held: Vec<HeldImageRow>,
+}
+
+/// One image a promotion leaves out because a merged rollback of the target holds its
+/// version.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldImageRow {
+    pub name: String,
+    pub version: String,
+    pub rollback_iid: u64,
+    pub rollback_url: String,
+    /// The comment that lifts the hold, on the rollback merge request.
+    pub unhold: String,
 }
 
 /// One promoted image: from → to, and the app build it came from when the source's bump

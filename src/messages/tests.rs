@@ -837,6 +837,13 @@ fn promotion_evidence_matches_golden() {
                 source: None,
             },
         ],
+        held: vec![HeldImageRow {
+            name: "registry.example.com/team/worker".into(),
+            version: "ci-42".into(),
+            rollback_iid: 9,
+            rollback_url: "https://gitlab.example.com/g/p/-/merge_requests/9".into(),
+            unhold: "gitops-bot unhold".into(),
+        }],
     };
     let text = Messages::new(None)
         .unwrap()

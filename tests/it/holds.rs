@@ -314,6 +314,53 @@ fn a_newer_version_is_proposed_despite_the_hold() {
 }
 
 #[test]
+fn the_promotion_merge_request_lists_the_images_left_out_by_a_hold() {
+    let (fake, _seed) = rolled_back();
+    // A second image: staging runs web ci-2 healthy, prod web ci-1; api stays held.
+    const WEB: &str = "registry.example.com/team/web";
+    let two =
+        |api: &str, web: &str| format!("{}  - name: {WEB}\n    newTag: {web}\n", overlay(api));
+    let head = fake.commit_files(
+        "main",
+        &[
+            ("envs/staging/kustomization.yaml", &two("ci-40", "ci-2")),
+            ("envs/prod/kustomization.yaml", &two("ci-30", "ci-1")),
+        ],
+        "a second image",
+    );
+    fake.add_deployment("staging", &head, "success");
+    let run = promote(&fake);
+    assert!(
+        run.stdout.contains(&format!("  {WEB}: ci-1 → ci-2\n")),
+        "{}",
+        run.stdout
+    );
+    let promotion = fake
+        .merge_requests()
+        .into_iter()
+        .find(|m| m["source_branch"] == "gitops-bot/prod/promote")
+        .expect("the promotion merge request");
+    let description = promotion["description"].as_str().unwrap();
+    let held = format!(
+        "- `{API}` `ci-40`: since rollback !2 ({}/-/merge_requests/2) merged; an operator of `prod` lifts it with `gitops-bot unhold` on !2, or a newer version arrives.",
+        fake.project_web_url()
+    );
+    assert!(
+        description.contains("**Held, not promoted:**") && description.lines().any(|l| l == held),
+        "{description}"
+    );
+    let prod = String::from_utf8(
+        fake.file("gitops-bot/prod/promote", "envs/prod/kustomization.yaml")
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        prod.contains("newTag: ci-30") && prod.contains("newTag: ci-2"),
+        "{prod}"
+    );
+}
+
+#[test]
 fn holds_that_cannot_be_read_propose_nothing() {
     let (fake, _seed) = rolled_back();
     let head = fake.commit_files(
