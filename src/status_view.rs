@@ -1,5 +1,6 @@
 //! The status view: environments × images at the head of the default branch, each
-//! environment's last deployment, its open bot merge requests and its deploy window.
+//! environment's last deployment, its open bot merge requests, its active holds and its
+//! deploy window.
 //!
 //! One pure function, [`build`], from what the adapters read (the settings, the images in
 //! Git, the deployment records, the open merge requests) and the time: `gitops-bot status`
@@ -17,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::RepoConfig;
 use crate::marker;
-use crate::promotion::{DeploymentRecord, EnvironmentImages};
+use crate::promotion::{DeploymentRecord, EnvironmentImages, Hold};
 
 /// Every branch the bot pushes starts with this.
 const BOT_BRANCH: &str = "gitops-bot/";
@@ -51,6 +52,8 @@ pub struct EnvironmentStatus {
     pub merge_requests: Vec<OpenMergeRequest>,
     /// Its deploy window, when it has one.
     pub window: Option<WindowStatus>,
+    /// The versions merged rollbacks of it hold (not lifted yet), oldest rollback first.
+    pub holds: Vec<HoldStatus>,
     /// Files under its paths that could not be read: a version written there is not shown.
     pub warnings: Vec<String>,
 }
@@ -107,6 +110,21 @@ pub struct OpenMergeRequest {
     pub source_branch: String,
 }
 
+/// Versions of one repository a merged rollback of the environment holds: neither promoted
+/// nor auto-deployed to it again until lifted or a newer version arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldStatus {
+    /// `registry.example.com/team/api`.
+    pub repository: String,
+    /// The versions the rollback moved the environment away from (from Git).
+    pub versions: Vec<String>,
+    pub rollback_iid: u64,
+    pub rollback_url: String,
+    /// The comment an operator of the environment writes on the rollback merge request to
+    /// lift it (`gitops-bot unhold`).
+    pub unhold: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WindowStatus {
     /// As written in `.gitops-bot.yaml`.
@@ -139,6 +157,8 @@ pub struct Inputs<'a> {
     pub deployments: &'a BTreeMap<String, Vec<DeploymentRecord>>,
     /// The open merge requests into the default branch (any author).
     pub merge_requests: &'a [MergeRequestInput],
+    /// Each environment's holds, lifted ones included.
+    pub holds: &'a BTreeMap<String, Vec<Hold>>,
     pub now: DateTime<Utc>,
 }
 
@@ -201,6 +221,23 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
                         next_opening: (!open).then(|| time(next)),
                     }
                 }),
+                holds: inputs
+                    .holds
+                    .get(name)
+                    .map(|holds| {
+                        holds
+                            .iter()
+                            .filter(|h| !h.is_lifted())
+                            .map(|h| HoldStatus {
+                                repository: h.repository.clone(),
+                                versions: h.versions.iter().map(ToString::to_string).collect(),
+                                rollback_iid: h.rollback_iid,
+                                rollback_url: h.rollback_url.clone(),
+                                unhold: format!("{} unhold", inputs.config.command_prefix),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 warnings: images
                     .map(|i| {
                         i.unread_files
@@ -358,6 +395,18 @@ pub fn text(view: &StatusView) -> String {
         }
     }
     for env in &view.environments {
+        for h in &env.holds {
+            out.push_str(&format!(
+                "Hold of {}: {} {} since rollback !{} ({}); lift it with `{}` on !{}\n",
+                env.name,
+                h.repository,
+                h.versions.join(", "),
+                h.rollback_iid,
+                h.rollback_url,
+                h.unhold,
+                h.rollback_iid
+            ));
+        }
         if let Some(w) = &env.window {
             match &w.next_opening {
                 Some(next) => out.push_str(&format!(
@@ -448,6 +497,7 @@ mod tests {
             images: &BTreeMap::new(),
             deployments: &BTreeMap::new(),
             merge_requests: &[],
+            holds: &BTreeMap::new(),
             now,
         });
         let prod = &view.environments[1];

@@ -275,6 +275,7 @@ pub struct DeployBoardView {
     pub environments: Vec<crate::status_view::EnvironmentStatus>,
     pub merge_requests: Vec<BoardMergeRequest>,
     pub windows: Vec<BoardWindow>,
+    pub holds: Vec<BoardHold>,
     pub warnings: Vec<String>,
     pub marker: String,
 }
@@ -297,10 +298,22 @@ pub struct BoardWindow {
     pub next_opening: Option<String>,
 }
 
+/// One active hold on the deploy board.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardHold {
+    pub environment: String,
+    pub repository: String,
+    pub versions: Vec<String>,
+    pub rollback_iid: u64,
+    pub rollback_url: String,
+    pub unhold: String,
+}
+
 impl DeployBoardView {
     pub fn new(view: &crate::status_view::StatusView, marker: String) -> Self {
         let mut merge_requests = Vec::new();
         let mut windows = Vec::new();
+        let mut holds = Vec::new();
         let mut warnings = Vec::new();
         let row = |environment: &str, m: &crate::status_view::OpenMergeRequest| BoardMergeRequest {
             environment: environment.to_string(),
@@ -319,6 +332,14 @@ impl DeployBoardView {
                     next_opening: w.next_opening.clone(),
                 });
             }
+            holds.extend(e.holds.iter().map(|h| BoardHold {
+                environment: e.name.clone(),
+                repository: h.repository.clone(),
+                versions: h.versions.clone(),
+                rollback_iid: h.rollback_iid,
+                rollback_url: h.rollback_url.clone(),
+                unhold: h.unhold.clone(),
+            }));
             warnings.extend(e.warnings.iter().map(|w| format!("{}: {w}", e.name)));
         }
         merge_requests.extend(view.other_merge_requests.iter().map(|m| row("-", m)));
@@ -329,6 +350,7 @@ impl DeployBoardView {
             environments: view.environments.clone(),
             merge_requests,
             windows,
+            holds,
             warnings,
             marker,
         }
@@ -352,6 +374,20 @@ pub struct PromotionEvidenceView {
     /// RFC 3339.
     pub soak_met_at: String,
     pub images: Vec<PromotedImageRow>,
+    /// Images left out because a merged rollback of the target holds their version.
+    pub held: Vec<HeldImageRow>,
+}
+
+/// One image a promotion leaves out because a merged rollback of the target holds its
+/// version.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldImageRow {
+    pub name: String,
+    pub version: String,
+    pub rollback_iid: u64,
+    pub rollback_url: String,
+    /// The comment that lifts the hold, on the rollback merge request.
+    pub unhold: String,
 }
 
 /// One promoted image: from → to, and the app build it came from when the source's bump

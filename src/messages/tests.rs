@@ -723,6 +723,7 @@ fn deploy_board_matches_golden() {
         last_deploy: None,
         merge_requests: vec![],
         window: None,
+        holds: vec![],
         warnings: vec![],
     };
     let view = StatusView {
@@ -766,6 +767,13 @@ fn deploy_board_matches_golden() {
                     open: false,
                     next_opening: Some("2026-11-30T08:00:00Z".into()),
                 }),
+                holds: vec![HoldStatus {
+                    repository: "registry.example.com/team/api".into(),
+                    versions: vec!["ci-40".into()],
+                    rollback_iid: 2,
+                    rollback_url: format!("{project_url}/-/merge_requests/2"),
+                    unhold: "gitops-bot unhold".into(),
+                }],
                 warnings: vec!["envs/prod/big.yaml not read: over the limit".into()],
                 ..env("prod")
             },
@@ -821,6 +829,13 @@ fn promotion_evidence_matches_golden() {
                 source: None,
             },
         ],
+        held: vec![HeldImageRow {
+            name: "registry.example.com/team/worker".into(),
+            version: "ci-42".into(),
+            rollback_iid: 9,
+            rollback_url: "https://gitlab.example.com/g/p/-/merge_requests/9".into(),
+            unhold: "gitops-bot unhold".into(),
+        }],
     };
     let text = Messages::new(None)
         .unwrap()

@@ -3,14 +3,17 @@
 //!
 //! The setting in `.gitops-bot.yaml` on the target branch is the authorisation: nobody
 //! comments, so per-environment operators are not asked. Every other rule still holds: a
-//! merge request on hold, an environment outside its window, or a branch holding commits
-//! the bot did not make is left open, and the bump's output says why. The merge is pinned
+//! merge request on hold, an environment outside its window, a version a merged rollback of
+//! the environment holds ([`crate::workflows::holds`]; holds that cannot be read count as
+//! held), or a branch holding commits the bot did not make is left open, and the bump's
+//! output says why. Holds are read last, only for a merge request about to be armed. The merge is pinned
 //! (`sha`) to the head verified as the bot's own change, so a later push is never merged.
 //!
 //! A merge request left open only because the window was closed (or it was held) is not
 //! forgotten: [`arm_waiting`], run by every `commands` and `promote` pass, arms the bot's
 //! open, unarmed merge requests of `auto_deploy` environments once the window is open and
-//! they are not held, after verifying their head the same way.
+//! they are not held, after verifying their head the same way. A pass reads the bot's merged
+//! merge requests at most once, and each environment's holds at most once.
 
 use std::fmt;
 
@@ -25,8 +28,11 @@ use crate::bump::merge_request::Action;
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::gitlab::{GitlabClient, MergeOutcome, MergeRequest, UserRef};
+use crate::image_ref::Version;
 use crate::marker;
+use crate::promotion::{Hold, Skip, held};
 use crate::workflows::comments::targets_of;
+use crate::workflows::holds::{holds_in, holds_of, merged_by_bot, scope_of};
 use crate::workflows::verify::{Head, verify_head};
 
 /// What auto-deploy did with the merge request.
@@ -39,6 +45,19 @@ pub enum AutoDeploy {
     Merged { iid: u64, sha: String },
     /// Left open: the merge request carries the hold label.
     Held { iid: u64, label: String },
+    /// Left open: a merged rollback of the environment holds a version the merge request
+    /// deploys (lifted by `unhold` on the rollback, or by a newer version).
+    RolledBack {
+        iid: u64,
+        environment: String,
+        repository: String,
+        version: Version,
+        rollback_iid: u64,
+        rollback_url: String,
+        /// The command prefix, to say how to lift it.
+        #[serde(skip)]
+        prefix: String,
+    },
     /// Left open: the environment's window is closed now.
     OutsideWindow {
         iid: u64,
@@ -69,6 +88,24 @@ impl fmt::Display for AutoDeploy {
                 f,
                 "auto-deploy: !{iid} is on hold (label {label}); left open"
             ),
+            AutoDeploy::RolledBack {
+                iid,
+                environment,
+                repository,
+                version,
+                rollback_iid,
+                rollback_url,
+                prefix,
+            } => {
+                let why = Skip::Held {
+                    environment: environment.clone(),
+                    version: version.clone(),
+                    rollback_iid: *rollback_iid,
+                    rollback_url: rollback_url.clone(),
+                    prefix: prefix.clone(),
+                };
+                write!(f, "auto-deploy: !{iid} left open: {repository}: {why}")
+            }
             AutoDeploy::OutsideWindow {
                 iid,
                 window,
@@ -117,6 +154,40 @@ pub fn held_back(
     })
 }
 
+/// Whether a merged rollback of `environment` (its `holds`) keeps one of `targets`, the
+/// images merge request !`iid` deploys, out of it: then it is left open, saying which hold
+/// and how to lift it.
+pub fn rolled_back(
+    config: &RepoConfig,
+    environment: &str,
+    iid: u64,
+    holds: &[Hold],
+    targets: &[Target],
+) -> Option<AutoDeploy> {
+    targets.iter().find_map(|target| {
+        let repository = target.image.name.canonical();
+        let version = target.image.version();
+        let hold = held(holds, &repository, &version)?;
+        Some(AutoDeploy::RolledBack {
+            iid,
+            environment: environment.to_string(),
+            repository,
+            version,
+            rollback_iid: hold.rollback_iid,
+            rollback_url: hold.rollback_url.clone(),
+            prefix: config.command_prefix.clone(),
+        })
+    })
+}
+
+/// Left open because the holds of `environment` could not be read (fail closed).
+fn holds_unknown(iid: u64, environment: &str, e: &str) -> AutoDeploy {
+    AutoDeploy::Unchecked {
+        iid,
+        reason: format!("the holds of {environment} are unknown, so it is not armed: {e}"),
+    }
+}
+
 /// After a bump: when `environment` has `auto_deploy` and the bump left an open merge
 /// request holding the bot's change (written now or already there), asks GitLab to merge
 /// it when its pipeline succeeds. `None`: auto-deploy does not apply.
@@ -151,7 +222,70 @@ pub async fn after_bump(
         Head::Ours(commit) => commit.id,
         Head::Foreign(_) => return Ok(Some(AutoDeploy::NotOurs { iid: mr.iid })),
     };
+    let holds = match environment_holds(gitlab, project, config, environment).await {
+        Ok(holds) => holds,
+        Err(e) => return Ok(Some(holds_unknown(mr.iid, environment, &format!("{e:#}")))),
+    };
+    if let Some(open) = rolled_back(config, environment, mr.iid, &holds, targets) {
+        return Ok(Some(open));
+    }
     arm(gitlab, project, mr.iid, sha).await.map(Some)
+}
+
+/// The holds of `environment`, read as the bot.
+async fn environment_holds(
+    gitlab: &GitlabClient,
+    project: &str,
+    config: &RepoConfig,
+    environment: &str,
+) -> Result<Vec<Hold>> {
+    let bot = gitlab
+        .current_user()
+        .await
+        .context("cannot tell which user the bot is")?;
+    holds_of(gitlab, project, &bot, config, environment).await
+}
+
+/// The holds read in one [`arm_waiting`] pass: the bot's merged merge requests once, and
+/// each environment's holds once per target branch (its settings there), errors included.
+#[derive(Default)]
+struct HoldsRead {
+    merged: Option<Result<Vec<MergeRequest>, String>>,
+    holds: BTreeMap<(String, String), Result<Vec<Hold>, String>>,
+}
+
+impl HoldsRead {
+    async fn of(
+        &mut self,
+        gitlab: &GitlabClient,
+        project: &str,
+        bot: &UserRef,
+        (config, branch): (&RepoConfig, &str),
+        environment: &str,
+    ) -> Result<Vec<Hold>, String> {
+        let key = (branch.to_string(), environment.to_string());
+        if let Some(read) = self.holds.get(&key) {
+            return read.clone();
+        }
+        if self.merged.is_none() {
+            let merged = merged_by_bot(gitlab, project, bot)
+                .await
+                .map_err(|e| format!("cannot read the merged rollbacks: {e:#}"));
+            self.merged = Some(merged);
+        }
+        let read = match &self.merged {
+            Some(Ok(merged)) => match scope_of(config, environment) {
+                Ok(scope) => holds_in(gitlab, project, bot, &scope, environment, merged)
+                    .await
+                    .map_err(|e| format!("{e:#}")),
+                Err(e) => Err(format!("{e:#}")),
+            },
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("the merged rollbacks were not read".to_string()),
+        };
+        self.holds.insert(key, read.clone());
+        read
+    }
 }
 
 /// Asks GitLab to merge !`iid` at `sha` (verified) when its pipeline succeeds.
@@ -192,6 +326,7 @@ pub async fn arm_waiting(
         .context("cannot read the bot's open merge requests")?;
     let mut configs: BTreeMap<String, RepoConfig> = BTreeMap::new();
     let mut out = Vec::new();
+    let mut holds = HoldsRead::default();
     for mr in &open {
         let is_ours = mr.author.as_ref().map(|a| a.id) == Some(bot.id);
         if !is_ours || mr.state != "opened" || mr.merge_when_pipeline_succeeds {
@@ -219,7 +354,9 @@ pub async fn arm_waiting(
         if !config.environments.values().any(|e| e.auto_deploy) {
             continue;
         }
-        match waiting(gitlab, project, config, mr, hint.environment.as_deref()).await {
+        let recorded = hint.environment.as_deref();
+        let seen = (gitlab, project, bot);
+        match waiting(seen, config, mr, recorded, &mut holds).await {
             Ok(Some(done)) => out.push(done),
             Ok(None) => {}
             Err(e) => out.push(unchecked(mr, &e)),
@@ -237,11 +374,11 @@ fn unchecked(mr: &MergeRequest, e: &anyhow::Error) -> AutoDeploy {
 
 /// One waiting merge request: `None` when auto-deploy does not apply to it.
 async fn waiting(
-    gitlab: &GitlabClient,
-    project: &str,
+    (gitlab, project, bot): (&GitlabClient, &str, &UserRef),
     config: &RepoConfig,
     mr: &MergeRequest,
     recorded: Option<&str>,
+    holds: &mut HoldsRead,
 ) -> Result<Option<AutoDeploy>> {
     let environments = environments_of(gitlab, project, config, mr, recorded).await?;
     let auto = |name: &String| config.environments.get(name).is_some_and(|e| e.auto_deploy);
@@ -265,6 +402,19 @@ async fn waiting(
         Head::Ours(commit) => commit.id,
         Head::Foreign(_) => return Ok(Some(AutoDeploy::NotOurs { iid: mr.iid })),
     };
+    for environment in &environments {
+        let branch = mr.target_branch.as_str();
+        let read = holds
+            .of(gitlab, project, bot, (config, branch), environment)
+            .await;
+        let these = match read {
+            Ok(these) => these,
+            Err(e) => return Ok(Some(holds_unknown(mr.iid, environment, &e))),
+        };
+        if let Some(open) = rolled_back(config, environment, mr.iid, &these, &targets) {
+            return Ok(Some(open));
+        }
+    }
     arm(gitlab, project, mr.iid, sha).await.map(Some)
 }
 
@@ -335,6 +485,51 @@ mod tests {
         DateTime::parse_from_rfc3339(text)
             .expect("an instant")
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_rolled_back_version_is_left_open_and_a_newer_one_is_not() {
+        let config = RepoConfig::parse(
+            "environments:\n  dev: {paths: [d], auto_deploy: true}\n",
+            ".gitops-bot.yaml",
+        )
+        .expect("config");
+        let hold = Hold {
+            environment: "dev".into(),
+            repository: "registry.example.com/team/api".into(),
+            versions: vec![Version::parse("ci-40").expect("a version")],
+            rollback_iid: 2,
+            rollback_url: "https://gitlab.example.com/g/p/-/merge_requests/2".into(),
+            lifted_by: None,
+        };
+        let target = |image: &str| Target {
+            image: crate::image_ref::ImageRef::parse(image).expect("an image"),
+            setter: None,
+        };
+        let held = rolled_back(
+            &config,
+            "dev",
+            3,
+            std::slice::from_ref(&hold),
+            &[target("registry.example.com/team/api:ci-40")],
+        );
+        assert_eq!(
+            held.map(|h| h.to_string()).as_deref(),
+            Some(
+                "auto-deploy: !3 left open: registry.example.com/team/api: dev is held for ci-40 since rollback !2 (https://gitlab.example.com/g/p/-/merge_requests/2) merged: an operator of dev lifts it with `gitops-bot unhold` on !2, or a newer version is proposed"
+            )
+        );
+        let newer = [target("registry.example.com/team/api:ci-41")];
+        assert_eq!(
+            rolled_back(&config, "dev", 3, std::slice::from_ref(&hold), &newer),
+            None
+        );
+        let lifted = Hold {
+            lifted_by: Some("operator".into()),
+            ..hold
+        };
+        let same = [target("registry.example.com/team/api:ci-40")];
+        assert_eq!(rolled_back(&config, "dev", 3, &[lifted], &same), None);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! [`read`] makes a bounded number of requests whatever the number of environments and
 //! images: the project, the default branch's head, `.gitops-bot.yaml`, one archive of the
-//! head (every environment's paths at once), one deployments read per environment and the
-//! open merge requests into the default branch (paged). [`refresh`] adds one issue search
+//! head (every environment's paths at once), one deployments read per environment, the
+//! open merge requests into the default branch (paged), and the holds: the bot user, its
+//! merged merge requests once for every environment (paged), and per merged rollback its
+//! merge, changed files, files and comments (see [`crate::workflows::holds`]). [`refresh`] adds one issue search
 //! and at most one write. [`after_write`] is the one call `bump`, `sync` and `promote` make:
 //! it never fails them, a board that cannot be refreshed is a warning in the job log.
 
@@ -19,6 +21,7 @@ use crate::gitlab::{GitlabClient, IssueFields, Limits};
 use crate::messages::{DeployBoardView, Messages};
 use crate::promotion::images_of;
 use crate::status_view::{self, Inputs, MergeRequestInput, StatusView};
+use crate::workflows::holds::holds_by_environment;
 
 /// Deployment records read per environment: the latest decides.
 const RECORDS: u8 = 1;
@@ -121,6 +124,15 @@ pub async fn read(gitlab: &GitlabClient, project: &str, now: DateTime<Utc>) -> R
         })
         .collect();
 
+    let bot = gitlab
+        .current_user()
+        .await
+        .context("cannot tell which user the bot is, so its holds are unknown")?;
+    let names = config.environments.keys().map(String::as_str);
+    let holds = holds_by_environment(gitlab, project, &bot, &config, names)
+        .await
+        .context("cannot read the holds")?;
+
     let view = status_view::build(&Inputs {
         project: &info.path_with_namespace,
         project_url: &info.web_url,
@@ -130,6 +142,7 @@ pub async fn read(gitlab: &GitlabClient, project: &str, now: DateTime<Utc>) -> R
         images: &images,
         deployments: &deployments,
         merge_requests: &merge_requests,
+        holds: &holds,
         now,
     });
     Ok(Snapshot { config, view })

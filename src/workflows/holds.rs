@@ -7,6 +7,8 @@
 //! writes only for an authorised operator's unedited comment. Every read error is an error:
 //! callers propose nothing when the holds are unknown.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result};
 use chrono::DateTime;
 use gitlab::api::projects::merge_requests::MergeRequestState;
@@ -28,10 +30,54 @@ pub async fn holds_of(
     environment: &str,
 ) -> Result<Vec<Hold>> {
     let scope = scope_of(config, environment)?;
-    let merged = gitlab
-        .merge_requests_by(project, bot.id, MergeRequestState::Merged, None)
+    let merged = merged_by_bot(gitlab, project, bot)
         .await
         .with_context(|| format!("cannot read the merged rollbacks of {environment}"))?;
+    holds_in(gitlab, project, bot, &scope, environment, &merged).await
+}
+
+/// The holds of each of `environments` (lifted ones included, marked so), from one read of
+/// the bot's merged merge requests: the list is the same whatever the environment.
+pub async fn holds_by_environment<'e>(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+    config: &RepoConfig,
+    environments: impl IntoIterator<Item = &'e str>,
+) -> Result<BTreeMap<String, Vec<Hold>>> {
+    let merged = merged_by_bot(gitlab, project, bot)
+        .await
+        .context("cannot read the merged rollbacks")?;
+    let mut out = BTreeMap::new();
+    for environment in environments {
+        let scope = scope_of(config, environment)?;
+        let holds = holds_in(gitlab, project, bot, &scope, environment, &merged).await?;
+        out.insert(environment.to_string(), holds);
+    }
+    Ok(out)
+}
+
+/// The bot's merged merge requests, where every environment's rollbacks are found.
+pub async fn merged_by_bot(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+) -> Result<Vec<MergeRequest>> {
+    Ok(gitlab
+        .merge_requests_by(project, bot.id, MergeRequestState::Merged, None)
+        .await?)
+}
+
+/// The holds of `environment` (its paths `scope`) among the bot's `merged` merge requests,
+/// oldest rollback first.
+pub async fn holds_in(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+    scope: &[String],
+    environment: &str,
+    merged: &[MergeRequest],
+) -> Result<Vec<Hold>> {
     let mut rollbacks: Vec<&MergeRequest> = merged
         .iter()
         .filter(|mr| is_rollback_of(mr, bot, environment))
@@ -39,7 +85,7 @@ pub async fn holds_of(
     rollbacks.sort_by_key(|mr| mr.iid);
     let mut holds = Vec::new();
     for mr in rollbacks {
-        let mut these = rollback_holds(gitlab, project, mr, &scope, environment).await?;
+        let mut these = rollback_holds(gitlab, project, mr, scope, environment).await?;
         let lifted_by = lifted_by(gitlab, project, bot, mr).await?;
         for hold in &mut these {
             hold.lifted_by.clone_from(&lifted_by);

@@ -22,10 +22,10 @@ use crate::gitlab::{Archive, GitlabClient, Limits, MergeRequest, UserRef};
 use crate::image_ref::{ImageRef, Version};
 use crate::marker::{self, PromotionRecord};
 use crate::messages::{
-    MergeRequestLink, Messages, PromotedImageRow, PromotionEvidenceView, SourceInfo,
+    HeldImageRow, MergeRequestLink, Messages, PromotedImageRow, PromotionEvidenceView, SourceInfo,
 };
 use crate::promotion::{
-    self, Blocked, EnvironmentImages, Healthy, Hold, Moved, Promotion, images_of,
+    self, Blocked, EnvironmentImages, Healthy, Hold, Moved, Promotion, Skip, images_of,
 };
 use crate::usage::UsageError;
 use crate::workflows::holds::holds_of;
@@ -572,6 +572,27 @@ pub fn evidence(
                 from: i.from.iter().map(Version::to_string).collect(),
                 to: i.to.to_string(),
                 source: source_of(&i.name, &i.to),
+            })
+            .collect(),
+        held: ready
+            .plan
+            .skipped
+            .iter()
+            .filter_map(|s| match &s.reason {
+                Skip::Held {
+                    version,
+                    rollback_iid,
+                    rollback_url,
+                    prefix,
+                    ..
+                } => Some(HeldImageRow {
+                    name: s.name.clone(),
+                    version: version.to_string(),
+                    rollback_iid: *rollback_iid,
+                    rollback_url: rollback_url.clone(),
+                    unhold: format!("{prefix} unhold"),
+                }),
+                _ => None,
             })
             .collect(),
     }

@@ -212,6 +212,89 @@ fn a_merged_rollback_holds_its_version_until_an_operator_lifts_it() {
 }
 
 #[test]
+fn status_shows_each_environments_active_holds_from_one_merged_list() {
+    let (fake, _seed) = rolled_back();
+    fake.clear_log();
+    let run = bot(&fake, &["status", "--project", PROJECT, "--output", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let view = common::json(&run);
+    let requests = fake.requests();
+    let merged_lists = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/merge_requests") && r.query.contains("state=merged"))
+        .count();
+    assert_eq!(
+        merged_lists, 1,
+        "one list for both environments: {requests:#?}"
+    );
+    assert_eq!(
+        requests.len(),
+        14,
+        "project, branch, settings, archive, 2 deployments, open merge requests, the bot user, \
+         its merged merge requests, and for the one rollback its merge commit, what it changed, \
+         the file before and after, its comments: {requests:#?}"
+    );
+    let envs = view["environments"].as_array().unwrap();
+    let env = |name: &str| envs.iter().find(|e| e["name"] == name).unwrap();
+    let url = format!("{}/-/merge_requests/2", fake.project_web_url());
+    assert_eq!(
+        env("prod")["holds"],
+        serde_json::json!([{
+            "repository": API,
+            "versions": ["ci-40"],
+            "rollback_iid": 2,
+            "rollback_url": url,
+            "unhold": "gitops-bot unhold",
+        }]),
+        "{view:#}"
+    );
+    assert_eq!(env("staging")["holds"], serde_json::json!([]));
+
+    let run = bot(&fake, &["status", "--project", PROJECT]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line = format!(
+        "Hold of prod: {API} ci-40 since rollback !2 ({url}); lift it with `gitops-bot unhold` on !2"
+    );
+    assert!(run.stdout.lines().any(|l| l == line), "{}", run.stdout);
+
+    // Lifted: no longer shown.
+    fake.add_note(2, OPERATOR, "gitops-bot unhold");
+    poll(&fake);
+    let run = bot(&fake, &["status", "--project", PROJECT, "--output", "json"]);
+    let view = common::json(&run);
+    assert_eq!(
+        view["environments"][0]["holds"],
+        serde_json::json!([]),
+        "{view:#}"
+    );
+    assert_eq!(
+        view["environments"][1]["holds"],
+        serde_json::json!([]),
+        "{view:#}"
+    );
+}
+
+#[test]
+fn status_fails_when_the_holds_cannot_be_read() {
+    let (fake, _seed) = rolled_back();
+    fake.inject(
+        Rule::matching(
+            |r| r.method == "GET" && r.query.contains("state=merged"),
+            Fault::status(500),
+        )
+        .always(),
+    );
+    let run = bot(&fake, &["status", "--project", PROJECT]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("cannot read the holds: cannot read the merged rollbacks"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_newer_version_is_proposed_despite_the_hold() {
     let (fake, _seed) = rolled_back();
     let head = fake.commit_files(
@@ -227,6 +310,53 @@ fn a_newer_version_is_proposed_despite_the_hold() {
         run.stdout
     );
     assert!(!run.stdout.contains("held"), "{}", run.stdout);
+}
+
+#[test]
+fn the_promotion_merge_request_lists_the_images_left_out_by_a_hold() {
+    let (fake, _seed) = rolled_back();
+    // A second image: staging runs web ci-2 healthy, prod web ci-1; api stays held.
+    const WEB: &str = "registry.example.com/team/web";
+    let two =
+        |api: &str, web: &str| format!("{}  - name: {WEB}\n    newTag: {web}\n", overlay(api));
+    let head = fake.commit_files(
+        "main",
+        &[
+            ("envs/staging/kustomization.yaml", &two("ci-40", "ci-2")),
+            ("envs/prod/kustomization.yaml", &two("ci-30", "ci-1")),
+        ],
+        "a second image",
+    );
+    fake.add_deployment("staging", &head, "success");
+    let run = promote(&fake);
+    assert!(
+        run.stdout.contains(&format!("  {WEB}: ci-1 → ci-2\n")),
+        "{}",
+        run.stdout
+    );
+    let promotion = fake
+        .merge_requests()
+        .into_iter()
+        .find(|m| m["source_branch"] == "gitops-bot/prod/promote")
+        .expect("the promotion merge request");
+    let description = promotion["description"].as_str().unwrap();
+    let held = format!(
+        "- `{API}` `ci-40`: since rollback !2 ({}/-/merge_requests/2) merged; an operator of `prod` lifts it with `gitops-bot unhold` on !2, or a newer version arrives.",
+        fake.project_web_url()
+    );
+    assert!(
+        description.contains("**Held, not promoted:**") && description.lines().any(|l| l == held),
+        "{description}"
+    );
+    let prod = String::from_utf8(
+        fake.file("gitops-bot/prod/promote", "envs/prod/kustomization.yaml")
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        prod.contains("newTag: ci-30") && prod.contains("newTag: ci-2"),
+        "{prod}"
+    );
 }
 
 #[test]
@@ -248,4 +378,132 @@ fn holds_that_cannot_be_read_propose_nothing() {
         run.stdout
     );
     assert!(!run.stdout.contains("ci-41"), "{}", run.stdout);
+}
+
+const DEV_CONFIG: &str = "\
+operators: [operator]
+environments:
+  dev:
+    paths: [envs/dev]
+    auto_deploy: true
+";
+
+fn bump_dev(fake: &FakeGitlab, version: &str) -> common::Run {
+    let image = format!("{API}:{version}");
+    let run = bot(
+        fake,
+        &[
+            "bump",
+            "--project",
+            PROJECT,
+            "--environment",
+            "dev",
+            "--image",
+            &image,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
+fn merge_calls(fake: &FakeGitlab) -> usize {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+        .count()
+}
+
+/// dev has auto_deploy: its bump to ci-40 (!1) merged by itself, then was rolled back to
+/// ci-30 (!2, merged).
+fn dev_rolled_back() -> (FakeGitlab, tempfile::TempDir) {
+    let seed = tempfile::tempdir().unwrap();
+    common::write(seed.path(), ".gitops-bot.yaml", DEV_CONFIG);
+    common::write(seed.path(), "envs/dev/kustomization.yaml", overlay("ci-30"));
+    let fake = FakeGitlab::start(Options {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..Options::default()
+    });
+    let run = bump_dev(&fake, "ci-40");
+    assert!(
+        run.stdout.contains("auto-deploy: GitLab merged !1"),
+        "{}",
+        run.stdout
+    );
+    fake.add_note(1, OPERATOR, "gitops-bot rollback");
+    poll(&fake);
+    let rollback = mr(&fake, 2);
+    assert!(
+        rollback["source_branch"]
+            .as_str()
+            .unwrap()
+            .starts_with("gitops-bot/dev/rollback/"),
+        "{rollback}"
+    );
+    deploy(&fake, 2);
+    let dev = String::from_utf8(fake.file("main", "envs/dev/kustomization.yaml").unwrap()).unwrap();
+    assert!(dev.contains("newTag: ci-30"), "{dev}");
+    (fake, seed)
+}
+
+#[test]
+fn auto_deploy_leaves_a_held_version_open_and_arms_a_newer_one() {
+    let (fake, _seed) = dev_rolled_back();
+    let merges = merge_calls(&fake);
+
+    // The rolled-back version again: written, not armed, and the output says which hold
+    // and how to lift it.
+    let run = bump_dev(&fake, "ci-40");
+    let held = format!(
+        "auto-deploy: !3 left open: {API}: dev is held for ci-40 since rollback !2 ({}/-/merge_requests/2) merged: an operator of dev lifts it with `gitops-bot unhold` on !2, or a newer version is proposed",
+        fake.project_web_url()
+    );
+    assert!(run.stdout.lines().any(|l| l == held), "{}", run.stdout);
+    assert_eq!(mr(&fake, 3)["state"], "opened");
+    assert_eq!(merge_calls(&fake), merges);
+
+    // The pass that arms waiting merge requests leaves it open too, for the same reason.
+    let run = bot(&fake, &["commands", "--project", PROJECT]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.lines().any(|l| l == held), "{}", run.stdout);
+    assert_eq!(merge_calls(&fake), merges);
+
+    // A newer version is armed (GitLab merges it at once: no pipeline).
+    let run = bump_dev(&fake, "ci-41");
+    assert!(
+        run.stdout.contains("auto-deploy: GitLab merged !3"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(merge_calls(&fake), merges + 1);
+    let dev = String::from_utf8(fake.file("main", "envs/dev/kustomization.yaml").unwrap()).unwrap();
+    assert!(dev.contains("newTag: ci-41"), "{dev}");
+}
+
+#[test]
+fn auto_deploy_is_not_armed_when_the_holds_cannot_be_read() {
+    let (fake, _seed) = dev_rolled_back();
+    let merges = merge_calls(&fake);
+    fake.inject(
+        Rule::matching(
+            // The bot's merged merge requests (where rollbacks are found), not the labelled
+            // ones a bump reads for its notices.
+            |r| {
+                r.method == "GET"
+                    && r.query.contains("state=merged")
+                    && r.query.contains("author_id=")
+            },
+            Fault::status(500),
+        )
+        .always(),
+    );
+    let run = bump_dev(&fake, "ci-41");
+    assert!(
+        run.stdout.contains(
+            "auto-deploy: !3 left open: the holds of dev are unknown, so it is not armed: cannot read the merged rollbacks of dev"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(mr(&fake, 3)["state"], "opened");
+    assert_eq!(merge_calls(&fake), merges);
 }

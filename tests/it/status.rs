@@ -189,13 +189,13 @@ fn status_shows_versions_in_git_last_deploys_open_merge_requests_and_windows() {
             count("/deployments"),
             count("/merge_requests")
         ),
-        (1, 3, 1),
-        "one archive, one deployments read per environment, one merge request list: {requests:#?}"
+        (1, 3, 2),
+        "one archive, one deployments read per environment, the open merge requests and the bot's merged ones (for every environment's holds at once): {requests:#?}"
     );
     assert_eq!(
         requests.len(),
-        8,
-        "project, branch, settings, archive, 3 deployments, merge requests: {requests:#?}"
+        10,
+        "project, branch, settings, archive, 3 deployments, open merge requests, the bot user, its merged merge requests (no rollback among them): {requests:#?}"
     );
     assert!(w.gitlab.writes().is_empty(), "status writes nothing");
 
