@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use url::Url;
 
-use crate::gitlab::Token;
+use crate::gitlab::{Token, without_url};
 use crate::http_status;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -104,19 +104,6 @@ impl AlertClient {
             message,
         })
     }
-}
-
-/// reqwest's error chain on one line, without the URL (ours is named already).
-fn without_url(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut detail = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
-    detail
 }
 
 #[cfg(test)]

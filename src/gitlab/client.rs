@@ -394,8 +394,9 @@ fn retry_wait(headers: &header::HeaderMap, attempt: u32) -> Duration {
     backoff(attempt)
 }
 
-/// reqwest errors print the URL; ours name the endpoint already.
-fn without_url(e: reqwest::Error) -> String {
+/// reqwest's error chain on one line, without the URL: reqwest errors print it, and ours
+/// name the endpoint already.
+pub(crate) fn without_url(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut detail = e.to_string();
     let mut source = std::error::Error::source(&e);

@@ -13,6 +13,7 @@ mod review;
 
 pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Pipeline, Project, UserRef};
 pub use archive::{Archive, ArchiveFile, Limits};
+pub(crate) use client::without_url;
 pub use client::{GitlabClient, GitlabError, Token, api_base};
 pub use deploys::{Deployment, DeploymentOutcome};
 pub use ensure::Ensured;
