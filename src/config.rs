@@ -212,6 +212,12 @@ pub enum ConfigError {
     },
     #[error("{file}: {message}")]
     Unlocated { file: String, message: String },
+    /// One of an environment's `paths` is not a repository-relative path.
+    #[error("{environment}: {message}")]
+    Path {
+        environment: String,
+        message: String,
+    },
     #[error("unknown environment {name:?}; {file} defines: {known}")]
     UnknownEnvironment {
         name: String,
@@ -287,6 +293,20 @@ impl RepoConfig {
             });
         }
         Ok(config)
+    }
+
+    /// The paths of environment `name` as repository-relative prefixes (see
+    /// [`crate::bump::scope_path`]).
+    pub fn environment_scope(&self, name: &str) -> Result<Vec<String>, ConfigError> {
+        self.environment_paths(name)?
+            .iter()
+            .map(|p| {
+                crate::bump::scope_path(p).map_err(|message| ConfigError::Path {
+                    environment: name.to_string(),
+                    message,
+                })
+            })
+            .collect()
     }
 
     /// The paths of environment `name`.

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use kube::Client;
 use kube::core::ApiResource;
 use serde_json::Value;
@@ -28,8 +28,10 @@ use crate::drift::{
 };
 use crate::env;
 use crate::gitlab::{GitlabClient, Token};
-use crate::modes::{connect, drift_issue, preview, project_or_ci};
+use crate::modes::{connect, drift_issue, project_or_ci};
 use crate::render::{self, Object};
+use crate::workflows::checkout;
+use crate::workflows::settings;
 
 /// The variable holding the alert endpoint's bearer token (`--alert-url`).
 pub const ALERT_TOKEN_VAR: &str = "GITOPS_BOT_ALERT_TOKEN";
@@ -48,21 +50,15 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
         )?),
         None => None,
     };
-    let info = gitlab.project(&project).await?;
-    let branch = info.default_branch.clone().with_context(|| {
-        format!("project {project} has no default branch (an empty repository?)")
-    })?;
-    let head = gitlab
-        .branch_head(&project, &branch)
-        .await?
-        .with_context(|| format!("the default branch {branch} of {project} does not exist"))?;
-    let config = match gitlab
-        .file_text(&project, config::FILE_NAME, &head.id)
-        .await?
-    {
-        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {branch}")),
-    };
+    let settings::DefaultHead {
+        project: info,
+        branch,
+        head,
+    } = settings::default_head(&gitlab, &project).await?;
+    let config = settings::settings_at(&gitlab, &project, &head.id, || {
+        format!("{project} at {branch}")
+    })
+    .await?;
     let environments = environments(args, &config)?;
     let head_age = head.committed_date.as_deref().and_then(age_of);
     let head = Head {
@@ -338,8 +334,8 @@ async fn render_applied(
     if paths.is_empty() {
         return Ok(out);
     }
-    let files = preview::read_tree(gitlab, project, commit).await?;
-    let tree = preview::write_tree(&files)?;
+    let files = checkout::read_tree(gitlab, project, commit).await?;
+    let tree = checkout::write_tree(&files)?;
     for path in paths {
         if out.contains_key(&path) {
             continue;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::Value;
 
 use crate::blocking;
@@ -18,7 +18,6 @@ use crate::cluster::apply::{Mode, apply_all};
 use crate::cluster::{self, Subject};
 use crate::diff::{comparable, objects_changed, unified_diff};
 use crate::env::var;
-use crate::gitlab::{GitlabClient, Limits};
 use crate::health::qualified;
 use crate::marker::{self, Marker, PreviewRecord};
 use crate::messages::{Messages, PreviewSection, PreviewView};
@@ -26,6 +25,7 @@ use crate::modes::{connect, project_or_ci};
 use crate::plural;
 use crate::render::{self, RenderError, helm, kustomize};
 use crate::render_plan::{Source, affected, changed_paths};
+use crate::workflows::checkout::{read_tree, write_tree};
 
 pub async fn run(args: &PreviewArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
@@ -192,45 +192,6 @@ fn render_label(source: &Source) -> &'static str {
         Source::Helm(_) => "helm template",
         Source::Plain(_) => "yaml",
     }
-}
-
-/// The repository at `sha`: every file, by path.
-pub(super) async fn read_tree(
-    gitlab: &GitlabClient,
-    project: &str,
-    sha: &str,
-) -> Result<BTreeMap<String, Vec<u8>>> {
-    let archive = gitlab
-        .archive(
-            project,
-            sha,
-            Limits {
-                max_file: crate::bump::MAX_FILE_SIZE,
-                max_total: 1024 * 1024 * 1024,
-            },
-            |_| true,
-            |_, _| true,
-        )
-        .await?;
-    Ok(archive
-        .files
-        .into_iter()
-        .map(|f| (f.path, f.bytes))
-        .collect())
-}
-
-/// `files` written under a fresh temporary directory (paths come from the archive reader,
-/// which refuses absolute paths and `..`).
-pub(super) fn write_tree(files: &BTreeMap<String, Vec<u8>>) -> Result<tempfile::TempDir> {
-    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    for (path, bytes) in files {
-        let target = dir.path().join(path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&target, bytes)?;
-    }
-    Ok(dir)
 }
 
 /// The output of `source` in the tree at `root`; `None` when it does not exist there.

@@ -15,13 +15,14 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use crate::board::{self, Candidate, Plan};
-use crate::bump::{in_scope, is_yaml_path, scope_path};
-use crate::config::{self, RepoConfig};
+use crate::bump::{in_scope, is_yaml_path};
+use crate::config::RepoConfig;
 use crate::gitlab::{GitlabClient, IssueFields, Limits};
 use crate::messages::{DeployBoardView, Messages};
 use crate::promotion::images_of;
 use crate::status_view::{self, Inputs, MergeRequestInput, StatusView};
 use crate::workflows::holds::holds_by_environment;
+use crate::workflows::settings;
 
 /// Deployment records read per environment: the latest decides.
 const RECORDS: u8 = 1;
@@ -34,28 +35,20 @@ pub struct Snapshot {
 
 /// Reads the status of `project` at the head of its default branch, as of `now`.
 pub async fn read(gitlab: &GitlabClient, project: &str, now: DateTime<Utc>) -> Result<Snapshot> {
-    let info = gitlab.project(project).await?;
-    let branch = info.default_branch.clone().with_context(|| {
-        format!("project {project} has no default branch (an empty repository?)")
-    })?;
-    let head = gitlab
-        .branch_head(project, &branch)
-        .await?
-        .with_context(|| format!("the default branch {branch} of {project} does not exist"))?;
-    let config = match gitlab
-        .file_text(project, config::FILE_NAME, &head.id)
-        .await?
-    {
-        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {branch}")),
-    };
+    let settings::DefaultHead {
+        project: info,
+        branch,
+        head,
+    } = settings::default_head(gitlab, project).await?;
+    let config = settings::settings_at(gitlab, project, &head.id, || {
+        format!("{project} at {branch}")
+    })
+    .await?;
     let mut scopes = BTreeMap::new();
-    for (name, env) in &config.environments {
-        let scope = env
-            .paths
-            .iter()
-            .map(|p| scope_path(p).map_err(|e| anyhow::anyhow!("environment {name}: {e}")))
-            .collect::<Result<Vec<_>>>()?;
+    for name in config.environments.keys() {
+        let scope = config
+            .environment_scope(name)
+            .map_err(|e| anyhow::anyhow!("environment {e}"))?;
         scopes.insert(name.clone(), scope);
     }
 

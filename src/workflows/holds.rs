@@ -14,7 +14,7 @@ use chrono::DateTime;
 use gitlab::api::projects::merge_requests::MergeRequestState;
 
 use crate::bump::merge_request::rollback_prefix;
-use crate::bump::{in_scope, is_yaml_path, scope_path};
+use crate::bump::{in_scope, is_yaml_path};
 use crate::config::RepoConfig;
 use crate::gitlab::{GitlabClient, MergeRequest, UserRef};
 use crate::marker;
@@ -111,11 +111,7 @@ pub fn is_rollback_branch(branch: &str) -> bool {
 
 /// `environment`'s paths as repository-relative prefixes.
 pub fn scope_of(config: &RepoConfig, environment: &str) -> Result<Vec<String>> {
-    config
-        .environment_paths(environment)?
-        .iter()
-        .map(|p| scope_path(p).map_err(|e| anyhow::anyhow!("{environment}: {e}")))
-        .collect()
+    Ok(config.environment_scope(environment)?)
 }
 
 /// What the merged rollback `mr` holds `environment` for: per repository whose versions its

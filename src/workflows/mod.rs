@@ -7,9 +7,11 @@
 
 pub mod auto_deploy;
 pub mod board;
+pub mod checkout;
 pub mod comments;
 pub mod holds;
 pub mod promotion;
 pub mod propose;
 pub mod rollback;
+pub mod settings;
 pub mod verify;

@@ -15,7 +15,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 use super::propose::{self, BumpSpec, Proposed, propose};
 use crate::bump::merge_request::{Action, promotion_branch};
-use crate::bump::{in_scope, is_yaml_path, scope_path};
+use crate::bump::{in_scope, is_yaml_path};
 use crate::commit_sha;
 use crate::config::{self, RepoConfig};
 use crate::gitlab::{Archive, GitlabClient, Limits, MergeRequest, UserRef};
@@ -47,17 +47,12 @@ pub async fn read_repo<'g>(
     gitlab: &'g GitlabClient,
     project: &'g str,
 ) -> Result<(Repo, Trees<'g>)> {
-    let info = gitlab.project(project).await?;
-    let default_branch = info.default_branch.clone().with_context(|| {
-        format!("project {project} has no default branch (an empty repository?)")
-    })?;
-    let head = gitlab
-        .branch_head(project, &default_branch)
-        .await?
-        .with_context(|| {
-            format!("the default branch {default_branch} of {project} does not exist")
-        })?
-        .id;
+    let super::settings::DefaultHead {
+        branch: default_branch,
+        head,
+        ..
+    } = super::settings::default_head(gitlab, project).await?;
+    let head = head.id;
     let mut trees = Trees::new(gitlab, project);
     let tree = trees.at(&head).await?;
     if tree.oversized.iter().any(|(p, _)| p == config::FILE_NAME) {
@@ -622,13 +617,9 @@ fn hint(source: &SourceInfo) -> SourceInfo {
 }
 
 fn scope_of(config: &RepoConfig, environment: &str) -> Result<Vec<String>> {
-    let paths = config
-        .environment_paths(environment)
-        .map_err(|e| UsageError(e.to_string()))?;
-    Ok(paths
-        .iter()
-        .map(|p| scope_path(p).map_err(|e| UsageError(format!("{environment}: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?)
+    Ok(config
+        .environment_scope(environment)
+        .map_err(|e| UsageError(e.to_string()))?)
 }
 
 /// The repository at each commit read, each commit read once (one archive request, of the

@@ -9,8 +9,7 @@ use anyhow::Result;
 use super::propose::BumpSpec;
 use crate::bump::is_yaml_path;
 use crate::bump::merge_request::RollbackOf;
-use crate::bump::revert::{FileChange, ImageChange, image_change};
-use crate::config::{self, RepoConfig};
+use crate::bump::revert::{FileChange, image_change};
 use crate::gitlab::{GitlabClient, MergeRequest};
 use crate::image_ref::ImageRef;
 use crate::marker::BumpState;
@@ -73,13 +72,13 @@ pub async fn merged_files(
     ))
 }
 
-/// What merging `mr` did to `image`'s references, with the commit after it.
-pub async fn merged_change(
+/// The YAML files merging `mr` changed, before and after (read once for all its images),
+/// with the commit after it. What it did to one image is [`image_change`] of these.
+pub async fn merged_file_changes(
     gitlab: &GitlabClient,
     project: &str,
     mr: &MergeRequest,
-    image: &ImageRef,
-) -> Result<Merged<(ImageChange, String)>> {
+) -> Result<Merged<(Vec<FileChange>, String)>> {
     let (before, after) = match merged_range(gitlab, project, mr).await? {
         Merged::Known(range) => range,
         Merged::Unclear(why) => return Ok(Merged::Unclear(why)),
@@ -99,10 +98,7 @@ pub async fn merged_change(
             });
         }
     }
-    Ok(match image_change(&files, image) {
-        Ok(change) => Merged::Known((change, after)),
-        Err(e) => Merged::Unclear(e.to_string()),
-    })
+    Ok(Merged::Known((files, after)))
 }
 
 /// Why a rollback is proposed.
@@ -157,20 +153,24 @@ pub async fn plan_rollback(
             image: String::new(),
         }));
     }
+    let unclear = |image: &ImageRef, why: String| {
+        Rollback::Refuse(Reply::RollbackUnclear {
+            iid: mr.iid,
+            why,
+            image: image.name.as_str().to_string(),
+        })
+    };
+    let (merged, after) = match merged_file_changes(gitlab, project, mr).await? {
+        Merged::Known(known) => known,
+        Merged::Unclear(why) => return Ok(unclear(&images[0], why)),
+    };
     let mut previous_images = Vec::new();
     let mut files: Vec<String> = Vec::new();
-    let mut after = String::new();
     let mut rolled_back_from = None;
     for image in images {
-        let (change, at) = match merged_change(gitlab, project, mr, image).await? {
-            Merged::Known(c) => c,
-            Merged::Unclear(why) => {
-                return Ok(Rollback::Refuse(Reply::RollbackUnclear {
-                    iid: mr.iid,
-                    why,
-                    image: image.name.as_str().to_string(),
-                }));
-            }
+        let change = match image_change(&merged, image) {
+            Ok(change) => change,
+            Err(e) => return Ok(unclear(image, e.to_string())),
         };
         let [previous] = change.before.as_slice() else {
             return Ok(Rollback::Refuse(Reply::RollbackAmbiguous {
@@ -188,10 +188,8 @@ pub async fn plan_rollback(
                 files.push(f);
             }
         }
-        after = at;
     }
-    let change_files = files;
-    let environment = environment_at(gitlab, project, &after, &change_files).await?;
+    let environment = environment_at(gitlab, project, &after, &files).await?;
     let (failed, reason, result_url, requested_by) = match why {
         RollbackWhy::Failed { reason, result_url } => (true, reason, result_url, None),
         RollbackWhy::Requested { by } => (false, None, None, Some(by)),
@@ -199,7 +197,7 @@ pub async fn plan_rollback(
     Ok(Rollback::Propose(Box::new(BumpSpec {
         images: previous_images,
         setter,
-        paths: change_files.iter().map(PathBuf::from).collect(),
+        paths: files.iter().map(PathBuf::from).collect(),
         environment,
         target_branch: Some(mr.target_branch.clone()),
         assignees: mr.assignees.iter().map(|a| a.username.clone()).collect(),
@@ -224,9 +222,9 @@ async fn environment_at(
     at: &str,
     files: &[String],
 ) -> Result<Option<String>> {
-    let config = match gitlab.file_text(project, config::FILE_NAME, at).await? {
-        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {}", crate::commit_sha::short(at))),
-    };
+    let config = super::settings::settings_at(gitlab, project, at, || {
+        format!("{project} at {}", crate::commit_sha::short(at))
+    })
+    .await?;
     Ok(config.environment_of(files).map(str::to_string))
 }

@@ -23,7 +23,7 @@ use anyhow::Result;
 
 use crate::cli::{SyncArgs, UsageError};
 use crate::commit_sha::{self, is_commit_sha};
-use crate::config::{self, RepoConfig};
+use crate::config::RepoConfig;
 use crate::deploy::outcome::human_duration;
 use crate::deploy::plan::{self, Planned};
 use crate::deploy::{TargetsError, resolve};
@@ -32,6 +32,7 @@ use crate::gitlab::GitlabClient;
 use crate::marker;
 use crate::modes::{connect, project_or_ci};
 use crate::workflows::rollback::{Merged, merged_files};
+use crate::workflows::settings::settings_at;
 
 use environment::{Shared, Verdict};
 use progress::Progress;
@@ -64,13 +65,10 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     let bot = gitlab.current_user().await?;
 
     let brought = brought_by(&gitlab, &project, &commit, bot.id).await?;
-    let config = match gitlab
-        .file_text(&project, config::FILE_NAME, &commit)
-        .await?
-    {
-        Some(text) => RepoConfig::parse(&text, config::FILE_NAME)?,
-        None => RepoConfig::absent(format!("{project} at {}", commit_sha::short(&commit))),
-    };
+    let config = settings_at(&gitlab, &project, &commit, || {
+        format!("{project} at {}", commit_sha::short(&commit))
+    })
+    .await?;
     let planned = plan_sync(&gitlab, &project, &commit, args, &brought, &config).await?;
     if planned.is_empty() {
         println!(

@@ -3,6 +3,7 @@
 //! rollback merge request. Reporting is best effort: a failure to comment is logged and
 //! never changes the deploy's verdict or exit status.
 
+use crate::bump::revert::image_change;
 use crate::config::RepoConfig;
 use crate::deploy::outcome::{Summary, human_duration};
 use crate::env::var;
@@ -12,7 +13,7 @@ use crate::marker::{self, BumpState, Marker, SyncRecord};
 use crate::messages::{Messages, RollbackLink, SyncResultView};
 use crate::workflows::propose::{Proposed, propose};
 use crate::workflows::rollback::{
-    Merged, Rollback, RollbackWhy, images_of, merged_change, plan_rollback,
+    Merged, Rollback, RollbackWhy, images_of, merged_file_changes, plan_rollback,
 };
 
 /// A merge request that brought the commit, with the bump it records (if the bot opened it).
@@ -156,26 +157,29 @@ async fn what_merged(gitlab: &GitlabClient, project: &str, brought: &Brought) ->
     let Ok(images) = images_of(hint) else {
         return Vec::new();
     };
+    let iid = brought.merge_request.iid;
+    let files = match merged_file_changes(gitlab, project, &brought.merge_request).await {
+        Ok(Merged::Known((files, _))) => files,
+        Ok(Merged::Unclear(why)) => {
+            tracing::warn!(iid, "what the merge changed is not a version change: {why}");
+            return Vec::new();
+        }
+        Err(e) => {
+            tracing::warn!(iid, "cannot read what the merge changed: {e:#}");
+            return Vec::new();
+        }
+    };
     let mut out = Vec::new();
     for image in images {
-        match merged_change(gitlab, project, &brought.merge_request, &image).await {
-            Ok(Merged::Known((change, _))) => out.push(format!(
+        match image_change(&files, &image) {
+            Ok(change) => out.push(format!(
                 "{} {} → {}",
                 image.name.as_str(),
                 list(&change.before),
                 list(&change.after)
             )),
-            Ok(Merged::Unclear(why)) => {
-                tracing::warn!(
-                    iid = brought.merge_request.iid,
-                    "what the merge changed is not a version change: {why}"
-                );
-            }
-            Err(e) => {
-                tracing::warn!(
-                    iid = brought.merge_request.iid,
-                    "cannot read what the merge changed: {e:#}"
-                );
+            Err(why) => {
+                tracing::warn!(iid, "what the merge changed is not a version change: {why}");
             }
         }
     }
