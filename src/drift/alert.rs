@@ -143,13 +143,7 @@ fn firing_description(project: &str, report: &EnvironmentReport) -> String {
         report.live_revision.as_deref().unwrap_or("-"),
     );
     for o in &report.objects {
-        text.push_str(&format!(
-            "\n- {} {} {}: {}",
-            o.state,
-            o.kind,
-            crate::health::qualified(o.namespace.as_deref(), &o.name),
-            o.reason
-        ));
+        text.push_str(&format!("\n- {o}"));
     }
     text
 }

@@ -77,6 +77,20 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+impl std::fmt::Display for DriftObject {
+    /// `drifted Deployment hello/web: <reason>`, as the job log and the alert list it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {}: {}",
+            self.state,
+            self.kind,
+            crate::health::qualified(self.namespace.as_deref(), &self.name),
+            self.reason
+        )
+    }
+}
+
 impl DriftObject {
     pub fn new(target: &TargetId, state: DriftState, reason: impl Into<String>) -> DriftObject {
         DriftObject {

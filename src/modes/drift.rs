@@ -416,13 +416,7 @@ fn text(reports: &[EnvironmentReport]) -> String {
             r.live_revision.as_deref().unwrap_or("-")
         ));
         for o in &r.objects {
-            out.push_str(&format!(
-                "  {} {} {}: {}\n",
-                o.state,
-                o.kind,
-                crate::health::qualified(o.namespace.as_deref(), &o.name),
-                o.reason
-            ));
+            out.push_str(&format!("  {o}\n"));
         }
     }
     out
