@@ -4,7 +4,6 @@
 mod bump_gitlab;
 mod bump_local;
 mod drift;
-mod drift_issue;
 mod handle_event;
 mod poll;
 mod preview;

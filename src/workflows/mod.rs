@@ -9,6 +9,8 @@ pub mod auto_deploy;
 pub mod board;
 pub mod checkout;
 pub mod comments;
+pub mod drift;
+pub mod drift_issue;
 pub mod holds;
 pub mod promotion;
 pub mod propose;
