@@ -2,12 +2,10 @@
 
 use std::time::Duration;
 
-use gitlab::api::projects;
-use gitlab::api::projects::merge_requests::{self as mrs, MergeRequestStateEvent};
-use gitlab::api::projects::repository::commits::{CommitAction, CommitActionType, CreateCommit};
 use serde::Deserialize;
 
 use super::archive::{Archive, Limits, read_archive};
+use super::call::{Call, project_path};
 use super::client::{GitlabClient, GitlabError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -119,6 +117,22 @@ pub struct MergeRequestFields {
     pub labels: Vec<String>,
 }
 
+/// A merge request state to list by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeRequestState {
+    Opened,
+    Merged,
+}
+
+impl std::fmt::Display for MergeRequestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MergeRequestState::Opened => "opened",
+            MergeRequestState::Merged => "merged",
+        })
+    }
+}
+
 /// The longest list read, in pages of 100.
 pub(super) const MAX_PAGES: u32 = 100;
 
@@ -126,20 +140,9 @@ pub(super) const MAX_PAGES: u32 = 100;
 const MAX_ARCHIVE_DOWNLOAD: u64 = 512 * 1024 * 1024;
 const ARCHIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub(super) fn build_error(what: &str, e: impl std::fmt::Display) -> GitlabError {
-    GitlabError::Request {
-        endpoint: what.to_string(),
-        detail: e.to_string(),
-    }
-}
-
 impl GitlabClient {
     pub async fn project(&self, project: &str) -> Result<Project, GitlabError> {
-        let endpoint = projects::Project::builder()
-            .project(project)
-            .build()
-            .map_err(|e| build_error("project", e))?;
-        self.call(&endpoint).await
+        self.call(&Call::get(project_path(project))).await
     }
 
     /// The head commit of `branch`, or `None` when the branch does not exist.
@@ -148,12 +151,12 @@ impl GitlabClient {
         project: &str,
         branch: &str,
     ) -> Result<Option<Commit>, GitlabError> {
-        let endpoint = projects::repository::branches::Branch::builder()
-            .project(project)
-            .branch(branch)
-            .build()
-            .map_err(|e| build_error("branch", e))?;
-        match self.call::<_, Branch>(&endpoint).await {
+        let call = Call::get(format!(
+            "{}/repository/branches/{}",
+            project_path(project),
+            super::call::segment(branch)
+        ));
+        match self.call::<Branch>(&call).await {
             Ok(b) => Ok(Some(b.commit)),
             Err(e)
                 if e.status() == Some(reqwest::StatusCode::NOT_FOUND)
@@ -175,13 +178,7 @@ impl GitlabClient {
         wanted: impl Fn(&str) -> bool + Send + 'static,
         keep: impl Fn(&str, &[u8]) -> bool + Send + 'static,
     ) -> Result<Archive, GitlabError> {
-        let endpoint = projects::repository::Archive::builder()
-            .project(project)
-            .format(projects::repository::ArchiveFormat::TarGz)
-            .sha(sha)
-            .build()
-            .map_err(|e| build_error("archive", e))?;
-        let path = gitlab::api::Endpoint::endpoint(&endpoint).to_string();
+        let path = format!("{}/repository/archive.tar.gz", project_path(project));
         let response = self
             .get_raw(
                 &path,
@@ -209,27 +206,19 @@ impl GitlabClient {
         message: &str,
         files: &[(String, String)],
     ) -> Result<Commit, GitlabError> {
-        let actions = files
-            .iter()
-            .map(|(path, content)| {
-                CommitAction::builder()
-                    .action(CommitActionType::Update)
-                    .file_path(path.as_str())
-                    .content(content.as_bytes())
-                    .build()
-                    .map_err(|e| build_error("commit action", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let endpoint = CreateCommit::builder()
-            .project(project)
-            .branch(branch)
-            .start_sha(start_sha)
-            .force(true)
-            .commit_message(message)
-            .actions(actions)
-            .build()
-            .map_err(|e| build_error("commit", e))?;
-        self.call(&endpoint).await
+        let mut call = Call::post(format!("{}/repository/commits", project_path(project)));
+        for (path, content) in files {
+            call = call
+                .param("actions[][action]", "update")
+                .param("actions[][file_path]", path)
+                .param("actions[][content]", content);
+        }
+        let call = call
+            .param("branch", branch)
+            .param("commit_message", message)
+            .param("start_sha", start_sha)
+            .param("force", true);
+        self.call(&call).await
     }
 
     /// Every merge request (any state) from `source` into `target`, newest first.
@@ -239,13 +228,10 @@ impl GitlabClient {
         source: &str,
         target: &str,
     ) -> Result<Vec<MergeRequest>, GitlabError> {
-        let endpoint = mrs::MergeRequests::builder()
-            .project(project)
-            .source_branch(source)
-            .target_branch(target)
-            .build()
-            .map_err(|e| build_error("merge requests", e))?;
-        let mut all: Vec<MergeRequest> = self.all_pages(&endpoint).await?;
+        let call = Call::get(format!("{}/merge_requests", project_path(project)))
+            .param("source_branch", source)
+            .param("target_branch", target);
+        let mut all: Vec<MergeRequest> = self.all_pages(&call).await?;
         all.sort_by_key(|m| std::cmp::Reverse(m.iid));
         Ok(all)
     }
@@ -256,19 +242,15 @@ impl GitlabClient {
         project: &str,
         target: &str,
     ) -> Result<Vec<MergeRequest>, GitlabError> {
-        let endpoint = mrs::MergeRequests::builder()
-            .project(project)
-            .target_branch(target)
-            .state(mrs::MergeRequestState::Opened)
-            .build()
-            .map_err(|e| build_error("merge requests", e))?;
-        self.all_pages(&endpoint).await
+        let call = Call::get(format!("{}/merge_requests", project_path(project)))
+            .param("state", MergeRequestState::Opened)
+            .param("target_branch", target);
+        self.all_pages(&call).await
     }
 
     /// Every page of a list endpoint (100 per page, following `x-next-page`).
-    pub async fn all_pages<E, T>(&self, endpoint: &E) -> Result<Vec<T>, GitlabError>
+    pub async fn all_pages<T>(&self, call: &Call) -> Result<Vec<T>, GitlabError>
     where
-        E: gitlab::api::Endpoint + Sync,
         T: serde::de::DeserializeOwned,
     {
         let mut all = Vec::new();
@@ -276,14 +258,14 @@ impl GitlabClient {
         loop {
             let response = self
                 .send(
-                    endpoint,
+                    call,
                     &[("per_page", "100".into()), ("page", page.to_string())],
                 )
                 .await?;
             let batch: Vec<T> =
                 serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
                     method: reqwest::Method::GET,
-                    endpoint: gitlab::api::Endpoint::endpoint(endpoint).to_string(),
+                    endpoint: call.path().to_string(),
                     detail: e.to_string(),
                 })?;
             all.extend(batch);
@@ -299,7 +281,7 @@ impl GitlabClient {
                 Some(_) if page >= MAX_PAGES => {
                     return Err(GitlabError::Decode {
                         method: reqwest::Method::GET,
-                        endpoint: gitlab::api::Endpoint::endpoint(endpoint).to_string(),
+                        endpoint: call.path().to_string(),
                         detail: format!("more than {MAX_PAGES} pages of 100; not read"),
                     });
                 }
@@ -316,25 +298,16 @@ impl GitlabClient {
         target: &str,
         fields: &MergeRequestFields,
     ) -> Result<MergeRequest, GitlabError> {
-        let mut builder = mrs::CreateMergeRequest::builder();
-        builder
-            .project(project)
-            .source_branch(source)
-            .target_branch(target)
-            .title(fields.title.as_str())
-            .description(fields.description.as_str())
-            .remove_source_branch(true)
-            .labels(fields.labels.iter().map(String::as_str));
-        if !fields.assignee_ids.is_empty() {
-            builder.assignees(fields.assignee_ids.iter().copied());
-        }
-        if !fields.reviewer_ids.is_empty() {
-            builder.reviewers(fields.reviewer_ids.iter().copied());
-        }
-        let endpoint = builder
-            .build()
-            .map_err(|e| build_error("create merge request", e))?;
-        self.call(&endpoint).await
+        let call = Call::post(format!("{}/merge_requests", project_path(project)))
+            .param("source_branch", source)
+            .param("target_branch", target)
+            .param("title", &fields.title)
+            .ids("assignee_ids", &fields.assignee_ids)
+            .ids("reviewer_ids", &fields.reviewer_ids)
+            .param("description", &fields.description)
+            .param("labels", fields.labels.join(","))
+            .param("remove_source_branch", true);
+        self.call(&call).await
     }
 
     pub async fn update_merge_request(
@@ -344,26 +317,14 @@ impl GitlabClient {
         fields: &MergeRequestFields,
         reopen: bool,
     ) -> Result<MergeRequest, GitlabError> {
-        let mut builder = mrs::EditMergeRequest::builder();
-        builder
-            .project(project)
-            .merge_request(iid)
-            .title(fields.title.as_str())
-            .description(fields.description.as_str())
-            .labels(fields.labels.iter().map(String::as_str));
-        if !fields.assignee_ids.is_empty() {
-            builder.assignees(fields.assignee_ids.iter().copied());
-        }
-        if !fields.reviewer_ids.is_empty() {
-            builder.reviewers(fields.reviewer_ids.iter().copied());
-        }
-        if reopen {
-            builder.state_event(MergeRequestStateEvent::Reopen);
-        }
-        let endpoint = builder
-            .build()
-            .map_err(|e| build_error("edit merge request", e))?;
-        self.call(&endpoint).await
+        let call = Call::put(format!("{}/merge_requests/{iid}", project_path(project)))
+            .param("title", &fields.title)
+            .ids("assignee_ids", &fields.assignee_ids)
+            .ids("reviewer_ids", &fields.reviewer_ids)
+            .param("description", &fields.description)
+            .param("labels", fields.labels.join(","))
+            .param_opt("state_event", reopen.then_some("reopen"));
+        self.call(&call).await
     }
 
     /// Closes merge request `iid` (its other fields unchanged).
@@ -372,13 +333,9 @@ impl GitlabClient {
         project: &str,
         iid: u64,
     ) -> Result<MergeRequest, GitlabError> {
-        let endpoint = mrs::EditMergeRequest::builder()
-            .project(project)
-            .merge_request(iid)
-            .state_event(MergeRequestStateEvent::Close)
-            .build()
-            .map_err(|e| build_error("close merge request", e))?;
-        self.call(&endpoint).await
+        let call = Call::put(format!("{}/merge_requests/{iid}", project_path(project)))
+            .param("state_event", "close");
+        self.call(&call).await
     }
 
     pub async fn create_note(
@@ -387,22 +344,19 @@ impl GitlabClient {
         iid: u64,
         body: &str,
     ) -> Result<Note, GitlabError> {
-        let endpoint = mrs::notes::CreateMergeRequestNote::builder()
-            .project(project)
-            .merge_request(iid)
-            .body(body)
-            .build()
-            .map_err(|e| build_error("create note", e))?;
-        self.call(&endpoint).await
+        let call = Call::post(format!(
+            "{}/merge_requests/{iid}/notes",
+            project_path(project)
+        ))
+        .param("body", body);
+        self.call(&call).await
     }
 
     /// The id of the user called `username`, if there is one.
     pub async fn user_id(&self, username: &str) -> Result<Option<u64>, GitlabError> {
-        let endpoint = gitlab::api::users::Users::builder()
-            .username(username)
-            .build()
-            .map_err(|e| build_error("users", e))?;
-        let users: Vec<UserRef> = self.call(&endpoint).await?;
+        let users: Vec<UserRef> = self
+            .call(&Call::get("users".into()).param("username", username))
+            .await?;
         Ok(users
             .into_iter()
             .find(|u| u.username.eq_ignore_ascii_case(username))

@@ -1,8 +1,8 @@
 //! The HTTP transport to GitLab's REST API v4: authentication, timeouts, retries and errors
 //! that say what failed and what to do.
 //!
-//! Endpoints come from the `gitlab` crate (it knows every parameter's encoding); this module
-//! sends them itself so that it owns the policy: idempotent requests (GET, PUT, DELETE) are
+//! Calls are [`Call`]s (method, path, parameters); this module sends them so that it owns the
+//! policy: idempotent requests (GET, PUT, DELETE) are
 //! retried with exponential backoff and jitter on 429, 502, 503, 504 and connection errors;
 //! a POST is retried only when GitLab provably did not process it (429, or no connection). A
 //! POST whose answer was lost is reported as [`GitlabError::Uncertain`] so the caller can
@@ -11,7 +11,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use gitlab::api::Endpoint;
+use super::call::Call;
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -174,51 +174,46 @@ impl GitlabClient {
         &self.api
     }
 
-    /// Sends `endpoint` and decodes its JSON answer.
-    pub async fn call<E, T>(&self, endpoint: &E) -> Result<T, GitlabError>
-    where
-        E: Endpoint + Sync,
-        T: DeserializeOwned,
-    {
-        let method = endpoint.method();
-        let path = endpoint.endpoint().to_string();
-        let response = self.send(endpoint, &[]).await?;
+    /// Sends `call` and decodes its JSON answer.
+    pub async fn call<T: DeserializeOwned>(&self, call: &Call) -> Result<T, GitlabError> {
+        let response = self.send(call, &[]).await?;
         serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
-            method,
-            endpoint: path,
+            method: call.method().clone(),
+            endpoint: call.path().to_string(),
             detail: e.to_string(),
         })
     }
 
-    /// Sends `endpoint` with extra query parameters and returns the successful raw response.
-    pub async fn send<E>(
+    /// Sends `call` with extra query parameters and returns the successful raw response.
+    pub async fn send(
         &self,
-        endpoint: &E,
+        call: &Call,
         extra_query: &[(&str, String)],
-    ) -> Result<Response, GitlabError>
-    where
-        E: Endpoint + Sync,
-    {
-        let method = endpoint.method();
-        let path = endpoint.endpoint().to_string();
-        let request_error = |detail: String| GitlabError::Request {
-            endpoint: path.clone(),
-            detail,
-        };
+    ) -> Result<Response, GitlabError> {
         let mut url = self
             .api
-            .join(&path)
-            .map_err(|e| request_error(e.to_string()))?;
-        endpoint.parameters().add_to_url(&mut url);
+            .join(call.path())
+            .map_err(|e| GitlabError::Request {
+                endpoint: call.path().to_string(),
+                detail: e.to_string(),
+            })?;
+        let body = call.place_params(&mut url);
         for (k, v) in extra_query {
             url.query_pairs_mut().append_pair(k, v);
         }
-        let body = endpoint.body().map_err(|e| request_error(e.to_string()))?;
-        self.execute(method, &path, url, body, REQUEST_TIMEOUT, MAX_BODY)
-            .await
+        self.execute(
+            call.method().clone(),
+            call.path(),
+            url,
+            body,
+            REQUEST_TIMEOUT,
+            MAX_BODY,
+        )
+        .await
     }
 
-    /// A GET of an arbitrary API path (for what the `gitlab` crate has no endpoint for).
+    /// A GET of an API path with its query, with its own timeout and size cap (archives,
+    /// pages).
     pub async fn get_raw(
         &self,
         path: &str,

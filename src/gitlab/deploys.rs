@@ -3,15 +3,10 @@
 //! deployment records.
 
 use chrono::{DateTime, Utc};
-use gitlab::api::common::SortOrder;
-use gitlab::api::projects;
-use gitlab::api::projects::deployments::{
-    CreateDeployment, DeploymentOrderBy, DeploymentStatus, Deployments, EditDeployment,
-};
-use gitlab::api::projects::merge_requests as mrs;
 use serde::Deserialize;
 
-use super::api::{MergeRequest, Note, build_error};
+use super::api::{MergeRequest, Note};
+use super::call::{Call, project_path};
 use super::client::{GitlabClient, GitlabError};
 
 /// A deployment record.
@@ -66,12 +61,12 @@ impl GitlabClient {
         project: &str,
         sha: &str,
     ) -> Result<Vec<MergeRequest>, GitlabError> {
-        let endpoint = projects::repository::commits::MergeRequests::builder()
-            .project(project)
-            .sha(sha)
-            .build()
-            .map_err(|e| build_error("commit merge requests", e))?;
-        self.all_pages(&endpoint).await
+        let call = Call::get(format!(
+            "{}/repository/commits/{}/merge_requests",
+            project_path(project),
+            super::call::segment(sha)
+        ));
+        self.all_pages(&call).await
     }
 
     pub async fn update_note(
@@ -81,14 +76,12 @@ impl GitlabClient {
         note_id: u64,
         body: &str,
     ) -> Result<Note, GitlabError> {
-        let endpoint = mrs::notes::EditMergeRequestNote::builder()
-            .project(project)
-            .merge_request(iid)
-            .note(note_id)
-            .body(body)
-            .build()
-            .map_err(|e| build_error("edit note", e))?;
-        self.call(&endpoint).await
+        let call = Call::put(format!(
+            "{}/merge_requests/{iid}/notes/{note_id}",
+            project_path(project)
+        ))
+        .param("body", body);
+        self.call(&call).await
     }
 
     /// The latest `limit` (at most 100) deployment records of `environment`, newest first
@@ -99,17 +92,14 @@ impl GitlabClient {
         environment: &str,
         limit: u8,
     ) -> Result<Vec<crate::promotion::DeploymentRecord>, GitlabError> {
-        let endpoint = Deployments::builder()
-            .project(project)
-            .environment(environment)
-            .order_by(DeploymentOrderBy::Id)
-            .sort(SortOrder::Descending)
-            .build()
-            .map_err(|e| build_error("deployments", e))?;
-        let path = gitlab::api::Endpoint::endpoint(&endpoint).to_string();
+        let call = Call::get(format!("{}/deployments", project_path(project)))
+            .param("order_by", "id")
+            .param("sort", "desc")
+            .param("environment", environment);
+        let path = call.path().to_string();
         let response = self
             .send(
-                &endpoint,
+                &call,
                 &[
                     ("per_page", limit.clamp(1, 100).to_string()),
                     ("page", "1".into()),
@@ -133,16 +123,13 @@ impl GitlabClient {
         sha: &str,
         ref_: &str,
     ) -> Result<Deployment, GitlabError> {
-        let endpoint = CreateDeployment::builder()
-            .project(project)
-            .environment(environment)
-            .sha(sha)
-            .ref_(ref_)
-            .tag(false)
-            .status(DeploymentStatus::Running)
-            .build()
-            .map_err(|e| build_error("create deployment", e))?;
-        self.call(&endpoint).await
+        let call = Call::post(format!("{}/deployments", project_path(project)))
+            .param("environment", environment)
+            .param("sha", sha)
+            .param("ref", ref_)
+            .param("tag", false)
+            .param("status", "running");
+        self.call(&call).await
     }
 
     pub async fn finish_deployment(
@@ -152,16 +139,12 @@ impl GitlabClient {
         outcome: DeploymentOutcome,
     ) -> Result<Deployment, GitlabError> {
         let status = match outcome {
-            DeploymentOutcome::Success => DeploymentStatus::Success,
-            DeploymentOutcome::Failed => DeploymentStatus::Failed,
+            DeploymentOutcome::Success => "success",
+            DeploymentOutcome::Failed => "failed",
         };
-        let endpoint = EditDeployment::builder()
-            .project(project)
-            .deployment_id(id)
-            .status(status)
-            .build()
-            .map_err(|e| build_error("edit deployment", e))?;
-        self.call(&endpoint).await
+        let call = Call::put(format!("{}/deployments/{id}", project_path(project)))
+            .param("status", status);
+        self.call(&call).await
     }
 }
 

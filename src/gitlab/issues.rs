@@ -1,13 +1,12 @@
 //! Project issues: found by labels, created, edited in place, commented, closed and
 //! reopened. Needs a token with the `api` scope and at least the Reporter role.
 
-use gitlab::api::issues::IssueType;
-use gitlab::api::projects::issues::{self, IssueStateEvent};
 use serde::Deserialize;
 
-use super::api::{Note, build_error};
+use super::api::Note;
+use super::call::segment as encode;
+use super::call::{Call, project_path};
 use super::client::{GitlabClient, GitlabError};
-use super::review::encode;
 
 /// The most issues read for one label set: more is an error, never a silent cut.
 const MAX_ISSUES: usize = 100;
@@ -74,22 +73,13 @@ impl GitlabClient {
         project: &str,
         fields: &IssueFields,
     ) -> Result<Issue, GitlabError> {
-        let mut builder = issues::CreateIssue::builder();
-        builder
-            .project(project)
-            .title(fields.title.as_str())
-            .description(fields.description.as_str())
-            .labels(fields.labels.iter().map(String::as_str));
-        if !fields.assignee_ids.is_empty() {
-            builder.assignee_ids(fields.assignee_ids.iter().copied());
-        }
-        if fields.incident {
-            builder.issue_type(IssueType::Incident);
-        }
-        let endpoint = builder
-            .build()
-            .map_err(|e| build_error("create issue", e))?;
-        self.call(&endpoint).await
+        let call = Call::post(format!("{}/issues", project_path(project)))
+            .param("title", &fields.title)
+            .param("description", &fields.description)
+            .ids("assignee_ids", &fields.assignee_ids)
+            .param("labels", fields.labels.join(","))
+            .param_opt("issue_type", fields.incident.then_some("incident"));
+        self.call(&call).await
     }
 
     /// Rewrites #`iid`'s description (when given) and closes or reopens it (when asked).
@@ -100,22 +90,14 @@ impl GitlabClient {
         description: Option<&str>,
         change: Option<IssueChange>,
     ) -> Result<Issue, GitlabError> {
-        let mut builder = issues::EditIssue::builder();
-        builder.project(project).issue(iid);
-        if let Some(d) = description {
-            builder.description(d);
-        }
-        match change {
-            Some(IssueChange::Close) => {
-                builder.state_event(IssueStateEvent::Close);
-            }
-            Some(IssueChange::Reopen) => {
-                builder.state_event(IssueStateEvent::Reopen);
-            }
-            None => {}
-        }
-        let endpoint = builder.build().map_err(|e| build_error("edit issue", e))?;
-        self.call(&endpoint).await
+        let state_event = change.map(|c| match c {
+            IssueChange::Close => "close",
+            IssueChange::Reopen => "reopen",
+        });
+        let call = Call::put(format!("{}/issues/{iid}", project_path(project)))
+            .param_opt("description", description)
+            .param_opt("state_event", state_event);
+        self.call(&call).await
     }
 
     pub async fn create_issue_note(
@@ -124,12 +106,8 @@ impl GitlabClient {
         iid: u64,
         body: &str,
     ) -> Result<Note, GitlabError> {
-        let endpoint = issues::notes::CreateIssueNote::builder()
-            .project(project)
-            .issue(iid)
-            .body(body)
-            .build()
-            .map_err(|e| build_error("create issue note", e))?;
-        self.call(&endpoint).await
+        let call =
+            Call::post(format!("{}/issues/{iid}/notes", project_path(project))).param("body", body);
+        self.call(&call).await
     }
 }

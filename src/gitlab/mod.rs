@@ -4,6 +4,7 @@
 
 mod api;
 pub mod archive;
+mod call;
 mod client;
 mod deploys;
 mod ensure;
@@ -11,7 +12,9 @@ pub mod hooks;
 mod issues;
 mod review;
 
-pub use api::{Commit, MergeRequest, MergeRequestFields, Note, Pipeline, Project, UserRef};
+pub use api::{
+    Commit, MergeRequest, MergeRequestFields, MergeRequestState, Note, Pipeline, Project, UserRef,
+};
 pub use archive::{Archive, ArchiveFile, Limits};
 pub(crate) use client::without_url;
 pub use client::{GitlabClient, GitlabError, Token, api_base};

@@ -1,12 +1,10 @@
 //! The GitLab calls behind comment commands: reading threads and versions, reacting,
 //! checking membership, labelling and merging. Serde structs carry only the fields used.
 
-use gitlab::api::common::SortOrder;
-use gitlab::api::projects;
-use gitlab::api::projects::merge_requests as mrs;
 use serde::Deserialize;
 
-use super::api::{Commit, MAX_PAGES, MergeRequest, UserRef, build_error};
+use super::api::{Commit, MAX_PAGES, MergeRequest, MergeRequestState, UserRef};
+use super::call::{Call, project_path, segment as encode};
 use super::client::{GitlabClient, GitlabError};
 use super::client::{MAX_BODY, REQUEST_TIMEOUT};
 
@@ -111,18 +109,10 @@ struct Member {
     access_level: u32,
 }
 
-/// A project ID or path as one URL path segment.
-pub(super) fn encode(project: &str) -> percent_encoding::PercentEncode<'_> {
-    percent_encoding::utf8_percent_encode(project, percent_encoding::NON_ALPHANUMERIC)
-}
-
 impl GitlabClient {
     /// The user the token belongs to (the bot).
     pub async fn current_user(&self) -> Result<UserRef, GitlabError> {
-        let endpoint = gitlab::api::users::CurrentUser::builder()
-            .build()
-            .map_err(|e| build_error("user", e))?;
-        self.call(&endpoint).await
+        self.call(&Call::get("user".into())).await
     }
 
     pub async fn merge_request(
@@ -130,12 +120,11 @@ impl GitlabClient {
         project: &str,
         iid: u64,
     ) -> Result<MergeRequest, GitlabError> {
-        let endpoint = mrs::MergeRequest::builder()
-            .project(project)
-            .merge_request(iid)
-            .build()
-            .map_err(|e| build_error("merge request", e))?;
-        self.call(&endpoint).await
+        self.call(&Call::get(format!(
+            "{}/merge_requests/{iid}",
+            project_path(project)
+        )))
+        .await
     }
 
     /// Merge requests of `project` by `author_id` in `state` (`opened`, `merged`, …),
@@ -144,18 +133,17 @@ impl GitlabClient {
         &self,
         project: &str,
         author_id: u64,
-        state: mrs::MergeRequestState,
+        state: MergeRequestState,
         since: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Vec<MergeRequest>, GitlabError> {
-        let mut builder = mrs::MergeRequests::builder();
-        builder.project(project).author(author_id).state(state);
-        if let Some(since) = since {
-            builder.updated_after(since);
-        }
-        let endpoint = builder
-            .build()
-            .map_err(|e| build_error("merge requests", e))?;
-        self.all_pages(&endpoint).await
+        let call = Call::get(format!("{}/merge_requests", project_path(project)))
+            .param("state", state)
+            .param_opt(
+                "updated_after",
+                since.map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            )
+            .param("author_id", author_id);
+        self.all_pages(&call).await
     }
 
     pub async fn note(
@@ -173,14 +161,13 @@ impl GitlabClient {
 
     /// Every comment of a merge request, oldest first.
     pub async fn notes(&self, project: &str, iid: u64) -> Result<Vec<ThreadNote>, GitlabError> {
-        let endpoint = mrs::notes::MergeRequestNotes::builder()
-            .project(project)
-            .merge_request(iid)
-            .order_by(mrs::notes::NoteOrderBy::CreatedAt)
-            .sort(SortOrder::Ascending)
-            .build()
-            .map_err(|e| build_error("notes", e))?;
-        self.all_pages(&endpoint).await
+        let call = Call::get(format!(
+            "{}/merge_requests/{iid}/notes",
+            project_path(project)
+        ))
+        .param("order_by", "created_at")
+        .param("sort", "asc");
+        self.all_pages(&call).await
     }
 
     /// The diff versions of a merge request, newest first, paged until `enough` says the
@@ -239,22 +226,21 @@ impl GitlabClient {
         project: &str,
         iid: u64,
     ) -> Result<Vec<Commit>, GitlabError> {
-        let endpoint = mrs::MergeRequestCommits::builder()
-            .project(project)
-            .merge_request(iid)
-            .build()
-            .map_err(|e| build_error("merge request commits", e))?;
-        self.all_pages(&endpoint).await
+        let call = Call::get(format!(
+            "{}/merge_requests/{iid}/commits",
+            project_path(project)
+        ));
+        self.all_pages(&call).await
     }
 
     /// One commit.
     pub async fn commit(&self, project: &str, sha: &str) -> Result<Commit, GitlabError> {
-        let endpoint = projects::repository::commits::Commit::builder()
-            .project(project)
-            .commit(sha)
-            .build()
-            .map_err(|e| build_error("commit", e))?;
-        self.call(&endpoint).await
+        self.call(&Call::get(format!(
+            "{}/repository/commits/{}",
+            project_path(project),
+            encode(sha)
+        )))
+        .await
     }
 
     /// The files that differ from `from` to `to` (a straight diff, not from the merge base).
@@ -309,14 +295,12 @@ impl GitlabClient {
         note_id: u64,
         name: &str,
     ) -> Result<Reacted, GitlabError> {
-        let endpoint = mrs::notes::awards::CreateMergeRequestNoteAward::builder()
-            .project(project)
-            .merge_request(iid)
-            .note(note_id)
-            .name(name)
-            .build()
-            .map_err(|e| build_error("award emoji", e))?;
-        match self.call::<_, serde_json::Value>(&endpoint).await {
+        let call = Call::post(format!(
+            "{}/merge_requests/{iid}/notes/{note_id}/award_emoji",
+            project_path(project)
+        ))
+        .param("name", name);
+        match self.call::<serde_json::Value>(&call).await {
             Ok(_) => Ok(Reacted::Added),
             Err(e) if e.message().contains("already been taken") => Ok(Reacted::Already),
             Err(e) => Err(e),
@@ -330,13 +314,11 @@ impl GitlabClient {
         iid: u64,
         note_id: u64,
     ) -> Result<Vec<Reaction>, GitlabError> {
-        let endpoint = mrs::notes::awards::MergeRequestNoteAwards::builder()
-            .project(project)
-            .merge_request(iid)
-            .note(note_id)
-            .build()
-            .map_err(|e| build_error("award emoji", e))?;
-        self.all_pages(&endpoint).await
+        let call = Call::get(format!(
+            "{}/merge_requests/{iid}/notes/{note_id}/award_emoji",
+            project_path(project)
+        ));
+        self.all_pages(&call).await
     }
 
     /// Removes a reaction of the bot's on a comment; one already gone is not an error.
@@ -347,14 +329,11 @@ impl GitlabClient {
         note_id: u64,
         award_id: u64,
     ) -> Result<(), GitlabError> {
-        let endpoint = mrs::notes::awards::DeleteMergeRequestNoteAward::builder()
-            .project(project)
-            .merge_request(iid)
-            .note(note_id)
-            .award(award_id)
-            .build()
-            .map_err(|e| build_error("award emoji", e))?;
-        match self.send(&endpoint, &[]).await {
+        let call = Call::delete(format!(
+            "{}/merge_requests/{iid}/notes/{note_id}/award_emoji/{award_id}",
+            project_path(project)
+        ));
+        match self.send(&call, &[]).await {
             Ok(_) => Ok(()),
             Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(()),
             Err(e) => Err(e),
@@ -368,12 +347,8 @@ impl GitlabClient {
         project: &str,
         user_id: u64,
     ) -> Result<Option<u32>, GitlabError> {
-        let endpoint = projects::members::AllProjectMember::builder()
-            .project(project)
-            .user(user_id)
-            .build()
-            .map_err(|e| build_error("member", e))?;
-        match self.call::<_, Member>(&endpoint).await {
+        let call = Call::get(format!("{}/members/all/{user_id}", project_path(project)));
+        match self.call::<Member>(&call).await {
             Ok(m) => Ok(Some(m.access_level)),
             Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(None),
             Err(e) => Err(e),
@@ -388,18 +363,10 @@ impl GitlabClient {
         add: &[&str],
         remove: &[&str],
     ) -> Result<MergeRequest, GitlabError> {
-        let mut builder = mrs::EditMergeRequest::builder();
-        builder.project(project).merge_request(iid);
-        for label in add {
-            builder.add_label(*label);
-        }
-        for label in remove {
-            builder.remove_label(*label);
-        }
-        let endpoint = builder
-            .build()
-            .map_err(|e| build_error("edit merge request", e))?;
-        self.call(&endpoint).await
+        let call = Call::put(format!("{}/merge_requests/{iid}", project_path(project)))
+            .comma_list("add_labels", add)
+            .comma_list("remove_labels", remove);
+        self.call(&call).await
     }
 
     /// Merges exactly `sha`, and says what GitLab did: merged, armed to merge when the
@@ -411,17 +378,17 @@ impl GitlabClient {
         sha: &str,
         when_pipeline_succeeds: bool,
     ) -> Result<MergeOutcome, GitlabError> {
-        let mut builder = mrs::MergeMergeRequest::builder();
-        builder
-            .project(project)
-            .merge_request(iid)
-            .sha(sha)
-            .should_remove_source_branch(true);
-        if when_pipeline_succeeds {
-            builder.merge_when_pipeline_succeeds(true);
-        }
-        let endpoint = builder.build().map_err(|e| build_error("merge", e))?;
-        match self.call::<_, MergeRequest>(&endpoint).await {
+        let call = Call::put(format!(
+            "{}/merge_requests/{iid}/merge",
+            project_path(project)
+        ))
+        .param("should_remove_source_branch", true)
+        .param_opt(
+            "merge_when_pipeline_succeeds",
+            when_pipeline_succeeds.then_some(true),
+        )
+        .param("sha", sha);
+        match self.call::<MergeRequest>(&call).await {
             Ok(m) if m.state == "merged" => Ok(MergeOutcome::Merged {
                 target_branch: m.target_branch,
             }),
@@ -456,12 +423,12 @@ impl GitlabClient {
             #[serde(default)]
             approved_by: Vec<Approval>,
         }
-        let endpoint = mrs::approvals::MergeRequestApprovals::builder()
-            .project(project)
-            .merge_request(iid)
-            .build()
-            .map_err(|e| build_error("approvals", e))?;
-        let approvals: Approvals = self.call(&endpoint).await?;
+        let approvals: Approvals = self
+            .call(&Call::get(format!(
+                "{}/merge_requests/{iid}/approvals",
+                project_path(project)
+            )))
+            .await?;
         Ok(approvals
             .approved_by
             .into_iter()
@@ -474,13 +441,10 @@ impl GitlabClient {
         project: &str,
         target_branch: &str,
     ) -> Result<Vec<MergeRequest>, GitlabError> {
-        let endpoint = mrs::MergeRequests::builder()
-            .project(project)
-            .target_branch(target_branch)
-            .state(mrs::MergeRequestState::Opened)
-            .build()
-            .map_err(|e| build_error("merge requests", e))?;
-        self.all_pages(&endpoint).await
+        let call = Call::get(format!("{}/merge_requests", project_path(project)))
+            .param("state", MergeRequestState::Opened)
+            .param("target_branch", target_branch);
+        self.all_pages(&call).await
     }
 
     /// Merged or open merge requests into `target_branch` that carry `label`.
@@ -489,16 +453,13 @@ impl GitlabClient {
         project: &str,
         label: &str,
         target_branch: &str,
-        state: mrs::MergeRequestState,
+        state: MergeRequestState,
     ) -> Result<Vec<MergeRequest>, GitlabError> {
-        let endpoint = mrs::MergeRequests::builder()
-            .project(project)
-            .label(label)
-            .target_branch(target_branch)
-            .state(state)
-            .build()
-            .map_err(|e| build_error("merge requests", e))?;
-        self.all_pages(&endpoint).await
+        let call = Call::get(format!("{}/merge_requests", project_path(project)))
+            .param("state", state)
+            .param("labels", label)
+            .param("target_branch", target_branch);
+        self.all_pages(&call).await
     }
 
     /// A file's text at `reference`, or `None` when it does not exist there.
@@ -508,13 +469,13 @@ impl GitlabClient {
         path: &str,
         reference: &str,
     ) -> Result<Option<String>, GitlabError> {
-        let endpoint = projects::repository::files::FileRaw::builder()
-            .project(project)
-            .file_path(path)
-            .ref_(reference)
-            .build()
-            .map_err(|e| build_error("file", e))?;
-        match self.send(&endpoint, &[]).await {
+        let call = Call::get(format!(
+            "{}/repository/files/{}/raw",
+            project_path(project),
+            encode(path)
+        ))
+        .param("ref", reference);
+        match self.send(&call, &[]).await {
             Ok(r) => Ok(Some(String::from_utf8_lossy(&r.body).into_owned())),
             Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(None),
             Err(e) => Err(e),

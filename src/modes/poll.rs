@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use gitlab::api::projects::merge_requests::MergeRequestState;
 
 use crate::cli::PollArgs;
 use crate::commands::Parsed;
@@ -25,12 +24,17 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
     let project = engine.project();
     let bot = engine.bot().id;
     let mut mrs = gitlab
-        .merge_requests_by(project, bot, MergeRequestState::Opened, None)
+        .merge_requests_by(project, bot, crate::gitlab::MergeRequestState::Opened, None)
         .await?;
     let since = chrono::Utc::now() - chrono::Duration::days(i64::from(args.merged_within_days));
     mrs.extend(
         gitlab
-            .merge_requests_by(project, bot, MergeRequestState::Merged, Some(since))
+            .merge_requests_by(
+                project,
+                bot,
+                crate::gitlab::MergeRequestState::Merged,
+                Some(since),
+            )
             .await?,
     );
 

@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use gitlab::api::projects::merge_requests::MergeRequestState;
 use serde::Serialize;
 
 use crate::bump::merge_request::Action;
@@ -321,7 +320,12 @@ pub async fn arm_waiting(
     bot: &UserRef,
 ) -> Result<Vec<AutoDeploy>> {
     let open = gitlab
-        .merge_requests_by(project, bot.id, MergeRequestState::Opened, None)
+        .merge_requests_by(
+            project,
+            bot.id,
+            crate::gitlab::MergeRequestState::Opened,
+            None,
+        )
         .await
         .context("cannot read the bot's open merge requests")?;
     let mut configs: BTreeMap<String, RepoConfig> = BTreeMap::new();

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use chrono::DateTime;
-use gitlab::api::projects::merge_requests::MergeRequestState;
 
 use crate::bump::merge_request::rollback_prefix;
 use crate::bump::{in_scope, is_yaml_path};
@@ -64,7 +63,12 @@ pub async fn merged_by_bot(
     bot: &UserRef,
 ) -> Result<Vec<MergeRequest>> {
     Ok(gitlab
-        .merge_requests_by(project, bot.id, MergeRequestState::Merged, None)
+        .merge_requests_by(
+            project,
+            bot.id,
+            crate::gitlab::MergeRequestState::Merged,
+            None,
+        )
         .await?)
 }
 

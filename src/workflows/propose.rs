@@ -437,7 +437,7 @@ async fn read_notices(gitlab: &GitlabClient, project: &str, request: &Request) -
             project,
             &label,
             &request.target_branch,
-            gitlab::api::projects::merge_requests::MergeRequestState::Merged,
+            crate::gitlab::MergeRequestState::Merged,
         )
         .await?;
     notices.failed_before = failed

@@ -1,5 +1,5 @@
 //! Request parameters: JSON bodies, `application/x-www-form-urlencoded`
-//! bodies in the Rails array style the `gitlab` crate sends, and query
+//! bodies in the Rails array style gitops-bot sends (`assignee_ids[]=1`), and query
 //! strings, all turned into one JSON object.
 
 use serde_json::{Map, Value};
