@@ -167,8 +167,9 @@ pub enum Mode {
     /// are not drift; a missing object is. What differs is named by JSON pointer, at most 10
     /// per object. A Secret's values are never shown, only the keys that differ. Fields
     /// listed in `drift.ignore` (Flux's ignore-rule shape: `paths` and an optional `target`)
-    /// are skipped. A server-side dry-run comparison (`--deep`, needing patch) is not
-    /// implemented.
+    /// are skipped. With --deep, each live object is compared instead with what a server-side
+    /// dry-run apply of its Git object returns (defaults and mutating webhooks applied):
+    /// this needs `patch` on the kinds (deploy/rbac/drift/deep/).
     ///
     /// Each environment's issue (labels gitops-bot::drift and env::NAME, a hidden marker) is
     /// created on the first divergence (an incident for `tier: production`, assigned to the
@@ -373,6 +374,16 @@ pub struct DriftArgs {
     /// update, comment, close, reopen) without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Compare direct-apply targets by server-side dry run: each object that exists is
+    /// applied with `dryRun=All` (field manager gitops-bot, force, as `sync` applies it),
+    /// and what the server returns, defaults and mutating webhooks included, is compared
+    /// with the live object over every field. Nothing is stored, but the request is a
+    /// PATCH: it needs the `patch` verb on those kinds (the optional Role in
+    /// deploy/rbac/drift/deep/); a 403 makes the environment unknown. Without --deep,
+    /// drift sends get and list requests only.
+    #[arg(long)]
+    pub deep: bool,
 
     /// After each issue write, POST one alert for that environment to URL (http or https: a
     /// GitLab alert HTTP integration endpoint, or any JSON webhook), with `fingerprint:

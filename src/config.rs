@@ -578,7 +578,7 @@ mod tests {
         assert_eq!(c.drift.ignore.len(), 2);
         assert_eq!(c.drift.ignore[0].paths[0].as_str(), "/spec/replicas");
         let target = c.drift.ignore[0].target.clone().unwrap_or_default();
-        assert_eq!(target.kind.as_deref(), Some("Deployment"));
+        assert_eq!(target.kind.as_ref().map(|k| k.as_str()), Some("Deployment"));
         assert_eq!(c.drift.ignore[1].target, None);
         let err = RepoConfig::parse("drift:\n  ignore:\n  - paths: [spec/replicas]\n", FILE_NAME)
             .unwrap_err()
