@@ -1039,3 +1039,225 @@ fn only_http_and_https_alert_urls() {
     assert!(run.stderr.contains("only http and https"), "{}", run.stderr);
     assert!(w.gitlab.issues().is_empty());
 }
+
+// `--deep`: direct-apply objects against the server's dry-run apply.
+
+impl World {
+    /// The requests to the fake cluster that are not reads, as `METHOD path?query`.
+    fn kube_non_reads(&self) -> Vec<String> {
+        self.kube_log()
+            .into_iter()
+            .filter(|r| !r.starts_with("GET "))
+            .collect()
+    }
+}
+
+/// The API server's defaults for what [`APPLY_YAML`]'s Deployment omits (the live object of
+/// [`applied_objects`] has them): the fake cluster does no defaulting of its own.
+fn deployment_defaults(d: &mut Value) {
+    if let Some(containers) = d
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+    {
+        for c in containers {
+            if c.get("imagePullPolicy").is_none() {
+                c["imagePullPolicy"] = json!("IfNotPresent");
+            }
+            for port in c["ports"].as_array_mut().into_iter().flatten() {
+                if port.get("protocol").is_none() {
+                    port["protocol"] = json!("TCP");
+                }
+            }
+        }
+    }
+}
+
+/// [`apply_world`] whose cluster defaults Deployments as a real API server would.
+fn deep_world(config: &str) -> World {
+    let w = apply_world(config);
+    w.kube
+        .mutate_on_admission("apps/v1", "Deployment", deployment_defaults);
+    w
+}
+
+/// A registry-mirror policy, as a mutating webhook (Kyverno and the like) applies it: every
+/// Deployment's image from `registry.example.com/` is pulled from `mirror.example.com/`.
+fn mirror_images(d: &mut Value) {
+    if let Some(containers) = d
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+    {
+        for c in containers {
+            if let Some(image) = c["image"].as_str()
+                && let Some(rest) = image.strip_prefix("registry.example.com/")
+            {
+                c["image"] = json!(format!("mirror.example.com/{rest}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_compares_with_the_servers_dry_run_and_sends_only_dry_run_apply_patches() {
+    let w = deep_world(APPLY_CONFIG);
+    // The webhook mutated the live Deployment when it was applied, and mutates every dry run.
+    w.kube
+        .mutate_on_admission("apps/v1", "Deployment", mirror_images);
+    w.update_deployment(mirror_images);
+    w.kube.clear_requests();
+
+    // Without --deep, the mutated field Git sets looks like drift.
+    let report = w.json(&["--dry-run"]);
+    assert_eq!(
+        report["environments"][0]["objects"][0]["reason"],
+        "differs at /spec/template/spec/containers/0/image",
+        "{report}"
+    );
+    assert_eq!(w.kube_non_reads(), Vec::<String>::new(), "reads only");
+
+    // With --deep the server's answer carries the webhook's change: converged.
+    let stored_before = w.kube.resource_version();
+    let objects_before: Vec<Value> = ["ConfigMap", "Secret"]
+        .iter()
+        .flat_map(|k| w.kube.list("v1", k, Some("hello")))
+        .chain(w.kube.list("apps/v1", "Deployment", Some("hello")))
+        .collect();
+    w.kube.clear_requests();
+    let run = w.drift(&["--deep", "--fail-on-drift"]);
+    ok(&run);
+    assert_eq!(
+        run.stdout,
+        format!("web: converged (head {}, live -)\n", &w.head[..12])
+    );
+    // The only non-read requests: one dry-run server-side apply per object, as `sync`
+    // applies it (field manager gitops-bot, force).
+    let patches: Vec<_> = w
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert_eq!(
+        patches.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        [
+            "/api/v1/namespaces/hello/configmaps/web-config",
+            "/apis/apps/v1/namespaces/hello/deployments/web",
+            "/api/v1/namespaces/hello/secrets/db",
+        ]
+    );
+    for p in &patches {
+        assert_eq!(p.method, "PATCH", "{p:?}");
+        assert_eq!(
+            p.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+        assert_eq!(p.param("dryRun").as_deref(), Some("All"), "{p:?}");
+        assert_eq!(p.param("fieldManager").as_deref(), Some("gitops-bot"));
+        assert_eq!(p.param("force").as_deref(), Some("true"));
+        assert_eq!(p.status, 200);
+    }
+    // Nothing was stored.
+    assert_eq!(w.kube.resource_version(), stored_before);
+    let objects_after: Vec<Value> = ["ConfigMap", "Secret"]
+        .iter()
+        .flat_map(|k| w.kube.list("v1", k, Some("hello")))
+        .chain(w.kube.list("apps/v1", "Deployment", Some("hello")))
+        .collect();
+    assert_eq!(objects_after, objects_before);
+
+    // A real difference is still drift, Git's value (as applied) against the live one.
+    w.update_deployment(|d| d["spec"]["replicas"] = json!(5));
+    let report = w.json(&["--deep", "--dry-run"]);
+    assert_eq!(
+        report["environments"][0]["objects"],
+        json!([{"kind": "Deployment", "namespace": "hello", "name": "web", "state": "drifted",
+                "reason": "differs at /spec/replicas",
+                "differences": [{"path": "/spec/replicas", "git": "2", "live": "5"}]}])
+    );
+}
+
+#[test]
+fn deep_names_a_changed_secret_key_and_never_its_value() {
+    let w = deep_world(APPLY_CONFIG);
+    w.kube.update("v1", "Secret", Some("hello"), "db", |s| {
+        s["data"]["password"] = json!("c3dvcmRmaXNoLWxpdmU=");
+    });
+    let mut cmd = w.command(&["--deep", "--output", "json"]);
+    cmd.env("RUST_LOG", "trace");
+    let run = common::run_without_leaking(cmd, w.gitlab.token());
+    ok(&run);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        report["environments"][0]["objects"],
+        json!([{"kind": "Secret", "namespace": "hello", "name": "db", "state": "drifted",
+                "reason": "differs at /data/password",
+                "differences": [{"path": "/data/password", "git": null, "live": null, "masked": true}]}])
+    );
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    for text in [&run.stdout, &run.stderr, &issues[0].description] {
+        for secret in SECRET_VALUES {
+            assert!(!text.contains(secret), "{secret} shown in:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn deep_without_patch_is_unknown_naming_the_verb() {
+    let w = deep_world(APPLY_CONFIG);
+    w.kube.forbid("patch", "apps", "deployments", Some("hello"));
+    // Reads are allowed: without --deep the directory is converged.
+    let run = w.drift(&["--fail-on-drift"]);
+    ok(&run);
+    let run = w.drift(&["--deep", "--fail-on-drift"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.starts_with("web: unknown "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "  unknown Apply deploy/web: server-side dry run (--deep): patch deployments.apps \"web\" in namespace hello: 403 Forbidden"
+        ) && run.stdout.contains("verbs: [\"patch\"]"),
+        "the reason names the denied verb and the rule to add: {}",
+        run.stdout
+    );
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "unknown is reported: {issues:?}");
+    assert!(
+        issues[0].description.starts_with("**`web` is unknown**"),
+        "{}",
+        issues[0].description
+    );
+}
+
+#[test]
+fn ignore_rule_targets_are_anchored_regular_expressions() {
+    let rule = |target: &str| {
+        format!("{APPLY_CONFIG}  ignore:\n  - paths: [/spec/replicas]\n    target:\n{target}")
+    };
+    let selects = |target: &str| {
+        let w = apply_world(&rule(target));
+        w.update_deployment(|d| d["spec"]["replicas"] = json!(7));
+        w.state_of(&w.json(&["--dry-run"]), "web") == "converged"
+    };
+    assert!(selects(
+        "      kind: 'Deploy.*|StatefulSet'\n      name: 'w[a-z]b'\n"
+    ));
+    assert!(selects(
+        "      group: 'apps|batch'\n      namespace: hel.*\n"
+    ));
+    // Anchored: a part of the value does not select it.
+    assert!(!selects("      name: we\n"));
+    assert!(!selects("      kind: Deploy\n"));
+    assert!(!selects("      namespace: 'hell|o'\n"));
+
+    let w = apply_world(&rule("      kind: Deployment\n      name: 'web-[0-9'\n"));
+    let run = w.drift(&[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            ".gitops-bot.yaml:12:13: drift.ignore[0].target: \"web-[0-9\" is not a regular expression (unclosed character class)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(w.kube.requests().is_empty(), "nothing observed");
+}
