@@ -333,6 +333,9 @@ fn a_drift_that_clears_within_confirm_is_converged() {
         .filter(|r| r.path.ends_with("/applications/helloworld"))
         .count();
     assert!(reads >= 2, "observed again, {reads} reads");
+    // What cleared within drift.confirm is written nowhere.
+    assert!(w.gitlab.issues().is_empty(), "{:?}", w.gitlab.issues());
+    assert_eq!(writes(&w), Vec::<String>::new());
 }
 
 #[test]
@@ -392,6 +395,14 @@ fn a_drift_that_persists_through_confirm_counts() {
         .filter(|r| r.path.ends_with("/applications/helloworld"))
         .count();
     assert!(reads >= 2, "observed again before reporting, {reads} reads");
+    // Confirmed: one issue.
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        issues[0].description.starts_with("**`prod` is drifted**"),
+        "{}",
+        issues[0].description
+    );
 }
 
 #[test]
@@ -1260,4 +1271,124 @@ fn ignore_rule_targets_are_anchored_regular_expressions() {
         run.stderr
     );
     assert!(w.kube.requests().is_empty(), "nothing observed");
+}
+
+// Audit of issue 12's "Done when": what the other tests did not show.
+
+/// Makes the head of `main` a new commit of the same tree, committed `ago` in the past (as a
+/// fast-forward of an older commit would make it); returns its SHA.
+fn dated_head(w: &World, ago: Duration) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let date = format!("{} +0000", (now - ago).as_secs());
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(w.gitlab.repo_dir())
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "ops")
+            .env("GIT_AUTHOR_EMAIL", "ops@example.com")
+            .env("GIT_COMMITTER_NAME", "ops")
+            .env("GIT_COMMITTER_EMAIL", "ops@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let sha = git(&[
+        "commit-tree",
+        "main^{tree}",
+        "-p",
+        "main",
+        "-m",
+        "an older commit",
+    ]);
+    git(&["update-ref", "refs/heads/main", &sha]);
+    sha
+}
+
+#[test]
+fn behind_counts_the_default_grace_from_the_head_commits_date() {
+    let w = world(CONFIG);
+    let deployed = w.head.clone();
+    // Committed 5 minutes ago: within the default 10m grace, the app may still catch up.
+    let head = dated_head(&w, Duration::from_secs(5 * 60));
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(report["environments"][0]["head_revision"], head.as_str());
+    assert_eq!(w.state_of(&report, "prod"), "converged", "{report}");
+    assert_eq!(
+        report["environments"][0]["live_revision"],
+        deployed.as_str()
+    );
+    assert!(w.gitlab.issues().is_empty());
+
+    // Committed 11 minutes ago: the grace is over.
+    let head = dated_head(&w, Duration::from_secs(11 * 60));
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "behind", "{report}");
+    let reason = report["environments"][0]["objects"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.starts_with(&format!(
+            "at {deployed}, not at the head {} of the default branch (committed 11 min",
+            &head[..12]
+        )),
+        "{reason}"
+    );
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "behind is reported: {issues:?}");
+}
+
+#[test]
+fn the_controllers_own_ignore_rules_are_honoured() {
+    // Argo CD compares with its `ignoreDifferences`, helm-controller with its
+    // `driftDetection.ignore`: the bot reads their verdicts and compares nothing again.
+    let config = "environments:\n  prod:\n    argocd_apps: [argocd/helloworld]\n    flux: [HelmRelease/flux-system/web]\ndrift:\n  confirm: 0s\n";
+    let w = world(config);
+    w.update_app(|a| {
+        a["spec"]["ignoreDifferences"] =
+            json!([{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]);
+    });
+    w.kube.put(json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "web", "namespace": "flux-system", "generation": 1},
+        "spec": {
+            "chart": {"spec": {"chart": "web", "sourceRef": {"kind": "HelmRepository", "name": "charts"}}},
+            "driftDetection": {"mode": "enabled", "ignore": [
+                {"paths": ["/spec/replicas"], "target": {"kind": "Deployment"}}]},
+        },
+        "status": {
+            "observedGeneration": 1,
+            "lastAttemptedRevision": "1.2.0",
+            "conditions": [ready("True", "UpgradeSucceeded")],
+        },
+    }));
+    // The live Deployments differ from Git exactly where those rules say not to look.
+    for (ns, name) in [("hello", "helloworld"), ("web", "web")] {
+        w.kube
+            .put(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 9, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": name, "image": "web:1"}]}}}}));
+    }
+    w.kube.clear_requests();
+    let run = w.drift(&["--fail-on-drift"]);
+    ok(&run);
+    assert!(run.stdout.starts_with("prod: converged "), "{}", run.stdout);
+    let log = w.kube_log();
+    assert!(
+        log.iter().all(|r| !r.contains("/deployments")),
+        "the controllers' objects are not compared again: {log:?}"
+    );
+    assert!(w.gitlab.issues().is_empty());
 }
