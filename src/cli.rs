@@ -166,8 +166,8 @@ pub enum Mode {
     /// resourceVersion, uid, generation, creationTimestamp), defaults and extra live fields
     /// are not drift; a missing object is. What differs is named by JSON pointer, at most 10
     /// per object. A Secret's values are never shown, only the keys that differ. Fields
-    /// listed in `drift.ignore` (Flux's ignore-rule shape: `paths` and an optional `target`)
-    /// are skipped. With --deep, each live object is compared instead with what a server-side
+    /// listed in `drift.ignore` (Flux's ignore-rule shape: `paths` and an optional `target`
+    /// whose keys are anchored regular expressions, as in Flux) are skipped. With --deep, each live object is compared instead with what a server-side
     /// dry-run apply of its Git object returns (defaults and mutating webhooks applied):
     /// this needs `patch` on the kinds (deploy/rbac/drift/deep/).
     ///
@@ -179,7 +179,8 @@ pub enum Mode {
     ///
     /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
     /// CI_PROJECT_PATH; the cluster variables of `sync`. RBAC: deploy/rbac/drift/ (get,
-    /// list, watch; list on the kinds an `apply` directory holds).
+    /// list, watch; list on the kinds an `apply` directory holds); with --deep also
+    /// deploy/rbac/drift/deep/ (patch on those kinds, used for dry runs only).
     ///
     /// With --alert-url, each issue write is followed by one alert (GitLab's alert fields:
     /// title, description, start_time, end_time on convergence, service, monitoring_tool,

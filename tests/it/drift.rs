@@ -1214,6 +1214,23 @@ fn deep_names_a_changed_secret_key_and_never_its_value() {
 }
 
 #[test]
+fn deep_help_says_it_needs_patch() {
+    let run = common::run_without_leaking(
+        common::bot_command("http://127.0.0.1:9", "unused", &["drift", "--help"]),
+        "unused",
+    );
+    ok(&run);
+    let help = run.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("--deep")
+            && help.contains("it needs the `patch` verb on those kinds")
+            && help.contains("deploy/rbac/drift/deep/"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn deep_without_patch_is_unknown_naming_the_verb() {
     let w = deep_world(APPLY_CONFIG);
     w.kube.forbid("patch", "apps", "deployments", Some("hello"));
