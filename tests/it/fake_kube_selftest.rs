@@ -1475,8 +1475,10 @@ fn dry_runs_and_admission() {
             "yes"
         );
         // So does a dry-run merge patch.
-        let mut merge = PatchParams::default();
-        merge.dry_run = true;
+        let merge = PatchParams {
+            dry_run: true,
+            ..PatchParams::default()
+        };
         let answered = deployments
             .patch(
                 "web",
