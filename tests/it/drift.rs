@@ -1193,6 +1193,14 @@ fn deep_names_a_changed_secret_key_and_never_its_value() {
     w.kube.update("v1", "Secret", Some("hello"), "db", |s| {
         s["data"]["password"] = json!("c3dvcmRmaXNoLWxpdmU=");
     });
+    // The run that confirms it writes the issue and posts an alert; a traced rerun follows.
+    let hook = FakeWebhook::start();
+    let alerted = w.drift_alerting(&hook, &["--deep"]);
+    ok(&alerted);
+    let sent = hook.requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let alert = sent[0].body.to_string();
+    assert!(alert.contains("/data/password"), "{alert}");
     let mut cmd = w.command(&["--deep", "--output", "json"]);
     cmd.env("RUST_LOG", "trace");
     let run = common::run_without_leaking(cmd, w.gitlab.token());
@@ -1206,7 +1214,14 @@ fn deep_names_a_changed_secret_key_and_never_its_value() {
     );
     let issues = w.gitlab.issues();
     assert_eq!(issues.len(), 1, "{issues:?}");
-    for text in [&run.stdout, &run.stderr, &issues[0].description] {
+    for text in [
+        &alerted.stdout,
+        &alerted.stderr,
+        &alert,
+        &run.stdout,
+        &run.stderr,
+        &issues[0].description,
+    ] {
         for secret in SECRET_VALUES {
             assert!(!text.contains(secret), "{secret} shown in:\n{text}");
         }
