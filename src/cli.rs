@@ -151,7 +151,7 @@ pub enum Mode {
     /// Reads .gitops-bot.yaml at the head of the default branch and observes each
     /// environment's targets (`argocd_apps`, `flux`, `apply`, the ones `sync` deploys) with
     /// get and list requests only. Each environment is `converged`, `behind` (a controller has not
-    /// reached the head `drift.grace` after it was committed, default 10m), `drifted` (Argo
+    /// reached the head `drift.grace` after it was committed or merged, default 10m), `drifted` (Argo
     /// CD OutOfSync, Flux Drifted=True, a directly applied object that differs from Git or is
     /// missing), `degraded` (not healthy, not ready, stalled, suspended) or `unknown` (cannot
     /// be read or compared: a 403, a missing object, an Argo CD ComparisonError, a

@@ -86,7 +86,7 @@ pub async fn observe_with(
     })
     .await?;
     let environments = environments(selected, &config)?;
-    let head_age = head.committed_date.as_deref().and_then(age_of);
+    let head_age = head_age(gitlab, project, &branch, &head, config.drift.grace).await;
     let head = Head {
         commit: &head.id,
         age: head_age,
@@ -429,6 +429,44 @@ async fn read(
         .await
         .map_err(|e| e.to_string())?;
     serde_json::to_value(&object).map_err(|e| format!("{kind} {namespace}/{name}: {e}"))
+}
+
+/// How long the head has been the head of `branch`, as far as GitLab tells: since its
+/// commit date, or since the merge of a merge request that brought it when that is later (a
+/// fast-forward merge keeps the commit's own, older date, which would end `drift.grace`
+/// before the controllers could have seen the commit). The merge requests are read only when
+/// the commit date alone would end the grace; when they cannot be read, the commit date
+/// counts (the grace may end early: a `behind` too soon rather than a lag unseen).
+async fn head_age(
+    gitlab: &GitlabClient,
+    project: &str,
+    branch: &str,
+    head: &crate::gitlab::Commit,
+    grace: Duration,
+) -> Option<Duration> {
+    let committed = head.committed_date.as_deref().and_then(age_of);
+    if committed.is_some_and(|age| age < grace) {
+        return committed;
+    }
+    let merged = match gitlab.merge_requests_for_commit(project, &head.id).await {
+        Ok(found) => found
+            .iter()
+            .filter(|m| m.state == "merged" && m.target_branch == branch)
+            .filter_map(|m| m.merged_at.as_deref().and_then(age_of))
+            .min(),
+        Err(e) => {
+            tracing::warn!(
+                commit = %head.id,
+                error = %e,
+                "cannot read the merge requests of the head commit; drift.grace counts from its commit date"
+            );
+            None
+        }
+    };
+    match (committed, merged) {
+        (Some(c), Some(m)) => Some(c.min(m)),
+        (c, m) => c.or(m),
+    }
 }
 
 /// How long ago `date` (RFC 3339) was; a date in the future counts as now.

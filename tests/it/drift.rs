@@ -1307,9 +1307,9 @@ fn ignore_rule_targets_are_anchored_regular_expressions() {
 
 // Audit of issue 12's "Done when": what the other tests did not show.
 
-/// Makes the head of `main` a new commit of the same tree, committed `ago` in the past (as a
-/// fast-forward of an older commit would make it); returns its SHA.
-fn dated_head(w: &World, ago: Duration) -> String {
+/// Points `branch` at a new commit of `main`'s tree on top of `main`, committed `ago` in
+/// the past; returns its SHA.
+fn dated_commit(w: &World, branch: &str, ago: Duration) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -1341,8 +1341,13 @@ fn dated_head(w: &World, ago: Duration) -> String {
         "-m",
         "an older commit",
     ]);
-    git(&["update-ref", "refs/heads/main", &sha]);
+    git(&["update-ref", &format!("refs/heads/{branch}"), &sha]);
     sha
+}
+
+/// Makes the head of `main` a new commit committed `ago` in the past (pushed now).
+fn dated_head(w: &World, ago: Duration) -> String {
+    dated_commit(w, "main", ago)
 }
 
 #[test]
@@ -1423,4 +1428,69 @@ fn the_controllers_own_ignore_rules_are_honoured() {
         "the controllers' objects are not compared again: {log:?}"
     );
     assert!(w.gitlab.issues().is_empty());
+}
+
+#[test]
+fn the_grace_counts_from_the_merge_that_fast_forwarded_an_older_commit() {
+    let seed = common::prod_only_repo();
+    common::write(seed.path(), ".gitops-bot.yaml", CONFIG);
+    let gitlab = FakeGitlab::start(GitlabOptions {
+        seed_dir: Some(seed.path().to_path_buf()),
+        merge_method: "ff".into(),
+        ..GitlabOptions::default()
+    });
+    let deployed = gitlab.git(&["rev-parse", "main"]).trim().to_string();
+    let kube = FakeKube::start(KubeOptions::default());
+    kube.put(app("Synced", &deployed, "Healthy"));
+    let w = World {
+        gitlab,
+        kube,
+        head: deployed.clone(),
+        _seed: seed,
+    };
+    // A commit made 30 minutes ago, merged just now by fast-forward: its date stays old.
+    let old = dated_commit(&w, "bump", Duration::from_secs(30 * 60));
+    let http = reqwest::blocking::Client::new();
+    let mrs = format!(
+        "{}/projects/group%2Fhelloworld-ops/merge_requests",
+        w.gitlab.api_url()
+    );
+    let created: Value = http
+        .post(&mrs)
+        .header("PRIVATE-TOKEN", w.gitlab.token())
+        .json(&json!({"source_branch": "bump", "target_branch": "main", "title": "Bump"}))
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.json())
+        .unwrap();
+    let iid = created["iid"].as_u64().unwrap_or_default();
+    http.put(format!("{mrs}/{iid}/merge"))
+        .header("PRIVATE-TOKEN", w.gitlab.token())
+        .json(&json!({"sha": old}))
+        .send()
+        .and_then(|r| r.error_for_status())
+        .unwrap();
+    assert_eq!(w.gitlab.branch_head("main").as_deref(), Some(old.as_str()));
+
+    // Within the default 10m grace of the merge: Argo CD may still be on its way.
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "converged", "{report}");
+    assert_eq!(
+        report["environments"][0]["live_revision"],
+        deployed.as_str()
+    );
+
+    // When the merge requests cannot be read, the commit's date counts: behind (fail closed).
+    w.gitlab
+        .inject(Rule::new("GET", "/repository/commits/", Fault::status(500)).always());
+    let run = w.drift(&["--environment", "prod", "--output", "json"]);
+    ok(&run);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(w.state_of(&report, "prod"), "behind", "{report}");
+    assert!(
+        run.stderr
+            .contains("cannot read the merge requests of the head commit"),
+        "{}",
+        run.stderr
+    );
 }
