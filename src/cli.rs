@@ -151,7 +151,7 @@ pub enum Mode {
     /// Reads .gitops-bot.yaml at the head of the default branch and observes each
     /// environment's targets (`argocd_apps`, `flux`, `apply`, the ones `sync` deploys) with
     /// get and list requests only. Each environment is `converged`, `behind` (a controller has not
-    /// reached the head `drift.grace` after it was committed, default 10m), `drifted` (Argo
+    /// reached the head `drift.grace` after it was committed or merged, default 10m), `drifted` (Argo
     /// CD OutOfSync, Flux Drifted=True, a directly applied object that differs from Git or is
     /// missing), `degraded` (not healthy, not ready, stalled, suspended) or `unknown` (cannot
     /// be read or compared: a 403, a missing object, an Argo CD ComparisonError, a
@@ -166,9 +166,10 @@ pub enum Mode {
     /// resourceVersion, uid, generation, creationTimestamp), defaults and extra live fields
     /// are not drift; a missing object is. What differs is named by JSON pointer, at most 10
     /// per object. A Secret's values are never shown, only the keys that differ. Fields
-    /// listed in `drift.ignore` (Flux's ignore-rule shape: `paths` and an optional `target`)
-    /// are skipped. A server-side dry-run comparison (`--deep`, needing patch) is not
-    /// implemented.
+    /// listed in `drift.ignore` (Flux's ignore-rule shape: `paths` and an optional `target`
+    /// whose keys are anchored regular expressions, as in Flux) are skipped. With --deep, each live object is compared instead with what a server-side
+    /// dry-run apply of its Git object returns (defaults and mutating webhooks applied):
+    /// this needs `patch` on the kinds (deploy/rbac/drift/deep/).
     ///
     /// Each environment's issue (labels gitops-bot::drift and env::NAME, a hidden marker) is
     /// created on the first divergence (an incident for `tier: production`, assigned to the
@@ -178,7 +179,8 @@ pub enum Mode {
     ///
     /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
     /// CI_PROJECT_PATH; the cluster variables of `sync`. RBAC: deploy/rbac/drift/ (get,
-    /// list, watch; list on the kinds an `apply` directory holds).
+    /// list, watch; list on the kinds an `apply` directory holds); with --deep also
+    /// deploy/rbac/drift/deep/ (patch on those kinds, used for dry runs only).
     ///
     /// With --alert-url, each issue write is followed by one alert (GitLab's alert fields:
     /// title, description, start_time, end_time on convergence, service, monitoring_tool,
@@ -373,6 +375,16 @@ pub struct DriftArgs {
     /// update, comment, close, reopen) without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Compare direct-apply targets by server-side dry run: each object that exists is
+    /// applied with `dryRun=All` (field manager gitops-bot, force, as `sync` applies it),
+    /// and what the server returns, defaults and mutating webhooks included, is compared
+    /// with the live object over every field. Nothing is stored, but the request is a
+    /// PATCH: it needs the `patch` verb on those kinds (the optional Role in
+    /// deploy/rbac/drift/deep/); a 403 makes the environment unknown. Without --deep,
+    /// drift sends get and list requests only.
+    #[arg(long)]
+    pub deep: bool,
 
     /// After each issue write, POST one alert for that environment to URL (http or https: a
     /// GitLab alert HTTP integration endpoint, or any JSON webhook), with `fingerprint:

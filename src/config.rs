@@ -249,7 +249,8 @@ impl RepoConfig {
         }
         let config: RepoConfig = yaml_serde::from_str(text).map_err(|e| {
             let message = strip_location(&e.to_string());
-            match (value_location(text, &message), e.location()) {
+            let at = value_location(text, &message).or_else(|| selector_location(text, &message));
+            match (at, e.location()) {
                 (Some((line, column)), _) => ConfigError::Invalid {
                     file: file.to_string(),
                     line,
@@ -466,6 +467,26 @@ fn value_location(text: &str, message: &str) -> Option<(usize, usize)> {
     locate(text, &at)
 }
 
+/// The line and column of a `drift.ignore` target selector that is not a regular expression
+/// (`drift.ignore[0].target: "web-[0-9" is not a regular expression …`): yaml_serde reports
+/// the start of the target's mapping, so the value is looked for among that target's values.
+fn selector_location(text: &str, message: &str) -> Option<(usize, usize)> {
+    let (index, rest) = message
+        .strip_prefix("drift.ignore[")?
+        .split_once("].target: ")?;
+    let index: usize = index.parse().ok()?;
+    let (quoted, _) = rest.split_once(" is not a regular expression")?;
+    let value: String = serde_json::from_str(quoted).ok()?;
+    let file = crate::manifest::YamlFile::parse(text).ok()?;
+    let rules = file.get(file.get(*file.documents.first()?, "drift")?, "ignore")?;
+    let target = file.get(*file.items(rules).get(index)?, "target")?;
+    file.entries(target).iter().find_map(|(_, v)| {
+        file.scalar(*v)
+            .filter(|s| s.value == value)
+            .map(|s| (s.line, s.column))
+    })
+}
+
 /// The 1-based line and column of the scalar at `path` (mapping keys from the root).
 fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
     let file = crate::manifest::YamlFile::parse(text).ok()?;
@@ -578,7 +599,7 @@ mod tests {
         assert_eq!(c.drift.ignore.len(), 2);
         assert_eq!(c.drift.ignore[0].paths[0].as_str(), "/spec/replicas");
         let target = c.drift.ignore[0].target.clone().unwrap_or_default();
-        assert_eq!(target.kind.as_deref(), Some("Deployment"));
+        assert_eq!(target.kind.as_ref().map(|k| k.as_str()), Some("Deployment"));
         assert_eq!(c.drift.ignore[1].target, None);
         let err = RepoConfig::parse("drift:\n  ignore:\n  - paths: [spec/replicas]\n", FILE_NAME)
             .unwrap_err()
@@ -596,6 +617,18 @@ mod tests {
         .to_string();
         assert!(err.starts_with(".gitops-bot.yaml:4:"), "{err}");
         assert!(err.contains("labelSelector"), "{err}");
+        let err = RepoConfig::parse(
+            "drift:\n  ignore:\n  - paths: [/x]\n  - paths: [/y]\n    target:\n      kind: Deployment\n      namespace: 'prod-('\n",
+            FILE_NAME,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                ".gitops-bot.yaml:7:18: drift.ignore[1].target: \"prod-(\" is not a regular expression"
+            ),
+            "at the value: {err}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Kinds are resolved through discovery (one request per group/version), and everything is
 //! first applied with `dryRun=All`, so a manifest the server refuses stops the deploy before
 //! any object changes. Namespaces and CRDs go first, as Helm and Argo CD order them.
+//! [`dry_run`] is the same request for one object, without the real apply (`drift --deep`).
 
 use kube::Client;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
@@ -52,30 +53,14 @@ pub async fn apply_all(
     for dry_run in [true, false] {
         let mut applied = Vec::with_capacity(plan.len());
         for (object, resource, namespace) in &plan {
-            let mut body = object.value.clone();
-            if let Some(ns) = namespace {
-                body["metadata"]["namespace"] = Value::String(ns.clone());
-            }
-            let mut params = PatchParams::apply(FIELD_MANAGER).force();
-            params.dry_run = dry_run;
-            let api = dynamic_api(client, resource, namespace.as_deref());
-            let result: DynamicObject = api
-                .patch(object.name(), &params, &Patch::Apply(&body))
+            let result = apply_one(client, resource, namespace.as_deref(), object, dry_run)
                 .await
-                .map_err(|e| {
-                    let subject = Subject {
-                        verb: "patch",
-                        resource,
-                        namespace: namespace.as_deref(),
-                        name: Some(object.name()),
-                    };
-                    ClusterError::ApplyRefused {
-                        kind: object.kind().to_string(),
-                        name: object.name().to_string(),
-                        origin: object.source.clone(),
-                        dry_run,
-                        refusal: Box::new(subject.error(e)),
-                    }
+                .map_err(|refusal| ClusterError::ApplyRefused {
+                    kind: object.kind().to_string(),
+                    name: object.name().to_string(),
+                    origin: object.source.clone(),
+                    dry_run,
+                    refusal: Box::new(refusal),
                 })?;
             applied.push(Applied {
                 resource: resource.clone(),
@@ -89,6 +74,51 @@ pub async fn apply_all(
         }
     }
     unreachable!("the loop returns after the real apply")
+}
+
+/// What the server would make of `object` if `sync` applied it now: a server-side apply
+/// with `dryRun=All`, the same field manager and `force`, so defaulting and mutating
+/// admission webhooks run and nothing is stored. Needs `patch` on the kind (a 403 names the
+/// rule to add). `namespace` is where it goes (`None`: cluster-scoped).
+pub async fn dry_run(
+    client: &Client,
+    resource: &ApiResource,
+    namespace: Option<&str>,
+    object: &Object,
+) -> Result<Value, ClusterError> {
+    let served = apply_one(client, resource, namespace, object, true).await?;
+    serde_json::to_value(&served).map_err(|e| ClusterError::Unanswered {
+        request: format!("patch {} {} (dry run)", object.kind(), object.name()),
+        detail: e.to_string(),
+    })
+}
+
+/// One server-side apply of `object` into `namespace`, as a dry run or for real.
+async fn apply_one(
+    client: &Client,
+    resource: &ApiResource,
+    namespace: Option<&str>,
+    object: &Object,
+    dry_run: bool,
+) -> Result<DynamicObject, ClusterError> {
+    let mut body = object.value.clone();
+    if let Some(ns) = namespace {
+        body["metadata"]["namespace"] = Value::String(ns.to_string());
+    }
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    params.dry_run = dry_run;
+    dynamic_api(client, resource, namespace)
+        .patch(object.name(), &params, &Patch::Apply(&body))
+        .await
+        .map_err(|e| {
+            Subject {
+                verb: "patch",
+                resource,
+                namespace,
+                name: Some(object.name()),
+            }
+            .error(e)
+        })
 }
 
 /// Apply order: what other objects need first.

@@ -16,6 +16,11 @@
 //! - a Secret's `stringData` is compared as the `data` the server stores it as (base64);
 //! - the paths of [`super::ignore`] rules are skipped, subtrees included.
 //!
+//! [`compare_served`] is the `--deep` comparison: what the server's dry-run apply of the Git
+//! object returned (defaults and mutating webhooks applied) against the live object, over
+//! every field of either side (still skipping the server-owned fields, the identity and the
+//! ignored paths): both come from the server, so a field only one of them has is drift.
+//!
 //! Masking happens here, as each difference is made: in a Secret no value is ever kept, only
 //! the path (which names the key), so no later step can leak one.
 
@@ -140,12 +145,40 @@ pub fn compare(git: &Value, live: Option<&Value>, ignored: &[String]) -> Option<
     } else {
         git.clone()
     };
+    walk(&git, Some(live), ignored, secret, false)
+}
+
+/// `--deep`: how `live` differs from `served`, the server's dry-run apply of the Git object,
+/// over every field either of them sets (the server-owned fields, the identity and the
+/// `ignored` pointers excepted); `None` when it does not. A missing live object is drift.
+pub fn compare_served(
+    served: &Value,
+    live: Option<&Value>,
+    ignored: &[String],
+) -> Option<ObjectDrift> {
+    let Some(live) = live else {
+        return Some(ObjectDrift {
+            missing: true,
+            ..ObjectDrift::default()
+        });
+    };
+    walk(served, Some(live), ignored, is_secret(served), true)
+}
+
+fn walk(
+    git: &Value,
+    live: Option<&Value>,
+    ignored: &[String],
+    masked: bool,
+    both_sides: bool,
+) -> Option<ObjectDrift> {
     let mut walk = Walk {
         ignored,
-        masked: secret,
+        masked,
+        both_sides,
         found: ObjectDrift::default(),
     };
-    walk.value("", &git, Some(live));
+    walk.value("", Some(git), live);
     let found = walk.found;
     (!found.differences.is_empty()).then_some(found)
 }
@@ -153,32 +186,46 @@ pub fn compare(git: &Value, live: Option<&Value>, ignored: &[String]) -> Option<
 struct Walk<'a> {
     ignored: &'a [String],
     masked: bool,
+    /// Compare the fields only `live` sets too (`--deep`), not only those of `git`.
+    both_sides: bool,
     found: ObjectDrift,
 }
 
 impl Walk<'_> {
-    fn value(&mut self, path: &str, git: &Value, live: Option<&Value>) {
-        if is_unset(git) || self.skipped(path) {
+    fn value(&mut self, path: &str, git: Option<&Value>, live: Option<&Value>) {
+        if self.skipped(path) {
             return;
         }
+        let Some(git) = git.filter(|g| !is_unset(g)) else {
+            if let Some(l) = live.filter(|l| self.both_sides && !is_unset(l)) {
+                self.differs(path, None, Some(l));
+            }
+            return;
+        };
         match (git, live) {
             (Value::Object(g), None) => self.object(path, g, None),
             (Value::Object(g), Some(Value::Object(l))) => self.object(path, g, Some(l)),
             (Value::Array(g), Some(Value::Array(l))) if g.len() == l.len() => {
                 for (i, (g, l)) in g.iter().zip(l).enumerate() {
-                    self.value(&format!("{path}/{i}"), g, Some(l));
+                    self.value(&format!("{path}/{i}"), Some(g), Some(l));
                 }
             }
             (g, Some(l)) if same_scalar(g, l) || same_quantity(path, g, l) => {}
-            (g, l) => self.differs(path, g, l),
+            (g, l) => self.differs(path, Some(g), l),
         }
     }
 
     fn object(&mut self, path: &str, git: &Map<String, Value>, live: Option<&Map<String, Value>>) {
-        for (key, g) in git {
+        let mut keys: Vec<&String> = git.keys().collect();
+        if self.both_sides {
+            let only_live = live.into_iter().flatten().map(|(key, _)| key);
+            keys.extend(only_live.filter(|key| !git.contains_key(*key)));
+            keys.sort();
+        }
+        for key in keys {
             self.value(
                 &format!("{path}/{}", escape(key)),
-                g,
+                git.get(key),
                 live.and_then(|l| l.get(key)),
             );
         }
@@ -198,7 +245,7 @@ impl Walk<'_> {
             || self.ignored.iter().any(|p| under(p))
     }
 
-    fn differs(&mut self, path: &str, git: &Value, live: Option<&Value>) {
+    fn differs(&mut self, path: &str, git: Option<&Value>, live: Option<&Value>) {
         if self.found.differences.len() >= MAX_DIFFERENCES {
             self.found.not_shown += 1;
             return;
@@ -212,7 +259,7 @@ impl Walk<'_> {
         };
         self.found.differences.push(Difference {
             path: path.to_string(),
-            git: shown(Some(git)),
+            git: shown(git),
             live: shown(live),
             masked: self.masked,
         });
@@ -527,6 +574,84 @@ mod tests {
             text,
             "@@ /spec/replicas @@\n- 2\n+ 5\n@@ /metadata/labels/app @@\n- \"web\"\n+ (absent)\n@@ /data/password @@ differs (a Secret: values are not shown)\n@@ … @@ 3 more paths not listed\n"
         );
+    }
+
+    #[test]
+    fn served_against_live_compares_every_field_of_either_side() {
+        let git = deployment(2, "web:1");
+        let live = as_served(&git);
+        // The dry run answers the live object with Git's fields applied, and newer
+        // bookkeeping (resourceVersion, managedFields): no drift.
+        let mut served = live.clone();
+        served["metadata"]["resourceVersion"] = json!("1002");
+        served["metadata"]["managedFields"] = json!([{"manager": "gitops-bot", "time": "now"}]);
+        assert_eq!(compare_served(&served, Some(&live), &[]), None);
+        // A list item has no apiVersion/kind: identity, not drift.
+        let mut item = live.clone();
+        item.as_object_mut().unwrap().remove("kind");
+        assert_eq!(compare_served(&served, Some(&item), &[]), None);
+
+        // A field only the live object has (the apply would remove it), one only the dry
+        // run has (the apply would add it), and one that differs: all drift, in key order.
+        let mut served = live.clone();
+        served["spec"]["replicas"] = json!(2);
+        served["spec"]["paused"] = json!(false);
+        let mut live = live;
+        live["spec"]["replicas"] = json!(5);
+        live["metadata"]["labels"]["stale"] = json!("yes");
+        let drift = compare_served(&served, Some(&live), &[]).unwrap();
+        assert_eq!(
+            drift.differences,
+            [
+                Difference {
+                    path: "/metadata/labels/stale".into(),
+                    git: None,
+                    live: Some("\"yes\"".into()),
+                    masked: false,
+                },
+                Difference {
+                    path: "/spec/paused".into(),
+                    git: Some("false".into()),
+                    live: None,
+                    masked: false,
+                },
+                Difference {
+                    path: "/spec/replicas".into(),
+                    git: Some("2".into()),
+                    live: Some("5".into()),
+                    masked: false,
+                },
+            ]
+        );
+        // Ignored paths are skipped on both sides; a missing object is drift.
+        let ignored = [
+            "/metadata/labels".to_string(),
+            "/spec/paused".to_string(),
+            "/spec/replicas".to_string(),
+        ];
+        assert_eq!(compare_served(&served, Some(&live), &ignored), None);
+        assert!(compare_served(&served, None, &[]).unwrap().missing);
+        // What only Git-side comparison would miss: the shallow one sees nothing here.
+        assert_eq!(
+            compare(&git, Some(&live), &["/spec/replicas".to_string()]),
+            None
+        );
+    }
+
+    #[test]
+    fn served_secrets_are_masked_both_ways() {
+        let secret = |data: Value| {
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "db", "namespace": "hello"}, "data": data})
+        };
+        let served = secret(json!({"password": "c2VydmVk"}));
+        let live = secret(json!({"password": "bGl2ZQ==", "extra": "ZXh0cmE="}));
+        let drift = compare_served(&served, Some(&live), &[]).unwrap();
+        assert_eq!(paths(&drift), ["/data/extra", "/data/password"]);
+        let text = format!("{drift:?}");
+        for value in ["c2VydmVk", "bGl2ZQ==", "ZXh0cmE="] {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
     }
 
     #[test]

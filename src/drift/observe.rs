@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::compare::compare;
+use super::compare::{compare, compare_served};
 use super::ignore::{IgnoreRule, ignored_paths};
 use super::{DriftObject, DriftState, TargetId, TargetObservation};
 use crate::health::{argocd, condition, flux as flux_health, text};
@@ -192,17 +192,24 @@ pub struct Applied<'a> {
     pub git: &'a Value,
     pub namespace: Option<&'a str>,
     pub live: Option<&'a Value>,
+    /// With `--deep`: what the server's dry-run apply made of `git`, compared with `live`
+    /// over every field of either ([`compare_served`]) instead of `git` over its own.
+    pub served: Option<&'a Value>,
 }
 
 /// Direct apply: each rendered object against its live counterpart over the fields Git
-/// sets, skipping what `rules` ignore ([`compare`]); each one that differs or is missing is
+/// sets, skipping what `rules` ignore ([`compare`]; with `--deep` the server's dry run
+/// against the live object, [`compare_served`]); each one that differs or is missing is
 /// drift. There is no revision to read: direct apply records none.
 pub fn apply(target: TargetId, objects: &[Applied<'_>], rules: &[IgnoreRule]) -> TargetObservation {
     let findings = objects
         .iter()
         .filter_map(|o| {
             let ignored = ignored_paths(rules, o.git, o.namespace);
-            let drift = compare(o.git, o.live, &ignored)?;
+            let drift = match o.served {
+                Some(served) => compare_served(served, o.live, &ignored)?,
+                None => compare(o.git, o.live, &ignored)?,
+            };
             let text = |p: &str| o.git.pointer(p).and_then(Value::as_str).unwrap_or("");
             let id = TargetId::new(text("/kind"), o.namespace, text("/metadata/name"));
             Some(DriftObject::differing(&id, drift))
@@ -394,6 +401,7 @@ mod tests {
                 git,
                 namespace: Some("hello"),
                 live,
+                served: None,
             }]
         }
         let target = || TargetId::new("Apply", None, "deploy/prod");

@@ -13,7 +13,7 @@ use crate::drift::{DriftState, EnvironmentReport};
 use crate::env;
 use crate::gitlab::Token;
 use crate::modes::{connect, project_or_ci};
-use crate::workflows::drift::{self, Observed};
+use crate::workflows::drift::{self, Depth, Observed};
 use crate::workflows::drift_issue;
 
 /// The variable holding the alert endpoint's bearer token (`--alert-url`).
@@ -35,7 +35,18 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
         project,
         config,
         reports,
-    } = drift::observe(&gitlab, &client, &project, &args.environments).await?;
+    } = drift::observe_with(
+        &gitlab,
+        &client,
+        &project,
+        &args.environments,
+        if args.deep {
+            Depth::DryRun
+        } else {
+            Depth::Fields
+        },
+    )
+    .await?;
 
     match args.output {
         OutputFormat::Text => print!("{}", text(&reports)),

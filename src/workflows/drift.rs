@@ -6,6 +6,9 @@
 //! Direct-apply targets are rendered once per pass from the repository at the head (one
 //! archive read, then `kustomize build` or the directory's YAML, as `sync` renders them);
 //! their live objects are read with one list per kind and namespace on every observation.
+//! With [`Depth::DryRun`] (`drift --deep`), each live object is also compared with what a
+//! server-side dry-run apply of its Git object returns (one `PATCH … dryRun=All` per object
+//! and observation, nothing stored): the only non-read request `drift` makes.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -17,7 +20,8 @@ use kube::core::ApiResource;
 use serde_json::Value;
 
 use crate::cli::UsageError;
-use crate::cluster::live::read_live;
+use crate::cluster::apply;
+use crate::cluster::live::{LiveObject, read_live};
 use crate::cluster::{self, Kinds, dynamic_api, resource_of};
 use crate::config::{self, RepoConfig};
 use crate::deploy::{DeployTarget, resolve};
@@ -41,6 +45,17 @@ pub struct Observed {
     pub reports: Vec<EnvironmentReport>,
 }
 
+/// How direct-apply targets are compared with the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Depth {
+    /// Git's objects over the fields they set, from reads only (get and list).
+    #[default]
+    Fields,
+    /// `--deep`: the server's dry-run apply of Git's objects (defaults and mutating
+    /// webhooks applied) over every field; needs `patch` on the kinds.
+    DryRun,
+}
+
 /// Observes `selected` environments of `project` (every environment with targets when
 /// empty) read-only, re-observing what is wrong until it clears or `drift.confirm` has
 /// passed. Writes nothing: [`drift_issue::report`] does.
@@ -49,6 +64,17 @@ pub async fn observe(
     client: &Client,
     project: &str,
     selected: &[String],
+) -> Result<Observed> {
+    observe_with(gitlab, client, project, selected, Depth::Fields).await
+}
+
+/// [`observe`], comparing direct-apply targets at `depth`.
+pub async fn observe_with(
+    gitlab: &GitlabClient,
+    client: &Client,
+    project: &str,
+    selected: &[String],
+    depth: Depth,
 ) -> Result<Observed> {
     let settings::DefaultHead {
         project: info,
@@ -60,7 +86,7 @@ pub async fn observe(
     })
     .await?;
     let environments = environments(selected, &config)?;
-    let head_age = head.committed_date.as_deref().and_then(age_of);
+    let head_age = head_age(gitlab, project, &branch, &head, config.drift.grace).await;
     let head = Head {
         commit: &head.id,
         age: head_age,
@@ -73,6 +99,7 @@ pub async fn observe(
         kinds: Kinds::default(),
         rendered: &rendered,
         config: &config,
+        depth,
     };
     let started = Instant::now();
     let mut confirmations = Vec::new();
@@ -189,6 +216,7 @@ struct Reader<'a> {
     kinds: Kinds,
     rendered: &'a Rendered,
     config: &'a RepoConfig,
+    depth: Depth,
 }
 
 impl Reader<'_> {
@@ -263,21 +291,57 @@ impl Reader<'_> {
             .get(environment)
             .and_then(|e| e.namespace.clone())
             .unwrap_or_else(|| self.client.default_namespace().to_string());
-        match read_live(self.client, &mut self.kinds, objects, &default_namespace).await {
-            Ok(live) => {
-                let pairs: Vec<drift::Applied<'_>> = objects
-                    .iter()
-                    .zip(&live)
-                    .map(|(o, l)| drift::Applied {
-                        git: &o.value,
-                        namespace: l.namespace.as_deref(),
-                        live: l.live.as_ref(),
-                    })
-                    .collect();
-                drift::apply(id, &pairs, &self.config.drift.ignore)
+        let live = match read_live(self.client, &mut self.kinds, objects, &default_namespace).await
+        {
+            Ok(live) => live,
+            Err(e) => return TargetObservation::unknown(id, e.to_string()),
+        };
+        let served = match self.depth {
+            Depth::Fields => vec![None; objects.len()],
+            Depth::DryRun => match self.dry_run(objects, &live).await {
+                Ok(served) => served,
+                Err(e) => {
+                    return TargetObservation::unknown(
+                        id,
+                        format!("server-side dry run (--deep): {e}"),
+                    );
+                }
+            },
+        };
+        let pairs: Vec<drift::Applied<'_>> = objects
+            .iter()
+            .zip(&live)
+            .zip(&served)
+            .map(|((o, l), served)| drift::Applied {
+                git: &o.value,
+                namespace: l.namespace.as_deref(),
+                live: l.live.as_ref(),
+                served: served.as_ref(),
+            })
+            .collect();
+        drift::apply(id, &pairs, &self.config.drift.ignore)
+    }
+
+    /// `--deep`: what the server's dry-run apply makes of each object that exists (a
+    /// missing one is drift as it is, and applying it would need `create`); the first
+    /// refusal ends it (a 403 names the `patch` rule to add).
+    async fn dry_run(
+        &mut self,
+        objects: &[Object],
+        live: &[LiveObject],
+    ) -> Result<Vec<Option<Value>>, cluster::ClusterError> {
+        let mut served = Vec::with_capacity(objects.len());
+        for (object, l) in objects.iter().zip(live) {
+            if l.live.is_none() {
+                served.push(None);
+                continue;
             }
-            Err(e) => TargetObservation::unknown(id, e.to_string()),
+            let (resource, _) = self.kinds.of(self.client, object).await?;
+            served.push(Some(
+                apply::dry_run(self.client, &resource, l.namespace.as_deref(), object).await?,
+            ));
         }
+        Ok(served)
     }
 }
 
@@ -365,6 +429,44 @@ async fn read(
         .await
         .map_err(|e| e.to_string())?;
     serde_json::to_value(&object).map_err(|e| format!("{kind} {namespace}/{name}: {e}"))
+}
+
+/// How long the head has been the head of `branch`, as far as GitLab tells: since its
+/// commit date, or since the merge of a merge request that brought it when that is later (a
+/// fast-forward merge keeps the commit's own, older date, which would end `drift.grace`
+/// before the controllers could have seen the commit). The merge requests are read only when
+/// the commit date alone would end the grace; when they cannot be read, the commit date
+/// counts (the grace may end early: a `behind` too soon rather than a lag unseen).
+async fn head_age(
+    gitlab: &GitlabClient,
+    project: &str,
+    branch: &str,
+    head: &crate::gitlab::Commit,
+    grace: Duration,
+) -> Option<Duration> {
+    let committed = head.committed_date.as_deref().and_then(age_of);
+    if committed.is_some_and(|age| age < grace) {
+        return committed;
+    }
+    let merged = match gitlab.merge_requests_for_commit(project, &head.id).await {
+        Ok(found) => found
+            .iter()
+            .filter(|m| m.state == "merged" && m.target_branch == branch)
+            .filter_map(|m| m.merged_at.as_deref().and_then(age_of))
+            .min(),
+        Err(e) => {
+            tracing::warn!(
+                commit = %head.id,
+                error = %e,
+                "cannot read the merge requests of the head commit; drift.grace counts from its commit date"
+            );
+            None
+        }
+    };
+    match (committed, merged) {
+        (Some(c), Some(m)) => Some(c.min(m)),
+        (c, m) => c.or(m),
+    }
 }
 
 /// How long ago `date` (RFC 3339) was; a date in the future counts as now.

@@ -333,6 +333,9 @@ fn a_drift_that_clears_within_confirm_is_converged() {
         .filter(|r| r.path.ends_with("/applications/helloworld"))
         .count();
     assert!(reads >= 2, "observed again, {reads} reads");
+    // What cleared within drift.confirm is written nowhere.
+    assert!(w.gitlab.issues().is_empty(), "{:?}", w.gitlab.issues());
+    assert_eq!(writes(&w), Vec::<String>::new());
 }
 
 #[test]
@@ -392,6 +395,14 @@ fn a_drift_that_persists_through_confirm_counts() {
         .filter(|r| r.path.ends_with("/applications/helloworld"))
         .count();
     assert!(reads >= 2, "observed again before reporting, {reads} reads");
+    // Confirmed: one issue.
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        issues[0].description.starts_with("**`prod` is drifted**"),
+        "{}",
+        issues[0].description
+    );
 }
 
 #[test]
@@ -1038,4 +1049,448 @@ fn only_http_and_https_alert_urls() {
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("only http and https"), "{}", run.stderr);
     assert!(w.gitlab.issues().is_empty());
+}
+
+// `--deep`: direct-apply objects against the server's dry-run apply.
+
+impl World {
+    /// The requests to the fake cluster that are not reads, as `METHOD path?query`.
+    fn kube_non_reads(&self) -> Vec<String> {
+        self.kube_log()
+            .into_iter()
+            .filter(|r| !r.starts_with("GET "))
+            .collect()
+    }
+}
+
+/// The API server's defaults for what [`APPLY_YAML`]'s Deployment omits (the live object of
+/// [`applied_objects`] has them): the fake cluster does no defaulting of its own.
+fn deployment_defaults(d: &mut Value) {
+    if let Some(containers) = d
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+    {
+        for c in containers {
+            if c.get("imagePullPolicy").is_none() {
+                c["imagePullPolicy"] = json!("IfNotPresent");
+            }
+            for port in c["ports"].as_array_mut().into_iter().flatten() {
+                if port.get("protocol").is_none() {
+                    port["protocol"] = json!("TCP");
+                }
+            }
+        }
+    }
+}
+
+/// [`apply_world`] whose cluster defaults Deployments as a real API server would.
+fn deep_world(config: &str) -> World {
+    let w = apply_world(config);
+    w.kube
+        .mutate_on_admission("apps/v1", "Deployment", deployment_defaults);
+    w
+}
+
+/// A registry-mirror policy, as a mutating webhook (Kyverno and the like) applies it: every
+/// Deployment's image from `registry.example.com/` is pulled from `mirror.example.com/`.
+fn mirror_images(d: &mut Value) {
+    if let Some(containers) = d
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+    {
+        for c in containers {
+            if let Some(image) = c["image"].as_str()
+                && let Some(rest) = image.strip_prefix("registry.example.com/")
+            {
+                c["image"] = json!(format!("mirror.example.com/{rest}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_compares_with_the_servers_dry_run_and_sends_only_dry_run_apply_patches() {
+    let w = deep_world(APPLY_CONFIG);
+    // The webhook mutated the live Deployment when it was applied, and mutates every dry run.
+    w.kube
+        .mutate_on_admission("apps/v1", "Deployment", mirror_images);
+    w.update_deployment(mirror_images);
+    w.kube.clear_requests();
+
+    // Without --deep, the mutated field Git sets looks like drift.
+    let report = w.json(&["--dry-run"]);
+    assert_eq!(
+        report["environments"][0]["objects"][0]["reason"],
+        "differs at /spec/template/spec/containers/0/image",
+        "{report}"
+    );
+    assert_eq!(w.kube_non_reads(), Vec::<String>::new(), "reads only");
+
+    // With --deep the server's answer carries the webhook's change: converged.
+    let stored_before = w.kube.resource_version();
+    let objects_before: Vec<Value> = ["ConfigMap", "Secret"]
+        .iter()
+        .flat_map(|k| w.kube.list("v1", k, Some("hello")))
+        .chain(w.kube.list("apps/v1", "Deployment", Some("hello")))
+        .collect();
+    w.kube.clear_requests();
+    let run = w.drift(&["--deep", "--fail-on-drift"]);
+    ok(&run);
+    assert_eq!(
+        run.stdout,
+        format!("web: converged (head {}, live -)\n", &w.head[..12])
+    );
+    // The only non-read requests: one dry-run server-side apply per object, as `sync`
+    // applies it (field manager gitops-bot, force).
+    let patches: Vec<_> = w
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert_eq!(
+        patches.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        [
+            "/api/v1/namespaces/hello/configmaps/web-config",
+            "/apis/apps/v1/namespaces/hello/deployments/web",
+            "/api/v1/namespaces/hello/secrets/db",
+        ]
+    );
+    for p in &patches {
+        assert_eq!(p.method, "PATCH", "{p:?}");
+        assert_eq!(
+            p.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+        assert_eq!(p.param("dryRun").as_deref(), Some("All"), "{p:?}");
+        assert_eq!(p.param("fieldManager").as_deref(), Some("gitops-bot"));
+        assert_eq!(p.param("force").as_deref(), Some("true"));
+        assert_eq!(p.status, 200);
+    }
+    // Nothing was stored.
+    assert_eq!(w.kube.resource_version(), stored_before);
+    let objects_after: Vec<Value> = ["ConfigMap", "Secret"]
+        .iter()
+        .flat_map(|k| w.kube.list("v1", k, Some("hello")))
+        .chain(w.kube.list("apps/v1", "Deployment", Some("hello")))
+        .collect();
+    assert_eq!(objects_after, objects_before);
+
+    // A real difference is still drift, Git's value (as applied) against the live one.
+    w.update_deployment(|d| d["spec"]["replicas"] = json!(5));
+    let report = w.json(&["--deep", "--dry-run"]);
+    assert_eq!(
+        report["environments"][0]["objects"],
+        json!([{"kind": "Deployment", "namespace": "hello", "name": "web", "state": "drifted",
+                "reason": "differs at /spec/replicas",
+                "differences": [{"path": "/spec/replicas", "git": "2", "live": "5"}]}])
+    );
+}
+
+#[test]
+fn deep_names_a_changed_secret_key_and_never_its_value() {
+    let w = deep_world(APPLY_CONFIG);
+    w.kube.update("v1", "Secret", Some("hello"), "db", |s| {
+        s["data"]["password"] = json!("c3dvcmRmaXNoLWxpdmU=");
+    });
+    // The run that confirms it writes the issue and posts an alert; a traced rerun follows.
+    let hook = FakeWebhook::start();
+    let alerted = w.drift_alerting(&hook, &["--deep"]);
+    ok(&alerted);
+    let sent = hook.requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let alert = sent[0].body.to_string();
+    assert!(alert.contains("/data/password"), "{alert}");
+    let mut cmd = w.command(&["--deep", "--output", "json"]);
+    cmd.env("RUST_LOG", "trace");
+    let run = common::run_without_leaking(cmd, w.gitlab.token());
+    ok(&run);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        report["environments"][0]["objects"],
+        json!([{"kind": "Secret", "namespace": "hello", "name": "db", "state": "drifted",
+                "reason": "differs at /data/password",
+                "differences": [{"path": "/data/password", "git": null, "live": null, "masked": true}]}])
+    );
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    for text in [
+        &alerted.stdout,
+        &alerted.stderr,
+        &alert,
+        &run.stdout,
+        &run.stderr,
+        &issues[0].description,
+    ] {
+        for secret in SECRET_VALUES {
+            assert!(!text.contains(secret), "{secret} shown in:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn deep_help_says_it_needs_patch() {
+    let run = common::run_without_leaking(
+        common::bot_command("http://127.0.0.1:9", "unused", &["drift", "--help"]),
+        "unused",
+    );
+    ok(&run);
+    let help = run.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("--deep")
+            && help.contains("it needs the `patch` verb on those kinds")
+            && help.contains("deploy/rbac/drift/deep/"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn deep_without_patch_is_unknown_naming_the_verb() {
+    let w = deep_world(APPLY_CONFIG);
+    w.kube.forbid("patch", "apps", "deployments", Some("hello"));
+    // Reads are allowed: without --deep the directory is converged.
+    let run = w.drift(&["--fail-on-drift"]);
+    ok(&run);
+    let run = w.drift(&["--deep", "--fail-on-drift"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.starts_with("web: unknown "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "  unknown Apply deploy/web: server-side dry run (--deep): patch deployments.apps \"web\" in namespace hello: 403 Forbidden"
+        ) && run.stdout.contains("verbs: [\"patch\"]"),
+        "the reason names the denied verb and the rule to add: {}",
+        run.stdout
+    );
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "unknown is reported: {issues:?}");
+    assert!(
+        issues[0].description.starts_with("**`web` is unknown**"),
+        "{}",
+        issues[0].description
+    );
+}
+
+#[test]
+fn ignore_rule_targets_are_anchored_regular_expressions() {
+    let rule = |target: &str| {
+        format!("{APPLY_CONFIG}  ignore:\n  - paths: [/spec/replicas]\n    target:\n{target}")
+    };
+    let selects = |target: &str| {
+        let w = apply_world(&rule(target));
+        w.update_deployment(|d| d["spec"]["replicas"] = json!(7));
+        w.state_of(&w.json(&["--dry-run"]), "web") == "converged"
+    };
+    assert!(selects(
+        "      kind: 'Deploy.*|StatefulSet'\n      name: 'w[a-z]b'\n"
+    ));
+    assert!(selects(
+        "      group: 'apps|batch'\n      namespace: hel.*\n"
+    ));
+    // Anchored: a part of the value does not select it.
+    assert!(!selects("      name: we\n"));
+    assert!(!selects("      kind: Deploy\n"));
+    assert!(!selects("      namespace: 'hell|o'\n"));
+
+    let w = apply_world(&rule("      kind: Deployment\n      name: 'web-[0-9'\n"));
+    let run = w.drift(&[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            ".gitops-bot.yaml:12:13: drift.ignore[0].target: \"web-[0-9\" is not a regular expression (unclosed character class)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(w.kube.requests().is_empty(), "nothing observed");
+}
+
+// Audit of issue 12's "Done when": what the other tests did not show.
+
+/// Points `branch` at a new commit of `main`'s tree on top of `main`, committed `ago` in
+/// the past; returns its SHA.
+fn dated_commit(w: &World, branch: &str, ago: Duration) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let date = format!("{} +0000", (now - ago).as_secs());
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(w.gitlab.repo_dir())
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "ops")
+            .env("GIT_AUTHOR_EMAIL", "ops@example.com")
+            .env("GIT_COMMITTER_NAME", "ops")
+            .env("GIT_COMMITTER_EMAIL", "ops@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let sha = git(&[
+        "commit-tree",
+        "main^{tree}",
+        "-p",
+        "main",
+        "-m",
+        "an older commit",
+    ]);
+    git(&["update-ref", &format!("refs/heads/{branch}"), &sha]);
+    sha
+}
+
+/// Makes the head of `main` a new commit committed `ago` in the past (pushed now).
+fn dated_head(w: &World, ago: Duration) -> String {
+    dated_commit(w, "main", ago)
+}
+
+#[test]
+fn behind_counts_the_default_grace_from_the_head_commits_date() {
+    let w = world(CONFIG);
+    let deployed = w.head.clone();
+    // Committed 5 minutes ago: within the default 10m grace, the app may still catch up.
+    let head = dated_head(&w, Duration::from_secs(5 * 60));
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(report["environments"][0]["head_revision"], head.as_str());
+    assert_eq!(w.state_of(&report, "prod"), "converged", "{report}");
+    assert_eq!(
+        report["environments"][0]["live_revision"],
+        deployed.as_str()
+    );
+    assert!(w.gitlab.issues().is_empty());
+
+    // Committed 11 minutes ago: the grace is over.
+    let head = dated_head(&w, Duration::from_secs(11 * 60));
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "behind", "{report}");
+    let reason = report["environments"][0]["objects"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.starts_with(&format!(
+            "at {deployed}, not at the head {} of the default branch (committed 11 min",
+            &head[..12]
+        )),
+        "{reason}"
+    );
+    let issues = w.gitlab.issues();
+    assert_eq!(issues.len(), 1, "behind is reported: {issues:?}");
+}
+
+#[test]
+fn the_controllers_own_ignore_rules_are_honoured() {
+    // Argo CD compares with its `ignoreDifferences`, helm-controller with its
+    // `driftDetection.ignore`: the bot reads their verdicts and compares nothing again.
+    let config = "environments:\n  prod:\n    argocd_apps: [argocd/helloworld]\n    flux: [HelmRelease/flux-system/web]\ndrift:\n  confirm: 0s\n";
+    let w = world(config);
+    w.update_app(|a| {
+        a["spec"]["ignoreDifferences"] =
+            json!([{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]);
+    });
+    w.kube.put(json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "web", "namespace": "flux-system", "generation": 1},
+        "spec": {
+            "chart": {"spec": {"chart": "web", "sourceRef": {"kind": "HelmRepository", "name": "charts"}}},
+            "driftDetection": {"mode": "enabled", "ignore": [
+                {"paths": ["/spec/replicas"], "target": {"kind": "Deployment"}}]},
+        },
+        "status": {
+            "observedGeneration": 1,
+            "lastAttemptedRevision": "1.2.0",
+            "conditions": [ready("True", "UpgradeSucceeded")],
+        },
+    }));
+    // The live Deployments differ from Git exactly where those rules say not to look.
+    for (ns, name) in [("hello", "helloworld"), ("web", "web")] {
+        w.kube
+            .put(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 9, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": name, "image": "web:1"}]}}}}));
+    }
+    w.kube.clear_requests();
+    let run = w.drift(&["--fail-on-drift"]);
+    ok(&run);
+    assert!(run.stdout.starts_with("prod: converged "), "{}", run.stdout);
+    let log = w.kube_log();
+    assert!(
+        log.iter().all(|r| !r.contains("/deployments")),
+        "the controllers' objects are not compared again: {log:?}"
+    );
+    assert!(w.gitlab.issues().is_empty());
+}
+
+#[test]
+fn the_grace_counts_from_the_merge_that_fast_forwarded_an_older_commit() {
+    let seed = common::prod_only_repo();
+    common::write(seed.path(), ".gitops-bot.yaml", CONFIG);
+    let gitlab = FakeGitlab::start(GitlabOptions {
+        seed_dir: Some(seed.path().to_path_buf()),
+        merge_method: "ff".into(),
+        ..GitlabOptions::default()
+    });
+    let deployed = gitlab.git(&["rev-parse", "main"]).trim().to_string();
+    let kube = FakeKube::start(KubeOptions::default());
+    kube.put(app("Synced", &deployed, "Healthy"));
+    let w = World {
+        gitlab,
+        kube,
+        head: deployed.clone(),
+        _seed: seed,
+    };
+    // A commit made 30 minutes ago, merged just now by fast-forward: its date stays old.
+    let old = dated_commit(&w, "bump", Duration::from_secs(30 * 60));
+    let http = reqwest::blocking::Client::new();
+    let mrs = format!(
+        "{}/projects/group%2Fhelloworld-ops/merge_requests",
+        w.gitlab.api_url()
+    );
+    let created: Value = http
+        .post(&mrs)
+        .header("PRIVATE-TOKEN", w.gitlab.token())
+        .json(&json!({"source_branch": "bump", "target_branch": "main", "title": "Bump"}))
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.json())
+        .unwrap();
+    let iid = created["iid"].as_u64().unwrap_or_default();
+    http.put(format!("{mrs}/{iid}/merge"))
+        .header("PRIVATE-TOKEN", w.gitlab.token())
+        .json(&json!({"sha": old}))
+        .send()
+        .and_then(|r| r.error_for_status())
+        .unwrap();
+    assert_eq!(w.gitlab.branch_head("main").as_deref(), Some(old.as_str()));
+
+    // Within the default 10m grace of the merge: Argo CD may still be on its way.
+    let report = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&report, "prod"), "converged", "{report}");
+    assert_eq!(
+        report["environments"][0]["live_revision"],
+        deployed.as_str()
+    );
+
+    // When the merge requests cannot be read, the commit's date counts: behind (fail closed).
+    w.gitlab
+        .inject(Rule::new("GET", "/repository/commits/", Fault::status(500)).always());
+    let run = w.drift(&["--environment", "prod", "--output", "json"]);
+    ok(&run);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(w.state_of(&report, "prod"), "behind", "{report}");
+    assert!(
+        run.stderr
+            .contains("cannot read the merge requests of the head commit"),
+        "{}",
+        run.stderr
+    );
 }

@@ -1436,3 +1436,97 @@ fn the_flux_controller_answers_a_request_with_the_documented_conditions() {
     assert_eq!(last["status"]["lastAppliedRevision"], "main@sha1:old");
     assert_eq!(last["status"]["observedGeneration"], 1);
 }
+
+#[test]
+fn dry_runs_and_admission() {
+    let fake = FakeKube::start(Options::default());
+    fake.put(deployment("web", "hello", "web"));
+    // A mutating webhook, standing in for a registry-mirror policy.
+    fake.mutate_on_admission("apps/v1", "Deployment", |d| {
+        d["metadata"]["annotations"]["mirrored"] = json!("yes");
+    });
+    let rv = fake.resource_version();
+    runtime().block_on(async {
+        let client = client(&fake);
+        let deployments: Api<DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            "hello",
+            &kube::discovery::ApiResource::from_gvk(&GroupVersionKind::gvk(
+                "apps",
+                "v1",
+                "Deployment",
+            )),
+        );
+        let mut dry = PatchParams::apply("gitops-bot").force();
+        dry.dry_run = true;
+        // A dry-run apply answers the object as it would be, admission included.
+        let answered = deployments
+            .patch(
+                "web",
+                &dry,
+                &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": "hello"}, "spec": {"replicas": 7}})),
+            )
+            .await
+            .expect("dry-run apply");
+        assert_eq!(answered.data["spec"]["replicas"], 7);
+        assert_eq!(
+            answered.metadata.annotations.as_ref().unwrap()["mirrored"],
+            "yes"
+        );
+        // So does a dry-run merge patch.
+        let merge = PatchParams {
+            dry_run: true,
+            ..PatchParams::default()
+        };
+        let answered = deployments
+            .patch(
+                "web",
+                &merge,
+                &Patch::Merge(json!({"spec": {"replicas": 8}})),
+            )
+            .await
+            .expect("dry-run merge patch");
+        assert_eq!(answered.data["spec"]["replicas"], 8);
+    });
+    // Nothing was stored.
+    assert_eq!(fake.resource_version(), rv);
+    let stored = fake
+        .get("apps/v1", "Deployment", Some("hello"), "web")
+        .unwrap();
+    assert_eq!(stored["spec"]["replicas"], 1);
+    assert!(stored["metadata"].get("annotations").is_none());
+    // Any other dryRun value is refused, as PatchOptions validation refuses it.
+    let path = "/apis/apps/v1/namespaces/hello/deployments/web?dryRun=Some";
+    assert_eq!(
+        raw_status(&fake, "PATCH", path, "application/merge-patch+json", b"{}"),
+        422
+    );
+
+    // A Secret's stringData is stored as base64 data, never as sent.
+    runtime().block_on(async {
+        let client = client(&fake);
+        let secrets: Api<DynamicObject> = Api::namespaced_with(
+            client,
+            "hello",
+            &kube::discovery::ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")),
+        );
+        let created = secrets
+            .patch(
+                "db",
+                &PatchParams::apply("gitops-bot"),
+                &Patch::Apply(json!({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "db", "namespace": "hello"},
+                    "data": {"user": "YWRtaW4="}, "stringData": {"password": "hunter2"}})),
+            )
+            .await
+            .expect("apply a Secret");
+        assert_eq!(
+            created.data["data"],
+            json!({"user": "YWRtaW4=", "password": "aHVudGVyMg=="})
+        );
+        assert!(created.data.get("stringData").is_none());
+    });
+    let stored = fake.get("v1", "Secret", Some("hello"), "db").unwrap();
+    assert!(stored.get("stringData").is_none(), "{stored}");
+}

@@ -18,12 +18,20 @@
 //! resource ignore `status` for kinds with a status subresource; writes to
 //! `/status` change only `status`.
 //!
+//! Patches honour `dryRun=All` (the answer the write would give, admission
+//! included, with nothing stored or sent to watches; 422 for any other
+//! `dryRun` value, as `PatchOptions` validation answers). Admission, on
+//! every create, update and patch, dry runs included: a Secret's
+//! `stringData` is merged into `data` (base64) and never stored, as the real
+//! server does, then the test's mutating hooks run
+//! ([`super::FakeKube::mutate_on_admission`], standing for defaulting and
+//! mutating webhooks).
+//!
 //! Does not simulate: strategic merge patch, real server-side apply field
-//! ownership (see `patch.rs`), YAML request bodies, `dryRun` (except for
-//! server-side apply, which honours `dryRun=All`), deletion
-//! propagation (`propagationPolicy`, owner references), graceful deletion
-//! of pods, admission (defaults, quotas, namespace existence), or schema
-//! validation of anything but `metadata.name`.
+//! ownership (see `patch.rs`), YAML request bodies, `dryRun` on create, update
+//! and delete, deletion propagation (`propagationPolicy`, owner references),
+//! graceful deletion of pods, built-in defaults, quotas, namespace existence,
+//! or schema validation of anything but `metadata.name`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -254,6 +262,30 @@ fn finish_update(
     new
 }
 
+/// Admission of an object about to be stored (or answered, in a dry run): a Secret's
+/// `stringData` merged into `data` as base64 (it wins, and is never stored), then the
+/// test's mutating hooks for the kind.
+fn admit(shared: &Shared, kind: usize, obj: &mut Value) {
+    use base64::Engine;
+    let k = &KINDS[kind];
+    if k.kind == "Secret"
+        && let Some(Value::Object(strings)) =
+            obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    {
+        if !obj["data"].is_object() {
+            obj["data"] = json!({});
+        }
+        for (key, value) in strings {
+            let text = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            obj["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+        }
+    }
+    shared.mutate(kind, obj);
+}
+
 fn written(code_if_created: u16, w: &Written) -> Reply {
     let code = if matches!(w, Written::Created(_)) {
         code_if_created
@@ -408,6 +440,7 @@ pub(crate) fn create(shared: &Shared, r: &Req<'_>, kind: usize, namespace: Optio
         }
         metadata_mut(&mut obj).insert("name".into(), json!(name));
         record_manager(&mut obj, manager(r), "Update", k, None);
+        admit(shared, kind, &mut obj);
         Ok(written(201, &st.write(kind, obj)))
     })
 }
@@ -434,7 +467,8 @@ pub(crate) fn replace(shared: &Shared, r: &Req<'_>, at: &At<'_>) -> Answer {
             }
             _ => {}
         }
-        let new = finish_update(k, &old, obj, at, manager(r), "Update");
+        let mut new = finish_update(k, &old, obj, at, manager(r), "Update");
+        admit(shared, at.kind, &mut new);
         Ok(written(200, &st.write(at.kind, new)))
     })
 }
@@ -486,8 +520,20 @@ pub(crate) fn patch(shared: &Shared, r: &Req<'_>, at: &At<'_>) -> Answer {
             format!("error decoding patch: {e}")
         })
     })?;
+    // `dryRun=All`: the answer the write would give, with nothing stored or sent to watches.
+    let dry_run = match r.param("dryRun") {
+        None => false,
+        Some("All") => true,
+        Some(other) => {
+            return Err(patch_options_invalid(
+                "dryRun",
+                "FieldValueNotSupported",
+                &format!("Unsupported value: \"{other}\": supported values: \"All\""),
+            ));
+        }
+    };
     if apply {
-        return apply_patch(shared, r, at, body);
+        return apply_patch(shared, r, at, body, dry_run);
     }
     if !json_patch_type && !body.is_object() {
         return Err(status::bad_request("a merge patch must be a JSON object"));
@@ -521,12 +567,22 @@ pub(crate) fn patch(shared: &Shared, r: &Req<'_>, at: &At<'_>) -> Answer {
             }
             merge_patch(&mut new, &body);
         }
-        let new = finish_update(k, &old, new, at, manager(r), "Update");
+        let mut new = finish_update(k, &old, new, at, manager(r), "Update");
+        admit(shared, at.kind, &mut new);
+        if dry_run {
+            return Ok(Reply::Json(200, new));
+        }
         Ok(written(200, &st.write(at.kind, new)))
     })
 }
 
-fn apply_patch(shared: &Shared, r: &Req<'_>, at: &At<'_>, mut body: Value) -> Answer {
+fn apply_patch(
+    shared: &Shared,
+    r: &Req<'_>,
+    at: &At<'_>,
+    mut body: Value,
+    dry_run: bool,
+) -> Answer {
     let k = &KINDS[at.kind];
     if !body.is_object() {
         return Err(status::bad_request("an apply patch must be a JSON object"));
@@ -537,8 +593,6 @@ fn apply_patch(shared: &Shared, r: &Req<'_>, at: &At<'_>, mut body: Value) -> An
     let precondition = meta_str(&body, "resourceVersion").map(str::to_string);
     strip_server_fields(&mut body);
     let field_manager = r.param("fieldManager").unwrap_or("");
-    // `dryRun=All`: the answer the write would give, with nothing stored or sent to watches.
-    let dry_run = r.param("dryRun") == Some("All");
     shared.with_state(|st| {
         let Some(old) = st.get(at.kind, at.namespace, at.name) else {
             if at.sub.is_some() {
@@ -565,6 +619,7 @@ fn apply_patch(shared: &Shared, r: &Req<'_>, at: &At<'_>, mut body: Value) -> An
                 meta.insert("namespace".into(), json!(ns));
             }
             record_manager(&mut new, field_manager, "Apply", k, None);
+            admit(shared, at.kind, &mut new);
             if dry_run {
                 return Ok(Reply::Json(201, new));
             }
@@ -575,7 +630,8 @@ fn apply_patch(shared: &Shared, r: &Req<'_>, at: &At<'_>, mut body: Value) -> An
         }
         let mut new = (*old).clone();
         apply_merge(&mut new, &body);
-        let new = finish_update(k, &old, new, at, field_manager, "Apply");
+        let mut new = finish_update(k, &old, new, at, field_manager, "Apply");
+        admit(shared, at.kind, &mut new);
         if dry_run {
             return Ok(Reply::Json(200, new));
         }

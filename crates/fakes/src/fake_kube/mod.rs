@@ -26,8 +26,9 @@
 //! Each file's opening comment says what it does *not* simulate. The main
 //! deviations from a real API server: server-side apply is a recursive map
 //! merge without field ownership; strategic merge patch is 415; no
-//! admission, defaulting or schema validation; resourceVersions are small
-//! integers starting above 1000.
+//! built-in defaulting or schema validation (admission is a Secret's
+//! `stringData` and the test's hooks); resourceVersions are small integers
+//! starting above 1000.
 //!
 //! Deadlock rule: the closures given to [`FakeKube::update`] and the
 //! predicates of [`FakeKube::wait_for`] run with the store locked, so they
@@ -134,7 +135,12 @@ struct Shared {
     hold_watches: tokio::sync::watch::Sender<bool>,
     /// Object events left before every watch is cut; 0 = not armed.
     drop_after: AtomicU64,
+    /// The mutating admission hooks, by kind (see [`FakeKube::mutate_on_admission`]).
+    mutations: Mutex<Vec<(usize, Mutation)>>,
 }
+
+/// A mutating admission hook: changes an object about to be written.
+type Mutation = Arc<dyn Fn(&mut Value) + Send + Sync>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A test closure that panicked while holding a lock must not take the
@@ -152,6 +158,18 @@ impl Shared {
         let r = f(&mut self.state());
         self.changed.notify_all();
         r
+    }
+
+    /// Runs the mutating admission hooks of `kind` on `obj`.
+    fn mutate(&self, kind: usize, obj: &mut Value) {
+        let hooks: Vec<Mutation> = lock(&self.mutations)
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, f)| f.clone())
+            .collect();
+        for f in hooks {
+            f(obj);
+        }
     }
 
     fn authorize(&self, a: &Attributes<'_>) -> Result<(), ApiError> {
@@ -237,6 +255,7 @@ impl FakeKube {
             watched: Condvar::new(),
             hold_watches: tokio::sync::watch::Sender::new(false),
             drop_after: AtomicU64::new(0),
+            mutations: Mutex::new(Vec::new()),
         });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let app = server::router(shared.clone());
@@ -487,6 +506,22 @@ impl FakeKube {
                 && r.resource == plural
                 && r.namespace.as_deref() == namespace)
         });
+    }
+
+    /// Adds a mutating admission hook for `kind`, standing for defaulting and mutating
+    /// webhooks: `f` changes the object of every create, update and patch of that kind
+    /// through the API, dry runs included, before it is stored or answered. Objects
+    /// written with [`FakeKube::put`] and [`FakeKube::update`] skip it (they are the
+    /// stored state as a test sets it). Runs with the store locked: it must not call back
+    /// into the `FakeKube`.
+    pub fn mutate_on_admission(
+        &self,
+        api_version: &str,
+        kind: &str,
+        f: impl Fn(&mut Value) + Send + Sync + 'static,
+    ) {
+        let kind = kind_index(api_version, kind);
+        lock(&self.shared.mutations).push((kind, Arc::new(f)));
     }
 
     /// Removes every rule added by [`FakeKube::forbid`].
