@@ -16,4 +16,5 @@ pub mod promotion;
 pub mod propose;
 pub mod rollback;
 pub mod settings;
+pub mod sync;
 pub mod verify;

@@ -8,16 +8,16 @@ use std::time::Instant;
 use kube::Client;
 
 use crate::config::RepoConfig;
-use crate::deploy::DeployTarget;
-use crate::deploy::outcome::{Summary, TargetReport};
+use crate::deploy::outcome::Summary;
 use crate::deploy::plan::Planned;
 use crate::gitlab::{GitlabClient, UserRef};
 
+use crate::workflows::sync::progress::Progress;
+use crate::workflows::sync::runner::Context;
+use crate::workflows::sync::{deploy_all, names};
+
 use super::healthy::{self, HealthyVerdict};
-use super::progress::Progress;
 use super::report::{self, Brought};
-use super::runner::Context;
-use super::{argo, direct, flux_object};
 
 /// What every environment of one sync shares.
 pub(super) struct Shared<'a> {
@@ -67,9 +67,7 @@ pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
         info: shared.info,
         progress: shared.progress,
     };
-    let reports =
-        futures_util::future::join_all(planned.targets.iter().map(|t| deploy_one(&context, t)))
-            .await;
+    let reports = deploy_all(&context, &planned.targets).await;
     let summary = Summary::new(
         &reports,
         planned.environment.clone(),
@@ -107,35 +105,3 @@ pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
     }
 }
 
-/// One target, from request to outcome. An error becomes a failed report naming the
-/// target, so one broken target never hides the others' outcome.
-async fn deploy_one(ctx: &Context<'_>, target: &DeployTarget) -> TargetReport {
-    let report = match target {
-        DeployTarget::ArgoApp { namespace, name } => argo::run(ctx, namespace, name).await,
-        DeployTarget::Flux {
-            kind,
-            namespace,
-            name,
-        } => flux_object::run(ctx, *kind, namespace, name).await,
-        DeployTarget::Apply { path } => direct::run(ctx, path).await,
-    };
-    match report {
-        Ok(report) => report.named(target),
-        Err(err) => {
-            let report = TargetReport::not_carried_out(target, &err.to_string());
-            if let Some(reason) = &report.reason {
-                ctx.progress.note(reason);
-            }
-            report
-        }
-    }
-}
-
-/// `Application argocd/web, apply deploy`: the targets as the job log names them.
-pub(super) fn names(targets: &[DeployTarget]) -> String {
-    targets
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}

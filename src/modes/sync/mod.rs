@@ -7,14 +7,9 @@
 //! are, and the sync succeeds only if every environment is. What follows a healthy verdict
 //! lives in [`healthy`]; one environment's flow in [`environment`].
 
-mod argo;
-mod direct;
 mod environment;
-mod flux_object;
 mod healthy;
-mod progress;
 mod report;
-mod runner;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -35,7 +30,7 @@ use crate::workflows::rollback::{Merged, merged_files};
 use crate::workflows::settings::settings_at;
 
 use environment::{Shared, Verdict};
-use progress::Progress;
+use crate::workflows::sync::progress::Progress;
 use report::Brought;
 
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
@@ -206,7 +201,7 @@ fn what(planned: &[Planned]) -> String {
         .collect();
     let targets: Vec<String> = planned
         .iter()
-        .map(|p| environment::names(&p.targets))
+        .map(|p| crate::workflows::sync::names(&p.targets))
         .collect();
     format!("{}: {}", environments.join(", "), targets.join(", "))
 }
