@@ -563,7 +563,8 @@ pub struct HandleEventArgs {
 
 #[derive(Debug, Args)]
 pub struct PollArgs {
-    /// Also look at bot merge requests merged within this many days (for `rollback`).
+    /// Also look at bot merge requests merged within this many days (for `rollback`); on
+    /// open drift issues, only comments made within this many days are commands.
     #[arg(long, value_name = "DAYS", default_value_t = 7)]
     pub merged_within_days: u32,
 

@@ -199,6 +199,9 @@ async fn work(
             Trigger::Approval { iid, user, .. } => {
                 tracing::info_span!("trigger", merge_request = iid, approval_by = %user.username)
             }
+            Trigger::IssueNote { iid, note_id } => {
+                tracing::info_span!("trigger", issue = iid, note = note_id)
+            }
         };
         let handled = tokio::time::timeout(EVENT_TIMEOUT, dispatcher.handle(&trigger))
             .instrument(span)
