@@ -353,7 +353,10 @@ fn describe(verb: &str) -> (&'static str, &'static str) {
             "on a merged bump MR, propose a new MR restoring the previous references",
         ),
         "status" => ("status", "show the state of this MR and its deploy"),
-        "sync" => ("sync", "on a drift issue, make the controller apply Git's state again"),
+        "sync" => (
+            "sync",
+            "on a drift issue, make the controller apply Git's state again",
+        ),
         _ => ("help", "show this list of commands"),
     }
 }
@@ -767,7 +770,10 @@ mod tests {
             );
         }
         assert!(!help.contains("- `gitops-bot deploy"), "{help}");
-        assert!(help.contains("`deploy`") && help.contains("merge requests"), "{help}");
+        assert!(
+            help.contains("`deploy`") && help.contains("merge requests"),
+            "{help}"
+        );
     }
 
     #[test]

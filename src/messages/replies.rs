@@ -287,13 +287,13 @@ pub enum Reply {
         outcome: String,
         reason: Option<String>,
         targets: Vec<SyncedTarget>,
-        observed: Option<DriftObservation>,
+        observed: Option<Box<DriftObservation>>,
         observe_error: Option<String>,
     },
     /// `status` on a drift issue: the fresh observation.
     DriftStatus {
         environment: String,
-        observed: DriftObservation,
+        observed: Box<DriftObservation>,
     },
     /// What the comment parser answers to input that is not a command (usage, "did you
     /// mean", one command per comment).

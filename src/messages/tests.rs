@@ -615,7 +615,7 @@ fn replies() -> Vec<Reply> {
         },
         Reply::DriftStatus {
             environment: "prod".into(),
-            observed: DriftObservation {
+            observed: Box::new(DriftObservation {
                 state: "drifted".into(),
                 head_revision: sha.clone(),
                 live_revision: Some(head.clone()),
@@ -626,7 +626,7 @@ fn replies() -> Vec<Reply> {
                     reason: "OutOfSync".into(),
                 }],
                 report: "update #4 and comment (drifted)".into(),
-            },
+            }),
         },
         Reply::DriftSynced {
             environment: "prod".into(),
@@ -638,13 +638,13 @@ fn replies() -> Vec<Reply> {
                 outcome: "healthy".into(),
                 reason: None,
             }],
-            observed: Some(DriftObservation {
+            observed: Some(Box::new(DriftObservation {
                 state: "converged".into(),
                 head_revision: sha.clone(),
                 live_revision: Some(sha.clone()),
                 objects: Vec::new(),
                 report: "comment and close #4 (was drifted for 2h 3m)".into(),
-            }),
+            })),
             observe_error: None,
         },
     ]
@@ -667,9 +667,18 @@ fn a_failed_sync_from_a_drift_issue_names_the_target_and_a_missing_observation()
         observe_error: Some("403 Forbidden".into()),
     };
     let text = messages.reply(&reply, "ship").unwrap();
-    assert!(text.starts_with(":x: Sync failed: `prod` at `0123456789ab`"), "{text}");
-    assert!(text.contains("- `Application argocd/web`: failed (`Application argocd/web: Degraded`)"), "{text}");
-    assert!(text.contains("could not be observed again (`403 Forbidden`)"), "{text}");
+    assert!(
+        text.starts_with(":x: Sync failed: `prod` at `0123456789ab`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- `Application argocd/web`: failed (`Application argocd/web: Degraded`)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("could not be observed again (`403 Forbidden`)"),
+        "{text}"
+    );
     assert!(text.contains("`ship status`"), "{text}");
 }
 

@@ -21,7 +21,9 @@ pub async fn run(args: &HandleEventArgs) -> Result<ExitCode> {
     let dispatcher = super::dispatcher(&args.common).await?;
     let trigger = Trigger::from_event(&event, dispatcher.project_id());
     let Some(trigger) = trigger else {
-        println!("ignored: not a comment or approval on a merge request, nor a comment on an issue, of this project");
+        println!(
+            "ignored: not a comment or approval on a merge request, nor a comment on an issue, of this project"
+        );
         return Ok(ExitCode::SUCCESS);
     };
     let outcome = dispatcher.handle(&trigger).await?;

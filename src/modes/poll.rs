@@ -19,8 +19,8 @@ use crate::marker;
 use crate::plural;
 use crate::reviewed;
 use crate::workflows::auto_deploy;
-use crate::workflows::drift_issue::DRIFT_LABEL;
 use crate::workflows::comments::{Outcome, Trigger};
+use crate::workflows::drift_issue::DRIFT_LABEL;
 
 pub async fn run(args: &PollArgs) -> Result<ExitCode> {
     let engine = super::dispatcher(&args.common).await?;

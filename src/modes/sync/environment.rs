@@ -104,4 +104,3 @@ pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
         targets: names(&planned.targets),
     }
 }
-

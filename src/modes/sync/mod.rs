@@ -29,8 +29,8 @@ use crate::modes::{connect, project_or_ci};
 use crate::workflows::rollback::{Merged, merged_files};
 use crate::workflows::settings::settings_at;
 
-use environment::{Shared, Verdict};
 use crate::workflows::sync::progress::Progress;
+use environment::{Shared, Verdict};
 use report::Brought;
 
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {

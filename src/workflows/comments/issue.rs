@@ -80,9 +80,7 @@ impl Dispatcher {
             Err(e) => (
                 Outcome::Failed,
                 Reply::Failed {
-                    error: format!(
-                        "cannot confirm that #{iid} is a drift issue of the bot: {e:#}"
-                    ),
+                    error: format!("cannot confirm that #{iid} is a drift issue of the bot: {e:#}"),
                 },
             ),
             Ok(Err(why)) => (Outcome::Refused, Reply::NotDriftIssue { why }),
@@ -150,7 +148,7 @@ impl Dispatcher {
                     Outcome::Answered,
                     Reply::DriftStatus {
                         environment: drift.environment.clone(),
-                        observed,
+                        observed: Box::new(observed),
                     },
                 )
             }),
@@ -187,12 +185,9 @@ impl Dispatcher {
                 ));
             }
         };
-        if let Decision::Refuse(reply) = policy::authorize(
-            &drift.config,
-            &environments,
-            &CommentCommand::Sync,
-            &actor,
-        ) {
+        if let Decision::Refuse(reply) =
+            policy::authorize(&drift.config, &environments, &CommentCommand::Sync, &actor)
+        {
             return Ok((Outcome::Refused, reply));
         }
         let client = crate::cluster::connect().await?;
@@ -212,7 +207,7 @@ impl Dispatcher {
         )
         .await?;
         let (observed, observe_error) = match self.observe_with(&client, drift).await {
-            Ok(o) => (Some(o), None),
+            Ok(o) => (Some(Box::new(o)), None),
             Err(e) => {
                 tracing::warn!(issue = drift.iid, error = %format!("{e:#}"), "no observation after the sync");
                 (None, Some(format!("{e:#}")))

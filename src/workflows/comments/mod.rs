@@ -667,9 +667,7 @@ impl Dispatcher {
     async fn react(&self, on: Noteable, note_id: u64, emoji: &str) -> Result<Reacted, GitlabError> {
         match on {
             Noteable::MergeRequest(iid) => {
-                self.gitlab
-                    .react(&self.project, iid, note_id, emoji)
-                    .await
+                self.gitlab.react(&self.project, iid, note_id, emoji).await
             }
             Noteable::Issue(iid) => {
                 self.gitlab
@@ -732,7 +730,10 @@ impl Dispatcher {
             Outcome::Done | Outcome::Answered => "white_check_mark",
             _ => "x",
         };
-        if let Err(e) = self.react(Noteable::MergeRequest(mr.iid), note.id, emoji).await {
+        if let Err(e) = self
+            .react(Noteable::MergeRequest(mr.iid), note.id, emoji)
+            .await
+        {
             tracing::warn!(iid = mr.iid, note_id = note.id, emoji, error = %e, "cannot react to the comment");
         }
         self.audit(&note.author.username, verb, mr, outcome, &message);

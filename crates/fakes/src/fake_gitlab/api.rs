@@ -107,22 +107,25 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
             Route::GetIssueNote(iid.to_string(), nid.to_string()),
             Some(id.to_string()),
         ),
-        ["projects", id, "issues", iid, "notes", nid, "award_emoji"]
-            if get || method == "POST" =>
-        {
+        ["projects", id, "issues", iid, "notes", nid, "award_emoji"] if get || method == "POST" => {
             (
                 Route::IssueNoteAwards(iid.to_string(), nid.to_string(), None),
                 Some(id.to_string()),
             )
         }
-        ["projects", id, "issues", iid, "notes", nid, "award_emoji", aid]
-            if get || method == "DELETE" =>
-        {
-            (
-                Route::IssueNoteAwards(iid.to_string(), nid.to_string(), Some(aid.to_string())),
-                Some(id.to_string()),
-            )
-        }
+        [
+            "projects",
+            id,
+            "issues",
+            iid,
+            "notes",
+            nid,
+            "award_emoji",
+            aid,
+        ] if get || method == "DELETE" => (
+            Route::IssueNoteAwards(iid.to_string(), nid.to_string(), Some(aid.to_string())),
+            Some(id.to_string()),
+        ),
         ["projects", id, "issues", iid, "notes"] if method == "POST" => (
             Route::CreateIssueNote(iid.to_string()),
             Some(id.to_string()),
