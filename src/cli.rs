@@ -517,6 +517,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub listen: std::net::SocketAddr,
 
+    /// When a bot merge request is merged (a `merge` merge request event), sync the merged
+    /// commit as the pipeline's `sync` job would: the environments whose paths it changed,
+    /// the result comment, label and deployment record. For teams without a post-merge
+    /// pipeline; needs the cluster access of `sync`. Off by default.
+    #[arg(long)]
+    pub sync_on_merge: bool,
+
     /// Deliveries waiting to be processed; beyond this, 503 (GitLab retries).
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub queue: usize,

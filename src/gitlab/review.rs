@@ -323,6 +323,27 @@ impl GitlabClient {
         }
     }
 
+    /// An emoji reaction by the bot on merge request !`iid` itself; [`Reacted::Already`]
+    /// when it was there (one per user and name), so it doubles as a claim.
+    pub async fn react_on_merge_request(
+        &self,
+        project: &str,
+        iid: u64,
+        name: &str,
+    ) -> Result<Reacted, GitlabError> {
+        let endpoint = mrs::awards::CreateMergeRequestAward::builder()
+            .project(project)
+            .merge_request(iid)
+            .name(name)
+            .build()
+            .map_err(|e| build_error("award emoji", e))?;
+        match self.call::<_, serde_json::Value>(&endpoint).await {
+            Ok(_) => Ok(Reacted::Added),
+            Err(e) if e.message().contains("already been taken") => Ok(Reacted::Already),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The reactions on a comment.
     pub async fn note_reactions(
         &self,

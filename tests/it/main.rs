@@ -35,6 +35,7 @@ mod promote;
 mod serve_limits;
 mod status;
 mod sync;
+mod sync_on_merge;
 mod version;
 
 /// `autotests = false`: a test file put directly under `tests/` would not be built, so it

@@ -13,6 +13,7 @@
 mod deploy;
 mod hold;
 mod issue;
+mod merged;
 mod rebase;
 mod rollback;
 mod status;
@@ -51,6 +52,8 @@ pub enum Trigger {
     },
     /// A comment on issue #`iid` (a drift issue, if the API says so).
     IssueNote { iid: u64, note_id: u64 },
+    /// Merge request !`iid` was merged (`serve --sync-on-merge`).
+    Merged { iid: u64 },
 }
 
 impl Trigger {
@@ -143,6 +146,8 @@ pub struct Dispatcher {
     grammar: Grammar,
     prefix: String,
     messages: Messages,
+    /// Sync the merged commit when a bot merge request is merged (`serve --sync-on-merge`).
+    sync_on_merge: bool,
 }
 
 /// A claim (the bot's 👀 on a comment) with no reply after this long is taken to be from a
@@ -178,7 +183,15 @@ impl Dispatcher {
             prefix: grammar.prefix(),
             grammar,
             messages: Messages::new(None)?,
+            sync_on_merge: false,
         })
+    }
+
+    /// With `on`, a merge of a bot merge request (a `merge` merge request event) syncs the
+    /// merged commit as the pipeline's `sync` job would ([`Trigger::Merged`]).
+    pub fn sync_on_merge(mut self, on: bool) -> Dispatcher {
+        self.sync_on_merge = on;
+        self
     }
 
     pub fn project_id(&self) -> u64 {
@@ -201,7 +214,8 @@ impl Dispatcher {
         &self.project
     }
 
-    /// Whether `event` is worth queueing: [`Trigger::from_event`], without comments that
+    /// Whether `event` is worth queueing: [`Trigger::from_event`] (and with
+    /// [`Dispatcher::sync_on_merge`], merges), without comments that
     /// cannot be commands (from a bot, or addressed to no one). Only a pre-filter: the
     /// dispatcher checks everything again from the API.
     pub fn trigger_for(&self, event: &Event) -> Option<Trigger> {
@@ -213,6 +227,15 @@ impl Dispatcher {
             if self.is_bot(&author) || self.grammar.parse(&n.body) == Parsed::Ignore {
                 return None;
             }
+        }
+        if let Event::MergeRequest(e) = event
+            && self.sync_on_merge
+            && e.project_id == self.project_id
+            && e.action == "merge"
+        {
+            return Some(Trigger::Merged {
+                iid: e.merge_request.iid,
+            });
         }
         Trigger::from_event(event, self.project_id)
     }
@@ -230,6 +253,7 @@ impl Dispatcher {
                 claimed_head,
             } => self.on_approval(*iid, user, claimed_head.as_deref()).await,
             Trigger::IssueNote { iid, note_id } => self.on_issue_note(*iid, *note_id).await,
+            Trigger::Merged { iid } => self.on_merged(*iid).await,
         }
     }
 

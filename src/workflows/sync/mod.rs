@@ -1,12 +1,17 @@
-//! Deploying targets and waiting for their outcome: the runners behind `sync` (the mode) and
-//! the `sync` comment command on a drift issue. One runner per kind of target (Argo CD
-//! [`argo`], Flux [`flux_object`], direct apply [`direct`]) shares the [`runner::Context`] of
-//! one deploy and prints every status transition through [`progress::Progress`].
+//! Deploying targets and waiting for their outcome: the runners behind `sync` (the mode),
+//! the `sync` comment command on a drift issue and `serve --sync-on-merge`. One runner per
+//! kind of target (Argo CD [`argo`], Flux [`flux_object`], direct apply [`direct`]) shares the
+//! [`runner::Context`] of one deploy and prints every status transition through
+//! [`progress::Progress`]; one environment's deploy, report and healthy step is
+//! [`environment::deploy`]; [`sync_commit`] is the whole post-merge sync of a commit.
 
 mod argo;
 mod direct;
+pub mod environment;
 mod flux_object;
+pub mod healthy;
 pub mod progress;
+pub mod report;
 pub mod runner;
 
 use std::path::Component;
@@ -19,8 +24,13 @@ use crate::config::RepoConfig;
 use crate::deploy::DeployTarget;
 use crate::deploy::outcome::{Summary, TargetReport};
 use crate::deploy::plan;
-use crate::gitlab::GitlabClient;
+use crate::gitlab::{GitlabClient, UserRef};
+use crate::marker;
 use crate::workflows::checkout;
+use crate::workflows::settings::settings_at;
+
+use environment::{Shared, Verdict};
+use report::Brought;
 
 use progress::Progress;
 use runner::Context;
@@ -148,4 +158,83 @@ pub async fn resync_environment(
         summary,
         targets: planned.targets.into_iter().zip(reports).collect(),
     })
+}
+
+/// The merged merge requests that contain `commit`, with the bot's bump marker if the bot
+/// opened them.
+pub async fn brought_by(
+    gitlab: &GitlabClient,
+    project: &str,
+    commit: &str,
+    bot_id: u64,
+) -> Result<Vec<Brought>> {
+    let merge_requests = gitlab.merge_requests_for_commit(project, commit).await?;
+    Ok(merge_requests
+        .into_iter()
+        .filter(|m| m.state == "merged")
+        .map(|m| {
+            let by_bot = m.author.as_ref().is_some_and(|a| a.id == bot_id);
+            let bump = by_bot
+                .then(|| marker::bump(m.description.as_deref().unwrap_or("")))
+                .flatten()
+                .filter(|b| !b.is_rollback());
+            Brought {
+                merge_request: m,
+                bump,
+            }
+        })
+        .collect())
+}
+
+/// What the pipeline's `sync` job does for `commit` on the default branch with no flags:
+/// every environment whose `paths` hold a file the commit changed (against its first
+/// parent) deployed concurrently with its targets, each reported on the merge requests that
+/// brought the commit (result comment, label, deployment record) and followed by its healthy
+/// step, then the deploy board refreshed. Waits until `timeout` from now. No environment
+/// touched: nothing is deployed and the list is empty.
+pub async fn sync_commit(
+    gitlab: &GitlabClient,
+    project: &str,
+    bot: &UserRef,
+    commit: &str,
+    timeout: std::time::Duration,
+    info: &str,
+) -> Result<Vec<Verdict>> {
+    let brought = brought_by(gitlab, project, commit, bot.id).await?;
+    let config = settings_at(gitlab, project, commit, || {
+        format!("{project} at {}", crate::commit_sha::short(commit))
+    })
+    .await?;
+    let changed: Vec<(String, String)> = gitlab
+        .commit_changes(project, commit)
+        .await?
+        .into_iter()
+        .map(|c| (c.old_path, c.new_path))
+        .collect();
+    let touched = plan::touched(&config, &changed);
+    let planned = plan::environments(&touched, &config, false, None)?;
+    if planned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = crate::cluster::connect().await?;
+    let progress = Progress::new(false);
+    let shared = Shared {
+        gitlab,
+        project,
+        bot,
+        brought: &brought,
+        config: &config,
+        commit,
+        client: &client,
+        deadline: Instant::now() + timeout,
+        observe_only: false,
+        rollback_on_failure: false,
+        info,
+        progress: &progress,
+    };
+    let verdicts =
+        futures_util::future::join_all(planned.iter().map(|p| environment::deploy(&shared, p)))
+            .await;
+    crate::workflows::board::after_write(gitlab, project, config.board).await;
+    Ok(verdicts)
 }

@@ -12,15 +12,14 @@ use crate::deploy::outcome::Summary;
 use crate::deploy::plan::Planned;
 use crate::gitlab::{GitlabClient, UserRef};
 
-use crate::workflows::sync::progress::Progress;
-use crate::workflows::sync::runner::Context;
-use crate::workflows::sync::{deploy_all, names};
-
 use super::healthy::{self, HealthyVerdict};
+use super::progress::Progress;
 use super::report::{self, Brought};
+use super::runner::Context;
+use super::{deploy_all, names};
 
 /// What every environment of one sync shares.
-pub(super) struct Shared<'a> {
+pub(crate) struct Shared<'a> {
     pub gitlab: &'a GitlabClient,
     pub project: &'a str,
     pub bot: &'a UserRef,
@@ -37,14 +36,14 @@ pub(super) struct Shared<'a> {
 }
 
 /// How one environment's deploy ended.
-pub(super) struct Verdict {
+pub struct Verdict {
     pub summary: Summary,
     /// Its targets, as the job log names them.
     pub targets: String,
 }
 
 /// Deploys `planned`, reports it, and runs the healthy step when it is healthy.
-pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
+pub(crate) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
     let environment = planned.environment.as_deref();
     let deployment = report::start_deployment(
         shared.gitlab,
