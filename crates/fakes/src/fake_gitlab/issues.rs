@@ -167,6 +167,10 @@ pub(crate) fn add_award(
     user: u64,
     name: &str,
 ) -> Result<u64, String> {
+    let name = super::awards::normalize(name);
+    if !super::awards::valid_name(&name) {
+        return Err("Name is not a valid emoji name".into());
+    }
     let mut store = state.store();
     let id = store.next_award_id;
     let issue = store
@@ -247,6 +251,19 @@ pub(crate) fn awards(
                 }
                 Err(e) if e.starts_with("404") => msg(404, &e),
                 Err(e) => msg(404, &format!("404 Award Emoji {e} Not Found")),
+            }
+        }
+        ("GET" | "HEAD", Some(aid)) => {
+            let store = state.store();
+            match store
+                .issues
+                .iter()
+                .filter(|i| i.iid == iid)
+                .flat_map(|i| &i.awards)
+                .find(|a| a.id == aid && a.note_id == note_id)
+            {
+                Some(a) => Response::json(200, &award_json(state, a)),
+                None => msg(404, "404 Not found"),
             }
         }
         ("DELETE", Some(aid)) => {
