@@ -458,3 +458,27 @@ fn serve_runs_the_sync_from_a_note_hook_on_the_drift_issue() {
         replies[0]
     );
 }
+
+#[test]
+fn a_comment_another_worker_claimed_gets_no_second_answer() {
+    let w = world();
+    let iid = w.drift_issue();
+    let note = w.gitlab.add_issue_note(iid, OPERATOR, "gitops-bot sync");
+    // Another replica claimed it a moment ago (the bot's 👀), and is still working on it.
+    let bot = w.gitlab.options().bot_user_id;
+    w.gitlab.issue_award(iid, note, bot, "eyes");
+    let run = w.handle_event(iid, note);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.trim_end().lines().last(),
+        Some("ignored"),
+        "{}",
+        run.stdout
+    );
+    assert!(w.replies(iid).is_empty());
+    assert!(
+        w.app().get("operation").is_none(),
+        "nothing synced: {}",
+        w.app()
+    );
+}

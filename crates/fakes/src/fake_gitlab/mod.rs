@@ -728,6 +728,12 @@ impl FakeGitlab {
         issues::push_note(&self.state, iid, user_id, body).expect("no such issue")
     }
 
+    /// A user reacts with `name` on a comment of issue #`iid`; returns the award id.
+    pub fn issue_award(&self, iid: u64, note_id: u64, user_id: u64, name: &str) -> u64 {
+        issues::add_award(&self.state, iid, note_id, user_id, name)
+            .unwrap_or_else(|e| panic!("award: {e}"))
+    }
+
     /// Emoji reactions on a comment of issue #`iid`, as (username, emoji name), oldest first.
     pub fn issue_awards(&self, iid: u64, note_id: u64) -> Vec<(String, String)> {
         let store = self.state.store();
