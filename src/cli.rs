@@ -529,6 +529,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub listen: std::net::SocketAddr,
 
+    /// When a bot merge request is merged (a `merge` merge request event), sync the merged
+    /// commit as the pipeline's `sync` job would: the environments whose paths it changed,
+    /// the result comment, label and deployment record. For teams without a post-merge
+    /// pipeline; needs the cluster access of `sync`. Off by default.
+    #[arg(long)]
+    pub sync_on_merge: bool,
+
     /// Deliveries waiting to be processed; beyond this, 503 (GitLab retries).
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub queue: usize,
@@ -575,7 +582,8 @@ pub struct HandleEventArgs {
 
 #[derive(Debug, Args)]
 pub struct PollArgs {
-    /// Also look at bot merge requests merged within this many days (for `rollback`).
+    /// Also look at bot merge requests merged within this many days (for `rollback`); on
+    /// open drift issues, only comments made within this many days are commands.
     #[arg(long, value_name = "DAYS", default_value_t = 7)]
     pub merged_within_days: u32,
 

@@ -36,10 +36,12 @@ const MAX_SUGGEST_DISTANCE: usize = 2;
 /// Used by [`Grammar::help`] when no prefix is configured.
 const DEFAULT_PREFIX: &str = "gitops-bot";
 
-/// Every verb, in the order help lists them.
+/// Every verb of a merge request, in the order help lists them.
 pub const VERBS: [&str; 7] = [
     "deploy", "hold", "unhold", "rebase", "rollback", "status", "help",
 ];
+/// The verbs that work on a drift issue, in the order its help lists them.
+pub const ISSUE_VERBS: [&str; 3] = ["sync", "status", "help"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommentCommand {
@@ -59,6 +61,8 @@ pub enum CommentCommand {
     Rollback,
     Status,
     Help,
+    /// On a drift issue: make the controller apply Git's state again for its environment.
+    Sync,
 }
 
 impl CommentCommand {
@@ -72,6 +76,7 @@ impl CommentCommand {
             CommentCommand::Rollback => "rollback",
             CommentCommand::Status => "status",
             CommentCommand::Help => "help",
+            CommentCommand::Sync => "sync",
         }
     }
 
@@ -83,7 +88,8 @@ impl CommentCommand {
             | CommentCommand::Hold { .. }
             | CommentCommand::Unhold
             | CommentCommand::Rebase
-            | CommentCommand::Rollback => true,
+            | CommentCommand::Rollback
+            | CommentCommand::Sync => true,
             CommentCommand::Status | CommentCommand::Help => false,
         }
     }
@@ -172,6 +178,32 @@ impl Grammar {
         neutralise_quick_actions(text)
     }
 
+    /// The help text on a drift issue: the commands that work there, one line each.
+    pub fn issue_help(&self) -> String {
+        let prefix = self.first_prefix();
+        let mut text = format!(
+            "**{} commands on a drift issue** — write the command on a line of its own, outside code blocks and quotes, one command per comment:\n\n",
+            code(&prefix)
+        );
+        for verb in ISSUE_VERBS {
+            let (synopsis, what) = describe_on_issue(verb);
+            text.push_str(&format!(
+                "- {} — {what}\n",
+                code(&format!("{prefix} {synopsis}"))
+            ));
+        }
+        text.push_str(&format!(
+            "\nThe other commands ({}) work on the bot's merge requests.",
+            VERBS
+                .iter()
+                .filter(|v| !ISSUE_VERBS.contains(v))
+                .map(|v| code(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        neutralise_quick_actions(text)
+    }
+
     /// The word replies and help tell people to use: the first prefix.
     pub fn prefix(&self) -> String {
         self.first_prefix()
@@ -216,7 +248,7 @@ impl Grammar {
         match verb.as_str() {
             "deploy" => self.parse_deploy(args),
             "hold" => self.parse_hold(args),
-            "unhold" | "rebase" | "rollback" | "status" | "help" => {
+            "unhold" | "rebase" | "rollback" | "status" | "help" | "sync" => {
                 if !args.is_empty() {
                     return self.usage(&verb, &format!("{} takes no arguments", code(&verb)));
                 }
@@ -225,6 +257,7 @@ impl Grammar {
                     "rebase" => CommentCommand::Rebase,
                     "rollback" => CommentCommand::Rollback,
                     "status" => CommentCommand::Status,
+                    "sync" => CommentCommand::Sync,
                     _ => CommentCommand::Help,
                 })
             }
@@ -320,6 +353,25 @@ fn describe(verb: &str) -> (&'static str, &'static str) {
             "on a merged bump MR, propose a new MR restoring the previous references",
         ),
         "status" => ("status", "show the state of this MR and its deploy"),
+        "sync" => (
+            "sync",
+            "on a drift issue, make the controller apply Git's state again",
+        ),
+        _ => ("help", "show this list of commands"),
+    }
+}
+
+/// Synopsis and one-line description of a verb on a drift issue.
+fn describe_on_issue(verb: &str) -> (&'static str, &'static str) {
+    match verb {
+        "sync" => (
+            "sync",
+            "make the controller apply Git's state again for this environment, at the head of the default branch, and wait for the verdict",
+        ),
+        "status" => (
+            "status",
+            "observe this environment again and update this report",
+        ),
         _ => ("help", "show this list of commands"),
     }
 }
@@ -695,15 +747,33 @@ mod tests {
             (CommentCommand::Rollback, "rollback", true),
             (CommentCommand::Status, "status", false),
             (CommentCommand::Help, "help", false),
+            (CommentCommand::Sync, "sync", true),
         ];
         for (command, verb, write) in all {
             assert_eq!(command.verb(), verb);
             assert_eq!(command.is_write(), write, "{verb}");
-            assert!(VERBS.contains(&verb));
+            assert!(VERBS.contains(&verb) || ISSUE_VERBS.contains(&verb));
             // The verb round-trips through the parser.
             let parsed = grammar().parse(&format!("gitops-bot {verb}"));
             assert_eq!(parsed, Parsed::Command(command));
         }
+    }
+
+    #[test]
+    fn issue_help_lists_the_drift_issue_commands_only() {
+        let help = grammar().issue_help();
+        assert_no_quick_action(&help);
+        for verb in ISSUE_VERBS {
+            assert!(
+                help.contains(&format!("- `gitops-bot {verb}")),
+                "{verb} in {help}"
+            );
+        }
+        assert!(!help.contains("- `gitops-bot deploy"), "{help}");
+        assert!(
+            help.contains("`deploy`") && help.contains("merge requests"),
+            "{help}"
+        );
     }
 
     #[test]

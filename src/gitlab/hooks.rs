@@ -15,8 +15,9 @@
 //! `target_project_id`, else the event's project (hooks fire on the target project); a note
 //! author's id `user.id`, else `object_attributes.author_id`. An MR event has no fallback for
 //! `user.id` (`object_attributes.author_id` is the MR's author, not the actor): `Missing`.
-//! Notes on commits, issues and snippets are [`Event::Other`] with kind `note:<noteable_type>`,
-//! so [`Event::Note`] always has `Some` merge request. GitLab sends no note hooks for system
+//! A note on an issue (`noteable_type: Issue`) is an [`Event::Note`] with `Some` issue and no
+//! merge request; notes on commits and snippets are [`Event::Other`] with kind
+//! `note:<noteable_type>`, so an [`Event::Note`] has exactly one of the two. GitLab sends no note hooks for system
 //! notes (`Notes::PostProcessService` skips them); one that arrives has [`NoteEvent::system`] set.
 //!
 //! Why not `gitlab::hooktypes` (crate `gitlab` 0.1905.0): it has no payload types. The typed
@@ -55,6 +56,17 @@ pub struct HookMergeRequest {
     pub title: String,
 }
 
+/// The facts of an issue, from a note's `issue`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookIssue {
+    pub iid: u64,
+    /// `issue.project_id`, else the event's project.
+    pub project_id: u64,
+    pub author_id: Option<u64>,
+    /// Label titles.
+    pub labels: Vec<String>,
+}
+
 /// `object_attributes.action` of a note (GitLab ≥ 16.11; absent before, meaning a new note).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoteAction {
@@ -74,7 +86,8 @@ impl NoteAction {
     }
 }
 
-/// A comment on a merge request (`object_kind: note`, `noteable_type: MergeRequest`).
+/// A comment on a merge request (`object_kind: note`, `noteable_type: MergeRequest`) or on an
+/// issue (`noteable_type: Issue`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteEvent {
     pub project_id: u64,
@@ -91,6 +104,8 @@ pub struct NoteEvent {
     pub created_at: Option<String>,
     /// Present only for comments on merge requests.
     pub merge_request: Option<HookMergeRequest>,
+    /// Present only for comments on issues.
+    pub issue: Option<HookIssue>,
 }
 
 /// A merge request event (`object_kind: merge_request`).
@@ -203,7 +218,8 @@ fn parse_note(raw: RawHook) -> Result<Event, HookError> {
         Some(t) => t == "MergeRequest",
         None => raw.merge_request.0.is_some(),
     };
-    if !on_mr {
+    let on_issue = attrs.noteable_type.0.as_deref() == Some("Issue");
+    if !on_mr && !on_issue {
         let target = attrs.noteable_type.0.map(|t| format!("note:{t}"));
         return Ok(Event::Other {
             kind: target.unwrap_or_else(|| K.into()),
@@ -211,7 +227,28 @@ fn parse_note(raw: RawHook) -> Result<Event, HookError> {
     }
     let (project_id, project_path) = project(raw.project.0, raw.project_id.0, K)?;
     let user = user(raw.user.0, attrs.author_id.0, K)?;
-    let mr = need(raw.merge_request.0, K, "merge_request")?;
+    let (merge_request, issue) = if on_mr {
+        let mr = need(raw.merge_request.0, K, "merge_request")?;
+        (
+            Some(merge_request(mr, K, "merge_request", project_id)?),
+            None,
+        )
+    } else {
+        let i = need(raw.issue.0, K, "issue")?;
+        let issue = HookIssue {
+            iid: need(i.iid.0, K, "issue.iid")?,
+            project_id: i.project_id.0.unwrap_or(project_id),
+            author_id: i.author_id.0,
+            labels: i
+                .labels
+                .0
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.title.0)
+                .collect(),
+        };
+        (None, Some(issue))
+    };
     Ok(Event::Note(NoteEvent {
         project_id,
         project_path,
@@ -225,7 +262,8 @@ fn parse_note(raw: RawHook) -> Result<Event, HookError> {
             Some(other) => NoteAction::Other(other.into()),
         },
         created_at: attrs.created_at.0,
-        merge_request: Some(merge_request(mr, K, "merge_request", project_id)?),
+        merge_request,
+        issue,
     }))
 }
 
@@ -329,7 +367,7 @@ macro_rules! raw_structs {
 raw_structs! {
     RawHook {
         object_kind: String, event_name: String, project_id: u64, project: RawProject, user: RawUser,
-        object_attributes: RawObject, merge_request: RawObject,
+        object_attributes: RawObject, merge_request: RawObject, issue: RawObject,
     }
     RawProject { id: u64, path_with_namespace: String }
     RawUser { id: u64, username: String }
@@ -337,7 +375,7 @@ raw_structs! {
     /// `merge_request`: the union of the fields read from them.
     RawObject {
         id: u64, note: String, noteable_type: String, system: bool, created_at: String, action: String,
-        author_id: u64, iid: u64, target_project_id: u64, state: String, source_branch: String,
+        author_id: u64, iid: u64, project_id: u64, target_project_id: u64, state: String, source_branch: String,
         target_branch: String, title: String, last_commit: RawCommit, labels: Vec<RawLabel>,
     }
     RawCommit { id: String }
@@ -426,6 +464,7 @@ mod tests {
                 labels: vec!["Afterpod".into(), "Element".into()],
                 title: "Tempora et eos debitis quae laborum et.".into(),
             }),
+            issue: None,
         }
     }
 
@@ -490,11 +529,24 @@ mod tests {
                 kind: "note:Commit".into()
             }
         );
+        // Comments on issues are notes with their issue (the drift issue's commands).
+        let n = note(parse(fixture!("note_issue")).unwrap());
+        assert_eq!(n.merge_request, None);
+        assert_eq!(n.note_id, 1241);
+        assert_eq!(n.body, "Hello world");
         assert_eq!(
-            parse(fixture!("note_issue")).unwrap(),
-            Event::Other {
-                kind: "note:Issue".into()
-            }
+            n.issue,
+            Some(HookIssue {
+                iid: 17,
+                project_id: 5,
+                author_id: Some(1),
+                labels: vec!["Afterpod".into(), "Element".into()],
+            })
+        );
+        let v = without(fixture!("note_issue"), "issue");
+        assert!(
+            matches!(parse_value(&v), Err(HookError::Missing { field, .. }) if field == "issue"),
+            "an issue note without its issue"
         );
         let mut v = without(fixture!("note_issue"), "object_attributes.noteable_type");
         assert_eq!(

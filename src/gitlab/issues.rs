@@ -3,10 +3,11 @@
 
 use serde::Deserialize;
 
-use super::api::Note;
+use super::api::{Note, UserRef};
 use super::call::segment as encode;
 use super::call::{Call, project_path};
 use super::client::{GitlabClient, GitlabError};
+use super::review::{Reacted, Reaction, ThreadNote};
 
 /// The most issues read for one label set: more is an error, never a silent cut.
 const MAX_ISSUES: usize = 100;
@@ -19,6 +20,11 @@ pub struct Issue {
     #[serde(default)]
     pub description: Option<String>,
     pub web_url: String,
+    /// Who opened it.
+    #[serde(default)]
+    pub author: Option<UserRef>,
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 /// What a new issue should look like.
@@ -66,6 +72,105 @@ impl GitlabClient {
         }
         found.sort_by_key(|i| i.iid);
         Ok(found)
+    }
+
+    /// The open issues carrying all of `labels`, oldest first.
+    pub async fn open_issues_labeled(
+        &self,
+        project: &str,
+        labels: &[String],
+    ) -> Result<Vec<Issue>, GitlabError> {
+        let call = Call::get(format!("{}/issues", project_path(project)))
+            .param("state", "opened")
+            .comma_list("labels", labels);
+        let mut found: Vec<Issue> = self.all_pages(&call).await?;
+        found.sort_by_key(|i| i.iid);
+        Ok(found)
+    }
+
+    /// One issue, as GitLab has it now.
+    pub async fn issue(&self, project: &str, iid: u64) -> Result<Issue, GitlabError> {
+        self.call(&Call::get(format!(
+            "{}/issues/{iid}",
+            project_path(project)
+        )))
+        .await
+    }
+
+    /// One comment on issue #`iid`.
+    pub async fn issue_note(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+    ) -> Result<ThreadNote, GitlabError> {
+        let path = format!("projects/{}/issues/{iid}/notes/{note_id}", encode(project));
+        self.get_json(&path, &[]).await
+    }
+
+    /// Every comment of issue #`iid`, oldest first.
+    pub async fn issue_notes(
+        &self,
+        project: &str,
+        iid: u64,
+    ) -> Result<Vec<ThreadNote>, GitlabError> {
+        let call = Call::get(format!("{}/issues/{iid}/notes", project_path(project)))
+            .param("order_by", "created_at")
+            .param("sort", "asc");
+        self.all_pages(&call).await
+    }
+
+    /// An emoji reaction by the bot on a comment of an issue; [`Reacted::Already`] when it
+    /// was there (GitLab keeps one per user, name and comment), so it doubles as a claim.
+    pub async fn react_on_issue_note(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+        name: &str,
+    ) -> Result<Reacted, GitlabError> {
+        self.award(
+            &format!(
+                "{}/issues/{iid}/notes/{note_id}/award_emoji",
+                project_path(project)
+            ),
+            name,
+        )
+        .await
+    }
+
+    /// The reactions on a comment of an issue.
+    pub async fn issue_note_reactions(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+    ) -> Result<Vec<Reaction>, GitlabError> {
+        let call = Call::get(format!(
+            "{}/issues/{iid}/notes/{note_id}/award_emoji",
+            project_path(project)
+        ));
+        self.all_pages(&call).await
+    }
+
+    /// Removes a reaction of the bot's on a comment of an issue; one already gone is not an
+    /// error.
+    pub async fn remove_issue_note_reaction(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+        award_id: u64,
+    ) -> Result<(), GitlabError> {
+        let call = Call::delete(format!(
+            "{}/issues/{iid}/notes/{note_id}/award_emoji/{award_id}",
+            project_path(project)
+        ));
+        match self.send(&call, &[]).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn create_issue(

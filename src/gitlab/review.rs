@@ -295,16 +295,41 @@ impl GitlabClient {
         note_id: u64,
         name: &str,
     ) -> Result<Reacted, GitlabError> {
-        let call = Call::post(format!(
-            "{}/merge_requests/{iid}/notes/{note_id}/award_emoji",
-            project_path(project)
-        ))
-        .param("name", name);
+        self.award(
+            &format!(
+                "{}/merge_requests/{iid}/notes/{note_id}/award_emoji",
+                project_path(project)
+            ),
+            name,
+        )
+        .await
+    }
+
+    /// Posts the bot's emoji `name` to the award-emoji list at `path` (a merge request, an
+    /// issue or a comment). GitLab keeps one per user, name and object, so this doubles as a
+    /// claim: [`Reacted::Already`] when it was there.
+    pub(super) async fn award(&self, path: &str, name: &str) -> Result<Reacted, GitlabError> {
+        let call = Call::post(path.to_string()).param("name", name);
         match self.call::<serde_json::Value>(&call).await {
             Ok(_) => Ok(Reacted::Added),
             Err(e) if e.message().contains("already been taken") => Ok(Reacted::Already),
             Err(e) => Err(e),
         }
+    }
+
+    /// An emoji reaction by the bot on merge request !`iid` itself; [`Reacted::Already`]
+    /// when it was there (one per user and name), so it doubles as a claim.
+    pub async fn react_on_merge_request(
+        &self,
+        project: &str,
+        iid: u64,
+        name: &str,
+    ) -> Result<Reacted, GitlabError> {
+        self.award(
+            &format!("{}/merge_requests/{iid}/award_emoji", project_path(project)),
+            name,
+        )
+        .await
     }
 
     /// The reactions on a comment.

@@ -14,7 +14,10 @@ mod replies;
 
 pub use crate::health::ResourceRow;
 use crate::image_ref::Version;
-pub use replies::{BranchState, CommitLine, DeployResult, HeldVersions, Link, Reply, Status};
+pub use replies::{
+    BranchState, CommitLine, DeployResult, DriftObjectLine, DriftObservation, HeldVersions, Link,
+    Reply, Status, SyncedTarget,
+};
 
 /// GitLab refuses descriptions over 1,048,576 characters; stay clearly below.
 pub const DESCRIPTION_LIMIT: usize = 1_000_000;

@@ -84,6 +84,39 @@ pub struct Status {
     pub role: String,
 }
 
+/// One target of a `sync` from a drift issue, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncedTarget {
+    /// `Application argocd/web`, `Kustomization flux-system/apps`, `apply deploy`.
+    pub target: String,
+    /// `healthy`, `failed` or `timed out`.
+    pub outcome: String,
+    /// Why it is not healthy, in one line.
+    pub reason: Option<String>,
+}
+
+/// One object a drift observation names (drifted, unhealthy, unknown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftObjectLine {
+    pub state: String,
+    pub kind: String,
+    /// `namespace/name`.
+    pub name: String,
+    pub reason: String,
+}
+
+/// A fresh observation of an environment, as the drift issue's replies show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftObservation {
+    pub state: String,
+    pub head_revision: String,
+    pub live_revision: Option<String>,
+    pub objects: Vec<DriftObjectLine>,
+    /// What the bot did to the issue's report (`no change`, `update #4 and comment
+    /// (drifted)`, `comment and close #4 (was drifted for 2h)`).
+    pub report: String,
+}
+
 /// A reply, by outcome. The variant's name (snake case) names its template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
@@ -234,6 +267,34 @@ pub enum Reply {
     Help {
         text: String,
     },
+    /// A command on an issue that is not one of the bot's drift issues.
+    NotDriftIssue {
+        why: String,
+    },
+    /// A merge request command on a drift issue.
+    OnlyOnMergeRequests {
+        verb: String,
+    },
+    /// A drift issue command (`sync`) on a merge request.
+    OnlyOnDriftIssues {
+        verb: String,
+    },
+    /// `sync` from a drift issue: what each target did, then the fresh observation (or why
+    /// there is none).
+    DriftSynced {
+        environment: String,
+        revision: String,
+        outcome: String,
+        reason: Option<String>,
+        targets: Vec<SyncedTarget>,
+        observed: Option<Box<DriftObservation>>,
+        observe_error: Option<String>,
+    },
+    /// `status` on a drift issue: the fresh observation.
+    DriftStatus {
+        environment: String,
+        observed: Box<DriftObservation>,
+    },
     /// What the comment parser answers to input that is not a command (usage, "did you
     /// mean", one command per comment).
     Parse {
@@ -340,6 +401,14 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/messages/replies/config_unreadable.md.j2"),
     ),
     (
+        "replies/drift_status.md.j2",
+        include_str!("../../templates/messages/replies/drift_status.md.j2"),
+    ),
+    (
+        "replies/drift_synced.md.j2",
+        include_str!("../../templates/messages/replies/drift_synced.md.j2"),
+    ),
+    (
         "replies/failed.md.j2",
         include_str!("../../templates/messages/replies/failed.md.j2"),
     ),
@@ -372,6 +441,14 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/messages/replies/may_not_merge.md.j2"),
     ),
     (
+        "replies/only_on_drift_issues.md.j2",
+        include_str!("../../templates/messages/replies/only_on_drift_issues.md.j2"),
+    ),
+    (
+        "replies/only_on_merge_requests.md.j2",
+        include_str!("../../templates/messages/replies/only_on_merge_requests.md.j2"),
+    ),
+    (
         "replies/outside_window.md.j2",
         include_str!("../../templates/messages/replies/outside_window.md.j2"),
     ),
@@ -402,6 +479,10 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     (
         "replies/not_allowed.md.j2",
         include_str!("../../templates/messages/replies/not_allowed.md.j2"),
+    ),
+    (
+        "replies/not_drift_issue.md.j2",
+        include_str!("../../templates/messages/replies/not_drift_issue.md.j2"),
     ),
     (
         "replies/not_mergeable.md.j2",

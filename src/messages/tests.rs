@@ -604,7 +604,82 @@ fn replies() -> Vec<Reply> {
         Reply::Parse {
             text: "did you mean `ship deploy`?".into(),
         },
+        Reply::NotDriftIssue {
+            why: "the bot did not open it".into(),
+        },
+        Reply::OnlyOnMergeRequests {
+            verb: "rollback".into(),
+        },
+        Reply::OnlyOnDriftIssues {
+            verb: "sync".into(),
+        },
+        Reply::DriftStatus {
+            environment: "prod".into(),
+            observed: Box::new(DriftObservation {
+                state: "drifted".into(),
+                head_revision: sha.clone(),
+                live_revision: Some(head.clone()),
+                objects: vec![DriftObjectLine {
+                    state: "drifted".into(),
+                    kind: "Deployment".into(),
+                    name: "hello/helloworld".into(),
+                    reason: "OutOfSync".into(),
+                }],
+                report: "update #4 and comment (drifted)".into(),
+            }),
+        },
+        Reply::DriftSynced {
+            environment: "prod".into(),
+            revision: sha.clone(),
+            outcome: "healthy".into(),
+            reason: None,
+            targets: vec![SyncedTarget {
+                target: "Application argocd/helloworld".into(),
+                outcome: "healthy".into(),
+                reason: None,
+            }],
+            observed: Some(Box::new(DriftObservation {
+                state: "converged".into(),
+                head_revision: sha.clone(),
+                live_revision: Some(sha.clone()),
+                objects: Vec::new(),
+                report: "comment and close #4 (was drifted for 2h 3m)".into(),
+            })),
+            observe_error: None,
+        },
     ]
+}
+
+#[test]
+fn a_failed_sync_from_a_drift_issue_names_the_target_and_a_missing_observation() {
+    let messages = Messages::new(None).unwrap();
+    let reply = Reply::DriftSynced {
+        environment: "prod".into(),
+        revision: "0123456789abcdef0123456789abcdef01234567".into(),
+        outcome: "failed".into(),
+        reason: Some("Application argocd/web: Degraded".into()),
+        targets: vec![SyncedTarget {
+            target: "Application argocd/web".into(),
+            outcome: "failed".into(),
+            reason: Some("Application argocd/web: Degraded".into()),
+        }],
+        observed: None,
+        observe_error: Some("403 Forbidden".into()),
+    };
+    let text = messages.reply(&reply, "ship").unwrap();
+    assert!(
+        text.starts_with(":x: Sync failed: `prod` at `0123456789ab`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- `Application argocd/web`: failed (`Application argocd/web: Degraded`)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("could not be observed again (`403 Forbidden`)"),
+        "{text}"
+    );
+    assert!(text.contains("`ship status`"), "{text}");
 }
 
 #[test]

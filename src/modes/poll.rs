@@ -2,7 +2,9 @@
 //! pipeline. A comment is answered when a reply of the bot names it (its marker), so
 //! overlapping or repeated passes act once. Edited comments are not acted on: the version
 //! of a comment a person edited is not what they first asked (write a new comment).
-//! Then it arms the `auto_deploy` merge requests left waiting for their window
+//! Then the comments on the open drift issues (one list of open issues labelled
+//! `gitops-bot::drift`, then the notes of each, those made within `--merged-within-days`),
+//! and it arms the `auto_deploy` merge requests left waiting for their window
 //! ([`auto_deploy::arm_waiting`]), one line each.
 
 use std::collections::HashSet;
@@ -17,6 +19,7 @@ use crate::plural;
 use crate::reviewed;
 use crate::workflows::auto_deploy;
 use crate::workflows::comments::{Outcome, Trigger};
+use crate::workflows::drift_issue::DRIFT_LABEL;
 
 pub async fn run(args: &PollArgs) -> Result<ExitCode> {
     let engine = super::dispatcher(&args.common).await?;
@@ -69,11 +72,54 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
             }
         }
     }
+    let drift_issues = gitlab
+        .open_issues_labeled(project, &[DRIFT_LABEL.to_string()])
+        .await?;
+    for issue in &drift_issues {
+        let notes = gitlab.issue_notes(project, issue.iid).await?;
+        let answered: HashSet<u64> = notes
+            .iter()
+            .filter(|n| n.author.id == bot)
+            .filter_map(|n| marker::reply(&n.body))
+            .map(|m| m.reply_to)
+            .collect();
+        for note in &notes {
+            let edited = reviewed::is_edited(&note.created_at, note.updated_at.as_deref());
+            let old = chrono::DateTime::parse_from_rfc3339(&note.created_at)
+                .map_or(true, |at| at < since);
+            if note.system
+                || engine.is_bot(&note.author)
+                || answered.contains(&note.id)
+                || edited
+                || old
+            {
+                continue;
+            }
+            if engine.grammar().parse(&note.body) == Parsed::Ignore {
+                continue;
+            }
+            let trigger = Trigger::IssueNote {
+                iid: issue.iid,
+                note_id: note.id,
+            };
+            match engine.handle(&trigger).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    tracing::error!(issue = issue.iid, note = note.id, error = %format!("{e:#}"), "command failed");
+                    outcomes.push(Outcome::Failed);
+                }
+            }
+        }
+    }
     let waiting = auto_deploy::arm_waiting(gitlab, project, engine.bot()).await;
     let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
     println!(
-        "{} looked at, {}: {} done, {} answered, {} refused, {} failed",
+        "{}{} looked at, {}: {} done, {} answered, {} refused, {} failed",
         plural::count(mrs.len(), "merge request"),
+        match drift_issues.len() {
+            0 => String::new(),
+            n => format!(" and {}", plural::count(n, "drift issue")),
+        },
         plural::count(outcomes.len() - count(Outcome::Ignored), "command"),
         count(Outcome::Done),
         count(Outcome::Answered),

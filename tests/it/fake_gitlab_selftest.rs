@@ -1732,3 +1732,84 @@ fn deployments_are_listed_filtered_ordered_and_validated_as_gitlab_does() {
     )));
     assert_eq!(code, 200);
 }
+
+#[test]
+fn issues_their_notes_and_the_award_emoji_on_them() {
+    let api = Api::start(Options::default());
+    let iid = api.fg.add_issue_as(2, "by hand", &["gitops-bot::drift"]);
+    let (s, issue) = body(api.get(&format!("{PROJECT}/issues/{iid}")));
+    assert_eq!(s, 200);
+    assert_eq!(
+        (
+            issue["iid"].clone(),
+            issue["author"]["username"].clone(),
+            issue["labels"].clone()
+        ),
+        (json!(iid), json!("operator"), json!(["gitops-bot::drift"]))
+    );
+    let (s, _) = body(api.get(&format!("{PROJECT}/issues/99")));
+    assert_eq!(s, 404);
+
+    let first = api.fg.add_issue_note(iid, 2, "gitops-bot status");
+    let (s, created) = body(api.form(
+        "POST",
+        &format!("{PROJECT}/issues/{iid}/notes"),
+        "body=answer",
+    ));
+    assert_eq!(s, 201);
+    assert_eq!(created["author"]["username"], "gitops-bot");
+    assert_eq!(created["noteable_type"], "Issue");
+    let (s, notes) = body(api.get(&format!(
+        "{PROJECT}/issues/{iid}/notes?sort=asc&order_by=created_at"
+    )));
+    assert_eq!(s, 200);
+    let bodies: Vec<&str> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["gitops-bot status", "answer"]);
+    let (s, one) = body(api.get(&format!("{PROJECT}/issues/{iid}/notes/{first}")));
+    assert_eq!(
+        (s, one["author"]["username"].clone()),
+        (200, json!("operator"))
+    );
+    let (s, _) = body(api.get(&format!("{PROJECT}/issues/{iid}/notes/9999")));
+    assert_eq!(s, 404);
+    assert_eq!(api.fg.issues()[0].notes, ["gitops-bot status", "answer"]);
+
+    let awards = format!("{PROJECT}/issues/{iid}/notes/{first}/award_emoji");
+    let (s, a) = body(api.json("POST", &awards, json!({"name": "eyes"})));
+    assert_eq!((s, a["awardable_id"].clone()), (201, json!(first)), "{a}");
+    let eyes = a["id"].as_u64().unwrap();
+    let (s, b) = body(api.json("POST", &awards, json!({"name": "eyes"})));
+    assert_eq!(
+        (s, b),
+        (
+            404,
+            json!({"message": "404 Award Emoji Name has already been taken Not Found"})
+        )
+    );
+    let (s, _) = body(api.form("POST", &awards, "name=%3Arocket%3A"));
+    assert_eq!(s, 404);
+    let (s, list) = body(api.get(&awards));
+    assert_eq!((s, list.as_array().unwrap().len()), (200, 1));
+    assert_eq!(
+        api.fg.issue_awards(iid, first),
+        [("gitops-bot".to_string(), "eyes".to_string())]
+    );
+    let r = api
+        .req("DELETE", &format!("{awards}/{eyes}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(api.fg.issue_awards(iid, first).is_empty());
+
+    let hook = api.fg.issue_note_hook(iid, first);
+    assert_eq!(hook["object_attributes"]["noteable_type"], "Issue");
+    assert_eq!(hook["object_attributes"]["action"], "create");
+    assert_eq!(hook["issue"]["iid"], json!(iid));
+    assert_eq!(hook["issue"]["author_id"], json!(2));
+    assert_eq!(hook["issue"]["labels"][0]["title"], "gitops-bot::drift");
+}

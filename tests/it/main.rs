@@ -21,6 +21,7 @@ mod commands;
 mod corpus;
 mod deploy_integrity;
 mod drift;
+mod drift_commands;
 mod e2e;
 mod edit_properties;
 mod environments;
@@ -34,6 +35,7 @@ mod promote;
 mod serve_limits;
 mod status;
 mod sync;
+mod sync_on_merge;
 mod version;
 
 /// `autotests = false`: a test file put directly under `tests/` would not be built, so it

@@ -102,7 +102,11 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
         .ok()
         .filter(|s| !s.is_empty())
         .context("GITOPS_BOT_WEBHOOK_SECRET is not set: set it to the secret token configured on the GitLab webhook")?;
-    let engine = Arc::new(super::dispatcher(&args.common).await?);
+    let engine = Arc::new(
+        super::dispatcher(&args.common)
+            .await?
+            .sync_on_merge(args.sync_on_merge),
+    );
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(true));
     let limits = Limits {
@@ -199,6 +203,10 @@ async fn work(
             Trigger::Approval { iid, user, .. } => {
                 tracing::info_span!("trigger", merge_request = iid, approval_by = %user.username)
             }
+            Trigger::IssueNote { iid, note_id } => {
+                tracing::info_span!("trigger", issue = iid, note = note_id)
+            }
+            Trigger::Merged { iid } => tracing::info_span!("trigger", merged = iid),
         };
         let handled = tokio::time::timeout(EVENT_TIMEOUT, dispatcher.handle(&trigger))
             .instrument(span)

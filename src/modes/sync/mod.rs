@@ -4,17 +4,9 @@
 //! commit (edited in place on re-runs), a `deployed::<env>` or `deploy-failed::<env>`
 //! label, a GitLab deployment record, and on request a rollback merge request. Environments
 //! and their targets run concurrently; an environment is healthy only if all its targets
-//! are, and the sync succeeds only if every environment is. What follows a healthy verdict
-//! lives in [`healthy`]; one environment's flow in [`environment`].
-
-mod argo;
-mod direct;
-mod environment;
-mod flux_object;
-mod healthy;
-mod progress;
-mod report;
-mod runner;
+//! are, and the sync succeeds only if every environment is. One environment's flow (with
+//! what follows a healthy verdict) lives in [`crate::workflows::sync`], shared with `serve
+//! --sync-on-merge`; this mode plans from its flags and prints the verdicts.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -29,14 +21,14 @@ use crate::deploy::plan::{self, Planned};
 use crate::deploy::{TargetsError, resolve};
 use crate::env::var;
 use crate::gitlab::GitlabClient;
-use crate::marker;
 use crate::modes::{connect, project_or_ci};
 use crate::workflows::rollback::{Merged, merged_files};
 use crate::workflows::settings::settings_at;
 
-use environment::{Shared, Verdict};
-use progress::Progress;
-use report::Brought;
+use crate::workflows::sync::brought_by;
+use crate::workflows::sync::environment::{self, Shared, Verdict};
+use crate::workflows::sync::progress::Progress;
+use crate::workflows::sync::report::Brought;
 
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
@@ -206,7 +198,7 @@ fn what(planned: &[Planned]) -> String {
         .collect();
     let targets: Vec<String> = planned
         .iter()
-        .map(|p| environment::names(&p.targets))
+        .map(|p| crate::workflows::sync::names(&p.targets))
         .collect();
     format!("{}: {}", environments.join(", "), targets.join(", "))
 }
@@ -251,32 +243,6 @@ fn conclude(verdicts: &[Verdict], commit: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The merged merge requests that contain `commit`, with the bot's bump marker if the bot
-/// opened them.
-async fn brought_by(
-    gitlab: &GitlabClient,
-    project: &str,
-    commit: &str,
-    bot_id: u64,
-) -> Result<Vec<Brought>> {
-    let merge_requests = gitlab.merge_requests_for_commit(project, commit).await?;
-    Ok(merge_requests
-        .into_iter()
-        .filter(|m| m.state == "merged")
-        .map(|m| {
-            let by_bot = m.author.as_ref().is_some_and(|a| a.id == bot_id);
-            let bump = by_bot
-                .then(|| marker::bump(m.description.as_deref().unwrap_or("")))
-                .flatten()
-                .filter(|b| !b.is_rollback());
-            Brought {
-                merge_request: m,
-                bump,
-            }
-        })
-        .collect())
 }
 
 /// The environment the bot's merge requests deployed to, from Git: the one whose `paths` hold

@@ -12,6 +12,8 @@
 
 mod deploy;
 mod hold;
+mod issue;
+mod merged;
 mod rebase;
 mod rollback;
 mod status;
@@ -48,16 +50,26 @@ pub enum Trigger {
         user: UserRef,
         claimed_head: Option<String>,
     },
+    /// A comment on issue #`iid` (a drift issue, if the API says so).
+    IssueNote { iid: u64, note_id: u64 },
+    /// Merge request !`iid` was merged (`serve --sync-on-merge`).
+    Merged { iid: u64 },
 }
 
 impl Trigger {
     /// The work a webhook or trigger payload asks for in project `project_id`, if any: a new
-    /// comment on a merge request (an edit is not a command), or an approval.
+    /// comment on a merge request or an issue (an edit is not a command), or an approval.
     pub fn from_event(event: &Event, project_id: u64) -> Option<Trigger> {
         match event {
             Event::Note(n)
                 if n.project_id == project_id && n.action == NoteAction::Create && !n.system =>
             {
+                if let Some(issue) = &n.issue {
+                    return Some(Trigger::IssueNote {
+                        iid: issue.iid,
+                        note_id: n.note_id,
+                    });
+                }
                 let mr = n.merge_request.as_ref()?;
                 Some(Trigger::Note {
                     iid: mr.iid,
@@ -127,11 +139,15 @@ struct Ctx<'a> {
 pub struct Dispatcher {
     gitlab: GitlabClient,
     project: String,
+    /// The project's path with namespace, as drift records name it.
+    project_path: String,
     project_id: u64,
     bot: UserRef,
     grammar: Grammar,
     prefix: String,
     messages: Messages,
+    /// Sync the merged commit when a bot merge request is merged (`serve --sync-on-merge`).
+    sync_on_merge: bool,
 }
 
 /// A claim (the bot's 👀 on a comment) with no reply after this long is taken to be from a
@@ -161,12 +177,21 @@ impl Dispatcher {
         Ok(Dispatcher {
             gitlab,
             project: project.to_string(),
+            project_path: info.path_with_namespace.clone(),
             project_id: info.id,
             bot,
             prefix: grammar.prefix(),
             grammar,
             messages: Messages::new(None)?,
+            sync_on_merge: false,
         })
+    }
+
+    /// With `on`, a merge of a bot merge request (a `merge` merge request event) syncs the
+    /// merged commit as the pipeline's `sync` job would ([`Trigger::Merged`]).
+    pub fn sync_on_merge(mut self, on: bool) -> Dispatcher {
+        self.sync_on_merge = on;
+        self
     }
 
     pub fn project_id(&self) -> u64 {
@@ -189,7 +214,8 @@ impl Dispatcher {
         &self.project
     }
 
-    /// Whether `event` is worth queueing: [`Trigger::from_event`], without comments that
+    /// Whether `event` is worth queueing: [`Trigger::from_event`] (and with
+    /// [`Dispatcher::sync_on_merge`], merges), without comments that
     /// cannot be commands (from a bot, or addressed to no one). Only a pre-filter: the
     /// dispatcher checks everything again from the API.
     pub fn trigger_for(&self, event: &Event) -> Option<Trigger> {
@@ -201,6 +227,15 @@ impl Dispatcher {
             if self.is_bot(&author) || self.grammar.parse(&n.body) == Parsed::Ignore {
                 return None;
             }
+        }
+        if let Event::MergeRequest(e) = event
+            && self.sync_on_merge
+            && e.project_id == self.project_id
+            && e.action == "merge"
+        {
+            return Some(Trigger::Merged {
+                iid: e.merge_request.iid,
+            });
         }
         Trigger::from_event(event, self.project_id)
     }
@@ -217,6 +252,8 @@ impl Dispatcher {
                 user,
                 claimed_head,
             } => self.on_approval(*iid, user, claimed_head.as_deref()).await,
+            Trigger::IssueNote { iid, note_id } => self.on_issue_note(*iid, *note_id).await,
+            Trigger::Merged { iid } => self.on_merged(*iid).await,
         }
     }
 
@@ -340,7 +377,7 @@ impl Dispatcher {
             tracing::info!(iid, note_id, "already answered: ignored");
             return Ok(Outcome::Ignored);
         }
-        if !self.claim(iid, note_id).await? {
+        if !self.claim(Noteable::MergeRequest(iid), note_id).await? {
             tracing::info!(iid, note_id, "another worker handles this comment: ignored");
             return Ok(Outcome::Ignored);
         }
@@ -389,6 +426,14 @@ impl Dispatcher {
         note: &ThreadNote,
         claimed: Option<&str>,
     ) -> Answer {
+        if *command == CommentCommand::Sync {
+            return (
+                Outcome::Refused,
+                Reply::OnlyOnDriftIssues {
+                    verb: command.verb().to_string(),
+                },
+            );
+        }
         if command.is_write() {
             let actor = match self.actor(ctx.config, &note.author).await {
                 Ok(a) => a,
@@ -432,6 +477,13 @@ impl Dispatcher {
             }
             CommentCommand::Rebase => rebase::run(ctx).await,
             CommentCommand::Rollback => rollback::run(ctx, &note.author.username).await,
+            // Answered above: it works on drift issues only.
+            CommentCommand::Sync => Ok((
+                Outcome::Refused,
+                Reply::OnlyOnDriftIssues {
+                    verb: command.verb().to_string(),
+                },
+            )),
         };
         result.unwrap_or_else(|e| {
             (
@@ -588,19 +640,27 @@ impl Dispatcher {
     /// Claims a comment with the bot's 👀: GitLab keeps one per user and comment, so of
     /// several workers (replicas, a project and a group hook, a poll) one wins. A claim with
     /// no reply after [`CLAIM_TTL`] is from a worker that died and is taken over.
-    async fn claim(&self, iid: u64, note_id: u64) -> Result<bool> {
-        if self.react(iid, note_id, "eyes").await? == Reacted::Added {
+    async fn claim(&self, on: Noteable, note_id: u64) -> Result<bool> {
+        if self.react(on, note_id, "eyes").await? == Reacted::Added {
             return Ok(true);
         }
-        let reactions = self
-            .gitlab
-            .note_reactions(&self.project, iid, note_id)
-            .await?;
+        let reactions = match on {
+            Noteable::MergeRequest(iid) => {
+                self.gitlab
+                    .note_reactions(&self.project, iid, note_id)
+                    .await?
+            }
+            Noteable::Issue(iid) => {
+                self.gitlab
+                    .issue_note_reactions(&self.project, iid, note_id)
+                    .await?
+            }
+        };
         let Some(old) = reactions
             .iter()
             .find(|r| r.user.id == self.bot.id && r.name == "eyes")
         else {
-            return Ok(self.react(iid, note_id, "eyes").await? == Reacted::Added);
+            return Ok(self.react(on, note_id, "eyes").await? == Reacted::Added);
         };
         let stale = chrono::DateTime::parse_from_rfc3339(&old.created_at)
             .is_ok_and(|at| chrono::Utc::now().signed_duration_since(at) > CLAIM_TTL);
@@ -608,19 +668,37 @@ impl Dispatcher {
             return Ok(false);
         }
         tracing::warn!(
-            iid,
+            ?on,
             note_id,
             "a claim without a reply is older than {} min: taking it over",
             CLAIM_TTL.num_minutes()
         );
-        self.gitlab
-            .remove_reaction(&self.project, iid, note_id, old.id)
-            .await?;
-        Ok(self.react(iid, note_id, "eyes").await? == Reacted::Added)
+        match on {
+            Noteable::MergeRequest(iid) => {
+                self.gitlab
+                    .remove_reaction(&self.project, iid, note_id, old.id)
+                    .await?
+            }
+            Noteable::Issue(iid) => {
+                self.gitlab
+                    .remove_issue_note_reaction(&self.project, iid, note_id, old.id)
+                    .await?
+            }
+        }
+        Ok(self.react(on, note_id, "eyes").await? == Reacted::Added)
     }
 
-    async fn react(&self, iid: u64, note_id: u64, emoji: &str) -> Result<Reacted, GitlabError> {
-        self.gitlab.react(&self.project, iid, note_id, emoji).await
+    async fn react(&self, on: Noteable, note_id: u64, emoji: &str) -> Result<Reacted, GitlabError> {
+        match on {
+            Noteable::MergeRequest(iid) => {
+                self.gitlab.react(&self.project, iid, note_id, emoji).await
+            }
+            Noteable::Issue(iid) => {
+                self.gitlab
+                    .react_on_issue_note(&self.project, iid, note_id, emoji)
+                    .await
+            }
+        }
     }
 
     /// The head of the merge request at the moment `when` of a `what`, from GitLab's diff
@@ -676,7 +754,10 @@ impl Dispatcher {
             Outcome::Done | Outcome::Answered => "white_check_mark",
             _ => "x",
         };
-        if let Err(e) = self.react(mr.iid, note.id, emoji).await {
+        if let Err(e) = self
+            .react(Noteable::MergeRequest(mr.iid), note.id, emoji)
+            .await
+        {
             tracing::warn!(iid = mr.iid, note_id = note.id, emoji, error = %e, "cannot react to the comment");
         }
         self.audit(&note.author.username, verb, mr, outcome, &message);
@@ -697,6 +778,13 @@ impl Dispatcher {
             "audit"
         );
     }
+}
+
+/// What a comment is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Noteable {
+    MergeRequest(u64),
+    Issue(u64),
 }
 
 /// What the record says was proposed, as bump targets (to recompute and compare): one per

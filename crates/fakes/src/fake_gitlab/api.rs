@@ -64,6 +64,10 @@ enum Route {
     CreateIssue,
     EditIssue(String),
     CreateIssueNote(String),
+    GetIssue(String),
+    ListIssueNotes(String),
+    GetIssueNote(String, String),
+    IssueNoteAwards(String, String, Option<String>),
 }
 
 fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
@@ -93,6 +97,35 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
         ["projects", id, "issues", iid] if method == "PUT" => {
             (Route::EditIssue(iid.to_string()), Some(id.to_string()))
         }
+        ["projects", id, "issues", iid] if get => {
+            (Route::GetIssue(iid.to_string()), Some(id.to_string()))
+        }
+        ["projects", id, "issues", iid, "notes"] if get => {
+            (Route::ListIssueNotes(iid.to_string()), Some(id.to_string()))
+        }
+        ["projects", id, "issues", iid, "notes", nid] if get => (
+            Route::GetIssueNote(iid.to_string(), nid.to_string()),
+            Some(id.to_string()),
+        ),
+        ["projects", id, "issues", iid, "notes", nid, "award_emoji"] if get || method == "POST" => {
+            (
+                Route::IssueNoteAwards(iid.to_string(), nid.to_string(), None),
+                Some(id.to_string()),
+            )
+        }
+        [
+            "projects",
+            id,
+            "issues",
+            iid,
+            "notes",
+            nid,
+            "award_emoji",
+            aid,
+        ] if get || method == "DELETE" => (
+            Route::IssueNoteAwards(iid.to_string(), nid.to_string(), Some(aid.to_string())),
+            Some(id.to_string()),
+        ),
         ["projects", id, "issues", iid, "notes"] if method == "POST" => (
             Route::CreateIssueNote(iid.to_string()),
             Some(id.to_string()),
@@ -303,6 +336,18 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
         Route::CreateIssueNote(iid) => {
             with_iid(&iid, |iid| issues::create_note(state, iid, &params))
         }
+        Route::GetIssue(iid) => with_iid(&iid, |iid| issues::get(state, iid)),
+        Route::ListIssueNotes(iid) => {
+            with_iid(&iid, |iid| issues::list_notes(state, req, iid, &params))
+        }
+        Route::GetIssueNote(iid, nid) => with_iid(&iid, |iid| {
+            with_iid(&nid, |nid| issues::get_note(state, iid, nid))
+        }),
+        Route::IssueNoteAwards(iid, nid, aid) => with_iid(&iid, |iid| {
+            with_iid(&nid, |nid| {
+                issues::awards(state, req, iid, nid, aid.as_deref(), &params)
+            })
+        }),
         Route::Awards(iid, nid, aid) => with_iid(&iid, |iid| {
             awards::endpoint(state, req, iid, nid.as_deref(), aid.as_deref(), &params)
         }),

@@ -18,7 +18,7 @@ fn record_not_found() -> Response {
 }
 
 /// GitLab normalises a few aliases (`TanukiEmoji`).
-fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     match name {
         "+1" => "thumbsup".into(),
         "-1" => "thumbsdown".into(),
@@ -28,7 +28,7 @@ fn normalize(name: &str) -> String {
 
 /// Real GitLab checks the name against its emoji index; the fake accepts any
 /// lowercase alpha code, so `:rocket:` or `Rocket` are refused as GitLab would.
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| {

@@ -302,3 +302,71 @@ pub fn merge_request_hook(state: &State, iid: u64, action: &str, user: u64) -> O
         "reviewers": people(&mr.reviewer_ids),
     }))
 }
+
+/// A `Note Hook` body for a comment on an issue (GitLab's "Comment on an issue" example):
+/// `object_attributes.noteable_type` is `Issue` and the issue is under `issue`.
+pub fn issue_note_hook(state: &State, iid: u64, note_id: u64) -> Option<Value> {
+    let store = state.store();
+    let issue = store.issues.iter().find(|i| i.iid == iid)?;
+    let n = issue.thread.iter().find(|n| n.id == note_id)?;
+    let action = if n.updated_at != n.created_at {
+        "update"
+    } else {
+        "create"
+    };
+    let url = format!("{}/-/issues/{}", state.project_web_url(), issue.iid);
+    Some(json!({
+        "object_kind": "note",
+        "event_type": "note",
+        "user": hook_user(state, n.author_id),
+        "project_id": state.opts.project_id,
+        "project": hook_project(state),
+        "repository": hook_repository(state),
+        "object_attributes": {
+            "id": n.id,
+            "note": n.body,
+            "noteable_type": "Issue",
+            "author_id": n.author_id,
+            "created_at": utc(&n.created_at),
+            "updated_at": utc(&n.updated_at),
+            "project_id": state.opts.project_id,
+            "attachment": null,
+            "line_code": null,
+            "commit_id": "",
+            "noteable_id": 1000 + issue.iid,
+            "system": n.system,
+            "st_diff": null,
+            "action": action,
+            "url": format!("{url}#note_{}", n.id),
+        },
+        "issue": {
+            "id": 1000 + issue.iid,
+            "iid": issue.iid,
+            "title": issue.title,
+            "assignee_ids": issue.assignee_ids,
+            "assignee_id": issue.assignee_ids.first(),
+            "author_id": issue.author_id,
+            "project_id": state.opts.project_id,
+            "created_at": utc(&issue.created_at),
+            "updated_at": utc(&issue.created_at),
+            "position": 0,
+            "branch_name": null,
+            "description": issue.description,
+            "milestone_id": null,
+            "state": issue.state,
+            "labels": issue.labels.iter().map(|t| json!({
+                "id": label_id(t),
+                "title": t,
+                "color": "#6699cc",
+                "project_id": state.opts.project_id,
+                "created_at": issue.created_at,
+                "updated_at": issue.created_at,
+                "template": false,
+                "description": null,
+                "type": "ProjectLabel",
+                "group_id": null,
+            })).collect::<Vec<_>>(),
+            "url": url,
+        },
+    }))
+}

@@ -61,7 +61,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use issues::Issue;
+pub use issues::{Issue, IssueAward, IssueNote};
 
 /// `X-Gitlab-Event` of [`FakeGitlab::note_hook`] payloads.
 pub const NOTE_HOOK: &str = "Note Hook";
@@ -697,7 +697,13 @@ impl FakeGitlab {
     }
 
     /// An issue made by someone else (or an earlier run), open, with `labels`; its iid.
+    /// Its author is the bot (an earlier run); see [`FakeGitlab::add_issue_as`].
     pub fn add_issue(&self, description: &str, labels: &[&str]) -> u64 {
+        self.add_issue_as(self.state.opts.bot_user_id, description, labels)
+    }
+
+    /// An issue opened by `author_id`, open, with `labels`; its iid.
+    pub fn add_issue_as(&self, author_id: u64, description: &str, labels: &[&str]) -> u64 {
         let mut store = self.state.store();
         let iid = store.issues.len() as u64 + 1;
         store.issues.push(Issue {
@@ -710,8 +716,48 @@ impl FakeGitlab {
             issue_type: "issue".into(),
             created_at: now_rfc3339(),
             notes: Vec::new(),
+            author_id,
+            thread: Vec::new(),
+            awards: Vec::new(),
         });
         iid
+    }
+
+    /// A user comments on issue #`iid`; returns the note id.
+    pub fn add_issue_note(&self, iid: u64, user_id: u64, body: &str) -> u64 {
+        issues::push_note(&self.state, iid, user_id, body).expect("no such issue")
+    }
+
+    /// A user reacts with `name` on a comment of issue #`iid`; returns the award id.
+    pub fn issue_award(&self, iid: u64, note_id: u64, user_id: u64, name: &str) -> u64 {
+        issues::add_award(&self.state, iid, note_id, user_id, name)
+            .unwrap_or_else(|e| panic!("award: {e}"))
+    }
+
+    /// Emoji reactions on a comment of issue #`iid`, as (username, emoji name), oldest first.
+    pub fn issue_awards(&self, iid: u64, note_id: u64) -> Vec<(String, String)> {
+        let store = self.state.store();
+        store
+            .issues
+            .iter()
+            .filter(|i| i.iid == iid)
+            .flat_map(|i| &i.awards)
+            .filter(|a| a.note_id == note_id)
+            .map(|a| {
+                (
+                    self.state
+                        .username(a.user_id)
+                        .unwrap_or_else(|| format!("user{}", a.user_id)),
+                    a.name.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The body GitLab would POST for a comment on issue #`iid` (`X-Gitlab-Event: Note
+    /// Hook`, `noteable_type: Issue`, with the `issue` object).
+    pub fn issue_note_hook(&self, iid: u64, note_id: u64) -> Value {
+        hooks::issue_note_hook(&self.state, iid, note_id).expect("no such issue or note")
     }
 
     pub fn merge_requests(&self) -> Vec<Value> {

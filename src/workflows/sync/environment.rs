@@ -8,8 +8,7 @@ use std::time::Instant;
 use kube::Client;
 
 use crate::config::RepoConfig;
-use crate::deploy::DeployTarget;
-use crate::deploy::outcome::{Summary, TargetReport};
+use crate::deploy::outcome::Summary;
 use crate::deploy::plan::Planned;
 use crate::gitlab::{GitlabClient, UserRef};
 
@@ -17,10 +16,10 @@ use super::healthy::{self, HealthyVerdict};
 use super::progress::Progress;
 use super::report::{self, Brought};
 use super::runner::Context;
-use super::{argo, direct, flux_object};
+use super::{deploy_all, names};
 
 /// What every environment of one sync shares.
-pub(super) struct Shared<'a> {
+pub(crate) struct Shared<'a> {
     pub gitlab: &'a GitlabClient,
     pub project: &'a str,
     pub bot: &'a UserRef,
@@ -37,14 +36,14 @@ pub(super) struct Shared<'a> {
 }
 
 /// How one environment's deploy ended.
-pub(super) struct Verdict {
+pub struct Verdict {
     pub summary: Summary,
     /// Its targets, as the job log names them.
     pub targets: String,
 }
 
 /// Deploys `planned`, reports it, and runs the healthy step when it is healthy.
-pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
+pub(crate) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
     let environment = planned.environment.as_deref();
     let deployment = report::start_deployment(
         shared.gitlab,
@@ -67,9 +66,7 @@ pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
         info: shared.info,
         progress: shared.progress,
     };
-    let reports =
-        futures_util::future::join_all(planned.targets.iter().map(|t| deploy_one(&context, t)))
-            .await;
+    let reports = deploy_all(&context, &planned.targets).await;
     let summary = Summary::new(
         &reports,
         planned.environment.clone(),
@@ -105,37 +102,4 @@ pub(super) async fn deploy(shared: &Shared<'_>, planned: &Planned) -> Verdict {
         summary,
         targets: names(&planned.targets),
     }
-}
-
-/// One target, from request to outcome. An error becomes a failed report naming the
-/// target, so one broken target never hides the others' outcome.
-async fn deploy_one(ctx: &Context<'_>, target: &DeployTarget) -> TargetReport {
-    let report = match target {
-        DeployTarget::ArgoApp { namespace, name } => argo::run(ctx, namespace, name).await,
-        DeployTarget::Flux {
-            kind,
-            namespace,
-            name,
-        } => flux_object::run(ctx, *kind, namespace, name).await,
-        DeployTarget::Apply { path } => direct::run(ctx, path).await,
-    };
-    match report {
-        Ok(report) => report.named(target),
-        Err(err) => {
-            let report = TargetReport::not_carried_out(target, &err.to_string());
-            if let Some(reason) = &report.reason {
-                ctx.progress.note(reason);
-            }
-            report
-        }
-    }
-}
-
-/// `Application argocd/web, apply deploy`: the targets as the job log names them.
-pub(super) fn names(targets: &[DeployTarget]) -> String {
-    targets
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

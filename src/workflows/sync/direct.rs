@@ -11,7 +11,7 @@ use crate::{blocking, render};
 
 use super::runner::{Context, first_line, settle};
 
-pub(super) async fn run(
+pub(crate) async fn run(
     ctx: &Context<'_>,
     path: &std::path::Path,
 ) -> Result<TargetReport, ClusterError> {

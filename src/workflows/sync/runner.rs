@@ -9,7 +9,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-pub(super) use crate::cluster::get;
+pub(crate) use crate::cluster::get;
 use crate::cluster::wait::{LastSeen, until_settled};
 use crate::cluster::{ClusterError, Subject, pods};
 use crate::deploy::outcome::{self, Outcome};
@@ -18,7 +18,7 @@ use crate::health::{Assessment, ResourceRow};
 use super::progress::Progress;
 
 /// What every runner shares.
-pub(super) struct Context<'a> {
+pub struct Context<'a> {
     pub client: &'a Client,
     pub commit: &'a str,
     pub deadline: Instant,
@@ -31,7 +31,7 @@ pub(super) struct Context<'a> {
 
 impl Context<'_> {
     /// Why `label` is not healthy, in one line (see [`outcome::reason`]).
-    pub(super) fn reason(
+    pub(crate) fn reason(
         &self,
         outcome: Outcome,
         label: &str,
@@ -43,7 +43,7 @@ impl Context<'_> {
 
 /// Waits on one object until `assess` gives a verdict or the deadline passes, with every
 /// new assessment in the job log; how it ended, and what was seen last.
-pub(super) async fn settle(
+pub(crate) async fn settle(
     ctx: &Context<'_>,
     resource: &ApiResource,
     namespace: Option<&str>,
@@ -67,7 +67,7 @@ pub(super) async fn settle(
     Ok((Outcome::of_wait(seen.assessment.as_ref()), seen))
 }
 
-pub(super) async fn merge_patch(
+pub(crate) async fn merge_patch(
     api: &Api<DynamicObject>,
     resource: &ApiResource,
     namespace: &str,
@@ -88,7 +88,7 @@ pub(super) async fn merge_patch(
 }
 
 /// Pod explanations for the namespaces of workloads among `rows` that are not healthy.
-pub(super) async fn explain_rows(ctx: &Context<'_>, rows: &[ResourceRow]) -> Vec<String> {
+pub(crate) async fn explain_rows(ctx: &Context<'_>, rows: &[ResourceRow]) -> Vec<String> {
     let mut out = Vec::new();
     for ns in outcome::namespaces_to_explain(rows) {
         out.extend(pods::explain(ctx.client, ns, None, None).await);
@@ -96,6 +96,6 @@ pub(super) async fn explain_rows(ctx: &Context<'_>, rows: &[ResourceRow]) -> Vec
     out
 }
 
-pub(super) fn first_line(e: &dyn std::fmt::Display) -> String {
+pub(crate) fn first_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }

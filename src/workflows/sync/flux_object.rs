@@ -12,7 +12,7 @@ use crate::health::{Assessment, ResourceRow, flux};
 
 use super::runner::{Context, explain_rows, first_line, get, merge_patch, settle};
 
-pub(super) async fn run(
+pub(crate) async fn run(
     ctx: &Context<'_>,
     kind: FluxKind,
     namespace: &str,

@@ -13,7 +13,7 @@ use crate::health::{ResourceRow, argocd};
 
 use super::runner::{Context, explain_rows, get, merge_patch, settle};
 
-pub(super) async fn run(
+pub(crate) async fn run(
     ctx: &Context<'_>,
     namespace: &str,
     name: &str,

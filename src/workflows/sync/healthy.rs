@@ -10,7 +10,7 @@ use crate::gitlab::{GitlabClient, MergeRequest, UserRef};
 use crate::workflows::promotion;
 
 /// One environment verified healthy at one commit.
-pub(super) struct HealthyVerdict<'a> {
+pub(crate) struct HealthyVerdict<'a> {
     pub project: &'a str,
     /// `.gitops-bot.yaml` at the commit.
     pub config: &'a RepoConfig,
@@ -28,7 +28,7 @@ pub(super) struct HealthyVerdict<'a> {
 /// or update Y's promotion merge request; with a soak, say when `promote` will propose it.
 /// The deploy is what this job is for, so a failure here is a warning, never a failed job:
 /// `promote` (scheduled, or by hand) proposes the same idempotently.
-pub(super) async fn on_healthy(gitlab: &GitlabClient, bot: &UserRef, verdict: &HealthyVerdict<'_>) {
+pub(crate) async fn on_healthy(gitlab: &GitlabClient, bot: &UserRef, verdict: &HealthyVerdict<'_>) {
     tracing::debug!(
         project = verdict.project,
         environment = verdict.environment,
