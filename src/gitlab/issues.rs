@@ -69,6 +69,26 @@ impl GitlabClient {
         Ok(found)
     }
 
+    /// Every issue (open or closed) labelled `label`, oldest first, every page read (one
+    /// request per 100 issues).
+    pub async fn issues_with_label(
+        &self,
+        project: &str,
+        label: &str,
+    ) -> Result<Vec<Issue>, GitlabError> {
+        let path = format!("projects/{}/issues", encode(project));
+        let mut found: Vec<Issue> = self
+            .raw_pages_until(
+                path,
+                &[("labels", label.to_string()), ("state", "all".into())],
+                "issues",
+                |_| false,
+            )
+            .await?;
+        found.sort_by_key(|i| i.iid);
+        Ok(found)
+    }
+
     pub async fn create_issue(
         &self,
         project: &str,

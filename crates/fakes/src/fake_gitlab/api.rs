@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::git::{self, Change};
 use super::http::{Request, Response};
 use super::params::Params;
-use super::{Mr, Note, State, awards, commits, deploys, issues, merge, now_rfc3339};
+use super::{Mr, Note, State, awards, commits, deploys, groups, issues, merge, now_rfc3339};
 
 const MAX_DESCRIPTION_CHARS: usize = 1_048_576;
 const MAX_NOTE_CHARS: usize = 1_000_000;
@@ -61,6 +61,7 @@ enum Route {
     MrCommits(String),
     Compare,
     ListIssues,
+    GroupProjects(String),
     CreateIssue,
     EditIssue(String),
     CreateIssueNote(String),
@@ -73,6 +74,7 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
         ["user"] if get => (Route::User, None),
         ["users"] if get => (Route::Users, None),
         ["projects", id] if get => (Route::Project, Some(id.to_string())),
+        ["groups", group, "projects"] if get => (Route::GroupProjects(group.to_string()), None),
         ["projects", id, "repository", "branches", rest @ ..] if get && !rest.is_empty() => {
             (Route::Branch(rest.join("/")), Some(id.to_string()))
         }
@@ -245,6 +247,12 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
     if let Some(p) = project {
         let by_id = p.parse::<u64>().ok() == Some(state.opts.project_id);
         if !by_id && p != state.opts.project_path {
+            if let (Route::Project, Some(other)) = (&route, groups::other_project(state, &p)) {
+                return (
+                    Response::json(200, &groups::other_project_json(state, other)),
+                    true,
+                );
+            }
             return (msg(404, "404 Project Not Found"), true);
         }
     }
@@ -297,7 +305,8 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
             commits::of_merge_request(state, req, iid, &params)
         }),
         Route::Compare => commits::compare(state, &params),
-        Route::ListIssues => issues::list(state, &params),
+        Route::ListIssues => issues::list(state, req, &params),
+        Route::GroupProjects(group) => groups::list_projects(state, req, &group, &params),
         Route::CreateIssue => issues::create(state, &params),
         Route::EditIssue(iid) => with_iid(&iid, |iid| issues::edit(state, iid, &params)),
         Route::CreateIssueNote(iid) => {

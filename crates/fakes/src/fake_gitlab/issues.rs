@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::api::{msg, param_error};
-use super::http::Response;
+use super::api::{msg, paginate, param_error};
+use super::http::{Request, Response};
 use super::params::Params;
 use super::{State, now_rfc3339};
 
@@ -45,8 +45,9 @@ fn issue_json(state: &State, i: &Issue) -> Value {
 }
 
 /// `GET /projects/:id/issues`: `labels` must all be present; `state` is `opened`, `closed`
-/// or `all` (default); newest first (`order_by=created_at`, `sort=desc`).
-pub(crate) fn list(state: &State, p: &Params) -> Response {
+/// or `all` (default); newest first (`order_by=created_at`, `sort=desc`); paged (`page`,
+/// `per_page` default 20, at most 100, `x-next-page` and `Link` headers).
+pub(crate) fn list(state: &State, req: &Request, p: &Params) -> Response {
     let labels = p.labels("labels").unwrap_or_default();
     let wanted = p.str("state").unwrap_or_else(|| "all".into());
     let store = state.store();
@@ -58,7 +59,8 @@ pub(crate) fn list(state: &State, p: &Params) -> Response {
         .map(|i| issue_json(state, i))
         .collect();
     out.reverse();
-    Response::json(200, &Value::Array(out))
+    drop(store);
+    paginate(state, req, p, out)
 }
 
 /// `POST /projects/:id/issues`.
