@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::api::{Note, build_error};
 use super::client::{GitlabClient, GitlabError};
+use super::review::ThreadNote;
 use super::review::encode;
 
 /// The most issues read for one label set: more is an error, never a silent cut.
@@ -136,6 +137,42 @@ impl GitlabClient {
         }
         let endpoint = builder.build().map_err(|e| build_error("edit issue", e))?;
         self.call(&endpoint).await
+    }
+
+    /// Every comment of issue #`iid`, oldest first, every page read.
+    pub async fn issue_notes(
+        &self,
+        project: &str,
+        iid: u64,
+    ) -> Result<Vec<ThreadNote>, GitlabError> {
+        let path = format!("projects/{}/issues/{iid}/notes", encode(project));
+        self.raw_pages_until(
+            path,
+            &[("order_by", "created_at".into()), ("sort", "asc".into())],
+            "issue notes",
+            |_| false,
+        )
+        .await
+    }
+
+    /// Deletes comment `note_id` of issue #`iid`; one already gone (404) is fine.
+    pub async fn delete_issue_note(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+    ) -> Result<(), GitlabError> {
+        let endpoint = issues::notes::DeleteIssueNote::builder()
+            .project(project)
+            .issue(iid)
+            .note(note_id)
+            .build()
+            .map_err(|e| build_error("delete issue note", e))?;
+        match self.send(&endpoint, &[]).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn create_issue_note(

@@ -19,7 +19,7 @@ use crate::alerts::AlertClient;
 use crate::config::RepoConfig;
 use crate::drift::compare::diff_text;
 use crate::drift::issue::{self, ExistingIssue, Plan};
-use crate::drift::{EnvironmentReport, alert};
+use crate::drift::{EnvironmentReport, alert, fingerprint};
 use crate::gitlab::{GitlabClient, Issue, IssueChange, IssueFields};
 use crate::marker::{self, DriftRecord, Marker};
 use crate::messages::{DriftDiff, DriftIssueView, DriftRow, Messages};
@@ -234,9 +234,7 @@ async fn write(
             close_duplicates(gitlab, project, environment).await?;
         }
         Plan::Update { iid, record } => {
-            gitlab
-                .create_issue_note(project, *iid, &change_note(report))
-                .await?;
+            comment_once(gitlab, project, *iid, &change_note(report), report).await?;
             let text = description(messages, report, record)?;
             gitlab.edit_issue(project, *iid, Some(&text), None).await?;
         }
@@ -249,15 +247,13 @@ async fn write(
                 crate::messages::code_span(environment),
                 crate::messages::code_span(crate::commit_sha::short(&report.head_revision)),
             );
-            gitlab.create_issue_note(project, *iid, &note).await?;
+            comment_once(gitlab, project, *iid, &note, report).await?;
             gitlab
                 .edit_issue(project, *iid, None, Some(IssueChange::Close))
                 .await?;
         }
         Plan::Reopen { iid, record } => {
-            gitlab
-                .create_issue_note(project, *iid, &change_note(report))
-                .await?;
+            comment_once(gitlab, project, *iid, &change_note(report), report).await?;
             let text = description(messages, report, record)?;
             gitlab
                 .edit_issue(project, *iid, Some(&text), Some(IssueChange::Reopen))
@@ -265,6 +261,68 @@ async fn write(
         }
     }
     Ok(())
+}
+
+/// Comments `body` on #`iid`, tagged with a hidden key of what it reports (the hash of
+/// `report`'s fingerprint), then deletes the copies another worker made at the same
+/// moment: among the bot's tagged comments, oldest first, one with the same key as the
+/// tagged comment right before it is a copy (a real change always has another key than
+/// the change before it). Of two workers commenting at once, the one that lists second
+/// sees both, so exactly one stays.
+async fn comment_once(
+    gitlab: &GitlabClient,
+    project: &str,
+    iid: u64,
+    body: &str,
+    report: &EnvironmentReport,
+) -> Result<()> {
+    let key = format!("{:016x}", fnv1a(fingerprint(report).as_bytes()));
+    let created = gitlab
+        .create_issue_note(project, iid, &format!("{body}\n\n{NOTE_TAG}{key} -->\n"))
+        .await?;
+    let notes = gitlab
+        .issue_notes(project, iid)
+        .await
+        .context("cannot list the issue's comments to check for a copy")?;
+    let Some(bot) = notes
+        .iter()
+        .find(|n| n.id == created.id)
+        .map(|n| n.author.id)
+    else {
+        return Ok(());
+    };
+    let tagged: Vec<(u64, &str)> = notes
+        .iter()
+        .filter(|n| n.author.id == bot && !n.system)
+        .filter_map(|n| Some((n.id, note_key(&n.body)?)))
+        .collect();
+    for pair in tagged.windows(2) {
+        if pair[0].1 == pair[1].1 {
+            gitlab.delete_issue_note(project, iid, pair[1].0).await?;
+            tracing::info!(
+                issue = iid,
+                note = pair[1].0,
+                "deleted a copy of a drift comment another worker made at the same moment"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// How a drift comment's hidden key starts.
+const NOTE_TAG: &str = "<!-- gitops-bot drift-note ";
+
+/// The hidden key of a drift comment.
+fn note_key(body: &str) -> Option<&str> {
+    let rest = &body[body.rfind(NOTE_TAG)? + NOTE_TAG.len()..];
+    rest.split_once(" -->").map(|(key, _)| key)
+}
+
+/// 64-bit FNV-1a: a stable hash (the same in every build and replica).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The comment on a change: the new state and its objects.
@@ -321,4 +379,20 @@ fn description(
         marker: marker::render(&Marker::Drift(record.clone())),
     };
     Ok(messages.drift_issue(&view)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_key_is_read_back_and_stable() {
+        let key = format!("{:016x}", fnv1a(b"drifted: Application argocd/web drifted"));
+        let body = format!("text\n\n{NOTE_TAG}{key} -->\n");
+        assert_eq!(note_key(&body), Some(key.as_str()));
+        assert_eq!(note_key("no key here"), None);
+        // FNV-1a's published test vectors.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }

@@ -10,11 +10,16 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common;
-use crate::fake_gitlab::{FakeGitlab, NOTE_HOOK, Options as GitlabOptions, OtherProject};
+use crate::fake_gitlab::{
+    FakeGitlab, Fault, NOTE_HOOK, Options as GitlabOptions, OtherProject, Rule,
+};
 use crate::fake_kube::{FakeKube, Options as KubeOptions};
 use crate::mr_thread::{self, OPERATOR, PROJECT, replies};
 
 const ARGO: &str = "argoproj.io/v1alpha1";
+/// How long a slowed-down write takes: longer than a replica's round (`--drift-every 1s`,
+/// `drift.confirm: 1s`), so that the other replica makes the same write meanwhile.
+const COLLIDE: Duration = Duration::from_secs(6);
 const SECRET: &str = "s3cret";
 
 /// A `serve` process; its stderr is kept for the assertions' messages.
@@ -373,7 +378,19 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
         "{requests:?}"
     );
 
-    // Drifted: exactly one open issue, whatever the two replicas did at the same moment.
+    // Drifted. Every write below is slowed down for the first two workers that make it, so
+    // that both replicas decide to make it before either lands: a collision on purpose.
+    // Still: exactly one open issue.
+    let slow = |what: &'static str, path: String| {
+        fake.inject(
+            Rule::matching(
+                move |r| r.method == what && r.decoded_path.ends_with(&path),
+                Fault::Delay(COLLIDE),
+            )
+            .times(2),
+        );
+    };
+    slow("POST", format!("/projects/{PROJECT}/issues"));
     kube.update(ARGO, "Application", Some("argocd"), "helloworld", |a| {
         a["status"]["sync"]["status"] = json!("OutOfSync");
         a["status"]["resources"][0]["status"] = json!("OutOfSync");
@@ -387,6 +404,12 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
         .find(|i| i.state == "opened")
         .expect("one open issue")
         .iid;
+    assert_eq!(
+        fake.issues().len(),
+        2,
+        "both replicas created one: {:?}",
+        fake.issues()
+    );
     for other in fake.issues().iter().filter(|i| i.iid != kept) {
         // A duplicate of a simultaneous create: closed, its marker gone.
         assert_eq!(other.state, "closed", "{other:?}");
@@ -430,7 +453,9 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
         .collect();
     assert_eq!(writes, Vec::<String>::new());
 
-    // The set changes: one note, the description rewritten once.
+    // The set changes: one note (both replicas comment; the copy is deleted), the
+    // description rewritten.
+    slow("POST", format!("/issues/{kept}/notes"));
     kube.update(ARGO, "Application", Some("argocd"), "helloworld", |a| {
         a["status"]["health"]["status"] = json!("Degraded");
     });
@@ -452,8 +477,17 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
         logs()
     );
     assert!(issue(&fake).notes[0].contains("is now **degraded**"));
+    let deleted = || {
+        fake.requests()
+            .iter()
+            .filter(|r| r.method == "DELETE" && r.path.contains("/notes/"))
+            .count()
+    };
+    assert!(deleted() >= 1, "the replicas collided: {:?}", paths(&fake));
+    fake.clear_log();
 
     // Converged again: closed with one note.
+    slow("POST", format!("/issues/{kept}/notes"));
     kube.update(ARGO, "Application", Some("argocd"), "helloworld", |a| {
         a["status"]["sync"]["status"] = json!("Synced");
         a["status"]["resources"][0]["status"] = json!("Synced");
@@ -472,6 +506,7 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
         "{:?}",
         closed.notes
     );
+    assert!(deleted() >= 1, "the replicas collided: {:?}", paths(&fake));
     assert_eq!(marked(&fake).1, 0);
 }
 

@@ -65,6 +65,8 @@ enum Route {
     CreateIssue,
     EditIssue(String),
     CreateIssueNote(String),
+    ListIssueNotes(String),
+    DeleteIssueNote(String, String),
 }
 
 fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
@@ -95,6 +97,13 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
         ["projects", id, "issues", iid] if method == "PUT" => {
             (Route::EditIssue(iid.to_string()), Some(id.to_string()))
         }
+        ["projects", id, "issues", iid, "notes"] if get => {
+            (Route::ListIssueNotes(iid.to_string()), Some(id.to_string()))
+        }
+        ["projects", id, "issues", iid, "notes", nid] if method == "DELETE" => (
+            Route::DeleteIssueNote(iid.to_string(), nid.to_string()),
+            Some(id.to_string()),
+        ),
         ["projects", id, "issues", iid, "notes"] if method == "POST" => (
             Route::CreateIssueNote(iid.to_string()),
             Some(id.to_string()),
@@ -312,6 +321,12 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
         Route::CreateIssueNote(iid) => {
             with_iid(&iid, |iid| issues::create_note(state, iid, &params))
         }
+        Route::ListIssueNotes(iid) => {
+            with_iid(&iid, |iid| issues::list_notes(state, req, iid, &params))
+        }
+        Route::DeleteIssueNote(iid, nid) => with_iid(&iid, |iid| {
+            with_iid(&nid, |nid| issues::delete_note(state, iid, nid))
+        }),
         Route::Awards(iid, nid, aid) => with_iid(&iid, |iid| {
             awards::endpoint(state, req, iid, nid.as_deref(), aid.as_deref(), &params)
         }),

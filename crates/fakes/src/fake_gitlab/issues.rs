@@ -24,7 +24,10 @@ pub struct Issue {
     /// `issue` or `incident`.
     pub issue_type: String,
     pub created_at: String,
+    /// The comments' bodies, oldest first (all written by the token's user).
     pub notes: Vec<String>,
+    /// The comments' IDs, in the order of `notes`.
+    pub note_ids: Vec<u64>,
 }
 
 fn issue_json(state: &State, i: &Issue) -> Value {
@@ -96,6 +99,7 @@ pub(crate) fn create(state: &State, p: &Params) -> Response {
         issue_type,
         created_at: now_rfc3339(),
         notes: Vec::new(),
+        note_ids: Vec::new(),
     };
     let body = issue_json(state, &issue);
     store.issues.push(issue);
@@ -137,8 +141,60 @@ pub(crate) fn create_note(state: &State, iid: u64, p: &Params) -> Response {
         return msg(404, "404 Issue Not Found");
     };
     issue.notes.push(body.clone());
+    issue.note_ids.push(id);
     Response::json(
         201,
         &json!({"id": id, "body": body, "noteable_type": "Issue", "noteable_iid": iid, "system": false, "author": {"id": state.opts.bot_user_id}}),
     )
+}
+
+/// `GET /projects/:id/issues/:iid/notes`: oldest first with `sort=asc` (GitLab's default is
+/// newest first), paged.
+pub(crate) fn list_notes(state: &State, req: &Request, iid: u64, p: &Params) -> Response {
+    let store = state.store();
+    let Some(issue) = store.issues.iter().find(|i| i.iid == iid) else {
+        return msg(404, "404 Issue Not Found");
+    };
+    let mut out: Vec<Value> = issue
+        .notes
+        .iter()
+        .zip(&issue.note_ids)
+        .map(|(body, id)| note_json(state, iid, *id, body))
+        .collect();
+    drop(store);
+    if p.str("sort").as_deref() != Some("asc") {
+        out.reverse();
+    }
+    paginate(state, req, p, out)
+}
+
+/// `DELETE /projects/:id/issues/:iid/notes/:note_id`: 204, or 404 when it is not there.
+pub(crate) fn delete_note(state: &State, iid: u64, note_id: u64) -> Response {
+    let mut store = state.store();
+    let Some(issue) = store.issues.iter_mut().find(|i| i.iid == iid) else {
+        return msg(404, "404 Issue Not Found");
+    };
+    let Some(at) = issue.note_ids.iter().position(|id| *id == note_id) else {
+        return msg(404, "404 Note Not Found");
+    };
+    issue.notes.remove(at);
+    issue.note_ids.remove(at);
+    Response {
+        status: 204,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+fn note_json(state: &State, iid: u64, id: u64, body: &str) -> Value {
+    let bot = state.opts.bot_user_id;
+    json!({
+        "id": id,
+        "body": body,
+        "noteable_type": "Issue",
+        "noteable_iid": iid,
+        "system": false,
+        "author": {"id": bot, "username": state.username(bot)},
+        "created_at": "2026-01-02T03:04:05.678Z",
+    })
 }

@@ -725,6 +725,7 @@ impl FakeGitlab {
             issue_type: "issue".into(),
             created_at: now_rfc3339(),
             notes: Vec::new(),
+            note_ids: Vec::new(),
         });
         iid
     }
