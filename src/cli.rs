@@ -176,11 +176,14 @@ pub enum Mode {
     /// are skipped. A server-side dry-run comparison (`--deep`, needing patch) is not
     /// implemented.
     ///
-    /// Each environment's issue (labels gitops-bot::drift and env::NAME, a hidden marker) is
-    /// created on the first divergence (an incident for `tier: production`, assigned to the
-    /// operators), edited with one comment only when the state or its objects change (a rerun
-    /// that sees the same writes nothing), closed with a comment on convergence and reopened on
-    /// a new divergence. A failed issue search fails the run rather than risk a duplicate.
+    /// Each environment's issue (labels gitops-bot::drift and env::NAME; found by a hidden
+    /// marker in one paged list of the drift issues per run) is created on the first
+    /// divergence (an incident for `tier: production`, assigned to the operators), edited
+    /// with one comment only when the state or its objects change (a rerun that sees the
+    /// same writes nothing), closed with a comment on convergence and reopened on a new
+    /// divergence. A failed issue search fails the run rather than risk a duplicate.
+    /// Several runs at once (replicas of `serve --drift-every`) re-read before writing and
+    /// remove what a simultaneous run duplicated (an issue, a comment).
     ///
     /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
     /// CI_PROJECT_PATH; the cluster variables of `sync`. RBAC: deploy/rbac/drift/ (get,

@@ -531,3 +531,37 @@ impl GitlabClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn the_next_page_comes_from_x_next_page_else_from_link() {
+        assert!(has_next_page(&headers(&[("x-next-page", "2")]), 1));
+        assert!(!has_next_page(&headers(&[("x-next-page", "")]), 1));
+        // x-next-page wins when present, even empty.
+        let both = headers(&[
+            ("x-next-page", ""),
+            ("link", "<https://g/api/v4/x?page=2>; rel=\"next\""),
+        ]);
+        assert!(!has_next_page(&both, 1));
+        let link = headers(&[(
+            "link",
+            "<https://g/api/v4/x?page=1>; rel=\"prev\", <https://g/api/v4/x?page=3>; rel=\"next\"",
+        )]);
+        assert!(has_next_page(&link, 2));
+        let last = headers(&[("link", "<https://g/api/v4/x?page=1>; rel=\"first\"")]);
+        assert!(!has_next_page(&last, 1));
+        assert!(!has_next_page(&HeaderMap::new(), 1));
+    }
+}
