@@ -330,7 +330,7 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
     // Until both replicas have finished two more rounds than now.
     let two_more_rounds = |what: &str| {
         let (ra, rb) = (rounds(&a), rounds(&b));
-        wait_for(what, || rounds(&a) >= ra + 2 && rounds(&b) >= rb + 2, &logs);
+        wait_for(what, || rounds(&a) >= ra + 2 && rounds(&b) >= rb + 2, logs);
     };
     const OURS: &str = "project=\"group/helloworld-ops\"";
 
@@ -395,7 +395,7 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
         a["status"]["sync"]["status"] = json!("OutOfSync");
         a["status"]["resources"][0]["status"] = json!("OutOfSync");
     });
-    wait_for("a drift issue", || marked(&fake).1 == 1, &logs);
+    wait_for("a drift issue", || marked(&fake).1 == 1, logs);
     two_more_rounds("the replicas to settle on the drift issue");
     let (issues, open) = marked(&fake);
     assert_eq!(open, 1, "{issues:?}\n{}", logs());
@@ -466,7 +466,7 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
                 .description
                 .starts_with("**`prod` is degraded**")
         },
-        &logs,
+        logs,
     );
     two_more_rounds("the replicas to settle on the change");
     assert_eq!(
@@ -496,7 +496,7 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
     wait_for(
         "the issue to close",
         || issue(&fake).state == "closed",
-        &logs,
+        logs,
     );
     two_more_rounds("the replicas to settle on the convergence");
     let closed = issue(&fake);
