@@ -14,6 +14,7 @@ use crate::fake_gitlab::{
     FakeGitlab, Fault, NOTE_HOOK, Options as GitlabOptions, OtherProject, Rule,
 };
 use crate::fake_kube::{FakeKube, Options as KubeOptions};
+use crate::fake_webhook::FakeWebhook;
 use crate::mr_thread::{self, OPERATOR, PROJECT, replies};
 
 const ARGO: &str = "argoproj.io/v1alpha1";
@@ -31,6 +32,15 @@ struct Serve {
 
 impl Serve {
     fn start(fake: &FakeGitlab, kube: Option<&FakeKube>, args: &[&str]) -> Serve {
+        Serve::start_with(fake, kube, args, &[])
+    }
+
+    fn start_with(
+        fake: &FakeGitlab,
+        kube: Option<&FakeKube>,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Serve {
         let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
         all.extend_from_slice(args);
         let mut cmd: Command = common::bot_command(&fake.url(), fake.token(), &all);
@@ -41,6 +51,7 @@ impl Serve {
             .env_remove("KUBE_NAMESPACE")
             .env_remove("KUBE_API_URL")
             .env_remove("KUBE_TOKEN");
+        cmd.envs(envs.iter().copied());
         if let Some(kube) = kube {
             cmd.env("KUBE_API_URL", kube.url())
                 .env("KUBE_TOKEN", kube.token());
@@ -508,6 +519,56 @@ fn two_replicas_with_drift_every_keep_one_issue_with_one_note_per_change() {
     );
     assert!(deleted() >= 1, "the replicas collided: {:?}", paths(&fake));
     assert_eq!(marked(&fake).1, 0);
+}
+
+#[test]
+fn serve_drift_every_sends_the_drift_alert_once_for_a_project_named_exactly() {
+    let seed = common::prod_only_repo();
+    common::write(seed.path(), ".gitops-bot.yaml", DRIFT_CONFIG);
+    let fake = FakeGitlab::start(GitlabOptions {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..GitlabOptions::default()
+    });
+    let head = fake.git(&["rev-parse", "main"]).trim().to_string();
+    let kube = FakeKube::start(KubeOptions::default());
+    kube.put(app("OutOfSync", &head, "Healthy"));
+    let hook = FakeWebhook::start();
+    let url = format!("{}/alerts/notify/drift/1.json", hook.url());
+    let token = "alert-token-0123456789";
+    let serve = Serve::start_with(
+        &fake,
+        Some(&kube),
+        &[
+            "--project",
+            PROJECT,
+            "--drift-every",
+            "1s",
+            "--alert-url",
+            &url,
+        ],
+        &[("GITOPS_BOT_ALERT_TOKEN", token)],
+    );
+    wait_for("the alert", || !hook.requests().is_empty(), || serve.log());
+    let rounds = serve.metric("gitops_bot_drift_rounds_total");
+    wait_for(
+        "two more rounds",
+        || serve.metric("gitops_bot_drift_rounds_total") >= rounds + 2,
+        || serve.log(),
+    );
+    let sent = hook.requests();
+    assert_eq!(sent.len(), 1, "one alert, not one per round: {sent:?}");
+    assert_eq!(sent[0].body["fingerprint"], format!("{PROJECT}/prod"));
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(format!("Bearer {token}").as_str())
+    );
+    assert_eq!(marked(&fake).1, 1);
+    assert!(
+        !serve.log().contains(token),
+        "the token leaked: {}",
+        serve.log()
+    );
+    assert_eq!(serve.metric("gitops_bot_drift_alerts_failed_total"), 0);
 }
 
 #[test]

@@ -47,6 +47,8 @@ use projects::{Projects, Refused};
 
 /// Delivery keys remembered for de-duplication.
 const DEDUP_CAPACITY: usize = 16_384;
+/// The longest a delivery waits for GitLab to confirm a project seen for the first time.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest one event may take (GitLab calls included) before it is abandoned.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -356,7 +358,19 @@ async fn webhook(
         m.ignored.fetch_add(1, Ordering::Relaxed);
         return (StatusCode::OK, "ignored\n");
     }
-    let dispatcher = match app.projects.dispatcher(project_id, project_path).await {
+    // A project seen for the first time is read from GitLab while the delivery waits, at
+    // most this long: GitLab gives up on a hook after about 10 s.
+    let routed = tokio::time::timeout(
+        CONFIRM_TIMEOUT,
+        app.projects.dispatcher(project_id, project_path),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(Refused::Unconfirmed(anyhow::anyhow!(
+            "GitLab did not answer within {CONFIRM_TIMEOUT:?}"
+        )))
+    });
+    let dispatcher = match routed {
         Ok(d) => d,
         Err(Refused::Unmatched) => {
             m.unmatched.fetch_add(1, Ordering::Relaxed);
