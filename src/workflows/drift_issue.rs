@@ -10,7 +10,9 @@
 //! no create-if-absent for issues: after creating one, the worker lists again and closes
 //! every open issue with the same marker but the oldest, as its duplicate (a one-line note,
 //! the marker removed). Of two workers creating at the same moment, the one that lists
-//! second sees both, so exactly one issue stays open.
+//! second sees both, so exactly one issue stays open. Comments are made the same way: each
+//! carries a hidden key of what it reports, and after commenting the worker deletes a copy
+//! a simultaneous worker made ([`comment_once`]).
 
 use anyhow::{Context, Result};
 use chrono::Utc;
