@@ -181,8 +181,8 @@ impl Agent {
     /// One pass for every allowed project, one after the other.
     async fn round(&self, metrics: &DriftMetrics) {
         for project in self.projects(metrics).await {
-            let outcome = self.pass(&project, metrics).await;
-            metrics.count(&project, outcome);
+            let (name, outcome) = self.pass(&project, metrics).await;
+            metrics.count(&name, outcome);
         }
     }
 
@@ -217,10 +217,13 @@ impl Agent {
         out
     }
 
-    async fn pass(&self, project: &str, metrics: &DriftMetrics) -> PassOutcome {
+    /// One project's pass, and the project's path (as GitLab names it once read, else as
+    /// given) that `/metrics` labels it with.
+    async fn pass(&self, project: &str, metrics: &DriftMetrics) -> (String, PassOutcome) {
         let span = tracing::info_span!("drift", project);
-        match self
-            .observe_and_report(project, metrics)
+        let mut name = project.to_string();
+        let outcome = match self
+            .observe_and_report(project, &mut name, metrics)
             .instrument(span)
             .await
         {
@@ -229,12 +232,15 @@ impl Agent {
                 tracing::error!(project, error = %format!("{e:#}"), "drift pass failed; nothing was written for what it could not read");
                 PassOutcome::Failed
             }
-        }
+        };
+        (name, outcome)
     }
 
+    /// Observes `project` and writes its issues; `name` becomes its path once read.
     async fn observe_and_report(
         &self,
         project: &str,
+        name: &mut String,
         metrics: &DriftMetrics,
     ) -> Result<PassOutcome> {
         let Observed {
@@ -249,6 +255,7 @@ impl Agent {
             }
             Err(e) => return Err(e),
         };
+        name.clone_from(&path);
         {
             let mut states = metrics.states.lock().unwrap_or_else(|e| e.into_inner());
             states.retain(|(p, _), _| p != &path);
