@@ -242,6 +242,33 @@ fn a_group_glob_routes_by_project_confirms_it_and_two_replicas_reply_once() {
     assert_eq!(a.metric("gitops_bot_events_unmatched_total"), 3);
     assert_eq!(b.metric("gitops_bot_events_unmatched_total"), 0);
     assert_eq!(replies(&fake, 1).len(), 1);
+
+    // Another project of the group: its own dispatcher, working in that project (here it
+    // cannot read the merge request: that project has no data on the fake, so the command
+    // fails there), and the bot's user is not read again.
+    fake.clear_log();
+    let other = relocated(hook.clone(), 43, "group/other-ops");
+    assert_eq!(a.post(&other), (200, "queued\n".into()), "{}", a.log());
+    wait_for(
+        "the command in group/other-ops to fail",
+        || a.metric("gitops_bot_events_processed_total{outcome=\"failed\"}") == 1,
+        || a.log(),
+    );
+    let requests = paths(&fake);
+    assert_eq!(requests[0], "GET /api/v4/projects/43", "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("GET /api/v4/projects/group%2Fother")
+                && r.contains("/merge_requests/1/")),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("helloworld-ops") || r == "GET /api/v4/user"),
+        "{requests:?}"
+    );
 }
 
 #[test]
