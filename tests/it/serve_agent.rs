@@ -599,6 +599,78 @@ fn serve_drift_every_sends_the_drift_alert_once_for_a_project_named_exactly() {
 }
 
 #[test]
+fn a_worker_that_finds_the_write_done_when_it_reads_again_writes_nothing() {
+    let seed = common::prod_only_repo();
+    common::write(
+        seed.path(),
+        ".gitops-bot.yaml",
+        &DRIFT_CONFIG.replace("confirm: 1s", "confirm: 0s"),
+    );
+    let fake = FakeGitlab::start(GitlabOptions {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..GitlabOptions::default()
+    });
+    let head = fake.git(&["rev-parse", "main"]).trim().to_string();
+    let kube = FakeKube::start(KubeOptions::default());
+    kube.put(app("OutOfSync", &head, "Healthy"));
+    let drift = || {
+        let mut cmd =
+            common::bot_command(&fake.url(), fake.token(), &["drift", "--project", PROJECT]);
+        cmd.env("KUBE_API_URL", kube.url())
+            .env("KUBE_TOKEN", kube.token())
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBE_CA_FILE")
+            .env_remove("KUBE_NAMESPACE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    // Worker A's second read of the issues (the one right before it writes) is held back
+    // until worker B has run from start to end.
+    let lists = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = lists.clone();
+    fake.inject(Rule::matching(
+        move |r| {
+            r.method == "GET"
+                && r.decoded_path.ends_with("/issues")
+                && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 2
+        },
+        Fault::Delay(COLLIDE),
+    ));
+    let a = drift()
+        .env("RUST_LOG", "info")
+        .spawn()
+        .expect("start worker A");
+    wait_for(
+        "worker A to read the issues again",
+        || lists.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        String::new,
+    );
+    let b = common::run_without_leaking(drift(), fake.token());
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert_eq!(marked(&fake).1, 1, "worker B opened the issue");
+    let a = a.wait_with_output().expect("worker A");
+    let a_err = String::from_utf8_lossy(&a.stderr);
+    assert!(a.status.success(), "{a_err}");
+    assert!(
+        a_err.contains("another worker wrote this drift issue meanwhile"),
+        "{a_err}"
+    );
+    assert_eq!(
+        fake.issues().len(),
+        1,
+        "A created nothing: {:?}",
+        fake.issues()
+    );
+    let posts = fake
+        .writes()
+        .iter()
+        .filter(|w| w.method == "POST" && w.path.ends_with("/issues"))
+        .count();
+    assert_eq!(posts, 1);
+}
+
+#[test]
 fn a_rerun_that_sees_nothing_new_reads_at_most_two_requests_per_environment() {
     // Three environments observing one Argo CD app; 120 more issues with the label, so
     // that the drift issues' list takes two pages.
