@@ -604,7 +604,7 @@ fn a_worker_that_finds_the_write_done_when_it_reads_again_writes_nothing() {
     common::write(
         seed.path(),
         ".gitops-bot.yaml",
-        &DRIFT_CONFIG.replace("confirm: 1s", "confirm: 0s"),
+        DRIFT_CONFIG.replace("confirm: 1s", "confirm: 0s"),
     );
     let fake = FakeGitlab::start(GitlabOptions {
         seed_dir: Some(seed.path().to_path_buf()),
