@@ -31,6 +31,10 @@ pub enum AlertError {
     Request { endpoint: String, detail: String },
 }
 
+/// The variable holding the alert endpoint's bearer token (`--alert-url` of `drift` and
+/// `serve`).
+pub const TOKEN_VAR: &str = "GITOPS_BOT_ALERT_TOKEN";
+
 /// Parses an alert URL: absolute, `http` or `https`, with a host.
 pub fn parse_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;

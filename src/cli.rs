@@ -75,6 +75,12 @@ pub enum Mode {
     /// or time out): work runs on a bounded queue (503 when full, so GitLab retries), and
     /// repeated deliveries are acted on once. Also serves /healthz, /readyz and /metrics.
     ///
+    /// One service can serve many config projects (--project is repeatable and takes
+    /// GROUP/* and GROUP/**), e.g. behind one group webhook; each command is answered in its
+    /// own project. With --drift-every it is also the always-on drift agent of those
+    /// projects. Several replicas need no leader: each comment gets one reply, and each
+    /// drift issue is written once (see the README's "Drift in serve").
+    ///
     /// Plain HTTP/1.1 (terminate TLS in front). Connections are bounded so that idle or slow
     /// clients cannot exhaust the service: one whose request headers are not complete within
     /// --header-timeout (also the limit for idling between requests on a kept-alive
@@ -171,11 +177,14 @@ pub enum Mode {
     /// dry-run apply of its Git object returns (defaults and mutating webhooks applied):
     /// this needs `patch` on the kinds (deploy/rbac/drift/deep/).
     ///
-    /// Each environment's issue (labels gitops-bot::drift and env::NAME, a hidden marker) is
-    /// created on the first divergence (an incident for `tier: production`, assigned to the
-    /// operators), edited with one comment only when the state or its objects change (a rerun
-    /// that sees the same writes nothing), closed with a comment on convergence and reopened on
-    /// a new divergence. A failed issue search fails the run rather than risk a duplicate.
+    /// Each environment's issue (labels gitops-bot::drift and env::NAME; found by a hidden
+    /// marker in one paged list of the drift issues per run) is created on the first
+    /// divergence (an incident for `tier: production`, assigned to the operators), edited
+    /// with one comment only when the state or its objects change (a rerun that sees the
+    /// same writes nothing), closed with a comment on convergence and reopened on a new
+    /// divergence. A failed issue search fails the run rather than risk a duplicate.
+    /// Several runs at once (replicas of `serve --drift-every`) re-read before writing and
+    /// remove what a simultaneous run duplicated (an issue, a comment).
     ///
     /// Environment: GITLAB_TOKEN (`api` scope, Reporter role), CI_API_V4_URL,
     /// CI_PROJECT_PATH; the cluster variables of `sync`. RBAC: deploy/rbac/drift/ (get,
@@ -566,8 +575,44 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
+    /// A config project whose bump merge requests take commands (repeatable): its full
+    /// path, its numeric ID, `GROUP/*` (the projects directly in the group) or `GROUP/**`
+    /// (also those of its subgroups), for one group webhook serving a team's config repos.
+    /// A delivery's project path only routes it: the project is read from the API (GET
+    /// /projects/:id) and must still match before anything is done. Deliveries from other
+    /// projects get 200 and are ignored (counted in gitops_bot_events_unmatched_total)
+    /// [default: $CI_PROJECT_PATH].
+    #[arg(long = "project", value_name = "ID|PATH|GROUP/*|GROUP/**",
+          value_parser = crate::project_pattern::ProjectPattern::parse)]
+    pub projects: Vec<crate::project_pattern::ProjectPattern>,
+
+    /// The word that starts a command line (`gitops-bot deploy`) in every served project;
+    /// `@<bot username>` works too [default: `command_prefix` of each project's
+    /// .gitops-bot.yaml on its default branch, else gitops-bot].
+    #[arg(long, value_name = "WORD")]
+    pub command_prefix: Option<String>,
+
+    /// Also run the drift pass (what `gitops-bot drift` does: observe read-only, keep each
+    /// environment's drift issue true) in the background, about every DURATION (with up to
+    /// 20% of random jitter, so that replicas do not fire together), one project at a time,
+    /// for every allowed project whose .gitops-bot.yaml lists environments with targets.
+    /// Globs are listed again through the API on every round (archived projects are
+    /// skipped). A pass that fails is logged and counted, never fatal; it writes nothing it
+    /// could not establish. Needs the cluster access of `drift` (KUBE_API_URL + KUBE_TOKEN,
+    /// KUBECONFIG, or the in-cluster service account, bound to deploy/rbac/drift/). Off by
+    /// default. /metrics then has gitops_bot_drift_passes_total and gitops_bot_drift_state.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub drift_every: Option<std::time::Duration>,
+
+    /// With --drift-every: after each drift issue write, POST one alert for that environment
+    /// to URL, as `drift --alert-url` does (bearer token from GITOPS_BOT_ALERT_TOKEN, never
+    /// printed). An alert that fails is logged and counted; the next change sends again.
+    #[arg(long, value_name = "URL", value_parser = crate::alerts::parse_url,
+          requires = "drift_every")]
+    pub alert_url: Option<url::Url>,
+
     #[command(flatten)]
-    pub common: CommentModeArgs,
+    pub gitlab: GitlabArgs,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,7 @@ pub mod messages;
 pub mod objects;
 pub mod plural;
 pub mod policy;
+pub mod project_pattern;
 pub mod promotion;
 pub mod render_plan;
 pub mod reviewed;

@@ -88,6 +88,26 @@ impl GitlabClient {
         Ok(found)
     }
 
+    /// Every issue (open or closed) labelled `label`, oldest first, every page read (one
+    /// request per 100 issues).
+    pub async fn issues_with_label(
+        &self,
+        project: &str,
+        label: &str,
+    ) -> Result<Vec<Issue>, GitlabError> {
+        let path = format!("projects/{}/issues", encode(project));
+        let mut found: Vec<Issue> = self
+            .raw_pages_until(
+                path,
+                &[("labels", label.to_string()), ("state", "all".into())],
+                "issues",
+                |_| false,
+            )
+            .await?;
+        found.sort_by_key(|i| i.iid);
+        Ok(found)
+    }
+
     /// One issue, as GitLab has it now.
     pub async fn issue(&self, project: &str, iid: u64) -> Result<Issue, GitlabError> {
         self.call(&Call::get(format!(
@@ -203,6 +223,24 @@ impl GitlabClient {
             .param_opt("description", description)
             .param_opt("state_event", state_event);
         self.call(&call).await
+    }
+
+    /// Deletes comment `note_id` of issue #`iid`; one already gone (404) is fine.
+    pub async fn delete_issue_note(
+        &self,
+        project: &str,
+        iid: u64,
+        note_id: u64,
+    ) -> Result<(), GitlabError> {
+        let call = Call::delete(format!(
+            "{}/issues/{iid}/notes/{note_id}",
+            project_path(project)
+        ));
+        match self.send(&call, &[]).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn create_issue_note(

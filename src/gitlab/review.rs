@@ -95,13 +95,22 @@ pub struct Approval {
     pub approved_at: Option<String>,
 }
 
-/// Whether the `x-next-page` header names a page after `page`.
+/// Whether the `x-next-page` header names a page after `page`; without that header (GitLab
+/// leaves it out in some answers), whether a `Link` header has a `rel="next"`.
 fn has_next_page(headers: &reqwest::header::HeaderMap, page: u32) -> bool {
-    headers
-        .get("x-next-page")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .is_some_and(|n| n > page)
+    match headers.get("x-next-page").and_then(|v| v.to_str().ok()) {
+        Some(v) => v.trim().parse::<u32>().is_ok_and(|n| n > page),
+        None => headers
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|link| {
+                link.split(';')
+                    .skip(1)
+                    .any(|param| matches!(param.trim(), "rel=\"next\"" | "rel=next"))
+            }),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -179,27 +188,27 @@ impl GitlabClient {
         enough: impl Fn(&[Version]) -> bool,
     ) -> Result<Vec<Version>, GitlabError> {
         let path = format!("projects/{}/merge_requests/{iid}/versions", encode(project));
-        self.raw_pages_until(path, "versions", enough).await
+        self.raw_pages_until(path, &[], "versions", enough).await
     }
 
-    /// Every page of `path` (100 per page, following `x-next-page`), until the list ends or
-    /// `enough` says the items read so far suffice. Longer than 100 pages is an error naming
-    /// `what`, never a silently shorter list.
-    async fn raw_pages_until<T: serde::de::DeserializeOwned>(
+    /// Every page of `path` with `query` (100 per page, following `x-next-page`, else
+    /// `Link: rel="next"`), until the list ends or `enough` says the items read so far
+    /// suffice. Longer than 100 pages is an error naming `what`, never a silently shorter
+    /// list.
+    pub(super) async fn raw_pages_until<T: serde::de::DeserializeOwned>(
         &self,
         path: String,
+        query: &[(&str, String)],
         what: &str,
         enough: impl Fn(&[T]) -> bool,
     ) -> Result<Vec<T>, GitlabError> {
         let mut all: Vec<T> = Vec::new();
         for page in 1..=MAX_PAGES {
+            let mut params = query.to_vec();
+            params.push(("per_page", "100".into()));
+            params.push(("page", page.to_string()));
             let response = self
-                .get_raw(
-                    &path,
-                    &[("per_page", "100".into()), ("page", page.to_string())],
-                    REQUEST_TIMEOUT,
-                    MAX_BODY,
-                )
+                .get_raw(&path, &params, REQUEST_TIMEOUT, MAX_BODY)
                 .await?;
             let batch: Vec<T> =
                 serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
@@ -283,7 +292,8 @@ impl GitlabClient {
             encode(project),
             encode(sha)
         );
-        self.raw_pages_until(path, "changed files", |_| false).await
+        self.raw_pages_until(path, &[], "changed files", |_| false)
+            .await
     }
 
     /// An emoji reaction on a comment by the bot. GitLab keeps one reaction per user, name
@@ -505,5 +515,39 @@ impl GitlabClient {
             Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn the_next_page_comes_from_x_next_page_else_from_link() {
+        assert!(has_next_page(&headers(&[("x-next-page", "2")]), 1));
+        assert!(!has_next_page(&headers(&[("x-next-page", "")]), 1));
+        // x-next-page wins when present, even empty.
+        let both = headers(&[
+            ("x-next-page", ""),
+            ("link", "<https://g/api/v4/x?page=2>; rel=\"next\""),
+        ]);
+        assert!(!has_next_page(&both, 1));
+        let link = headers(&[(
+            "link",
+            "<https://g/api/v4/x?page=1>; rel=\"prev\", <https://g/api/v4/x?page=3>; rel=\"next\"",
+        )]);
+        assert!(has_next_page(&link, 2));
+        let last = headers(&[("link", "<https://g/api/v4/x?page=1>; rel=\"first\"")]);
+        assert!(!has_next_page(&last, 1));
+        assert!(!has_next_page(&HeaderMap::new(), 1));
     }
 }

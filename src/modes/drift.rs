@@ -16,8 +16,7 @@ use crate::modes::{connect, project_or_ci};
 use crate::workflows::drift::{self, Depth, Observed};
 use crate::workflows::drift_issue;
 
-/// The variable holding the alert endpoint's bearer token (`--alert-url`).
-pub const ALERT_TOKEN_VAR: &str = "GITOPS_BOT_ALERT_TOKEN";
+use crate::alerts::TOKEN_VAR as ALERT_TOKEN_VAR;
 
 pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;

@@ -1,7 +1,18 @@
-//! `drift` in GitLab: one issue per environment, found by its labels and hidden marker,
-//! written as [`crate::drift::issue::plan`] decides. The marker in the description is
-//! written last in every plan, so a write that fails part-way is redone by the next run
-//! (a comment may then repeat, a state is never lost).
+//! `drift` in GitLab: one issue per environment, found by its hidden marker in one paged
+//! list of the project's drift issues per pass, written as [`crate::drift::issue::plan`]
+//! decides. The marker in the description is written last in every plan, so a write that
+//! fails part-way is redone by the next run (a comment may then repeat, a state is never
+//! lost).
+//!
+//! Several workers (`serve` replicas, a scheduled job) may run the pass at once, with no
+//! leader. Each one re-reads the issues right before it writes and plans again, so a write
+//! another worker has made meanwhile is not made twice (a lost race is a no-op). GitLab has
+//! no create-if-absent for issues: after creating one, the worker lists again and closes
+//! every open issue with the same marker but the oldest, as its duplicate (a one-line note,
+//! the marker removed). Of two workers creating at the same moment, the one that lists
+//! second sees both, so exactly one issue stays open. Comments are made the same way: each
+//! carries a hidden key of what it reports, and after commenting the worker deletes a copy
+//! a simultaneous worker made ([`comment_once`]).
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -10,15 +21,15 @@ use crate::alerts::AlertClient;
 use crate::config::RepoConfig;
 use crate::drift::compare::diff_text;
 use crate::drift::issue::{self, ExistingIssue, Plan};
-use crate::drift::{EnvironmentReport, alert};
-use crate::gitlab::{GitlabClient, IssueChange, IssueFields};
+use crate::drift::{EnvironmentReport, alert, fingerprint};
+use crate::gitlab::{GitlabClient, Issue, IssueChange, IssueFields};
 use crate::marker::{self, DriftRecord, Marker};
 use crate::messages::{DriftDiff, DriftIssueView, DriftRow, Messages};
 
 /// The label every drift issue carries.
 pub const DRIFT_LABEL: &str = "gitops-bot::drift";
 
-/// The labels of `environment`'s drift issue.
+/// The labels of `environment`'s drift issue (only written: it is found by its marker).
 fn labels(environment: &str) -> Vec<String> {
     vec![DRIFT_LABEL.to_string(), format!("env::{environment}")]
 }
@@ -46,10 +57,23 @@ pub async fn report(
 ) -> Result<Reported> {
     let messages = Messages::new(None)?;
     let mut out = Reported::default();
+    let issues = drift_issues(gitlab, project, reports).await?;
     for report in reports {
-        let existing = find(gitlab, project, &report.environment).await?;
         let now = Utc::now();
-        let plan = issue::plan(project, report, existing.as_ref(), now);
+        let existing = find_in(&issues, project, &report.environment);
+        let mut plan = issue::plan(project, report, existing.as_ref(), now);
+        if plan.writes() && !dry_run {
+            // Right before writing: another worker may have written the same meanwhile.
+            let fresh = drift_issues(gitlab, project, std::slice::from_ref(report)).await?;
+            let existing = find_in(&fresh, project, &report.environment);
+            plan = issue::plan(project, report, existing.as_ref(), now);
+            if !plan.writes() {
+                tracing::info!(
+                    environment = %report.environment,
+                    "another worker wrote this drift issue meanwhile: nothing to do"
+                );
+            }
+        }
         let alert = alerts.and_then(|_| alert::alert(project, report, &plan, now));
         let mut line = format!("{}: {plan}", report.environment);
         if let Some(a) = &alert {
@@ -85,28 +109,46 @@ pub async fn report(
     Ok(out)
 }
 
-/// The bot's issue for `environment`, open or closed. Fails closed: when the search fails,
-/// so does the run, since creating an issue then could duplicate one.
-async fn find(
+/// The project's drift issues (label [`DRIFT_LABEL`], open and closed), oldest first, in
+/// one paged list. Fails closed: when the list cannot be read, neither can the pass write,
+/// since creating an issue then could duplicate one.
+async fn drift_issues(
     gitlab: &GitlabClient,
     project: &str,
-    environment: &str,
-) -> Result<Option<ExistingIssue>> {
-    let found = gitlab
-        .issues_labeled(project, &labels(environment))
+    reports: &[EnvironmentReport],
+) -> Result<Vec<Issue>> {
+    gitlab
+        .issues_with_label(project, DRIFT_LABEL)
         .await
         .with_context(|| {
-            format!("cannot search the drift issue of {environment}; not creating one, since one may exist")
-        })?;
-    let mut ours = found.into_iter().filter_map(|i| {
-        let record = marker::drift(i.description.as_deref().unwrap_or_default())
-            .filter(|r| r.project == project && r.environment == environment)?;
-        Some(ExistingIssue {
-            iid: i.iid,
-            open: i.state == "opened",
-            record,
+            let names: Vec<&str> = reports.iter().map(|r| r.environment.as_str()).collect();
+            format!(
+                "cannot search the drift issue of {}; not creating one, since one may exist",
+                names.join(", ")
+            )
         })
-    });
+}
+
+/// The issues of `issues` whose marker names `project` and `environment`, oldest first.
+fn carrying_marker(issues: &[Issue], project: &str, environment: &str) -> Vec<ExistingIssue> {
+    issues
+        .iter()
+        .filter_map(|i| {
+            let record = marker::drift(i.description.as_deref().unwrap_or_default())
+                .filter(|r| r.project == project && r.environment == environment)?;
+            Some(ExistingIssue {
+                iid: i.iid,
+                open: i.state == "opened",
+                record,
+            })
+        })
+        .collect()
+}
+
+/// The bot's issue for `environment` among `issues`, open or closed: the oldest carrying
+/// its marker.
+fn find_in(issues: &[Issue], project: &str, environment: &str) -> Option<ExistingIssue> {
+    let mut ours = carrying_marker(issues, project, environment).into_iter();
     let oldest = ours.next();
     let others: Vec<u64> = ours.map(|i| i.iid).collect();
     if let Some(first) = &oldest
@@ -119,7 +161,45 @@ async fn find(
             "several issues carry the drift marker of this environment; using the oldest"
         );
     }
-    Ok(oldest)
+    oldest
+}
+
+/// After a create: closes every open issue with `environment`'s marker but the oldest, as
+/// its duplicate (see the module docs), with a one-line note; its description becomes that
+/// line, so that its marker is never found again.
+async fn close_duplicates(gitlab: &GitlabClient, project: &str, environment: &str) -> Result<()> {
+    let issues = gitlab
+        .issues_with_label(project, DRIFT_LABEL)
+        .await
+        .context("cannot list the drift issues again to check for a duplicate")?;
+    let ours = carrying_marker(&issues, project, environment);
+    let Some(kept) = ours.first() else {
+        return Ok(());
+    };
+    for duplicate in ours.iter().skip(1).filter(|i| i.open) {
+        let line = format!(
+            "Duplicate of #{}: another gitops-bot worker opened both at the same moment.",
+            kept.iid
+        );
+        gitlab
+            .create_issue_note(project, duplicate.iid, &line)
+            .await?;
+        gitlab
+            .edit_issue(
+                project,
+                duplicate.iid,
+                Some(&line),
+                Some(IssueChange::Close),
+            )
+            .await?;
+        tracing::info!(
+            environment,
+            closed = duplicate.iid,
+            kept = kept.iid,
+            "closed a drift issue another worker opened at the same moment"
+        );
+    }
+    Ok(())
 }
 
 async fn write(
@@ -153,11 +233,10 @@ async fn write(
             };
             let created = gitlab.create_issue(project, &fields).await?;
             tracing::info!(environment, iid = created.iid, url = %created.web_url, "drift issue opened");
+            close_duplicates(gitlab, project, environment).await?;
         }
         Plan::Update { iid, record } => {
-            gitlab
-                .create_issue_note(project, *iid, &change_note(report))
-                .await?;
+            comment_once(gitlab, project, *iid, &change_note(report), report).await?;
             let text = description(messages, report, record)?;
             gitlab.edit_issue(project, *iid, Some(&text), None).await?;
         }
@@ -170,15 +249,13 @@ async fn write(
                 crate::messages::code_span(environment),
                 crate::messages::code_span(crate::commit_sha::short(&report.head_revision)),
             );
-            gitlab.create_issue_note(project, *iid, &note).await?;
+            comment_once(gitlab, project, *iid, &note, report).await?;
             gitlab
                 .edit_issue(project, *iid, None, Some(IssueChange::Close))
                 .await?;
         }
         Plan::Reopen { iid, record } => {
-            gitlab
-                .create_issue_note(project, *iid, &change_note(report))
-                .await?;
+            comment_once(gitlab, project, *iid, &change_note(report), report).await?;
             let text = description(messages, report, record)?;
             gitlab
                 .edit_issue(project, *iid, Some(&text), Some(IssueChange::Reopen))
@@ -186,6 +263,68 @@ async fn write(
         }
     }
     Ok(())
+}
+
+/// Comments `body` on #`iid`, tagged with a hidden key of what it reports (the hash of
+/// `report`'s fingerprint), then deletes the copies another worker made at the same
+/// moment: among the bot's tagged comments, oldest first, one with the same key as the
+/// tagged comment right before it is a copy (a real change always has another key than
+/// the change before it). Of two workers commenting at once, the one that lists second
+/// sees both, so exactly one stays.
+async fn comment_once(
+    gitlab: &GitlabClient,
+    project: &str,
+    iid: u64,
+    body: &str,
+    report: &EnvironmentReport,
+) -> Result<()> {
+    let key = format!("{:016x}", fnv1a(fingerprint(report).as_bytes()));
+    let created = gitlab
+        .create_issue_note(project, iid, &format!("{body}\n\n{NOTE_TAG}{key} -->\n"))
+        .await?;
+    let notes = gitlab
+        .issue_notes(project, iid)
+        .await
+        .context("cannot list the issue's comments to check for a copy")?;
+    let Some(bot) = notes
+        .iter()
+        .find(|n| n.id == created.id)
+        .map(|n| n.author.id)
+    else {
+        return Ok(());
+    };
+    let tagged: Vec<(u64, &str)> = notes
+        .iter()
+        .filter(|n| n.author.id == bot && !n.system)
+        .filter_map(|n| Some((n.id, note_key(&n.body)?)))
+        .collect();
+    for pair in tagged.windows(2) {
+        if pair[0].1 == pair[1].1 {
+            gitlab.delete_issue_note(project, iid, pair[1].0).await?;
+            tracing::info!(
+                issue = iid,
+                note = pair[1].0,
+                "deleted a copy of a drift comment another worker made at the same moment"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// How a drift comment's hidden key starts.
+const NOTE_TAG: &str = "<!-- gitops-bot drift-note ";
+
+/// The hidden key of a drift comment.
+fn note_key(body: &str) -> Option<&str> {
+    let rest = &body[body.rfind(NOTE_TAG)? + NOTE_TAG.len()..];
+    rest.split_once(" -->").map(|(key, _)| key)
+}
+
+/// 64-bit FNV-1a: a stable hash (the same in every build and replica).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The comment on a change: the new state and its objects.
@@ -242,4 +381,20 @@ fn description(
         marker: marker::render(&Marker::Drift(record.clone())),
     };
     Ok(messages.drift_issue(&view)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_key_is_read_back_and_stable() {
+        let key = format!("{:016x}", fnv1a(b"drifted: Application argocd/web drifted"));
+        let body = format!("text\n\n{NOTE_TAG}{key} -->\n");
+        assert_eq!(note_key(&body), Some(key.as_str()));
+        assert_eq!(note_key("no key here"), None);
+        // FNV-1a's published test vectors.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }

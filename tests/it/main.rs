@@ -32,6 +32,7 @@ mod golden_edits;
 mod holds;
 mod preview;
 mod promote;
+mod serve_agent;
 mod serve_limits;
 mod status;
 mod sync;

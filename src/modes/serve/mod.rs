@@ -8,6 +8,10 @@
 //! their delivery key; every action is SHA-pinned and idempotent, so replicas behind one
 //! Service may see the same event without harm. State is in memory only. Connections are
 //! bounded in number and in silence (see `http_server`).
+//!
+//! Many projects (`--project` globs, see `projects`): a delivery is routed by its project,
+//! confirmed through the API, and answered by that project's dispatcher. With
+//! `--drift-every`, the drift loop (`agent`) runs beside the webhooks.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
@@ -25,15 +29,26 @@ use axum::routing::{get, post};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::cli::ServeArgs;
-use crate::gitlab::hooks::{HookError, delivery_key, parse_event};
+use crate::alerts::{self, AlertClient};
+use crate::cli::{ServeArgs, UsageError};
+use crate::cluster;
+use crate::env;
+use crate::gitlab::Token;
+use crate::gitlab::hooks::{Event, HookError, delivery_key, parse_event};
+use crate::project_pattern::ProjectPattern;
+mod agent;
 mod http_server;
+mod projects;
 
 use crate::workflows::comments::{Dispatcher, Outcome, Trigger};
+use agent::{Agent, DriftMetrics};
 use http_server::{ConnectionStats, Limits};
+use projects::{Projects, Refused};
 
 /// Delivery keys remembered for de-duplication.
 const DEDUP_CAPACITY: usize = 16_384;
+/// The longest a delivery waits for GitLab to confirm a project seen for the first time.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest one event may take (GitLab calls included) before it is abandoned.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -44,6 +59,7 @@ struct Metrics {
     unauthorized: AtomicU64,
     malformed: AtomicU64,
     ignored: AtomicU64,
+    unmatched: AtomicU64,
     duplicates: AtomicU64,
     queued: AtomicU64,
     rejected_full: AtomicU64,
@@ -85,12 +101,16 @@ impl Dedup {
     }
 }
 
+/// One unit of work: a trigger and the dispatcher of its project.
+type Job = (Arc<Dispatcher>, Trigger);
+
 struct App {
     secret: Vec<u8>,
-    queue: mpsc::Sender<Trigger>,
+    queue: mpsc::Sender<Job>,
     dedup: Mutex<Dedup>,
     metrics: Arc<Metrics>,
-    engine: Arc<Dispatcher>,
+    drift: Arc<DriftMetrics>,
+    projects: Projects,
     ready: Arc<AtomicBool>,
     connections: Arc<ConnectionStats>,
     max_connections: u32,
@@ -102,11 +122,47 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
         .ok()
         .filter(|s| !s.is_empty())
         .context("GITOPS_BOT_WEBHOOK_SECRET is not set: set it to the secret token configured on the GitLab webhook")?;
-    let engine = Arc::new(
-        super::dispatcher(&args.common)
-            .await?
-            .sync_on_merge(args.sync_on_merge),
+    let patterns = if args.projects.is_empty() {
+        vec![ProjectPattern::parse(&super::project_or_ci(None)?).map_err(UsageError)?]
+    } else {
+        args.projects.clone()
+    };
+    let gitlab = super::connect(&args.gitlab)?;
+    let bot = gitlab
+        .current_user()
+        .await
+        .context("cannot read the bot's own user (GET /user)")?;
+    let projects = Projects::new(
+        gitlab.clone(),
+        bot,
+        patterns.clone(),
+        args.command_prefix.clone(),
+        args.sync_on_merge,
     );
+    projects.preload().await?;
+    // Everything the drift loop needs is set up before the service answers, so that a
+    // missing cluster configuration or a bad alert setup fails the start.
+    let agent = match args.drift_every {
+        Some(every) => Some(Agent {
+            gitlab,
+            cluster: cluster::connect()
+                .await
+                .context("--drift-every needs read access to the cluster (deploy/rbac/drift/)")?,
+            patterns,
+            every,
+            alerts: match &args.alert_url {
+                Some(url) => Some(AlertClient::new(
+                    url.clone(),
+                    env::var(alerts::TOKEN_VAR).map(Token::new),
+                )?),
+                None => None,
+            },
+        }),
+        None => None,
+    };
+    let drift = Arc::new(DriftMetrics::default());
+    let (stop_drift, drift_stopped) = tokio::sync::watch::channel(());
+    let drift_loop = agent.map(|a| tokio::spawn(a.run(drift.clone(), drift_stopped)));
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(true));
     let limits = Limits {
@@ -116,13 +172,14 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
     };
     let connections = Arc::new(ConnectionStats::default());
     let (sender, receiver) = mpsc::channel(args.queue.max(1));
-    let worker = tokio::spawn(work(receiver, engine.clone(), metrics.clone()));
+    let worker = tokio::spawn(work(receiver, metrics.clone()));
     let app = Arc::new(App {
         secret: secret.into_bytes(),
         queue: sender,
         dedup: Mutex::default(),
         metrics,
-        engine,
+        drift,
+        projects,
         ready: ready.clone(),
         connections: connections.clone(),
         max_connections: limits.max_connections,
@@ -148,6 +205,12 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
     );
     eprintln!("listening on {}", listener.local_addr()?);
     http_server::serve(listener, router, limits, connections, stop).await;
+    drop(stop_drift);
+    if let Some(drift_loop) = drift_loop {
+        drift_loop
+            .await
+            .context("the drift loop stopped abnormally")?;
+    }
     // The router (and with it the queue's sender) is gone: the worker drains and stops.
     worker.await.context("the worker stopped abnormally")?;
     tracing::info!("stopped");
@@ -188,20 +251,17 @@ fn shutdown(ready: Arc<AtomicBool>) -> impl Future<Output = ()> {
     }
 }
 
-async fn work(
-    mut receiver: mpsc::Receiver<Trigger>,
-    dispatcher: Arc<Dispatcher>,
-    metrics: Arc<Metrics>,
-) {
-    while let Some(trigger) = receiver.recv().await {
+async fn work(mut receiver: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
+    while let Some((dispatcher, trigger)) = receiver.recv().await {
         metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
         // Every log line and audit event of this trigger carries what it is about.
+        let project = dispatcher.project();
         let span = match &trigger {
             Trigger::Note { iid, note_id, .. } => {
-                tracing::info_span!("trigger", merge_request = iid, note = note_id)
+                tracing::info_span!("trigger", project, merge_request = iid, note = note_id)
             }
             Trigger::Approval { iid, user, .. } => {
-                tracing::info_span!("trigger", merge_request = iid, approval_by = %user.username)
+                tracing::info_span!("trigger", project, merge_request = iid, approval_by = %user.username)
             }
             Trigger::IssueNote { iid, note_id } => {
                 tracing::info_span!("trigger", issue = iid, note = note_id)
@@ -289,7 +349,48 @@ async fn webhook(
             return (StatusCode::OK, "ignored\n");
         }
     };
-    let Some(trigger) = app.engine.trigger_for(&event) else {
+    let Some((project_id, project_path)) = project_of(&event) else {
+        m.ignored.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::OK, "ignored\n");
+    };
+    if !crate::project_pattern::allowed(app.projects.patterns(), project_id, project_path) {
+        m.unmatched.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::OK, "ignored\n");
+    }
+    // Only what may be a command goes on to GitLab (a project seen for the first time is
+    // read from the API), so a group hook's stream of other events costs nothing.
+    if Trigger::from_event(&event, project_id).is_none() {
+        m.ignored.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::OK, "ignored\n");
+    }
+    // A project seen for the first time is read from GitLab while the delivery waits, at
+    // most this long: GitLab gives up on a hook after about 10 s.
+    let routed = tokio::time::timeout(
+        CONFIRM_TIMEOUT,
+        app.projects.dispatcher(project_id, project_path),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(Refused::Unconfirmed(anyhow::anyhow!(
+            "GitLab did not answer within {CONFIRM_TIMEOUT:?}"
+        )))
+    });
+    let dispatcher = match routed {
+        Ok(d) => d,
+        Err(Refused::Unmatched) => {
+            m.unmatched.fetch_add(1, Ordering::Relaxed);
+            return (StatusCode::OK, "ignored\n");
+        }
+        Err(Refused::Unconfirmed(e)) => {
+            tracing::error!(project = project_id, error = %format!("{e:#}"), "cannot confirm the delivery's project");
+            m.gitlab_errors.fetch_add(1, Ordering::Relaxed);
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot confirm the project with GitLab now, retry later\n",
+            );
+        }
+    };
+    let Some(trigger) = dispatcher.trigger_for(&event) else {
         m.ignored.fetch_add(1, Ordering::Relaxed);
         return (StatusCode::OK, "ignored\n");
     };
@@ -312,7 +413,7 @@ async fn webhook(
         m.duplicates.fetch_add(1, Ordering::Relaxed);
         return (StatusCode::OK, "duplicate\n");
     }
-    match app.queue.try_send(trigger) {
+    match app.queue.try_send((dispatcher, trigger)) {
         Ok(()) => {
             m.queued.fetch_add(1, Ordering::Relaxed);
             m.queue_depth.fetch_add(1, Ordering::Relaxed);
@@ -328,6 +429,15 @@ async fn webhook(
             m.rejected_full.fetch_add(1, Ordering::Relaxed);
             (StatusCode::SERVICE_UNAVAILABLE, "busy, retry later\n")
         }
+    }
+}
+
+/// The project a delivery says it is from (id, path): a hint for routing only.
+fn project_of(event: &Event) -> Option<(u64, &str)> {
+    match event {
+        Event::Note(n) => Some((n.project_id, n.project_path.as_str())),
+        Event::MergeRequest(e) => Some((e.project_id, e.project_path.as_str())),
+        _ => None,
     }
 }
 
@@ -374,6 +484,12 @@ async fn metrics_text(State(app): State<Arc<App>>) -> String {
         "counter",
         "Deliveries of no interest.",
         &[("", get(&m.ignored))],
+    );
+    family(
+        "events_unmatched_total",
+        "counter",
+        "Deliveries from projects that no --project allows (by the payload, or by GitLab's answer), ignored.",
+        &[("", get(&m.unmatched))],
     );
     family(
         "events_duplicate_total",
@@ -444,6 +560,7 @@ async fn metrics_text(State(app): State<Arc<App>>) -> String {
             ("{reason=\"idle\"}", get(&c.idle_timeouts)),
         ],
     );
+    app.drift.render(&mut out);
     out
 }
 

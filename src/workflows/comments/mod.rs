@@ -25,7 +25,9 @@ use crate::commands::{CommentCommand, Grammar, Parsed};
 use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::gitlab::hooks::{Event, NoteAction};
-use crate::gitlab::{GitlabClient, GitlabError, MergeRequest, Reacted, ThreadNote, UserRef};
+use crate::gitlab::{
+    GitlabClient, GitlabError, MergeRequest, Project, Reacted, ThreadNote, UserRef,
+};
 use crate::image_ref::ImageRef;
 use crate::marker::{self, BumpState, Marker, ReplyRecord};
 use crate::messages::{Messages, Reply};
@@ -169,6 +171,18 @@ impl Dispatcher {
             .await
             .context("cannot read the bot's own user (GET /user)")?;
         let info = gitlab.project(project).await?;
+        Dispatcher::for_project(gitlab, bot, project, &info, prefix).await
+    }
+
+    /// [`Dispatcher::new`] for a project already read (`info`, named `project` as the
+    /// caller does) by a bot already known: `serve` reads the bot once for all projects.
+    pub async fn for_project(
+        gitlab: GitlabClient,
+        bot: UserRef,
+        project: &str,
+        info: &Project,
+        prefix: Option<&str>,
+    ) -> Result<Dispatcher> {
         let prefix = match prefix {
             Some(p) => p.to_string(),
             None => configured_prefix(&gitlab, project, info.default_branch.as_deref()).await,

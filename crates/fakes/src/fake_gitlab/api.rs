@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::git::{self, Change};
 use super::http::{Request, Response};
 use super::params::Params;
-use super::{Mr, Note, State, awards, commits, deploys, issues, merge, now_rfc3339};
+use super::{Mr, Note, State, awards, commits, deploys, groups, issues, merge, now_rfc3339};
 
 const MAX_DESCRIPTION_CHARS: usize = 1_048_576;
 const MAX_NOTE_CHARS: usize = 1_000_000;
@@ -61,12 +61,14 @@ enum Route {
     MrCommits(String),
     Compare,
     ListIssues,
+    GroupProjects(String),
     CreateIssue,
     EditIssue(String),
     CreateIssueNote(String),
     GetIssue(String),
     ListIssueNotes(String),
     GetIssueNote(String, String),
+    DeleteIssueNote(String, String),
     IssueNoteAwards(String, String, Option<String>),
 }
 
@@ -77,6 +79,7 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
         ["user"] if get => (Route::User, None),
         ["users"] if get => (Route::Users, None),
         ["projects", id] if get => (Route::Project, Some(id.to_string())),
+        ["groups", group, "projects"] if get => (Route::GroupProjects(group.to_string()), None),
         ["projects", id, "repository", "branches", rest @ ..] if get && !rest.is_empty() => {
             (Route::Branch(rest.join("/")), Some(id.to_string()))
         }
@@ -124,6 +127,10 @@ fn route(method: &str, segs: &[String]) -> Option<(Route, Option<String>)> {
             aid,
         ] if get || method == "DELETE" => (
             Route::IssueNoteAwards(iid.to_string(), nid.to_string(), Some(aid.to_string())),
+            Some(id.to_string()),
+        ),
+        ["projects", id, "issues", iid, "notes", nid] if method == "DELETE" => (
+            Route::DeleteIssueNote(iid.to_string(), nid.to_string()),
             Some(id.to_string()),
         ),
         ["projects", id, "issues", iid, "notes"] if method == "POST" => (
@@ -278,6 +285,12 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
     if let Some(p) = project {
         let by_id = p.parse::<u64>().ok() == Some(state.opts.project_id);
         if !by_id && p != state.opts.project_path {
+            if let (Route::Project, Some(other)) = (&route, groups::other_project(state, &p)) {
+                return (
+                    Response::json(200, &groups::other_project_json(state, other)),
+                    true,
+                );
+            }
             return (msg(404, "404 Project Not Found"), true);
         }
     }
@@ -330,7 +343,8 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
             commits::of_merge_request(state, req, iid, &params)
         }),
         Route::Compare => commits::compare(state, &params),
-        Route::ListIssues => issues::list(state, &params),
+        Route::ListIssues => issues::list(state, req, &params),
+        Route::GroupProjects(group) => groups::list_projects(state, req, &group, &params),
         Route::CreateIssue => issues::create(state, &params),
         Route::EditIssue(iid) => with_iid(&iid, |iid| issues::edit(state, iid, &params)),
         Route::CreateIssueNote(iid) => {
@@ -347,6 +361,9 @@ pub fn handle(state: &State, req: &Request) -> (Response, bool) {
             with_iid(&nid, |nid| {
                 issues::awards(state, req, iid, nid, aid.as_deref(), &params)
             })
+        }),
+        Route::DeleteIssueNote(iid, nid) => with_iid(&iid, |iid| {
+            with_iid(&nid, |nid| issues::delete_note(state, iid, nid))
         }),
         Route::Awards(iid, nid, aid) => with_iid(&iid, |iid| {
             awards::endpoint(state, req, iid, nid.as_deref(), aid.as_deref(), &params)

@@ -311,8 +311,9 @@ fn issue_json(state: &State, i: &Issue) -> Value {
 }
 
 /// `GET /projects/:id/issues`: `labels` must all be present; `state` is `opened`, `closed`
-/// or `all` (default); newest first (`order_by=created_at`, `sort=desc`).
-pub(crate) fn list(state: &State, p: &Params) -> Response {
+/// or `all` (default); newest first (`order_by=created_at`, `sort=desc`); paged (`page`,
+/// `per_page` default 20, at most 100, `x-next-page` and `Link` headers).
+pub(crate) fn list(state: &State, req: &Request, p: &Params) -> Response {
     let labels = p.labels("labels").unwrap_or_default();
     let wanted = p.str("state").unwrap_or_else(|| "all".into());
     let store = state.store();
@@ -324,7 +325,8 @@ pub(crate) fn list(state: &State, p: &Params) -> Response {
         .map(|i| issue_json(state, i))
         .collect();
     out.reverse();
-    Response::json(200, &Value::Array(out))
+    drop(store);
+    paginate(state, req, p, out)
 }
 
 /// `POST /projects/:id/issues`.
@@ -409,4 +411,22 @@ pub(crate) fn create_note(state: &State, iid: u64, p: &Params) -> Response {
         .map(|n| note_json(state, iid, n))
         .unwrap_or(Value::Null);
     Response::json(201, &note)
+}
+
+/// `DELETE /projects/:id/issues/:iid/notes/:note_id`: 204, or 404 when it is not there.
+pub(crate) fn delete_note(state: &State, iid: u64, note_id: u64) -> Response {
+    let mut store = state.store();
+    let Some(issue) = store.issues.iter_mut().find(|i| i.iid == iid) else {
+        return msg(404, "404 Issue Not Found");
+    };
+    let Some(at) = issue.thread.iter().position(|n| n.id == note_id) else {
+        return msg(404, "404 Note Not Found");
+    };
+    issue.thread.remove(at);
+    issue.notes.remove(at);
+    Response {
+        status: 204,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
 }

@@ -45,6 +45,7 @@ mod awards;
 mod commits;
 mod deploys;
 mod git;
+mod groups;
 mod hooks;
 mod http;
 mod issues;
@@ -112,6 +113,19 @@ pub struct Options {
     /// `"merge"` (merge commit, GitLab's default), `"rebase_merge"` (merge
     /// commit, source must contain the target) or `"ff"` (fast-forward only).
     pub merge_method: String,
+    /// Other projects on the server, known by `GET /projects/:id` and listed by
+    /// `GET /groups/:id/projects` (with the main project) only: every other endpoint of
+    /// theirs is 404, as for a project whose repository the token cannot read.
+    pub other_projects: Vec<OtherProject>,
+}
+
+/// A project besides the main one (see [`Options::other_projects`]).
+#[derive(Debug, Clone)]
+pub struct OtherProject {
+    pub id: u64,
+    /// `"group/sub/project"`.
+    pub path: String,
+    pub archived: bool,
 }
 
 impl Default for Options {
@@ -132,6 +146,7 @@ impl Default for Options {
             only_allow_merge_if_pipeline_succeeds: false,
             approvals_with_time: true,
             merge_method: "merge".into(),
+            other_projects: Vec::new(),
         }
     }
 }
