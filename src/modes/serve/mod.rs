@@ -359,7 +359,9 @@ async fn webhook(
     }
     // Only what may be a command goes on to GitLab (a project seen for the first time is
     // read from the API), so a group hook's stream of other events costs nothing.
-    if Trigger::from_event(&event, project_id).is_none() {
+    if Trigger::from_event(&event, project_id).is_none()
+        && !(app.projects.sync_on_merge() && Trigger::merged(&event, project_id).is_some())
+    {
         m.ignored.fetch_add(1, Ordering::Relaxed);
         return (StatusCode::OK, "ignored\n");
     }

@@ -46,6 +46,11 @@ impl Projects {
         }
     }
 
+    /// `serve --sync-on-merge`.
+    pub(super) fn sync_on_merge(&self) -> bool {
+        self.sync_on_merge
+    }
+
     pub(super) fn patterns(&self) -> &[ProjectPattern] {
         &self.patterns
     }

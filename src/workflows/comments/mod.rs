@@ -59,6 +59,19 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The merge of a merge request in project `project_id` (a `merge` merge request
+    /// event), which `serve --sync-on-merge` syncs.
+    pub fn merged(event: &Event, project_id: u64) -> Option<Trigger> {
+        match event {
+            Event::MergeRequest(e) if e.project_id == project_id && e.action == "merge" => {
+                Some(Trigger::Merged {
+                    iid: e.merge_request.iid,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The work a webhook or trigger payload asks for in project `project_id`, if any: a new
     /// comment on a merge request or an issue (an edit is not a command), or an approval.
     pub fn from_event(event: &Event, project_id: u64) -> Option<Trigger> {
@@ -242,14 +255,10 @@ impl Dispatcher {
                 return None;
             }
         }
-        if let Event::MergeRequest(e) = event
-            && self.sync_on_merge
-            && e.project_id == self.project_id
-            && e.action == "merge"
+        if self.sync_on_merge
+            && let Some(merged) = Trigger::merged(event, self.project_id)
         {
-            return Some(Trigger::Merged {
-                iid: e.merge_request.iid,
-            });
+            return Some(merged);
         }
         Trigger::from_event(event, self.project_id)
     }
