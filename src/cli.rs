@@ -376,7 +376,8 @@ pub struct DriftArgs {
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
-    /// Exit with status 1 when an environment is not converged.
+    /// Exit with status 1 when an environment is not converged (a state confirmed by
+    /// drift.confirm: one still changing at the end of the window does not count).
     #[arg(long)]
     pub fail_on_drift: bool,
 

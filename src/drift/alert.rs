@@ -180,6 +180,7 @@ mod tests {
             )]
         };
         EnvironmentReport {
+            unconfirmed: false,
             environment: "prod".into(),
             state,
             head_revision: "1111111111".into(),

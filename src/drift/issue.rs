@@ -153,6 +153,7 @@ mod tests {
 
     fn report(state: DriftState, objects: Vec<DriftObject>) -> EnvironmentReport {
         EnvironmentReport {
+            unconfirmed: false,
             environment: "prod".into(),
             state,
             head_revision: "1111".into(),

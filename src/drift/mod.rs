@@ -27,7 +27,7 @@ mod observe;
 pub use observe::{Applied, apply, argo, flux};
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -169,6 +169,10 @@ pub struct EnvironmentReport {
     /// none records one.
     pub live_revision: Option<String>,
     pub objects: Vec<DriftObject>,
+    /// A state other than converged that has not stayed the same (state and objects) for
+    /// `drift.confirm` yet: shown, never written to the issue or alerted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unconfirmed: bool,
 }
 
 /// The head commit, and how long ago it was committed (`None` when unknown: then the grace
@@ -226,6 +230,7 @@ pub fn assess(
         _ => None,
     };
     EnvironmentReport {
+        unconfirmed: false,
         environment: environment.to_string(),
         state,
         head_revision: head.commit.to_string(),
@@ -234,15 +239,25 @@ pub fn assess(
     }
 }
 
-/// `drift.confirm` for one environment: a non-converged first observation is observed again
-/// until the window ends. A converged observation on the way ends it (what cleared is
-/// reported as converged); otherwise the last observation stands, which is not converged
-/// either way (fail closed), and says whether it stayed the same all along.
+/// `drift.confirm` for one environment. A state other than converged counts only once it has
+/// stayed the same (state and objects) for the window: observed again until then, and a
+/// change starts the window again. A converged observation on the way ends it (what cleared
+/// is converged). [`Seen`] carries what was seen between passes (`serve`), so that
+/// consecutive passes count as well.
 #[derive(Debug, Clone)]
 pub struct Confirmation {
-    first: Signature,
+    current: Signature,
+    since: Instant,
     latest: EnvironmentReport,
     changed: bool,
+}
+
+/// What a watcher remembers of an environment between passes: the state and objects it last
+/// saw, and since when they have been the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    signature: Signature,
+    since: Instant,
 }
 
 /// What must stay the same for a state to count: the state and the set of objects (with
@@ -293,25 +308,39 @@ fn signature(report: &EnvironmentReport) -> Signature {
 }
 
 impl Confirmation {
-    pub fn start(first: EnvironmentReport) -> Confirmation {
+    /// The window of `first`, seen at `now`; it started earlier when the previous pass saw the
+    /// same (`prior`).
+    pub fn start(first: EnvironmentReport, prior: Option<&Seen>, now: Instant) -> Confirmation {
+        let current = signature(&first);
+        let since = prior
+            .filter(|p| p.signature == current)
+            .map_or(now, |p| p.since);
         Confirmation {
-            first: signature(&first),
+            current,
+            since,
             latest: first,
             changed: false,
         }
     }
 
-    /// Whether the environment still needs observing.
-    pub fn open(&self) -> bool {
+    /// Whether the environment still needs observing: not converged, and not yet the same
+    /// for `confirm`.
+    pub fn open(&self, confirm: Duration, now: Instant) -> bool {
         self.latest.state != DriftState::Converged
+            && now.saturating_duration_since(self.since) < confirm
     }
 
-    /// One more observation, while [`Confirmation::open`].
-    pub fn observe(&mut self, report: EnvironmentReport) {
-        if !self.open() {
+    /// One more observation at `now`. After a converged one, nothing more counts.
+    pub fn observe(&mut self, report: EnvironmentReport, now: Instant) {
+        if self.latest.state == DriftState::Converged {
             return;
         }
-        self.changed |= signature(&report) != self.first;
+        let seen = signature(&report);
+        if seen != self.current {
+            self.current = seen;
+            self.since = now;
+            self.changed = true;
+        }
         self.latest = report;
     }
 
@@ -320,9 +349,22 @@ impl Confirmation {
         self.changed
     }
 
-    /// The verdict once the window is over (or nothing is open any more).
-    pub fn finish(self) -> EnvironmentReport {
-        self.latest
+    /// What to remember for the next pass.
+    pub fn seen(&self) -> Seen {
+        Seen {
+            signature: self.current.clone(),
+            since: self.since,
+        }
+    }
+
+    /// The verdict at `now`: the last observation, marked unconfirmed when it is not
+    /// converged and has not stayed the same for `confirm`.
+    pub fn finish(self, confirm: Duration, now: Instant) -> EnvironmentReport {
+        let unconfirmed = self.open(confirm, now);
+        EnvironmentReport {
+            unconfirmed,
+            ..self.latest
+        }
     }
 }
 
@@ -477,19 +519,68 @@ mod tests {
                 &[target(Some(HEAD), findings)],
             )
         };
-        let mut c = Confirmation::start(drifted(&[(DriftState::Drifted, "OutOfSync")]));
-        assert!(c.open());
-        c.observe(drifted(&[]));
-        assert!(!c.open());
+        let window = Duration::from_secs(120);
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let mut c = Confirmation::start(drifted(&[(DriftState::Drifted, "OutOfSync")]), None, t0);
+        assert!(c.open(window, at(10)));
+        c.observe(drifted(&[]), at(10));
+        assert!(!c.open(window, at(11)));
         // Once cleared, later observations do not reopen it.
-        c.observe(drifted(&[(DriftState::Drifted, "OutOfSync")]));
-        assert_eq!(c.finish().state, DriftState::Converged);
+        c.observe(drifted(&[(DriftState::Drifted, "OutOfSync")]), at(20));
+        let done = c.finish(window, at(20));
+        assert_eq!(
+            (done.state, done.unconfirmed),
+            (DriftState::Converged, false)
+        );
 
-        let mut c = Confirmation::start(drifted(&[(DriftState::Drifted, "OutOfSync")]));
-        c.observe(drifted(&[(DriftState::Drifted, "OutOfSync again")]));
+        let mut c = Confirmation::start(drifted(&[(DriftState::Drifted, "OutOfSync")]), None, t0);
+        c.observe(drifted(&[(DriftState::Drifted, "OutOfSync again")]), at(60));
         assert!(!c.changed(), "the reason's words are not part of the state");
-        c.observe(drifted(&[(DriftState::Degraded, "CrashLoopBackOff")]));
+        assert!(
+            !c.open(window, at(120)),
+            "the same state for the whole window"
+        );
+        c.observe(
+            drifted(&[(DriftState::Degraded, "CrashLoopBackOff")]),
+            at(100),
+        );
         assert!(c.changed());
-        assert_eq!(c.finish().state, DriftState::Degraded);
+        assert!(c.open(window, at(200)), "a change starts the window again");
+        let flapping = c.clone().finish(window, at(200));
+        assert_eq!(
+            (flapping.state, flapping.unconfirmed),
+            (DriftState::Degraded, true)
+        );
+        let settled = c.finish(window, at(220));
+        assert_eq!(
+            (settled.state, settled.unconfirmed),
+            (DriftState::Degraded, false)
+        );
+    }
+
+    #[test]
+    fn consecutive_passes_count_towards_the_window() {
+        let report = |state: DriftState| {
+            assess(
+                "prod",
+                head(Some(1)),
+                GRACE,
+                &[target(Some(HEAD), &[(state, "why")])],
+            )
+        };
+        let window = Duration::from_secs(120);
+        let t0 = Instant::now();
+        let first = Confirmation::start(report(DriftState::Drifted), None, t0);
+        assert!(first.clone().finish(window, t0).unconfirmed);
+        let seen = first.seen();
+        let later = t0 + Duration::from_secs(300);
+        let same = Confirmation::start(report(DriftState::Drifted), Some(&seen), later);
+        assert!(!same.finish(window, later).unconfirmed, "seen since t0");
+        let other = Confirmation::start(report(DriftState::Degraded), Some(&seen), later);
+        assert!(
+            other.finish(window, later).unconfirmed,
+            "a new state starts again"
+        );
     }
 }

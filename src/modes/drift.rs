@@ -13,7 +13,7 @@ use crate::drift::{DriftState, EnvironmentReport};
 use crate::env;
 use crate::gitlab::Token;
 use crate::modes::{connect, project_or_ci};
-use crate::workflows::drift::{self, Depth, Observed};
+use crate::workflows::drift::{self, Depth, Observed, Pass};
 use crate::workflows::drift_issue;
 
 use crate::alerts::TOKEN_VAR as ALERT_TOKEN_VAR;
@@ -30,22 +30,21 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
         None => None,
     };
     let client = cluster::connect().await?;
-    let Observed {
-        project,
-        config,
-        reports,
-    } = drift::observe_with(
-        &gitlab,
-        &client,
-        &project,
-        &args.environments,
-        if args.deep {
+    let pass = Pass {
+        depth: if args.deep {
             Depth::DryRun
         } else {
             Depth::Fields
         },
-    )
-    .await?;
+        wait: true,
+        prior: Default::default(),
+    };
+    let Observed {
+        project,
+        config,
+        reports,
+        ..
+    } = drift::observe_with(&gitlab, &client, &project, &args.environments, &pass).await?;
 
     match args.output {
         OutputFormat::Text => print!("{}", text(&reports)),
@@ -75,7 +74,9 @@ pub async fn run(args: &DriftArgs) -> Result<ExitCode> {
             }
         }
     }
-    let all_converged = reports.iter().all(|r| r.state == DriftState::Converged);
+    let all_converged = reports
+        .iter()
+        .all(|r| r.state == DriftState::Converged || r.unconfirmed);
     Ok(
         if (args.fail_on_drift && !all_converged) || !reported.alerts_failed.is_empty() {
             ExitCode::FAILURE
@@ -90,11 +91,16 @@ fn text(reports: &[EnvironmentReport]) -> String {
     let mut out = String::new();
     for r in reports {
         out.push_str(&format!(
-            "{}: {} (head {}, live {})\n",
+            "{}: {} (head {}, live {}){}\n",
             r.environment,
             r.state,
             crate::commit_sha::short(&r.head_revision),
-            r.live_revision.as_deref().unwrap_or("-")
+            r.live_revision.as_deref().unwrap_or("-"),
+            if r.unconfirmed {
+                ", not the same for drift.confirm yet"
+            } else {
+                ""
+            }
         ));
         for o in &r.objects {
             out.push_str(&format!("  {o}\n"));

@@ -25,7 +25,9 @@ use crate::cluster::live::{LiveObject, read_live};
 use crate::cluster::{self, Kinds, dynamic_api, resource_of};
 use crate::config::{self, RepoConfig};
 use crate::deploy::{DeployTarget, resolve};
-use crate::drift::{self, Confirmation, EnvironmentReport, Head, TargetId, TargetObservation};
+use crate::drift::{
+    self, Confirmation, EnvironmentReport, Head, Seen, TargetId, TargetObservation,
+};
 use crate::gitlab::GitlabClient;
 use crate::render::{self, Object};
 use crate::workflows::checkout;
@@ -43,6 +45,22 @@ pub struct Observed {
     pub config: RepoConfig,
     /// One report per observed environment, in the order observed.
     pub reports: Vec<EnvironmentReport>,
+    /// What was seen of each environment, for the next pass of a watcher that keeps it.
+    pub seen: HashMap<String, Seen>,
+}
+
+/// How a pass observes.
+#[derive(Debug, Clone, Default)]
+pub struct Pass {
+    /// How direct-apply targets are compared.
+    pub depth: Depth,
+    /// Re-observe what is wrong within the pass until it is confirmed or `drift.confirm` has
+    /// passed (a scheduled job, which keeps nothing between runs). Without it, one
+    /// observation: a watcher that keeps [`Observed::seen`] confirms across passes.
+    pub wait: bool,
+    /// What the previous pass saw (`Observed::seen`), so that consecutive passes count
+    /// towards `drift.confirm`.
+    pub prior: HashMap<String, Seen>,
 }
 
 /// How direct-apply targets are compared with the cluster.
@@ -57,24 +75,29 @@ pub enum Depth {
 }
 
 /// Observes `selected` environments of `project` (every environment with targets when
-/// empty) read-only, re-observing what is wrong until it clears or `drift.confirm` has
-/// passed. Writes nothing: [`drift_issue::report`] does.
+/// empty) read-only, re-observing what is wrong until it is confirmed (the same state and
+/// objects for `drift.confirm`), clears, or the window has passed. Writes nothing:
+/// [`drift_issue::report`](super::drift_issue::report) does.
 pub async fn observe(
     gitlab: &GitlabClient,
     client: &Client,
     project: &str,
     selected: &[String],
 ) -> Result<Observed> {
-    observe_with(gitlab, client, project, selected, Depth::Fields).await
+    let pass = Pass {
+        wait: true,
+        ..Pass::default()
+    };
+    observe_with(gitlab, client, project, selected, &pass).await
 }
 
-/// [`observe`], comparing direct-apply targets at `depth`.
+/// [`observe`] as `pass` says.
 pub async fn observe_with(
     gitlab: &GitlabClient,
     client: &Client,
     project: &str,
     selected: &[String],
-    depth: Depth,
+    pass: &Pass,
 ) -> Result<Observed> {
     let settings::DefaultHead {
         project: info,
@@ -99,37 +122,53 @@ pub async fn observe_with(
         kinds: Kinds::default(),
         rendered: &rendered,
         config: &config,
-        depth,
+        depth: pass.depth,
     };
+    let confirm = config.drift.confirm;
     let started = Instant::now();
     let mut confirmations = Vec::new();
     for (name, targets) in &environments {
         let report = reader.environment(name, targets, head).await;
-        confirmations.push(Confirmation::start(report));
+        confirmations.push(Confirmation::start(
+            report,
+            pass.prior.get(name),
+            Instant::now(),
+        ));
     }
-    // Re-observe what is wrong until it clears or `drift.confirm` has passed.
-    let deadline = started + config.drift.confirm;
-    while confirmations.iter().any(Confirmation::open) && Instant::now() < deadline {
-        tokio::time::sleep(REOBSERVE_EVERY.min(deadline - Instant::now())).await;
+    // Re-observe what is wrong until it is confirmed or clears, at most `drift.confirm`.
+    let deadline = started + confirm;
+    let open = |cs: &[Confirmation]| cs.iter().any(|c| c.open(confirm, Instant::now()));
+    while pass.wait && open(&confirmations) && Instant::now() < deadline {
+        tokio::time::sleep(REOBSERVE_EVERY.min(deadline.saturating_duration_since(Instant::now())))
+            .await;
         for (c, (name, targets)) in confirmations.iter_mut().zip(&environments) {
-            if c.open() {
+            if c.open(confirm, Instant::now()) {
                 let head = Head {
                     age: head_age.map(|a| a + started.elapsed()),
                     ..head
                 };
-                c.observe(reader.environment(name, targets, head).await);
+                let report = reader.environment(name, targets, head).await;
+                c.observe(report, Instant::now());
             }
         }
     }
+    let seen = environments
+        .iter()
+        .zip(&confirmations)
+        .map(|((name, _), c)| (name.clone(), c.seen()))
+        .collect();
+    let now = Instant::now();
     let reports: Vec<EnvironmentReport> = confirmations
         .into_iter()
         .map(|c| {
             let changed = c.changed();
-            let report = c.finish();
-            if changed {
+            let report = c.finish(confirm, now);
+            if report.unconfirmed {
                 tracing::info!(
                     environment = %report.environment,
-                    "the state changed during drift.confirm; reporting the last one seen"
+                    state = %report.state,
+                    changed,
+                    "not the same for drift.confirm yet: shown, not written"
                 );
             }
             report
@@ -139,6 +178,7 @@ pub async fn observe_with(
         project: info.path_with_namespace,
         config,
         reports,
+        seen,
     })
 }
 

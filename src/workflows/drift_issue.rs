@@ -59,6 +59,14 @@ pub async fn report(
     let mut out = Reported::default();
     let issues = drift_issues(gitlab, project, reports).await?;
     for report in reports {
+        if report.unconfirmed {
+            // drift.confirm: only a state that stayed the same counts; nothing to write yet.
+            out.lines.push(format!(
+                "{}: {} but not the same for drift.confirm yet: nothing written",
+                report.environment, report.state
+            ));
+            continue;
+        }
         let now = Utc::now();
         let existing = find_in(&issues, project, &report.environment);
         let mut plan = issue::plan(project, report, existing.as_ref(), now);

@@ -5,7 +5,7 @@
 //! it could not establish (the workflows fail closed). Replicas need no leader: see
 //! [`drift_issue`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::alerts::AlertClient;
-use crate::drift::DriftState;
+use crate::drift::{DriftState, Seen};
 use crate::gitlab::GitlabClient;
 use crate::project_pattern::ProjectPattern;
 use crate::usage::UsageError;
@@ -37,6 +37,9 @@ pub(super) struct Agent {
     pub patterns: Vec<ProjectPattern>,
     pub every: Duration,
     pub alerts: Option<AlertClient>,
+    /// What the last pass saw of each project's environments (by `--project` value or listed
+    /// path), so that consecutive passes count towards `drift.confirm`.
+    pub seen: Mutex<HashMap<String, HashMap<String, Seen>>>,
 }
 
 /// What the drift loop did, for `/metrics`.
@@ -243,11 +246,23 @@ impl Agent {
         name: &mut String,
         metrics: &DriftMetrics,
     ) -> Result<PassOutcome> {
+        // Consecutive passes count towards drift.confirm: no wait within a pass.
+        let pass = drift::Pass {
+            prior: self
+                .seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(project)
+                .cloned()
+                .unwrap_or_default(),
+            ..drift::Pass::default()
+        };
         let Observed {
             project: path,
             config,
             reports,
-        } = match drift::observe(&self.gitlab, &self.cluster, project, &[]).await {
+            seen,
+        } = match drift::observe_with(&self.gitlab, &self.cluster, project, &[], &pass).await {
             Ok(observed) => observed,
             Err(e) if e.downcast_ref::<UsageError>().is_some() => {
                 tracing::debug!(reason = %e, "no drift pass for this project");
@@ -256,6 +271,10 @@ impl Agent {
             Err(e) => return Err(e),
         };
         name.clone_from(&path);
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(project.to_string(), seen);
         {
             let mut states = metrics.states.lock().unwrap_or_else(|e| e.into_inner());
             states.retain(|(p, _), _| p != &path);

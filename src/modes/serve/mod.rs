@@ -157,6 +157,7 @@ pub async fn run(args: &ServeArgs) -> Result<ExitCode> {
                 )?),
                 None => None,
             },
+            seen: Default::default(),
         }),
         None => None,
     };
