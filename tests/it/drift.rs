@@ -259,13 +259,14 @@ fn behind_only_after_the_grace() {
 #[test]
 fn an_app_the_bot_may_not_read_is_unknown() {
     let w = world(CONFIG);
+    // Applications are read by list (one per namespace), so `list` is the verb denied.
     w.kube
-        .forbid("get", "argoproj.io", "applications", Some("argocd"));
+        .forbid("list", "argoproj.io", "applications", Some("argocd"));
     let run = w.drift(&["--environment", "prod", "--fail-on-drift"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.starts_with("prod: unknown "), "{}", run.stdout);
     assert!(
-        run.stdout.contains("403 Forbidden") && run.stdout.contains("verbs: [\"get\"]"),
+        run.stdout.contains("403 Forbidden") && run.stdout.contains("verbs: [\"list\", \"watch\"]"),
         "the reason names the denial and the rule to add: {}",
         run.stdout
     );
@@ -316,9 +317,8 @@ fn a_drift_that_clears_within_confirm_is_converged() {
     let kube_log = thread::scope(|s| {
         let fixer = s.spawn(|| {
             // Argo CD's self-heal puts it back while the bot is confirming.
-            w.kube.wait_for_request(Duration::from_secs(30), |r| {
-                r.path.ends_with("/applications/helloworld")
-            });
+            w.kube
+                .wait_for_request(Duration::from_secs(30), is_application_list);
             w.update_app(|a| a["status"]["sync"]["status"] = json!("Synced"));
         });
         let report = w.json(&["--environment", "prod"]);
@@ -330,7 +330,7 @@ fn a_drift_that_clears_within_confirm_is_converged() {
         .kube
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/applications/helloworld"))
+        .filter(|r| is_application_list(r))
         .count();
     assert!(reads >= 2, "observed again, {reads} reads");
 }
@@ -376,7 +376,17 @@ fn a_missing_application_is_unknown() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(reason.contains("404"), "{reason}");
+    assert_eq!(
+        reason,
+        "list applications.argoproj.io in namespace argocd: \"helloworld\" is not among the 0 listed (not found) — check the name and namespace in .gitops-bot.yaml"
+    );
+}
+
+/// A list of the Applications in namespace `argocd` (what drift reads them with).
+fn is_application_list(r: &fake_kube::LoggedRequest) -> bool {
+    r.method == "GET"
+        && r.path == "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
+        && !r.is_watch()
 }
 
 #[test]
@@ -389,7 +399,7 @@ fn a_drift_that_persists_through_confirm_counts() {
         .kube
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/applications/helloworld"))
+        .filter(|r| is_application_list(r))
         .count();
     assert!(reads >= 2, "observed again before reporting, {reads} reads");
 }
