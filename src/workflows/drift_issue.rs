@@ -11,7 +11,7 @@ use crate::config::RepoConfig;
 use crate::drift::compare::diff_text;
 use crate::drift::issue::{self, ExistingIssue, Plan};
 use crate::drift::{EnvironmentReport, alert};
-use crate::gitlab::{GitlabClient, IssueChange, IssueFields};
+use crate::gitlab::{GitlabClient, Issue, IssueChange, IssueFields};
 use crate::marker::{self, DriftRecord, Marker};
 use crate::messages::{DriftDiff, DriftIssueView, DriftRow, Messages};
 
@@ -35,7 +35,9 @@ pub struct Reported {
 /// Plans (and unless `dry_run`, writes) each environment's issue. After each write, the
 /// environment's alert goes to `alerts` (when given): the same plan decides both, so an
 /// alert is sent exactly when the issue changes. An alert that fails does not undo the
-/// write and does not stop the other environments.
+/// write and does not stop the other environments; its issue's record is corrected to say
+/// it was not delivered (one more write, on that path only), and the next run that sees
+/// nothing new sends it again, then clears the record.
 pub async fn report(
     gitlab: &GitlabClient,
     project: &str,
@@ -51,21 +53,38 @@ pub async fn report(
         let now = Utc::now();
         let plan = issue::plan(project, report, existing.as_ref(), now);
         let alert = alerts.and_then(|_| alert::alert(project, report, &plan, now));
+        let owed = alerts.and_then(|_| alert::owed(project, report, existing.as_ref(), &plan, now));
         let mut line = format!("{}: {plan}", report.environment);
-        if let Some(a) = &alert {
-            line.push_str(if a.resolves() {
+        match (&alert, &owed) {
+            (Some(a), _) => line.push_str(if a.resolves() {
                 ", post a resolving alert"
             } else {
                 ", post an alert"
-            });
+            }),
+            (None, Some(a)) => line.push_str(if a.resolves() {
+                ", post the undelivered resolving alert again"
+            } else {
+                ", post the undelivered alert again"
+            }),
+            (None, None) => {}
         }
         out.lines.push(line);
-        if dry_run || !plan.writes() {
+        if dry_run {
             continue;
         }
-        write(gitlab, project, config, &messages, report, &plan)
+        if let (Some(client), Some(issue), Some(owed)) = (alerts, &existing, &owed) {
+            resend(gitlab, project, client, report, issue, owed, &mut out).await?;
+            continue;
+        }
+        if !plan.writes() {
+            continue;
+        }
+        let Some(written) = write(gitlab, project, config, &messages, report, &plan)
             .await
-            .with_context(|| format!("writing the drift issue of {}", report.environment))?;
+            .with_context(|| format!("writing the drift issue of {}", report.environment))?
+        else {
+            continue;
+        };
         if let (Some(client), Some(alert)) = (alerts, &alert) {
             match client.post(alert).await {
                 Ok(()) => tracing::info!(
@@ -74,8 +93,17 @@ pub async fn report(
                     "alert posted"
                 ),
                 Err(e) => {
-                    let line =
+                    let mut line =
                         format!("the alert of {} was not delivered: {e}", report.environment);
+                    // The record just written says it was: correct it, so that the next run
+                    // sends it again.
+                    let description = written.description.as_deref().unwrap_or_default();
+                    match mark_alert(gitlab, project, written.iid, description, true).await {
+                        Ok(()) => line.push_str("; the next run sends it again"),
+                        Err(e) => line.push_str(&format!(
+                            "; and the issue could not record it, so the next run will not send it again: {e:#}"
+                        )),
+                    }
                     tracing::error!("{line}");
                     out.alerts_failed.push(line);
                 }
@@ -83,6 +111,71 @@ pub async fn report(
         }
     }
     Ok(out)
+}
+
+/// Sends `owed`, the alert an earlier run could not deliver for `issue`; once delivered,
+/// the issue's record says so (one write). Still undelivered: reported, nothing written.
+async fn resend(
+    gitlab: &GitlabClient,
+    project: &str,
+    client: &AlertClient,
+    report: &EnvironmentReport,
+    issue: &ExistingIssue,
+    owed: &alert::Alert,
+    out: &mut Reported,
+) -> Result<()> {
+    let environment = &report.environment;
+    match client.post(owed).await {
+        Ok(()) => {
+            tracing::info!(
+                environment = %environment,
+                resolved = owed.resolves(),
+                "undelivered alert posted"
+            );
+            mark_alert(gitlab, project, issue.iid, &issue.description, false)
+                .await
+                .with_context(|| {
+                    format!(
+                        "the undelivered alert of {environment} was posted, but its issue #{} still says it is owed (the next run sends it again)",
+                        issue.iid
+                    )
+                })
+        }
+        Err(e) => {
+            let line = format!(
+                "the alert of {environment} is still not delivered: {e}; the next run sends it again"
+            );
+            tracing::error!("{line}");
+            out.alerts_failed.push(line);
+            Ok(())
+        }
+    }
+}
+
+/// Rewrites the drift marker in the `description` of issue #`iid` to say whether its alert
+/// is undelivered: one write of the description, nothing else of it changed.
+async fn mark_alert(
+    gitlab: &GitlabClient,
+    project: &str,
+    iid: u64,
+    description: &str,
+    undelivered: bool,
+) -> Result<()> {
+    let record =
+        marker::drift(description).with_context(|| format!("issue #{iid} has no drift marker"))?;
+    let text = marker::replace_drift(
+        description,
+        &DriftRecord {
+            alert_undelivered: undelivered,
+            ..record
+        },
+    )
+    .with_context(|| format!("issue #{iid} has no drift marker"))?;
+    gitlab
+        .edit_issue(project, iid, Some(&text), None)
+        .await
+        .with_context(|| format!("recording the alert's delivery on issue #{iid}"))?;
+    Ok(())
 }
 
 /// The bot's issue for `environment`, open or closed. Fails closed: when the search fails,
@@ -105,6 +198,7 @@ async fn find(
             iid: i.iid,
             open: i.state == "opened",
             record,
+            description: i.description.unwrap_or_default(),
         })
     });
     let oldest = ours.next();
@@ -122,6 +216,7 @@ async fn find(
     Ok(oldest)
 }
 
+/// Writes `plan`; the issue as the last write left it (`None` for [`Plan::Nothing`]).
 async fn write(
     gitlab: &GitlabClient,
     project: &str,
@@ -129,10 +224,10 @@ async fn write(
     messages: &Messages,
     report: &EnvironmentReport,
     plan: &Plan,
-) -> Result<()> {
+) -> Result<Option<Issue>> {
     let environment = &report.environment;
-    match plan {
-        Plan::Nothing => {}
+    let written = match plan {
+        Plan::Nothing => None,
         Plan::Create(record) => {
             let incident = config
                 .environments
@@ -153,13 +248,14 @@ async fn write(
             };
             let created = gitlab.create_issue(project, &fields).await?;
             tracing::info!(environment, iid = created.iid, url = %created.web_url, "drift issue opened");
+            Some(created)
         }
         Plan::Update { iid, record } => {
             gitlab
                 .create_issue_note(project, *iid, &change_note(report))
                 .await?;
             let text = description(messages, report, record)?;
-            gitlab.edit_issue(project, *iid, Some(&text), None).await?;
+            Some(gitlab.edit_issue(project, *iid, Some(&text), None).await?)
         }
         Plan::Close { iid, was, lasted } => {
             let lasted = lasted
@@ -171,21 +267,25 @@ async fn write(
                 crate::messages::code_span(crate::commit_sha::short(&report.head_revision)),
             );
             gitlab.create_issue_note(project, *iid, &note).await?;
-            gitlab
-                .edit_issue(project, *iid, None, Some(IssueChange::Close))
-                .await?;
+            Some(
+                gitlab
+                    .edit_issue(project, *iid, None, Some(IssueChange::Close))
+                    .await?,
+            )
         }
         Plan::Reopen { iid, record } => {
             gitlab
                 .create_issue_note(project, *iid, &change_note(report))
                 .await?;
             let text = description(messages, report, record)?;
-            gitlab
-                .edit_issue(project, *iid, Some(&text), Some(IssueChange::Reopen))
-                .await?;
+            Some(
+                gitlab
+                    .edit_issue(project, *iid, Some(&text), Some(IssueChange::Reopen))
+                    .await?,
+            )
         }
-    }
-    Ok(())
+    };
+    Ok(written)
 }
 
 /// The comment on a change: the new state and its objects.
