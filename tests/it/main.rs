@@ -21,6 +21,7 @@ mod commands;
 mod corpus;
 mod deploy_integrity;
 mod drift;
+mod drift_scale;
 mod e2e;
 mod edit_properties;
 mod environments;
