@@ -73,7 +73,7 @@ pub async fn report(
             continue;
         }
         if let (Some(client), Some(issue), Some(owed)) = (alerts, &existing, &owed) {
-            resend(gitlab, project, client, report, issue, owed, &mut out).await?;
+            resend(gitlab, project, client, report, issue, owed, &mut out).await;
             continue;
         }
         if !plan.writes() {
@@ -114,7 +114,8 @@ pub async fn report(
 }
 
 /// Sends `owed`, the alert an earlier run could not deliver for `issue`; once delivered,
-/// the issue's record says so (one write). Still undelivered: reported, nothing written.
+/// the issue's record says so (one write). Still undelivered, or delivered but not recorded:
+/// reported in `out` (the run exits 1), and the other environments are still handled.
 async fn resend(
     gitlab: &GitlabClient,
     project: &str,
@@ -123,7 +124,7 @@ async fn resend(
     issue: &ExistingIssue,
     owed: &alert::Alert,
     out: &mut Reported,
-) -> Result<()> {
+) {
     let environment = &report.environment;
     match client.post(owed).await {
         Ok(()) => {
@@ -132,14 +133,16 @@ async fn resend(
                 resolved = owed.resolves(),
                 "undelivered alert posted"
             );
-            mark_alert(gitlab, project, issue.iid, &issue.description, false)
-                .await
-                .with_context(|| {
-                    format!(
-                        "the undelivered alert of {environment} was posted, but its issue #{} still says it is owed (the next run sends it again)",
-                        issue.iid
-                    )
-                })
+            if let Err(e) = mark_alert(gitlab, project, issue.iid, &issue.description, false).await
+            {
+                // Not lost: the next run sends it once more.
+                let line = format!(
+                    "the undelivered alert of {environment} was posted, but issue #{} still says it is owed, so the next run sends it again: {e:#}",
+                    issue.iid
+                );
+                tracing::error!("{line}");
+                out.alerts_failed.push(line);
+            }
         }
         Err(e) => {
             let line = format!(
@@ -147,7 +150,6 @@ async fn resend(
             );
             tracing::error!("{line}");
             out.alerts_failed.push(line);
-            Ok(())
         }
     }
 }

@@ -1060,6 +1060,19 @@ fn an_undelivered_alert_is_sent_again_by_the_next_run_then_never_again() {
         w.gitlab.issues()[0].description
     );
 
+    // Still failing: the rerun tries again, fails again, and writes nothing (still owed).
+    w.gitlab.clear_log();
+    let run = w.drift_alerting(&hook, &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("the alert of prod is still not delivered: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(writes(&w), Vec::<String>::new());
+    assert_eq!(hook.requests().len(), 2);
+
     // It says so in a dry run, and sends nothing.
     hook.answer(202);
     let run = w.drift_alerting(&hook, &["--dry-run"]);
@@ -1070,15 +1083,15 @@ fn an_undelivered_alert_is_sent_again_by_the_next_run_then_never_again() {
         "{}",
         run.stdout
     );
-    assert_eq!(hook.requests().len(), 1);
+    assert_eq!(hook.requests().len(), 2);
 
     // The endpoint is back: the rerun sees the same drift and sends the alert it owes, then
     // records the delivery.
     w.gitlab.clear_log();
     ok(&w.drift_alerting(&hook, &[]));
     let sent = hook.requests();
-    assert_eq!(sent.len(), 2, "{sent:?}");
-    assert_eq!(sent[1].body, failed[0].body, "the same alert again");
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent[2].body, failed[0].body, "the same alert again");
     assert_eq!(writes(&w), [format!("PUT {issue_path}/1")]);
     let issue = &w.gitlab.issues()[0];
     assert!(!issue.description.contains("alert_undelivered"));
@@ -1087,7 +1100,7 @@ fn an_undelivered_alert_is_sent_again_by_the_next_run_then_never_again() {
     // Delivered: a rerun that sees the same sends and writes nothing.
     w.gitlab.clear_log();
     ok(&w.drift_alerting(&hook, &[]));
-    assert_eq!(hook.requests().len(), 2);
+    assert_eq!(hook.requests().len(), 3);
     assert_eq!(writes(&w), Vec::<String>::new());
 
     // The same for the resolution: it fails, the issue is closed all the same, and the
@@ -1099,17 +1112,17 @@ fn an_undelivered_alert_is_sent_again_by_the_next_run_then_never_again() {
     hook.answer(503);
     let run = w.drift_alerting(&hook, &[]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(hook.requests().len(), 3);
+    assert_eq!(hook.requests().len(), 4);
     assert_eq!(w.gitlab.issues()[0].state, "closed");
     hook.answer(202);
     ok(&w.drift_alerting(&hook, &[]));
     let sent = hook.requests();
-    assert_eq!(sent.len(), 4, "{sent:?}");
-    assert_eq!(sent[3].body["title"], "Drift: prod is converged again");
-    assert!(sent[3].body["end_time"].is_string(), "{}", sent[3].body);
+    assert_eq!(sent.len(), 5, "{sent:?}");
+    assert_eq!(sent[4].body["title"], "Drift: prod is converged again");
+    assert!(sent[4].body["end_time"].is_string(), "{}", sent[4].body);
     w.gitlab.clear_log();
     ok(&w.drift_alerting(&hook, &[]));
-    assert_eq!(hook.requests().len(), 4);
+    assert_eq!(hook.requests().len(), 5);
     assert_eq!(writes(&w), Vec::<String>::new());
     let closed = &w.gitlab.issues()[0];
     assert_eq!(closed.state, "closed");
