@@ -156,7 +156,8 @@ pub enum Mode {
     ///
     /// Reads .gitops-bot.yaml at the head of the default branch and observes each
     /// environment's targets (`argocd_apps`, `flux`, `apply`, the ones `sync` deploys) with
-    /// get and list requests only. Each environment is `converged`, `behind` (a controller has not
+    /// get and list requests only (Applications, Kustomizations and HelmReleases with one list
+    /// per kind and namespace per observation, not one get each). Each environment is `converged`, `behind` (a controller has not
     /// reached the head `drift.grace` after it was committed or merged, default 10m), `drifted` (Argo
     /// CD OutOfSync, Flux Drifted=True, a directly applied object that differs from Git or is
     /// missing), `degraded` (not healthy, not ready, stalled, suspended) or `unknown` (cannot
@@ -196,7 +197,8 @@ pub enum Mode {
     /// severity, fingerprint `<project>/<environment>`, gitlab_environment_name, hosts),
     /// sent with `Authorization: Bearer $GITOPS_BOT_ALERT_TOKEN` when that variable is set.
     /// An alert that fails is reported on stderr and makes the exit status 1; the issue
-    /// stays written, and the next run does not resend it (nothing changed by then).
+    /// stays written and its marker records the alert as owed (one more write), so the next
+    /// run sends it again even when nothing changed, then clears the mark.
     ///
     /// Exit status: 0 when the report is printed (whatever it says, unless --fail-on-drift),
     /// 1 with --fail-on-drift when an environment is not converged, when an alert could not
@@ -399,7 +401,8 @@ pub struct DriftArgs {
     /// After each issue write, POST one alert for that environment to URL (http or https: a
     /// GitLab alert HTTP integration endpoint, or any JSON webhook), with `fingerprint:
     /// <project>/<environment>` and an `end_time` when it converged again. Only on a
-    /// change, like the issue: never on a rerun that sees the same thing. The bearer token
+    /// change, like the issue: never on a rerun that sees the same thing, unless the last
+    /// alert was not delivered (then that run sends it again). The bearer token
     /// is read from GITOPS_BOT_ALERT_TOKEN (never printed).
     #[arg(long, value_name = "URL", value_parser = crate::alerts::parse_url)]
     pub alert_url: Option<url::Url>,

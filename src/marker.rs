@@ -205,6 +205,11 @@ pub struct DriftRecord {
     pub fingerprint: String,
     /// When this divergence was first seen (RFC 3339).
     pub since: String,
+    /// The alert of the last write (`--alert-url`) was not delivered, so the next run with
+    /// an alert URL sends it again. Absent when it was delivered (or none was asked for), so
+    /// that the happy path writes nothing more than the issue.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alert_undelivered: bool,
 }
 
 /// The deploy board issue: the project it shows.
@@ -284,6 +289,25 @@ pub fn drift(text: &str) -> Option<DriftRecord> {
         Marker::Drift(r) => Some(r),
         _ => None,
     })
+}
+
+/// `text` with its first drift marker replaced by `record`'s; `None` when it has none.
+pub fn replace_drift(text: &str, record: &DriftRecord) -> Option<String> {
+    let mut from = 0;
+    while let Some(start) = text[from..].find(OPEN).map(|i| from + i) {
+        let after = start + OPEN.len();
+        let end = after + text[after..].find(CLOSE)?;
+        if let Ok(Marker::Drift(_)) = serde_json::from_str(&text[after..end]) {
+            let line = render(&Marker::Drift(record.clone()));
+            return Some(format!(
+                "{}{line}{}",
+                &text[..start],
+                &text[end + CLOSE.len()..]
+            ));
+        }
+        from = end;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -378,10 +402,29 @@ mod tests {
             state: DriftState::Drifted,
             fingerprint: "drifted: Application argocd/web drifted".into(),
             since: "2026-11-27T10:00:00Z".into(),
+            alert_undelivered: false,
         };
         let line = render(&Marker::Drift(record.clone()));
         assert!(line.contains("\"kind\":\"drift\""), "{line}");
-        assert_eq!(drift(&format!("{text}\n{line}")), Some(record));
+        assert!(!line.contains("alert_undelivered"), "{line}");
+        assert_eq!(drift(&format!("{text}\n{line}")), Some(record.clone()));
+
+        // The drift marker, and only it, is replaced in place.
+        let described = format!("{text}\nbefore {line} after\n");
+        let owed = DriftRecord {
+            alert_undelivered: true,
+            ..record.clone()
+        };
+        let replaced = replace_drift(&described, &owed).unwrap();
+        assert_eq!(drift(&replaced), Some(owed.clone()));
+        assert!(replaced.starts_with(&format!("{text}\nbefore <!-- gitops-bot:")));
+        assert!(replaced.ends_with(" --> after\n"), "{replaced}");
+        assert_eq!(bump(&replaced), bump(&described));
+        assert_eq!(
+            replace_drift(&replaced, &record).as_deref(),
+            Some(described.as_str())
+        );
+        assert_eq!(replace_drift(&text, &record), None);
         // Records written before the kinds were an enum read the same.
         let old = r#"<!-- gitops-bot:{"v":1,"kind":"bump","image":"a","tag":"1","digest":null,"previous":[],"environment":null,"target_branch":"main","branch":"b","base_sha":"c","changes":[]} -->"#;
         assert_eq!(bump(old).map(|s| s.image), Some("a".into()));

@@ -17,7 +17,7 @@ pub use live::Kinds;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kube::api::{ApiResource, DynamicObject};
+use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Client, Config};
 
 use crate::env::var;
@@ -122,4 +122,25 @@ pub async fn get(
         }
         .error(e)
     })
+}
+
+/// Every object of `resource` in `namespace`, with one `list` request (all pages: the
+/// request sets no limit), errors naming the request (a 403 names the `list` rule to add).
+pub async fn list(
+    api: &Api<DynamicObject>,
+    resource: &ApiResource,
+    namespace: &str,
+) -> Result<Vec<DynamicObject>, ClusterError> {
+    api.list(&ListParams::default())
+        .await
+        .map(|list| list.items)
+        .map_err(|e| {
+            Subject {
+                verb: "list",
+                resource,
+                namespace: Some(namespace),
+                name: None,
+            }
+            .error(e)
+        })
 }

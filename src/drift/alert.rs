@@ -3,12 +3,19 @@
 //! alert goes out exactly when the issue is written (a new confirmed divergence, another
 //! state or set of objects, a resolution) and never on a rerun that sees the same thing.
 //! Sending it is the alert adapter's business, not this module's.
+//!
+//! An alert that could not be delivered is owed: the issue's record says so
+//! ([`DriftRecord::alert_undelivered`]) and [`owed`] is the alert the next run sends again
+//! when nothing else changed.
+
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::issue::Plan;
+use super::issue::{ExistingIssue, Plan};
 use super::{DriftState, EnvironmentReport};
+use crate::marker::DriftRecord;
 
 /// What GitLab shows as the alert's source.
 pub const MONITORING_TOOL: &str = "gitops-bot";
@@ -57,8 +64,45 @@ pub fn alert(
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> Option<Alert> {
-    let environment = &report.environment;
-    let base = |state: DriftState, title: String, description: String| Alert {
+    match plan {
+        Plan::Nothing => None,
+        Plan::Create(record) | Plan::Update { record, .. } | Plan::Reopen { record, .. } => {
+            Some(firing(project, report, record))
+        }
+        Plan::Close { was, lasted, .. } => Some(resolving(project, report, *was, *lasted, now)),
+    }
+}
+
+/// The alert an earlier run could not deliver, owed when this run's `plan` writes nothing
+/// and the issue's record says so: the open issue's divergence again (the same as `report`,
+/// since nothing changed), or the closed issue's resolution. `None` when nothing is owed,
+/// and when the plan writes (its own alert then supersedes the one owed).
+pub fn owed(
+    project: &str,
+    report: &EnvironmentReport,
+    existing: Option<&ExistingIssue>,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Option<Alert> {
+    if plan.writes() {
+        return None;
+    }
+    let issue = existing.filter(|i| i.record.alert_undelivered)?;
+    Some(if issue.open {
+        firing(project, report, &issue.record)
+    } else {
+        resolving(project, report, issue.record.state, None, now)
+    })
+}
+
+fn base(
+    project: &str,
+    environment: &str,
+    state: DriftState,
+    title: String,
+    description: String,
+) -> Alert {
+    Alert {
         title,
         description,
         start_time: None,
@@ -67,54 +111,67 @@ pub fn alert(
         monitoring_tool: MONITORING_TOOL,
         severity: severity(state),
         fingerprint: fingerprint(project, environment),
-        gitlab_environment_name: environment.clone(),
+        gitlab_environment_name: environment.to_string(),
         hosts: Vec::new(),
         state: state.to_string(),
-    };
-    match plan {
-        Plan::Nothing => None,
-        Plan::Create(record) | Plan::Update { record, .. } | Plan::Reopen { record, .. } => {
-            Some(Alert {
-                start_time: Some(record.since.clone()),
-                hosts: report
-                    .objects
-                    .iter()
-                    .take(MAX_HOSTS)
-                    .map(|o| {
-                        format!(
-                            "{} {}",
-                            o.kind,
-                            crate::health::qualified(o.namespace.as_deref(), &o.name)
-                        )
-                    })
-                    .collect(),
-                ..base(
-                    report.state,
-                    format!("Drift: {environment} is {}", report.state),
-                    firing_description(project, report),
+    }
+}
+
+/// The alert of a divergence: `report` as `record` (its `since`) describes it.
+fn firing(project: &str, report: &EnvironmentReport, record: &DriftRecord) -> Alert {
+    let environment = &report.environment;
+    Alert {
+        start_time: Some(record.since.clone()),
+        hosts: report
+            .objects
+            .iter()
+            .take(MAX_HOSTS)
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o.kind,
+                    crate::health::qualified(o.namespace.as_deref(), &o.name)
                 )
             })
-        }
-        Plan::Close { was, lasted, .. } => {
-            let start = lasted
-                .and_then(|d| chrono::Duration::from_std(d).ok())
-                .and_then(|d| now.checked_sub_signed(d));
-            let lasted = lasted
-                .map(|d| format!(" after {}", crate::deploy::outcome::human_duration(d)))
-                .unwrap_or_default();
-            Some(Alert {
-                start_time: start.map(time_text),
-                end_time: Some(time_text(now)),
-                ..base(
-                    DriftState::Converged,
-                    format!("Drift: {environment} is converged again"),
-                    format!(
-                        "{environment} of {project} is converged again at {}: it was {was}{lasted}.",
-                        crate::commit_sha::short(&report.head_revision)
-                    ),
-                )
-            })
-        }
+            .collect(),
+        ..base(
+            project,
+            environment,
+            report.state,
+            format!("Drift: {environment} is {}", report.state),
+            firing_description(project, report),
+        )
+    }
+}
+
+/// The alert that resolves the environment's divergence (`was`, for `lasted` if known).
+fn resolving(
+    project: &str,
+    report: &EnvironmentReport,
+    was: DriftState,
+    lasted: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Alert {
+    let environment = &report.environment;
+    let start = lasted
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .and_then(|d| now.checked_sub_signed(d));
+    let lasted = lasted
+        .map(|d| format!(" after {}", crate::deploy::outcome::human_duration(d)))
+        .unwrap_or_default();
+    Alert {
+        start_time: start.map(time_text),
+        end_time: Some(time_text(now)),
+        ..base(
+            project,
+            environment,
+            DriftState::Converged,
+            format!("Drift: {environment} is converged again"),
+            format!(
+                "{environment} of {project} is converged again at {}: it was {was}{lasted}.",
+                crate::commit_sha::short(&report.head_revision)
+            ),
+        )
     }
 }
 
@@ -154,12 +211,9 @@ fn time_text(at: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::drift::issue::RECORD_VERSION;
     use crate::drift::{DriftObject, TargetId};
-    use crate::marker::DriftRecord;
 
     const PROJECT: &str = "group/ops";
 
@@ -197,6 +251,7 @@ mod tests {
             state,
             fingerprint: "f".into(),
             since: "2026-11-27T10:00:00Z".into(),
+            alert_undelivered: false,
         }
     }
 
@@ -269,5 +324,51 @@ mod tests {
                 "state": "converged",
             }))
         );
+    }
+
+    #[test]
+    fn an_undelivered_alert_is_owed_until_a_write_supersedes_it() {
+        let issue = |open: bool, undelivered: bool| ExistingIssue {
+            iid: 4,
+            open,
+            record: DriftRecord {
+                alert_undelivered: undelivered,
+                ..record(DriftState::Drifted)
+            },
+            description: String::new(),
+        };
+        let drifted = report(DriftState::Drifted);
+        let converged = report(DriftState::Converged);
+        // Delivered (or never asked for): nothing owed.
+        for open in [true, false] {
+            let existing = issue(open, false);
+            assert_eq!(
+                owed(PROJECT, &drifted, Some(&existing), &Plan::Nothing, now()),
+                None
+            );
+        }
+        assert_eq!(owed(PROJECT, &drifted, None, &Plan::Nothing, now()), None);
+        // Open: the same divergence again, as the write's own alert said it.
+        let open = issue(true, true);
+        let again = owed(PROJECT, &drifted, Some(&open), &Plan::Nothing, now());
+        assert_eq!(
+            again,
+            alert(PROJECT, &drifted, &Plan::Create(open.record.clone()), now())
+        );
+        // Closed: the resolution, without a duration it cannot know.
+        let closed = issue(false, true);
+        let resolution = owed(PROJECT, &converged, Some(&closed), &Plan::Nothing, now());
+        assert_eq!(resolution.as_ref().map(Alert::resolves), Some(true));
+        assert_eq!(resolution.as_ref().and_then(|a| a.start_time.clone()), None);
+        assert_eq!(
+            resolution.map(|a| a.description),
+            Some("prod of group/ops is converged again at 1111111111: it was drifted.".to_string())
+        );
+        // A plan that writes brings its own alert: nothing more is owed.
+        let update = Plan::Update {
+            iid: 4,
+            record: record(DriftState::Degraded),
+        };
+        assert_eq!(owed(PROJECT, &drifted, Some(&open), &update, now()), None);
     }
 }

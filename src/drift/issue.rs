@@ -34,6 +34,8 @@ pub struct ExistingIssue {
     pub iid: u64,
     pub open: bool,
     pub record: DriftRecord,
+    /// Its description as found, marker included (to rewrite the marker alone).
+    pub description: String,
 }
 
 /// What to write for one environment.
@@ -101,6 +103,7 @@ pub fn plan(
         state: report.state,
         fingerprint: fingerprint(report),
         since,
+        alert_undelivered: false,
     };
     let now_text = || now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     match existing {
@@ -174,6 +177,7 @@ mod tests {
             iid: 4,
             open,
             record: record(of, SINCE),
+            description: String::new(),
         }
     }
 
@@ -185,6 +189,7 @@ mod tests {
             state: of.state,
             fingerprint: fingerprint(of),
             since: since.into(),
+            alert_undelivered: false,
         }
     }
 

@@ -300,6 +300,7 @@ fn drift_issue_matches_golden() {
         state: crate::drift::DriftState::Degraded,
         fingerprint: "degraded: …".into(),
         since: "2026-11-27T10:00:00Z".into(),
+        alert_undelivered: false,
     };
     let row = |kind: &str, name: &str, state: &str, reason: &str| DriftRow {
         kind: kind.into(),

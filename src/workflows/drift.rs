@@ -3,6 +3,11 @@
 //! mode; [`drift_issue`](super::drift_issue) keeps each environment's GitLab issue up to
 //! date from what it saw (nothing is written to the cluster).
 //!
+//! Argo CD Applications and Flux objects are read with one list per kind and namespace per
+//! observation round (the first observation, then each re-observation within
+//! `drift.confirm`), never one get per object: a target missing from its list is `unknown`,
+//! and a list the bot may not read makes every target it covers `unknown`.
+//!
 //! Direct-apply targets are rendered once per pass from the repository at the head (one
 //! archive read, then `kustomize build` or the directory's YAML, as `sync` renders them);
 //! their live objects are read with one list per kind and namespace on every observation.
@@ -119,6 +124,7 @@ pub async fn observe_with(
     let mut reader = Reader {
         client,
         resources: Resources::default(),
+        listed: HashMap::new(),
         kinds: Kinds::default(),
         rendered: &rendered,
         config: &config,
@@ -127,6 +133,7 @@ pub async fn observe_with(
     let confirm = config.drift.confirm;
     let started = Instant::now();
     let mut confirmations = Vec::new();
+    reader.new_round();
     for (name, targets) in &environments {
         let report = reader.environment(name, targets, head).await;
         confirmations.push(Confirmation::start(
@@ -141,6 +148,7 @@ pub async fn observe_with(
     while pass.wait && open(&confirmations) && Instant::now() < deadline {
         tokio::time::sleep(REOBSERVE_EVERY.min(deadline.saturating_duration_since(Instant::now())))
             .await;
+        reader.new_round();
         for (c, (name, targets)) in confirmations.iter_mut().zip(&environments) {
             if c.open(confirm, Instant::now()) {
                 let head = Head {
@@ -249,10 +257,12 @@ impl Resources {
     }
 }
 
-/// What `drift` reads with, kept for the whole run (discovery answers, rendered objects).
+/// What `drift` reads with, kept for the whole run (discovery answers, rendered objects),
+/// and the lists of the current observation round.
 struct Reader<'a> {
     client: &'a Client,
     resources: Resources,
+    listed: HashMap<(String, String, String), Result<Listing, String>>,
     kinds: Kinds,
     rendered: &'a Rendered,
     config: &'a RepoConfig,
@@ -273,23 +283,18 @@ impl Reader<'_> {
         drift::assess(environment, head, self.config.drift.grace, &observations)
     }
 
-    /// One target, read with one GET (after its kind's discovery, once per run), or for
-    /// direct apply one list per kind and namespace; what cannot be read is `unknown`.
+    /// One target, found in its kind's list of its namespace (one list per kind and
+    /// namespace per round, after the kind's discovery, once per run), or for direct apply
+    /// one list per kind and namespace; what cannot be read is `unknown`.
     async fn target(&mut self, environment: &str, target: &DeployTarget) -> TargetObservation {
         match target {
             DeployTarget::ArgoApp { namespace, name } => {
                 let id = TargetId::new("Application", Some(namespace), name);
-                match read(
-                    self.client,
-                    &mut self.resources,
-                    "argoproj.io",
-                    "Application",
-                    namespace,
-                    name,
-                )
-                .await
+                match self
+                    .listed("argoproj.io", "Application", namespace, name)
+                    .await
                 {
-                    Ok(app) => drift::argo(id, &app),
+                    Ok(app) => drift::argo(id, app),
                     Err(why) => TargetObservation::unknown(id, why),
                 }
             }
@@ -299,22 +304,50 @@ impl Reader<'_> {
                 name,
             } => {
                 let id = TargetId::new(kind.kind(), Some(namespace), name);
-                match read(
-                    self.client,
-                    &mut self.resources,
-                    kind.group(),
-                    kind.kind(),
-                    namespace,
-                    name,
-                )
-                .await
+                match self
+                    .listed(kind.group(), kind.kind(), namespace, name)
+                    .await
                 {
-                    Ok(obj) => drift::flux(id, &obj),
+                    Ok(obj) => drift::flux(id, obj),
                     Err(why) => TargetObservation::unknown(id, why),
                 }
             }
             DeployTarget::Apply { path } => self.applied(environment, path).await,
         }
+    }
+
+    /// `namespace/name` of `group`'s `kind`, from this round's list of that kind in that
+    /// namespace (listed on first use). A failed list fails every target it covers; a name
+    /// missing from the list is not found.
+    async fn listed(
+        &mut self,
+        group: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<&Value, String> {
+        let key = (group.to_string(), kind.to_string(), namespace.to_string());
+        if !self.listed.contains_key(&key) {
+            let listing = list(self.client, &mut self.resources, group, kind, namespace).await;
+            self.listed.insert(key.clone(), listing);
+        }
+        match self.listed.get(&key) {
+            Some(Ok(listing)) => listing.by_name.get(name).ok_or_else(|| {
+                format!(
+                    "{}: \"{name}\" is not among the {} listed (not found) — check the name and namespace in {}",
+                    listing.request,
+                    listing.by_name.len(),
+                    config::FILE_NAME
+                )
+            }),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err(format!("{kind} {namespace}/{name}: not listed")),
+        }
+    }
+
+    /// Starts an observation round: the lists of the last round are not used again.
+    fn new_round(&mut self) {
+        self.listed.clear();
     }
 
     /// A direct-apply target: its rendered objects against the live ones.
@@ -454,21 +487,44 @@ async fn render_applied(
     Ok(out)
 }
 
-/// `namespace/name` of `group`'s `kind` as JSON, or why it could not be read.
-async fn read(
+/// One kind's objects in one namespace, by name, and the request that listed them.
+struct Listing {
+    /// `list applications.argoproj.io in namespace argocd`
+    request: String,
+    by_name: HashMap<String, Value>,
+}
+
+/// Every `group`'s `kind` in `namespace`, with one list request, or why they could not be
+/// listed.
+async fn list(
     client: &Client,
     resources: &mut Resources,
     group: &str,
     kind: &str,
     namespace: &str,
-    name: &str,
-) -> Result<Value, String> {
+) -> Result<Listing, String> {
     let resource = resources.of(client, group, kind).await?;
     let api = dynamic_api(client, &resource, Some(namespace));
-    let object = cluster::get(&api, &resource, namespace, name)
+    let items = cluster::list(&api, &resource, namespace)
         .await
         .map_err(|e| e.to_string())?;
-    serde_json::to_value(&object).map_err(|e| format!("{kind} {namespace}/{name}: {e}"))
+    let mut by_name = HashMap::with_capacity(items.len());
+    for item in items {
+        let Some(name) = item.metadata.name.clone() else {
+            continue;
+        };
+        let value =
+            serde_json::to_value(&item).map_err(|e| format!("{kind} {namespace}/{name}: {e}"))?;
+        by_name.insert(name, value);
+    }
+    let request = cluster::Subject {
+        verb: "list",
+        resource: &resource,
+        namespace: Some(namespace),
+        name: None,
+    }
+    .request();
+    Ok(Listing { request, by_name })
 }
 
 /// How long the head has been the head of `branch`, as far as GitLab tells: since its

@@ -46,7 +46,9 @@ pub struct Reported {
 /// Plans (and unless `dry_run`, writes) each environment's issue. After each write, the
 /// environment's alert goes to `alerts` (when given): the same plan decides both, so an
 /// alert is sent exactly when the issue changes. An alert that fails does not undo the
-/// write and does not stop the other environments.
+/// write and does not stop the other environments; its issue's record is corrected to say
+/// it was not delivered (one more write, on that path only), and the next run that sees
+/// nothing new sends it again, then clears the record.
 pub async fn report(
     gitlab: &GitlabClient,
     project: &str,
@@ -83,21 +85,38 @@ pub async fn report(
             }
         }
         let alert = alerts.and_then(|_| alert::alert(project, report, &plan, now));
+        let owed = alerts.and_then(|_| alert::owed(project, report, existing.as_ref(), &plan, now));
         let mut line = format!("{}: {plan}", report.environment);
-        if let Some(a) = &alert {
-            line.push_str(if a.resolves() {
+        match (&alert, &owed) {
+            (Some(a), _) => line.push_str(if a.resolves() {
                 ", post a resolving alert"
             } else {
                 ", post an alert"
-            });
+            }),
+            (None, Some(a)) => line.push_str(if a.resolves() {
+                ", post the undelivered resolving alert again"
+            } else {
+                ", post the undelivered alert again"
+            }),
+            (None, None) => {}
         }
         out.lines.push(line);
-        if dry_run || !plan.writes() {
+        if dry_run {
             continue;
         }
-        write(gitlab, project, config, &messages, report, &plan)
+        if let (Some(client), Some(issue), Some(owed)) = (alerts, &existing, &owed) {
+            resend(gitlab, project, client, report, issue, owed, &mut out).await;
+            continue;
+        }
+        if !plan.writes() {
+            continue;
+        }
+        let Some(written) = write(gitlab, project, config, &messages, report, &plan)
             .await
-            .with_context(|| format!("writing the drift issue of {}", report.environment))?;
+            .with_context(|| format!("writing the drift issue of {}", report.environment))?
+        else {
+            continue;
+        };
         if let (Some(client), Some(alert)) = (alerts, &alert) {
             match client.post(alert).await {
                 Ok(()) => tracing::info!(
@@ -106,8 +125,17 @@ pub async fn report(
                     "alert posted"
                 ),
                 Err(e) => {
-                    let line =
+                    let mut line =
                         format!("the alert of {} was not delivered: {e}", report.environment);
+                    // The record just written says it was: correct it, so that the next run
+                    // sends it again.
+                    let description = written.description.as_deref().unwrap_or_default();
+                    match mark_alert(gitlab, project, written.iid, description, true).await {
+                        Ok(()) => line.push_str("; the next run sends it again"),
+                        Err(e) => line.push_str(&format!(
+                            "; and the issue could not record it, so the next run will not send it again: {e:#}"
+                        )),
+                    }
                     tracing::error!("{line}");
                     out.alerts_failed.push(line);
                 }
@@ -115,6 +143,73 @@ pub async fn report(
         }
     }
     Ok(out)
+}
+
+/// Sends `owed`, the alert an earlier run could not deliver for `issue`; once delivered,
+/// the issue's record says so (one write). Still undelivered, or delivered but not recorded:
+/// reported in `out` (the run exits 1), and the other environments are still handled.
+async fn resend(
+    gitlab: &GitlabClient,
+    project: &str,
+    client: &AlertClient,
+    report: &EnvironmentReport,
+    issue: &ExistingIssue,
+    owed: &alert::Alert,
+    out: &mut Reported,
+) {
+    let environment = &report.environment;
+    match client.post(owed).await {
+        Ok(()) => {
+            tracing::info!(
+                environment = %environment,
+                resolved = owed.resolves(),
+                "undelivered alert posted"
+            );
+            if let Err(e) = mark_alert(gitlab, project, issue.iid, &issue.description, false).await
+            {
+                // Not lost: the next run sends it once more.
+                let line = format!(
+                    "the undelivered alert of {environment} was posted, but issue #{} still says it is owed, so the next run sends it again: {e:#}",
+                    issue.iid
+                );
+                tracing::error!("{line}");
+                out.alerts_failed.push(line);
+            }
+        }
+        Err(e) => {
+            let line = format!(
+                "the alert of {environment} is still not delivered: {e}; the next run sends it again"
+            );
+            tracing::error!("{line}");
+            out.alerts_failed.push(line);
+        }
+    }
+}
+
+/// Rewrites the drift marker in the `description` of issue #`iid` to say whether its alert
+/// is undelivered: one write of the description, nothing else of it changed.
+async fn mark_alert(
+    gitlab: &GitlabClient,
+    project: &str,
+    iid: u64,
+    description: &str,
+    undelivered: bool,
+) -> Result<()> {
+    let record =
+        marker::drift(description).with_context(|| format!("issue #{iid} has no drift marker"))?;
+    let text = marker::replace_drift(
+        description,
+        &DriftRecord {
+            alert_undelivered: undelivered,
+            ..record
+        },
+    )
+    .with_context(|| format!("issue #{iid} has no drift marker"))?;
+    gitlab
+        .edit_issue(project, iid, Some(&text), None)
+        .await
+        .with_context(|| format!("recording the alert's delivery on issue #{iid}"))?;
+    Ok(())
 }
 
 /// The project's drift issues (label [`DRIFT_LABEL`], open and closed), oldest first, in
@@ -148,6 +243,7 @@ fn carrying_marker(issues: &[Issue], project: &str, environment: &str) -> Vec<Ex
                 iid: i.iid,
                 open: i.state == "opened",
                 record,
+                description: i.description.clone().unwrap_or_default(),
             })
         })
         .collect()
@@ -210,6 +306,7 @@ async fn close_duplicates(gitlab: &GitlabClient, project: &str, environment: &st
     Ok(())
 }
 
+/// Writes `plan`; the issue as the last write left it (`None` for [`Plan::Nothing`]).
 async fn write(
     gitlab: &GitlabClient,
     project: &str,
@@ -217,10 +314,10 @@ async fn write(
     messages: &Messages,
     report: &EnvironmentReport,
     plan: &Plan,
-) -> Result<()> {
+) -> Result<Option<Issue>> {
     let environment = &report.environment;
-    match plan {
-        Plan::Nothing => {}
+    let written = match plan {
+        Plan::Nothing => None,
         Plan::Create(record) => {
             let incident = config
                 .environments
@@ -242,11 +339,12 @@ async fn write(
             let created = gitlab.create_issue(project, &fields).await?;
             tracing::info!(environment, iid = created.iid, url = %created.web_url, "drift issue opened");
             close_duplicates(gitlab, project, environment).await?;
+            Some(created)
         }
         Plan::Update { iid, record } => {
             comment_once(gitlab, project, *iid, &change_note(report), report).await?;
             let text = description(messages, report, record)?;
-            gitlab.edit_issue(project, *iid, Some(&text), None).await?;
+            Some(gitlab.edit_issue(project, *iid, Some(&text), None).await?)
         }
         Plan::Close { iid, was, lasted } => {
             let lasted = lasted
@@ -258,19 +356,23 @@ async fn write(
                 crate::messages::code_span(crate::commit_sha::short(&report.head_revision)),
             );
             comment_once(gitlab, project, *iid, &note, report).await?;
-            gitlab
-                .edit_issue(project, *iid, None, Some(IssueChange::Close))
-                .await?;
+            Some(
+                gitlab
+                    .edit_issue(project, *iid, None, Some(IssueChange::Close))
+                    .await?,
+            )
         }
         Plan::Reopen { iid, record } => {
             comment_once(gitlab, project, *iid, &change_note(report), report).await?;
             let text = description(messages, report, record)?;
-            gitlab
-                .edit_issue(project, *iid, Some(&text), Some(IssueChange::Reopen))
-                .await?;
+            Some(
+                gitlab
+                    .edit_issue(project, *iid, Some(&text), Some(IssueChange::Reopen))
+                    .await?,
+            )
         }
-    }
-    Ok(())
+    };
+    Ok(written)
 }
 
 /// Comments `body` on #`iid`, tagged with a hidden key of what it reports (the hash of

@@ -259,13 +259,14 @@ fn behind_only_after_the_grace() {
 #[test]
 fn an_app_the_bot_may_not_read_is_unknown() {
     let w = world(CONFIG);
+    // Applications are read by list (one per namespace), so `list` is the verb denied.
     w.kube
-        .forbid("get", "argoproj.io", "applications", Some("argocd"));
+        .forbid("list", "argoproj.io", "applications", Some("argocd"));
     let run = w.drift(&["--environment", "prod", "--fail-on-drift"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.starts_with("prod: unknown "), "{}", run.stdout);
     assert!(
-        run.stdout.contains("403 Forbidden") && run.stdout.contains("verbs: [\"get\"]"),
+        run.stdout.contains("403 Forbidden") && run.stdout.contains("verbs: [\"list\", \"watch\"]"),
         "the reason names the denial and the rule to add: {}",
         run.stdout
     );
@@ -316,9 +317,8 @@ fn a_drift_that_clears_within_confirm_is_converged() {
     let kube_log = thread::scope(|s| {
         let fixer = s.spawn(|| {
             // Argo CD's self-heal puts it back while the bot is confirming.
-            w.kube.wait_for_request(Duration::from_secs(30), |r| {
-                r.path.ends_with("/applications/helloworld")
-            });
+            w.kube
+                .wait_for_request(Duration::from_secs(30), is_application_list);
             w.update_app(|a| a["status"]["sync"]["status"] = json!("Synced"));
         });
         let report = w.json(&["--environment", "prod"]);
@@ -330,7 +330,7 @@ fn a_drift_that_clears_within_confirm_is_converged() {
         .kube
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/applications/helloworld"))
+        .filter(|r| is_application_list(r))
         .count();
     assert!(reads >= 2, "observed again, {reads} reads");
     // What cleared within drift.confirm is written nowhere.
@@ -379,7 +379,17 @@ fn a_missing_application_is_unknown() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(reason.contains("404"), "{reason}");
+    assert_eq!(
+        reason,
+        "list applications.argoproj.io in namespace argocd: \"helloworld\" is not among the 0 listed (not found) — check the name and namespace in .gitops-bot.yaml"
+    );
+}
+
+/// A list of the Applications in namespace `argocd` (what drift reads them with).
+fn is_application_list(r: &fake_kube::LoggedRequest) -> bool {
+    r.method == "GET"
+        && r.path == "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
+        && !r.is_watch()
 }
 
 #[test]
@@ -392,7 +402,7 @@ fn a_drift_that_persists_through_confirm_counts() {
         .kube
         .requests()
         .iter()
-        .filter(|r| r.path.ends_with("/applications/helloworld"))
+        .filter(|r| is_application_list(r))
         .count();
     assert!(reads >= 2, "observed again before reporting, {reads} reads");
     // Confirmed: one issue.
@@ -951,9 +961,12 @@ fn alerts_on_confirmation_not_on_rerun_and_resolve_on_convergence() {
     ok(&w.drift_alerting(&hook, &[]));
     assert!(hook.requests().is_empty(), "converged: no alert");
 
-    // Confirmed drift: one alert, with the token, fired from the issue's `since`.
+    // Confirmed drift: one alert, with the token, fired from the issue's `since`; the
+    // issue's creation is the only write.
     out_of_sync(&w);
+    w.gitlab.clear_log();
     ok(&w.drift_alerting(&hook, &[]));
+    assert_eq!(writes(&w).len(), 1, "{:?}", writes(&w));
     let sent = hook.requests();
     assert_eq!(sent.len(), 1, "{sent:?}");
     let first = &sent[0];
@@ -981,9 +994,11 @@ fn alerts_on_confirmation_not_on_rerun_and_resolve_on_convergence() {
     assert!(body["start_time"].is_string(), "{body}");
     assert!(body.get("end_time").is_none(), "{body}");
 
-    // A rerun that sees the same: no alert.
+    // A rerun that sees the same: no alert, no write.
+    w.gitlab.clear_log();
     ok(&w.drift_alerting(&hook, &[]));
     assert_eq!(hook.requests().len(), 1);
+    assert_eq!(writes(&w), Vec::<String>::new());
 
     // Converged again: one alert with end_time, same fingerprint.
     w.update_app(|a| {
@@ -1021,6 +1036,113 @@ fn a_failed_alert_is_reported_and_exits_1_but_the_issue_is_written() {
     let issues = w.gitlab.issues();
     assert_eq!(issues.len(), 1, "the issue stays written: {issues:?}");
     assert_eq!(issues[0].state, "opened");
+}
+
+#[test]
+fn an_undelivered_alert_is_sent_again_by_the_next_run_then_never_again() {
+    let w = world(ISSUE_CONFIG);
+    let hook = FakeWebhook::start();
+    let issue_path = "/api/v4/projects/group%2Fhelloworld-ops/issues";
+
+    // The endpoint fails once: the run exits 1, the issue is written, and its record is
+    // corrected to say the alert is owed (one more write, on this path only).
+    hook.answer(500);
+    out_of_sync(&w);
+    w.gitlab.clear_log();
+    let run = w.drift_alerting(&hook, &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("the alert of prod was not delivered: ")
+            && run.stderr.contains("the next run sends it again"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        writes(&w),
+        [format!("POST {issue_path}"), format!("PUT {issue_path}/1")]
+    );
+    let failed = hook.requests();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        w.gitlab.issues()[0]
+            .description
+            .contains("\"alert_undelivered\":true"),
+        "{}",
+        w.gitlab.issues()[0].description
+    );
+
+    // Still failing: the rerun tries again, fails again, and writes nothing (still owed).
+    w.gitlab.clear_log();
+    let run = w.drift_alerting(&hook, &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("the alert of prod is still not delivered: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(writes(&w), Vec::<String>::new());
+    assert_eq!(hook.requests().len(), 2);
+
+    // It says so in a dry run, and sends nothing.
+    hook.answer(202);
+    let run = w.drift_alerting(&hook, &["--dry-run"]);
+    ok(&run);
+    assert!(
+        run.stdout
+            .contains("dry run: prod: no change, post the undelivered alert again\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(hook.requests().len(), 2);
+
+    // The endpoint is back: the rerun sees the same drift and sends the alert it owes, then
+    // records the delivery.
+    w.gitlab.clear_log();
+    ok(&w.drift_alerting(&hook, &[]));
+    let sent = hook.requests();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent[2].body, failed[0].body, "the same alert again");
+    assert_eq!(writes(&w), [format!("PUT {issue_path}/1")]);
+    let issue = &w.gitlab.issues()[0];
+    assert!(!issue.description.contains("alert_undelivered"));
+    assert!(issue.notes.is_empty(), "{:?}", issue.notes);
+
+    // Delivered: a rerun that sees the same sends and writes nothing.
+    w.gitlab.clear_log();
+    ok(&w.drift_alerting(&hook, &[]));
+    assert_eq!(hook.requests().len(), 3);
+    assert_eq!(writes(&w), Vec::<String>::new());
+
+    // The same for the resolution: it fails, the issue is closed all the same, and the
+    // next run resolves the alert.
+    w.update_app(|a| {
+        a["status"]["sync"]["status"] = json!("Synced");
+        a["status"]["resources"][0]["status"] = json!("Synced");
+    });
+    hook.answer(503);
+    let run = w.drift_alerting(&hook, &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(hook.requests().len(), 4);
+    assert_eq!(w.gitlab.issues()[0].state, "closed");
+    hook.answer(202);
+    ok(&w.drift_alerting(&hook, &[]));
+    let sent = hook.requests();
+    assert_eq!(sent.len(), 5, "{sent:?}");
+    assert_eq!(sent[4].body["title"], "Drift: prod is converged again");
+    assert!(sent[4].body["end_time"].is_string(), "{}", sent[4].body);
+    w.gitlab.clear_log();
+    ok(&w.drift_alerting(&hook, &[]));
+    assert_eq!(hook.requests().len(), 5);
+    assert_eq!(writes(&w), Vec::<String>::new());
+    let closed = &w.gitlab.issues()[0];
+    assert_eq!(closed.state, "closed");
+    assert_eq!(
+        closed.notes.len(),
+        1,
+        "one closing note: {:?}",
+        closed.notes
+    );
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod corpus;
 mod deploy_integrity;
 mod drift;
 mod drift_commands;
+mod drift_scale;
 mod e2e;
 mod edit_properties;
 mod environments;
