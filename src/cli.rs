@@ -164,8 +164,9 @@ pub enum Mode {
     /// be read or compared: a 403, a missing object, an Argo CD ComparisonError, a
     /// direct-apply directory that does not render); the worst of its objects counts, in the
     /// order unknown, degraded, drifted, behind. A state other than converged counts only if
-    /// it is still there after `drift.confirm` (default 2m) of re-observing every few
-    /// seconds; one that clears is reported as converged. Writes nothing to the cluster.
+    /// it stays the same (state and objects) for `drift.confirm` (default 2m) of
+    /// re-observing every few seconds; one that clears is reported as converged, one that
+    /// changes is shown as not confirmed yet and not written. Writes nothing to the cluster.
     ///
     /// Direct apply: each `apply` directory is rendered from the repository at the head (as
     /// `sync` renders it) and compared with the live objects (one list per kind and
@@ -602,7 +603,8 @@ pub struct ServeArgs {
     /// for every allowed project whose .gitops-bot.yaml lists environments with targets.
     /// Globs are listed again through the API on every round (archived projects are
     /// skipped). A pass that fails is logged and counted, never fatal; it writes nothing it
-    /// could not establish. Needs the cluster access of `drift` (KUBE_API_URL + KUBE_TOKEN,
+    /// could not establish. A pass does not wait for `drift.confirm`: consecutive passes
+    /// count towards it instead. Needs the cluster access of `drift` (KUBE_API_URL + KUBE_TOKEN,
     /// KUBECONFIG, or the in-cluster service account, bound to deploy/rbac/drift/). Off by
     /// default. /metrics then has gitops_bot_drift_passes_total and gitops_bot_drift_state.
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]

@@ -136,11 +136,9 @@ pub async fn observe_with(
     reader.new_round();
     for (name, targets) in &environments {
         let report = reader.environment(name, targets, head).await;
-        confirmations.push(Confirmation::start(
-            report,
-            pass.prior.get(name),
-            Instant::now(),
-        ));
+        // Seen as the round began, for every environment of it: what stays the same until
+        // `started + confirm` has then stayed the same for the whole window.
+        confirmations.push(Confirmation::start(report, pass.prior.get(name), started));
     }
     // Re-observe what is wrong until it is confirmed or clears, at most `drift.confirm`.
     let deadline = started + confirm;
@@ -149,14 +147,15 @@ pub async fn observe_with(
         tokio::time::sleep(REOBSERVE_EVERY.min(deadline.saturating_duration_since(Instant::now())))
             .await;
         reader.new_round();
+        let round = Instant::now();
         for (c, (name, targets)) in confirmations.iter_mut().zip(&environments) {
-            if c.open(confirm, Instant::now()) {
+            if c.open(confirm, round) {
                 let head = Head {
                     age: head_age.map(|a| a + started.elapsed()),
                     ..head
                 };
                 let report = reader.environment(name, targets, head).await;
-                c.observe(report, Instant::now());
+                c.observe(report, round);
             }
         }
     }

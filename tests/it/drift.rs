@@ -338,6 +338,46 @@ fn a_drift_that_clears_within_confirm_is_converged() {
     assert_eq!(writes(&w), Vec::<String>::new());
 }
 
+/// issue 12: a non-converged state is reported only when it persists for drift.confirm
+/// "with the same state and the same set of objects". Drifted, then degraded within the
+/// window: neither stayed the same for it, so nothing is written and the run says so.
+#[test]
+fn a_state_that_changes_within_confirm_is_shown_and_not_written() {
+    let w = world(&CONFIG.replace("confirm: 0s", "confirm: 4s"));
+    w.update_app(|a| a["status"]["sync"]["status"] = json!("OutOfSync"));
+    let run = thread::scope(|s| {
+        let breaker = s.spawn(|| {
+            // The rollout goes on while the bot is confirming: now it is unhealthy.
+            w.kube
+                .wait_for_request(Duration::from_secs(30), is_application_list);
+            w.update_app(|a| {
+                a["status"]["sync"]["status"] = json!("Synced");
+                a["status"]["health"]["status"] = json!("Degraded");
+            });
+        });
+        let run = w.drift(&["--environment", "prod", "--fail-on-drift"]);
+        breaker.join().unwrap();
+        run
+    });
+    assert_eq!(run.code, 0, "not confirmed: not a failure\n{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("prod: degraded (head ")
+            && run.stdout.contains(", not the same for drift.confirm yet\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(w.gitlab.issues().is_empty(), "{:?}", w.gitlab.issues());
+    assert_eq!(writes(&w), Vec::<String>::new());
+    let json = w.json(&["--environment", "prod"]);
+    assert_eq!(w.state_of(&json, "prod"), "degraded");
+    assert!(
+        json["environments"][0].get("unconfirmed").is_none(),
+        "the same for the whole window now: confirmed, {json}"
+    );
+    assert_eq!(w.gitlab.issues().len(), 1, "confirmed: one issue");
+}
+
 #[test]
 fn unknown_environments_and_environments_without_targets_are_usage_errors() {
     let w = world(CONFIG);
