@@ -361,9 +361,10 @@ fn a_state_that_changes_within_confirm_is_shown_and_not_written() {
     });
     assert_eq!(run.code, 0, "not confirmed: not a failure\n{}", run.stderr);
     assert!(
-        run.stdout
-            .contains("prod: degraded (head ")
-            && run.stdout.contains(", not the same for drift.confirm yet\n"),
+        run.stdout.contains("prod: degraded (head ")
+            && run
+                .stdout
+                .contains(", not the same for drift.confirm yet\n"),
         "{}",
         run.stdout
     );

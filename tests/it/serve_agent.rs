@@ -717,3 +717,43 @@ fn a_rerun_that_sees_nothing_new_reads_at_most_two_requests_per_environment() {
         "{lists:?}"
     );
 }
+
+/// issue 12: "In serve, consecutive passes count as well". A pass does not wait for
+/// `drift.confirm` (3s here, with a pass every 1s): the first passes see the drift, write
+/// nothing and say so; a later pass, at least 3s after the first one saw it, opens the issue.
+#[test]
+fn serve_confirms_a_drift_across_consecutive_passes() {
+    let seed = common::prod_only_repo();
+    common::write(
+        seed.path(),
+        ".gitops-bot.yaml",
+        &DRIFT_CONFIG.replace("confirm: 1s", "confirm: 3s"),
+    );
+    let fake = FakeGitlab::start(GitlabOptions {
+        seed_dir: Some(seed.path().to_path_buf()),
+        ..GitlabOptions::default()
+    });
+    let head = fake.git(&["rev-parse", "main"]).trim().to_string();
+    let kube = FakeKube::start(KubeOptions::default());
+    kube.put(app("OutOfSync", &head, "Healthy"));
+    let serve = Serve::start(
+        &fake,
+        Some(&kube),
+        &["--project", PROJECT, "--drift-every", "1s"],
+    );
+    wait_for(
+        "a pass that sees the drift and writes nothing",
+        || serve.log().contains("not the same for drift.confirm yet"),
+        || serve.log(),
+    );
+    assert_eq!(marked(&fake).1, 0, "not confirmed yet: no issue");
+    wait_for("the issue", || marked(&fake).1 == 1, || serve.log());
+    let passes = serve.metric(&format!(
+        "gitops_bot_drift_passes_total{{project=\"{PROJECT}\",outcome=\"done\"}}"
+    ));
+    assert!(
+        passes >= 3,
+        "confirmed by a later pass, not by waiting within one: {passes} passes\n{}",
+        serve.metrics()
+    );
+}
