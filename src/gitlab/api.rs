@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::archive::{Archive, Limits, read_archive};
 use super::call::{Call, project_path};
 use super::client::{GitlabClient, GitlabError};
+use super::review::Noteable;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Project {
@@ -338,17 +339,26 @@ impl GitlabClient {
         self.call(&call).await
     }
 
+    /// A comment on merge request !`iid`.
     pub async fn create_note(
         &self,
         project: &str,
         iid: u64,
         body: &str,
     ) -> Result<Note, GitlabError> {
-        let call = Call::post(format!(
-            "{}/merge_requests/{iid}/notes",
-            project_path(project)
-        ))
-        .param("body", body);
+        self.comment(project, Noteable::MergeRequest(iid), body)
+            .await
+    }
+
+    /// A comment on a merge request or an issue.
+    pub async fn comment(
+        &self,
+        project: &str,
+        on: Noteable,
+        body: &str,
+    ) -> Result<Note, GitlabError> {
+        let call = Call::post(format!("{}/{}/notes", project_path(project), on.path()))
+            .param("body", body);
         self.call(&call).await
     }
 

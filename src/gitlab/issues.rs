@@ -7,7 +7,7 @@ use super::api::{Note, UserRef};
 use super::call::segment as encode;
 use super::call::{Call, project_path};
 use super::client::{GitlabClient, GitlabError};
-use super::review::{Reacted, Reaction, ThreadNote};
+use super::review::{Noteable, ThreadNote};
 
 /// The most issues read for one label set: more is an error, never a silent cut.
 const MAX_ISSUES: usize = 100;
@@ -140,59 +140,6 @@ impl GitlabClient {
         self.all_pages(&call).await
     }
 
-    /// An emoji reaction by the bot on a comment of an issue; [`Reacted::Already`] when it
-    /// was there (GitLab keeps one per user, name and comment), so it doubles as a claim.
-    pub async fn react_on_issue_note(
-        &self,
-        project: &str,
-        iid: u64,
-        note_id: u64,
-        name: &str,
-    ) -> Result<Reacted, GitlabError> {
-        self.award(
-            &format!(
-                "{}/issues/{iid}/notes/{note_id}/award_emoji",
-                project_path(project)
-            ),
-            name,
-        )
-        .await
-    }
-
-    /// The reactions on a comment of an issue.
-    pub async fn issue_note_reactions(
-        &self,
-        project: &str,
-        iid: u64,
-        note_id: u64,
-    ) -> Result<Vec<Reaction>, GitlabError> {
-        let call = Call::get(format!(
-            "{}/issues/{iid}/notes/{note_id}/award_emoji",
-            project_path(project)
-        ));
-        self.all_pages(&call).await
-    }
-
-    /// Removes a reaction of the bot's on a comment of an issue; one already gone is not an
-    /// error.
-    pub async fn remove_issue_note_reaction(
-        &self,
-        project: &str,
-        iid: u64,
-        note_id: u64,
-        award_id: u64,
-    ) -> Result<(), GitlabError> {
-        let call = Call::delete(format!(
-            "{}/issues/{iid}/notes/{note_id}/award_emoji/{award_id}",
-            project_path(project)
-        ));
-        match self.send(&call, &[]).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
     pub async fn create_issue(
         &self,
         project: &str,
@@ -249,8 +196,6 @@ impl GitlabClient {
         iid: u64,
         body: &str,
     ) -> Result<Note, GitlabError> {
-        let call =
-            Call::post(format!("{}/issues/{iid}/notes", project_path(project))).param("body", body);
-        self.call(&call).await
+        self.comment(project, Noteable::Issue(iid), body).await
     }
 }

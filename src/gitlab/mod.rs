@@ -23,4 +23,6 @@ pub use deploys::{Deployment, DeploymentOutcome};
 pub use ensure::Ensured;
 pub use groups::GroupProject;
 pub use issues::{Issue, IssueChange, IssueFields};
-pub use review::{Approval, ChangedPath, MergeOutcome, Reacted, Reaction, ThreadNote, Version};
+pub use review::{
+    Approval, ChangedPath, MergeOutcome, Noteable, Reacted, Reaction, ThreadNote, Version,
+};

@@ -8,6 +8,23 @@ use super::call::{Call, project_path, segment as encode};
 use super::client::{GitlabClient, GitlabError};
 use super::client::{MAX_BODY, REQUEST_TIMEOUT};
 
+/// What a comment is on: a merge request or an issue, by its iid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noteable {
+    MergeRequest(u64),
+    Issue(u64),
+}
+
+impl Noteable {
+    /// Its path under the project: `merge_requests/7`, `issues/3`.
+    pub(super) fn path(self) -> String {
+        match self {
+            Noteable::MergeRequest(iid) => format!("merge_requests/{iid}"),
+            Noteable::Issue(iid) => format!("issues/{iid}"),
+        }
+    }
+}
+
 /// A comment on a merge request.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ThreadNote {
@@ -296,19 +313,21 @@ impl GitlabClient {
             .await
     }
 
-    /// An emoji reaction on a comment by the bot. GitLab keeps one reaction per user, name
-    /// and comment, so this doubles as a claim: [`Reacted::Already`] when it was there.
+    /// An emoji reaction by the bot on a comment of a merge request or an issue. GitLab
+    /// keeps one reaction per user, name and comment, so this doubles as a claim:
+    /// [`Reacted::Already`] when it was there.
     pub async fn react(
         &self,
         project: &str,
-        iid: u64,
+        on: Noteable,
         note_id: u64,
         name: &str,
     ) -> Result<Reacted, GitlabError> {
         self.award(
             &format!(
-                "{}/merge_requests/{iid}/notes/{note_id}/award_emoji",
-                project_path(project)
+                "{}/{}/notes/{note_id}/award_emoji",
+                project_path(project),
+                on.path()
             ),
             name,
         )
@@ -342,16 +361,17 @@ impl GitlabClient {
         .await
     }
 
-    /// The reactions on a comment.
+    /// The reactions on a comment of a merge request or an issue.
     pub async fn note_reactions(
         &self,
         project: &str,
-        iid: u64,
+        on: Noteable,
         note_id: u64,
     ) -> Result<Vec<Reaction>, GitlabError> {
         let call = Call::get(format!(
-            "{}/merge_requests/{iid}/notes/{note_id}/award_emoji",
-            project_path(project)
+            "{}/{}/notes/{note_id}/award_emoji",
+            project_path(project),
+            on.path()
         ));
         self.all_pages(&call).await
     }
@@ -360,13 +380,14 @@ impl GitlabClient {
     pub async fn remove_reaction(
         &self,
         project: &str,
-        iid: u64,
+        on: Noteable,
         note_id: u64,
         award_id: u64,
     ) -> Result<(), GitlabError> {
         let call = Call::delete(format!(
-            "{}/merge_requests/{iid}/notes/{note_id}/award_emoji/{award_id}",
-            project_path(project)
+            "{}/{}/notes/{note_id}/award_emoji/{award_id}",
+            project_path(project),
+            on.path()
         ));
         match self.send(&call, &[]).await {
             Ok(_) => Ok(()),

@@ -14,11 +14,12 @@ use anyhow::Result;
 
 use crate::cli::PollArgs;
 use crate::commands::Parsed;
+use crate::gitlab::ThreadNote;
 use crate::marker;
 use crate::plural;
 use crate::reviewed;
 use crate::workflows::auto_deploy;
-use crate::workflows::comments::{Outcome, Trigger};
+use crate::workflows::comments::{Dispatcher, Outcome, Trigger};
 use crate::workflows::drift_issue::DRIFT_LABEL;
 
 pub async fn run(args: &PollArgs) -> Result<ExitCode> {
@@ -44,32 +45,13 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
     let mut outcomes: Vec<Outcome> = Vec::new();
     for mr in &mrs {
         let notes = gitlab.notes(project, mr.iid).await?;
-        let answered: HashSet<u64> = notes
-            .iter()
-            .filter(|n| n.author.id == bot)
-            .filter_map(|n| marker::reply(&n.body))
-            .map(|m| m.reply_to)
-            .collect();
-        for note in &notes {
-            let edited = reviewed::is_edited(&note.created_at, note.updated_at.as_deref());
-            if note.system || engine.is_bot(&note.author) || answered.contains(&note.id) || edited {
-                continue;
-            }
-            if engine.grammar().parse(&note.body) == Parsed::Ignore {
-                continue;
-            }
+        for note in pending(&engine, &notes, None) {
             let trigger = Trigger::Note {
                 iid: mr.iid,
                 note_id: note.id,
                 claimed_head: None,
             };
-            match engine.handle(&trigger).await {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(e) => {
-                    tracing::error!(iid = mr.iid, note = note.id, error = %format!("{e:#}"), "command failed");
-                    outcomes.push(Outcome::Failed);
-                }
-            }
+            outcomes.push(handle(&engine, &trigger, note.id).await);
         }
     }
     let drift_issues = gitlab
@@ -77,38 +59,12 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
         .await?;
     for issue in &drift_issues {
         let notes = gitlab.issue_notes(project, issue.iid).await?;
-        let answered: HashSet<u64> = notes
-            .iter()
-            .filter(|n| n.author.id == bot)
-            .filter_map(|n| marker::reply(&n.body))
-            .map(|m| m.reply_to)
-            .collect();
-        for note in &notes {
-            let edited = reviewed::is_edited(&note.created_at, note.updated_at.as_deref());
-            let old = chrono::DateTime::parse_from_rfc3339(&note.created_at)
-                .map_or(true, |at| at < since);
-            if note.system
-                || engine.is_bot(&note.author)
-                || answered.contains(&note.id)
-                || edited
-                || old
-            {
-                continue;
-            }
-            if engine.grammar().parse(&note.body) == Parsed::Ignore {
-                continue;
-            }
+        for note in pending(&engine, &notes, Some(since)) {
             let trigger = Trigger::IssueNote {
                 iid: issue.iid,
                 note_id: note.id,
             };
-            match engine.handle(&trigger).await {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(e) => {
-                    tracing::error!(issue = issue.iid, note = note.id, error = %format!("{e:#}"), "command failed");
-                    outcomes.push(Outcome::Failed);
-                }
-            }
+            outcomes.push(handle(&engine, &trigger, note.id).await);
         }
     }
     let waiting = auto_deploy::arm_waiting(gitlab, project, engine.bot()).await;
@@ -143,4 +99,46 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The comments of one thread that may be commands and have no reply of the bot yet: not
+/// system notes, not the bot's, not edited, made since `since` when given.
+fn pending<'a>(
+    engine: &Dispatcher,
+    notes: &'a [ThreadNote],
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Vec<&'a ThreadNote> {
+    let bot = engine.bot().id;
+    let answered: HashSet<u64> = notes
+        .iter()
+        .filter(|n| n.author.id == bot)
+        .filter_map(|n| marker::reply(&n.body))
+        .map(|m| m.reply_to)
+        .collect();
+    notes
+        .iter()
+        .filter(|note| {
+            let edited = reviewed::is_edited(&note.created_at, note.updated_at.as_deref());
+            let old = since.is_some_and(|since| {
+                chrono::DateTime::parse_from_rfc3339(&note.created_at).map_or(true, |at| at < since)
+            });
+            !(note.system
+                || engine.is_bot(&note.author)
+                || answered.contains(&note.id)
+                || edited
+                || old)
+        })
+        .filter(|note| engine.grammar().parse(&note.body) != Parsed::Ignore)
+        .collect()
+}
+
+/// Runs `trigger`; a failure is logged and counted, and the pass goes on.
+async fn handle(engine: &Dispatcher, trigger: &Trigger, note_id: u64) -> Outcome {
+    match engine.handle(trigger).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::error!(?trigger, note = note_id, error = %format!("{e:#}"), "command failed");
+            Outcome::Failed
+        }
+    }
 }

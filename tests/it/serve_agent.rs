@@ -727,7 +727,7 @@ fn serve_confirms_a_drift_across_consecutive_passes() {
     common::write(
         seed.path(),
         ".gitops-bot.yaml",
-        &DRIFT_CONFIG.replace("confirm: 1s", "confirm: 3s"),
+        DRIFT_CONFIG.replace("confirm: 1s", "confirm: 3s"),
     );
     let fake = FakeGitlab::start(GitlabOptions {
         seed_dir: Some(seed.path().to_path_buf()),

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{Dispatcher, Noteable, Outcome};
+use super::{Dispatcher, Outcome};
 use crate::commands::{CommentCommand, Parsed};
 use crate::config::{self, RepoConfig};
 use crate::deploy::outcome::Outcome as DeployOutcome;
 use crate::drift::EnvironmentReport;
-use crate::gitlab::ThreadNote;
-use crate::marker::{self, Marker, ReplyRecord};
+use crate::gitlab::{Noteable, ThreadNote};
+use crate::marker;
 use crate::messages::{DriftObjectLine, DriftObservation, Reply, SyncedTarget};
 use crate::policy::{self, Decision};
 use crate::reviewed;
@@ -299,26 +299,9 @@ impl Dispatcher {
         outcome: Outcome,
         reply: &Reply,
     ) -> Result<()> {
-        let marker = marker::render(&Marker::Reply(ReplyRecord {
-            reply_to: note.id,
-            command: verb.to_string(),
-            outcome: outcome.as_str().into(),
-            approval: None,
-        }));
-        let message = self.messages.reply(reply, &self.prefix)?;
-        let body = self
-            .messages
-            .answer(&note.author.username, &message, &marker)?;
-        self.gitlab
-            .create_issue_note(&self.project, iid, &body)
+        let message = self
+            .reply_on(Noteable::Issue(iid), note, verb, outcome, reply)
             .await?;
-        let emoji = match outcome {
-            Outcome::Done | Outcome::Answered => "white_check_mark",
-            _ => "x",
-        };
-        if let Err(e) = self.react(Noteable::Issue(iid), note.id, emoji).await {
-            tracing::warn!(issue = iid, note_id = note.id, emoji, error = %e, "cannot react to the comment");
-        }
         tracing::info!(
             target: "audit",
             actor = %note.author.username,

@@ -26,7 +26,7 @@ use crate::config::{self, RepoConfig};
 use crate::forms::Target;
 use crate::gitlab::hooks::{Event, NoteAction};
 use crate::gitlab::{
-    GitlabClient, GitlabError, MergeRequest, Project, Reacted, ThreadNote, UserRef,
+    GitlabClient, GitlabError, MergeRequest, Noteable, Project, Reacted, ThreadNote, UserRef,
 };
 use crate::image_ref::ImageRef;
 use crate::marker::{self, BumpState, Marker, ReplyRecord};
@@ -667,18 +667,10 @@ impl Dispatcher {
         if self.react(on, note_id, "eyes").await? == Reacted::Added {
             return Ok(true);
         }
-        let reactions = match on {
-            Noteable::MergeRequest(iid) => {
-                self.gitlab
-                    .note_reactions(&self.project, iid, note_id)
-                    .await?
-            }
-            Noteable::Issue(iid) => {
-                self.gitlab
-                    .issue_note_reactions(&self.project, iid, note_id)
-                    .await?
-            }
-        };
+        let reactions = self
+            .gitlab
+            .note_reactions(&self.project, on, note_id)
+            .await?;
         let Some(old) = reactions
             .iter()
             .find(|r| r.user.id == self.bot.id && r.name == "eyes")
@@ -696,32 +688,14 @@ impl Dispatcher {
             "a claim without a reply is older than {} min: taking it over",
             CLAIM_TTL.num_minutes()
         );
-        match on {
-            Noteable::MergeRequest(iid) => {
-                self.gitlab
-                    .remove_reaction(&self.project, iid, note_id, old.id)
-                    .await?
-            }
-            Noteable::Issue(iid) => {
-                self.gitlab
-                    .remove_issue_note_reaction(&self.project, iid, note_id, old.id)
-                    .await?
-            }
-        }
+        self.gitlab
+            .remove_reaction(&self.project, on, note_id, old.id)
+            .await?;
         Ok(self.react(on, note_id, "eyes").await? == Reacted::Added)
     }
 
     async fn react(&self, on: Noteable, note_id: u64, emoji: &str) -> Result<Reacted, GitlabError> {
-        match on {
-            Noteable::MergeRequest(iid) => {
-                self.gitlab.react(&self.project, iid, note_id, emoji).await
-            }
-            Noteable::Issue(iid) => {
-                self.gitlab
-                    .react_on_issue_note(&self.project, iid, note_id, emoji)
-                    .await
-            }
-        }
+        self.gitlab.react(&self.project, on, note_id, emoji).await
     }
 
     /// The head of the merge request at the moment `when` of a `what`, from GitLab's diff
@@ -760,6 +734,22 @@ impl Dispatcher {
         outcome: Outcome,
         reply: &Reply,
     ) -> Result<()> {
+        let on = Noteable::MergeRequest(mr.iid);
+        let message = self.reply_on(on, note, verb, outcome, reply).await?;
+        self.audit(&note.author.username, verb, mr, outcome, &message);
+        Ok(())
+    }
+
+    /// Writes the reply to `note` on `on` (with its hidden record) and marks the comment
+    /// with the outcome's emoji; the reply's text, for the audit event.
+    async fn reply_on(
+        &self,
+        on: Noteable,
+        note: &ThreadNote,
+        verb: &str,
+        outcome: Outcome,
+        reply: &Reply,
+    ) -> Result<String> {
         let marker = marker::render(&Marker::Reply(ReplyRecord {
             reply_to: note.id,
             command: verb.to_string(),
@@ -770,21 +760,15 @@ impl Dispatcher {
         let body = self
             .messages
             .answer(&note.author.username, &message, &marker)?;
-        self.gitlab
-            .create_note(&self.project, mr.iid, &body)
-            .await?;
+        self.gitlab.comment(&self.project, on, &body).await?;
         let emoji = match outcome {
             Outcome::Done | Outcome::Answered => "white_check_mark",
             _ => "x",
         };
-        if let Err(e) = self
-            .react(Noteable::MergeRequest(mr.iid), note.id, emoji)
-            .await
-        {
-            tracing::warn!(iid = mr.iid, note_id = note.id, emoji, error = %e, "cannot react to the comment");
+        if let Err(e) = self.react(on, note.id, emoji).await {
+            tracing::warn!(?on, note_id = note.id, emoji, error = %e, "cannot react to the comment");
         }
-        self.audit(&note.author.username, verb, mr, outcome, &message);
-        Ok(())
+        Ok(message)
     }
 
     /// The audit event of a decision, allowed or refused (target `audit`, on by default).
@@ -801,13 +785,6 @@ impl Dispatcher {
             "audit"
         );
     }
-}
-
-/// What a comment is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Noteable {
-    MergeRequest(u64),
-    Issue(u64),
 }
 
 /// What the record says was proposed, as bump targets (to recompute and compare): one per
