@@ -6,11 +6,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use kube::Client;
-use kube::api::{ApiResource, GroupVersionKind, ListParams};
+use kube::api::{ApiResource, GroupVersionKind};
 use kube::discovery::{Scope, pinned_kind};
 use serde_json::Value;
 
-use super::{ClusterError, Subject, discovery_error, dynamic_api};
+use super::{ClusterError, discovery_error, dynamic_api};
 use crate::render::Object;
 
 /// The kinds resolved so far (`apiVersion`, `kind`) → (resource, namespaced); failures are
@@ -91,17 +91,8 @@ pub async fn read_live(
             continue;
         }
         let api = dynamic_api(client, resource, namespace.as_deref());
-        let list = api.list(&ListParams::default()).await.map_err(|e| {
-            Subject {
-                verb: "list",
-                resource,
-                namespace: namespace.as_deref(),
-                name: None,
-            }
-            .error(e)
-        })?;
-        let by_name = list
-            .items
+        let by_name = super::list(&api, resource, namespace.as_deref())
+            .await?
             .into_iter()
             .filter_map(|item| {
                 let name = item.metadata.name.clone()?;

@@ -124,12 +124,13 @@ pub async fn get(
     })
 }
 
-/// Every object of `resource` in `namespace`, with one `list` request (all pages: the
+/// Every object of `resource` in `namespace` (all namespaces, or a cluster-scoped kind,
+/// with `None`), with one `list` request (all pages: the
 /// request sets no limit), errors naming the request (a 403 names the `list` rule to add).
 pub async fn list(
     api: &Api<DynamicObject>,
     resource: &ApiResource,
-    namespace: &str,
+    namespace: Option<&str>,
 ) -> Result<Vec<DynamicObject>, ClusterError> {
     api.list(&ListParams::default())
         .await
@@ -138,7 +139,7 @@ pub async fn list(
             Subject {
                 verb: "list",
                 resource,
-                namespace: Some(namespace),
+                namespace,
                 name: None,
             }
             .error(e)

@@ -26,9 +26,11 @@ pub fn flags(
     namespace: Option<&str>,
 ) -> Result<Planned, TargetsError> {
     let targets = resolve(given, config, environment.as_deref(), false)?;
+    // An environment the settings do not list (named by a merge request's marker, deployed
+    // with target flags) has no namespace of its own, as one that sets none.
     let namespace = namespace.map(str::to_string).or_else(|| {
         let env = environment.as_deref()?;
-        config.environment(env).ok()?.namespace.clone()
+        config.environments.get(env)?.namespace.clone()
     });
     Ok(Planned {
         environment,
@@ -54,7 +56,7 @@ pub fn environments(
         let targets = resolve(Vec::new(), config, Some(name), observe_only)?;
         let namespace = namespace
             .map(str::to_string)
-            .or_else(|| config.environment(name).ok()?.namespace.clone());
+            .or_else(|| config.environments.get(name)?.namespace.clone());
         out.push(Planned {
             environment: Some(name.clone()),
             targets,

@@ -134,6 +134,24 @@ impl std::fmt::Display for MergeRequestState {
     }
 }
 
+/// Whether the `x-next-page` header names a page after `page`; without that header (GitLab
+/// leaves it out in some answers), whether a `Link` header has a `rel="next"`.
+pub(super) fn has_next_page(headers: &reqwest::header::HeaderMap, page: u32) -> bool {
+    match headers.get("x-next-page").and_then(|v| v.to_str().ok()) {
+        Some(v) => v.trim().parse::<u32>().is_ok_and(|n| n > page),
+        None => headers
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|link| {
+                link.split(';')
+                    .skip(1)
+                    .any(|param| matches!(param.trim(), "rel=\"next\"" | "rel=next"))
+            }),
+    }
+}
+
 /// The longest list read, in pages of 100.
 pub(super) const MAX_PAGES: u32 = 100;
 
@@ -249,14 +267,26 @@ impl GitlabClient {
         self.all_pages(&call).await
     }
 
-    /// Every page of a list endpoint (100 per page, following `x-next-page`).
+    /// Every page of a list endpoint (100 per page, following `x-next-page`, else `Link:
+    /// rel="next"`). Longer than 100 pages is an error, never a silently shorter list:
+    /// callers decide on whole lists.
     pub async fn all_pages<T>(&self, call: &Call) -> Result<Vec<T>, GitlabError>
     where
         T: serde::de::DeserializeOwned,
     {
-        let mut all = Vec::new();
-        let mut page = 1u32;
-        loop {
+        self.pages_until(call, "100", |_| false).await
+    }
+
+    /// The pages of `call`'s list until it ends or `enough` says the items read so far
+    /// suffice. Longer than 100 pages is an error naming `what` is listed.
+    pub(super) async fn pages_until<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &Call,
+        what: &str,
+        enough: impl Fn(&[T]) -> bool,
+    ) -> Result<Vec<T>, GitlabError> {
+        let mut all: Vec<T> = Vec::new();
+        for page in 1..=MAX_PAGES {
             let response = self
                 .send(
                     call,
@@ -269,27 +299,17 @@ impl GitlabClient {
                     endpoint: call.path().to_string(),
                     detail: e.to_string(),
                 })?;
+            let last = batch.is_empty() || !has_next_page(&response.headers, page);
             all.extend(batch);
-            let next = response
-                .headers
-                .get("x-next-page")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u32>().ok());
-            match next {
-                // Bounded: 100 pages of 100 is far beyond what the bot reads. A longer list is
-                // an error, never silently cut: callers decide on whole lists.
-                Some(n) if n > page && page < MAX_PAGES => page = n,
-                Some(_) if page >= MAX_PAGES => {
-                    return Err(GitlabError::Decode {
-                        method: reqwest::Method::GET,
-                        endpoint: call.path().to_string(),
-                        detail: format!("more than {MAX_PAGES} pages of 100; not read"),
-                    });
-                }
-                _ => break,
+            if last || enough(&all) {
+                return Ok(all);
             }
         }
-        Ok(all)
+        Err(GitlabError::Decode {
+            method: reqwest::Method::GET,
+            endpoint: call.path().to_string(),
+            detail: format!("more than {MAX_PAGES} pages of {what}; not read"),
+        })
     }
 
     pub async fn create_merge_request(

@@ -101,7 +101,7 @@ impl GitlabClient {
         is_same: impl Fn(&str) -> bool,
     ) -> Result<(u64, bool), GitlabError> {
         let existing = self
-            .notes(project, iid)
+            .notes(project, super::Noteable::MergeRequest(iid))
             .await?
             .into_iter()
             .find(|n| n.author.id == bot_id && is_same(&n.body));

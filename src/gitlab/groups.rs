@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::call::segment as encode;
+use super::call::{Call, segment as encode};
 use super::client::{GitlabClient, GitlabError};
 
 /// A project as a group's project list gives it.
@@ -23,22 +23,14 @@ impl GitlabClient {
         group: &str,
         include_subgroups: bool,
     ) -> Result<Vec<GroupProject>, GitlabError> {
-        let path = format!("groups/{}/projects", encode(group));
-        let found: Vec<GroupProject> = self
-            .raw_pages_until(
-                path,
-                &[
-                    ("archived", "false".into()),
-                    ("include_subgroups", include_subgroups.to_string()),
-                    ("with_shared", "false".into()),
-                    ("simple", "true".into()),
-                    ("order_by", "id".into()),
-                    ("sort", "asc".into()),
-                ],
-                "group projects",
-                |_| false,
-            )
-            .await?;
+        let call = Call::get(format!("groups/{}/projects", encode(group)))
+            .param("archived", false)
+            .param("include_subgroups", include_subgroups)
+            .param("with_shared", false)
+            .param("simple", true)
+            .param("order_by", "id")
+            .param("sort", "asc");
+        let found: Vec<GroupProject> = self.pages_until(&call, "group projects", |_| false).await?;
         // `simple` answers may leave `archived` out; the filter above already applied.
         Ok(found.into_iter().filter(|p| !p.archived).collect())
     }

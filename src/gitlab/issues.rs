@@ -9,9 +9,6 @@ use super::call::{Call, project_path};
 use super::client::{GitlabClient, GitlabError};
 use super::review::{Noteable, ThreadNote};
 
-/// The most issues read for one label set: more is an error, never a silent cut.
-const MAX_ISSUES: usize = 100;
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct Issue {
     pub iid: u64,
@@ -46,64 +43,18 @@ pub enum IssueChange {
 }
 
 impl GitlabClient {
-    /// Every issue (open or closed) carrying all of `labels`, oldest first.
+    /// The issues labelled `label` (open ones, or all), oldest first, every page read (one
+    /// request per 100 issues).
     pub async fn issues_labeled(
         &self,
         project: &str,
-        labels: &[String],
-    ) -> Result<Vec<Issue>, GitlabError> {
-        let path = format!("projects/{}/issues", encode(project));
-        let mut found: Vec<Issue> = self
-            .get_json(
-                &path,
-                &[
-                    ("labels", labels.join(",")),
-                    ("state", "all".into()),
-                    ("per_page", MAX_ISSUES.to_string()),
-                ],
-            )
-            .await?;
-        if found.len() >= MAX_ISSUES {
-            return Err(GitlabError::Decode {
-                method: reqwest::Method::GET,
-                endpoint: path,
-                detail: format!("{MAX_ISSUES} or more issues labelled {}", labels.join(",")),
-            });
-        }
-        found.sort_by_key(|i| i.iid);
-        Ok(found)
-    }
-
-    /// The open issues carrying all of `labels`, oldest first.
-    pub async fn open_issues_labeled(
-        &self,
-        project: &str,
-        labels: &[String],
+        label: &str,
+        open_only: bool,
     ) -> Result<Vec<Issue>, GitlabError> {
         let call = Call::get(format!("{}/issues", project_path(project)))
-            .param("state", "opened")
-            .comma_list("labels", labels);
-        let mut found: Vec<Issue> = self.all_pages(&call).await?;
-        found.sort_by_key(|i| i.iid);
-        Ok(found)
-    }
-
-    /// Every issue (open or closed) labelled `label`, oldest first, every page read (one
-    /// request per 100 issues).
-    pub async fn issues_with_label(
-        &self,
-        project: &str,
-        label: &str,
-    ) -> Result<Vec<Issue>, GitlabError> {
-        let path = format!("projects/{}/issues", encode(project));
-        let mut found: Vec<Issue> = self
-            .raw_pages_until(
-                path,
-                &[("labels", label.to_string()), ("state", "all".into())],
-                "issues",
-                |_| false,
-            )
-            .await?;
+            .param("labels", label)
+            .param("state", if open_only { "opened" } else { "all" });
+        let mut found: Vec<Issue> = self.pages_until(&call, "issues", |_| false).await?;
         found.sort_by_key(|i| i.iid);
         Ok(found)
     }
@@ -126,18 +77,6 @@ impl GitlabClient {
     ) -> Result<ThreadNote, GitlabError> {
         let path = format!("projects/{}/issues/{iid}/notes/{note_id}", encode(project));
         self.get_json(&path, &[]).await
-    }
-
-    /// Every comment of issue #`iid`, oldest first.
-    pub async fn issue_notes(
-        &self,
-        project: &str,
-        iid: u64,
-    ) -> Result<Vec<ThreadNote>, GitlabError> {
-        let call = Call::get(format!("{}/issues/{iid}/notes", project_path(project)))
-            .param("order_by", "created_at")
-            .param("sort", "asc");
-        self.all_pages(&call).await
     }
 
     pub async fn create_issue(

@@ -3,10 +3,9 @@
 
 use serde::Deserialize;
 
-use super::api::{Commit, MAX_PAGES, MergeRequest, MergeRequestState, UserRef};
+use super::api::{Commit, MergeRequest, MergeRequestState, UserRef};
 use super::call::{Call, project_path, segment as encode};
 use super::client::{GitlabClient, GitlabError};
-use super::client::{MAX_BODY, REQUEST_TIMEOUT};
 
 /// What a comment is on: a merge request or an issue, by its iid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,24 +111,6 @@ pub struct Approval {
     pub approved_at: Option<String>,
 }
 
-/// Whether the `x-next-page` header names a page after `page`; without that header (GitLab
-/// leaves it out in some answers), whether a `Link` header has a `rel="next"`.
-fn has_next_page(headers: &reqwest::header::HeaderMap, page: u32) -> bool {
-    match headers.get("x-next-page").and_then(|v| v.to_str().ok()) {
-        Some(v) => v.trim().parse::<u32>().is_ok_and(|n| n > page),
-        None => headers
-            .get_all(reqwest::header::LINK)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|link| {
-                link.split(';')
-                    .skip(1)
-                    .any(|param| matches!(param.trim(), "rel=\"next\"" | "rel=next"))
-            }),
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 struct Member {
     access_level: u32,
@@ -185,14 +166,11 @@ impl GitlabClient {
         self.get_json(&path, &[]).await
     }
 
-    /// Every comment of a merge request, oldest first.
-    pub async fn notes(&self, project: &str, iid: u64) -> Result<Vec<ThreadNote>, GitlabError> {
-        let call = Call::get(format!(
-            "{}/merge_requests/{iid}/notes",
-            project_path(project)
-        ))
-        .param("order_by", "created_at")
-        .param("sort", "asc");
+    /// Every comment of a merge request or an issue, oldest first.
+    pub async fn notes(&self, project: &str, on: Noteable) -> Result<Vec<ThreadNote>, GitlabError> {
+        let call = Call::get(format!("{}/{}/notes", project_path(project), on.path()))
+            .param("order_by", "created_at")
+            .param("sort", "asc");
         self.all_pages(&call).await
     }
 
@@ -204,46 +182,11 @@ impl GitlabClient {
         iid: u64,
         enough: impl Fn(&[Version]) -> bool,
     ) -> Result<Vec<Version>, GitlabError> {
-        let path = format!("projects/{}/merge_requests/{iid}/versions", encode(project));
-        self.raw_pages_until(path, &[], "versions", enough).await
-    }
-
-    /// Every page of `path` with `query` (100 per page, following `x-next-page`, else
-    /// `Link: rel="next"`), until the list ends or `enough` says the items read so far
-    /// suffice. Longer than 100 pages is an error naming `what`, never a silently shorter
-    /// list.
-    pub(super) async fn raw_pages_until<T: serde::de::DeserializeOwned>(
-        &self,
-        path: String,
-        query: &[(&str, String)],
-        what: &str,
-        enough: impl Fn(&[T]) -> bool,
-    ) -> Result<Vec<T>, GitlabError> {
-        let mut all: Vec<T> = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let mut params = query.to_vec();
-            params.push(("per_page", "100".into()));
-            params.push(("page", page.to_string()));
-            let response = self
-                .get_raw(&path, &params, REQUEST_TIMEOUT, MAX_BODY)
-                .await?;
-            let batch: Vec<T> =
-                serde_json::from_slice(&response.body).map_err(|e| GitlabError::Decode {
-                    method: reqwest::Method::GET,
-                    endpoint: path.clone(),
-                    detail: e.to_string(),
-                })?;
-            let last = batch.is_empty() || !has_next_page(&response.headers, page);
-            all.extend(batch);
-            if last || enough(&all) {
-                return Ok(all);
-            }
-        }
-        Err(GitlabError::Decode {
-            method: reqwest::Method::GET,
-            endpoint: path,
-            detail: format!("more than {MAX_PAGES} pages of {what}; not read"),
-        })
+        let call = Call::get(format!(
+            "{}/merge_requests/{iid}/versions",
+            project_path(project)
+        ));
+        self.pages_until(&call, "versions", enough).await
     }
 
     /// The commits of a merge request (its latest diff version), newest first.
@@ -304,13 +247,12 @@ impl GitlabClient {
         project: &str,
         sha: &str,
     ) -> Result<Vec<ChangedPath>, GitlabError> {
-        let path = format!(
-            "projects/{}/repository/commits/{}/diff",
-            encode(project),
+        let call = Call::get(format!(
+            "{}/repository/commits/{}/diff",
+            project_path(project),
             encode(sha)
-        );
-        self.raw_pages_until(path, &[], "changed files", |_| false)
-            .await
+        ));
+        self.pages_until(&call, "changed files", |_| false).await
     }
 
     /// An emoji reaction by the bot on a comment of a merge request or an issue. GitLab
@@ -541,7 +483,7 @@ impl GitlabClient {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::api::has_next_page;
     use reqwest::header::{HeaderMap, HeaderValue};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

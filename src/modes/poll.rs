@@ -14,6 +14,7 @@ use anyhow::Result;
 
 use crate::cli::PollArgs;
 use crate::commands::Parsed;
+use crate::gitlab::Noteable;
 use crate::gitlab::ThreadNote;
 use crate::marker;
 use crate::plural;
@@ -44,7 +45,9 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
 
     let mut outcomes: Vec<Outcome> = Vec::new();
     for mr in &mrs {
-        let notes = gitlab.notes(project, mr.iid).await?;
+        let notes = gitlab
+            .notes(project, Noteable::MergeRequest(mr.iid))
+            .await?;
         for note in pending(&engine, &notes, None) {
             let trigger = Trigger::Note {
                 iid: mr.iid,
@@ -54,11 +57,9 @@ pub async fn run(args: &PollArgs) -> Result<ExitCode> {
             outcomes.push(handle(&engine, &trigger, note.id).await);
         }
     }
-    let drift_issues = gitlab
-        .open_issues_labeled(project, &[DRIFT_LABEL.to_string()])
-        .await?;
+    let drift_issues = gitlab.issues_labeled(project, DRIFT_LABEL, true).await?;
     for issue in &drift_issues {
-        let notes = gitlab.issue_notes(project, issue.iid).await?;
+        let notes = gitlab.notes(project, Noteable::Issue(issue.iid)).await?;
         for note in pending(&engine, &notes, Some(since)) {
             let trigger = Trigger::IssueNote {
                 iid: issue.iid,

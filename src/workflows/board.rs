@@ -169,7 +169,7 @@ pub async fn refresh(gitlab: &GitlabClient, project: &str, view: &StatusView) ->
         board::marker_line(&view.project),
     ))?;
     let labelled = gitlab
-        .issues_labeled(project, &[board::LABEL.to_string()])
+        .issues_labeled(project, board::LABEL, false)
         .await
         .context("cannot search the deploy board issue; not creating one, since one may exist")?;
     let candidates: Vec<Candidate> = labelled

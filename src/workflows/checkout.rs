@@ -45,3 +45,21 @@ pub fn write_tree(files: &BTreeMap<String, Vec<u8>>) -> Result<tempfile::TempDir
     }
     Ok(dir)
 }
+
+/// Whether `path` (a direct-apply path of `.gitops-bot.yaml`) names a place inside the
+/// repository: relative, not empty, without `..`; else why not.
+pub fn check_repository_path(path: &std::path::Path) -> Result<(), String> {
+    use std::path::Component;
+    let inside = !path.as_os_str().is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if inside {
+        Ok(())
+    } else {
+        Err(format!(
+            "apply path {} is not inside the repository (relative, without ..)",
+            path.display()
+        ))
+    }
+}

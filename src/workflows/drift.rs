@@ -16,7 +16,7 @@
 //! and observation, nothing stored): the only non-read request `drift` makes.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -446,15 +446,8 @@ async fn render_applied(
         if out.contains_key(&path) {
             continue;
         }
-        let inside = !path.as_os_str().is_empty()
-            && path
-                .components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-        let objects = if !inside {
-            Err(format!(
-                "apply path {} is not inside the repository (relative, without ..)",
-                path.display()
-            ))
+        let objects = if let Err(why) = checkout::check_repository_path(&path) {
+            Err(why)
         } else if !tree.path().join(&path).exists() {
             Err(format!(
                 "{} does not exist at {}",
@@ -504,7 +497,7 @@ async fn list(
 ) -> Result<Listing, String> {
     let resource = resources.of(client, group, kind).await?;
     let api = dynamic_api(client, &resource, Some(namespace));
-    let items = cluster::list(&api, &resource, namespace)
+    let items = cluster::list(&api, &resource, Some(namespace))
         .await
         .map_err(|e| e.to_string())?;
     let mut by_name = HashMap::with_capacity(items.len());

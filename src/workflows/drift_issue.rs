@@ -22,6 +22,7 @@ use crate::config::RepoConfig;
 use crate::drift::compare::diff_text;
 use crate::drift::issue::{self, ExistingIssue, Plan};
 use crate::drift::{EnvironmentReport, alert, fingerprint};
+use crate::gitlab::Noteable;
 use crate::gitlab::{GitlabClient, Issue, IssueChange, IssueFields};
 use crate::marker::{self, DriftRecord, Marker};
 use crate::messages::{DriftDiff, DriftIssueView, DriftRow, Messages};
@@ -221,7 +222,7 @@ async fn drift_issues(
     reports: &[EnvironmentReport],
 ) -> Result<Vec<Issue>> {
     gitlab
-        .issues_with_label(project, DRIFT_LABEL)
+        .issues_labeled(project, DRIFT_LABEL, false)
         .await
         .with_context(|| {
             let names: Vec<&str> = reports.iter().map(|r| r.environment.as_str()).collect();
@@ -273,7 +274,7 @@ fn find_in(issues: &[Issue], project: &str, environment: &str) -> Option<Existin
 /// line, so that its marker is never found again.
 async fn close_duplicates(gitlab: &GitlabClient, project: &str, environment: &str) -> Result<()> {
     let issues = gitlab
-        .issues_with_label(project, DRIFT_LABEL)
+        .issues_labeled(project, DRIFT_LABEL, false)
         .await
         .context("cannot list the drift issues again to check for a duplicate")?;
     let ours = carrying_marker(&issues, project, environment);
@@ -393,7 +394,7 @@ async fn comment_once(
         .create_issue_note(project, iid, &format!("{body}\n\n{NOTE_TAG}{key} -->\n"))
         .await?;
     let notes = gitlab
-        .issue_notes(project, iid)
+        .notes(project, Noteable::Issue(iid))
         .await
         .context("cannot list the issue's comments to check for a copy")?;
     let Some(bot) = notes

@@ -15,6 +15,7 @@ use chrono::DateTime;
 use crate::bump::merge_request::rollback_prefix;
 use crate::bump::{in_scope, is_yaml_path};
 use crate::config::RepoConfig;
+use crate::gitlab::Noteable;
 use crate::gitlab::{GitlabClient, MergeRequest, UserRef};
 use crate::marker;
 use crate::promotion::{Hold, images_of};
@@ -210,7 +211,7 @@ async fn lifted_by(
         return Ok(None);
     };
     let notes = gitlab
-        .notes(project, mr.iid)
+        .notes(project, Noteable::MergeRequest(mr.iid))
         .await
         .with_context(|| format!("cannot read the comments of rollback !{}", mr.iid))?;
     let lift = notes

@@ -22,6 +22,8 @@ use crate::usage::UsageError;
 use crate::workflows::drift::{self, Observed};
 use crate::workflows::drift_issue;
 
+use super::write_family;
+
 /// Every state, in the order `/metrics` lists them.
 const STATES: [DriftState; 5] = [
     DriftState::Converged,
@@ -76,13 +78,6 @@ impl DriftMetrics {
 
     /// The drift families of `/metrics` (Prometheus text format).
     pub(super) fn render(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
-            let _ = writeln!(
-                out,
-                "# HELP gitops_bot_{name} {help}\n# TYPE gitops_bot_{name} {kind}"
-            );
-        };
         for (name, help, value) in [
             (
                 "drift_rounds_total",
@@ -100,44 +95,60 @@ impl DriftMetrics {
                 &self.alerts_failed,
             ),
         ] {
-            head(out, name, "counter", help);
-            let _ = writeln!(out, "gitops_bot_{name} {}", value.load(Ordering::Relaxed));
+            write_family(
+                out,
+                name,
+                "counter",
+                help,
+                &[("", value.load(Ordering::Relaxed))],
+            );
         }
-        head(
+        let passes: Vec<(String, u64)> = self
+            .passes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .flat_map(|(project, counts)| {
+                OUTCOMES.iter().map(move |(name, outcome)| {
+                    (
+                        format!("{{project=\"{}\",outcome=\"{name}\"}}", escape(project)),
+                        counts[*outcome as usize],
+                    )
+                })
+            })
+            .collect();
+        write_family(
             out,
             "drift_passes_total",
             "counter",
             "Drift passes per project, by outcome (skipped: no environment lists targets).",
+            &passes,
         );
-        for (project, counts) in self.passes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            for (name, outcome) in OUTCOMES {
-                let _ = writeln!(
-                    out,
-                    "gitops_bot_drift_passes_total{{project=\"{}\",outcome=\"{name}\"}} {}",
-                    escape(project),
-                    counts[outcome as usize]
-                );
-            }
-        }
-        head(
+        let states: Vec<(String, u64)> = self
+            .states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .flat_map(|((project, environment), state)| {
+                STATES.iter().map(move |s| {
+                    (
+                        format!(
+                            "{{project=\"{}\",environment=\"{}\",state=\"{s}\"}}",
+                            escape(project),
+                            escape(environment)
+                        ),
+                        u64::from(s == state),
+                    )
+                })
+            })
+            .collect();
+        write_family(
             out,
             "drift_state",
             "gauge",
             "The state each environment was last observed in (1 for its state, 0 for the others).",
+            &states,
         );
-        for ((project, environment), state) in
-            self.states.lock().unwrap_or_else(|e| e.into_inner()).iter()
-        {
-            for s in STATES {
-                let _ = writeln!(
-                    out,
-                    "gitops_bot_drift_state{{project=\"{}\",environment=\"{}\",state=\"{s}\"}} {}",
-                    escape(project),
-                    escape(environment),
-                    u8::from(s == *state)
-                );
-            }
-        }
     }
 }
 

@@ -452,18 +452,30 @@ async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
     }
 }
 
+/// One metric family of `/metrics` (Prometheus text format): its help and type, then one
+/// line per `(labels, value)` (`labels` as written: empty or `{k="v",…}`).
+fn write_family<L: AsRef<str>>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    rows: &[(L, u64)],
+) {
+    let _ = writeln!(
+        out,
+        "# HELP gitops_bot_{name} {help}\n# TYPE gitops_bot_{name} {kind}"
+    );
+    for (labels, value) in rows {
+        let _ = writeln!(out, "gitops_bot_{name}{} {value}", labels.as_ref());
+    }
+}
+
 async fn metrics_text(State(app): State<Arc<App>>) -> String {
     let m = &app.metrics;
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
-        let _ = writeln!(
-            out,
-            "# HELP gitops_bot_{name} {help}\n# TYPE gitops_bot_{name} {kind}"
-        );
-        for (labels, value) in rows {
-            let _ = writeln!(out, "gitops_bot_{name}{labels} {value}");
-        }
+        write_family(&mut out, name, kind, help, rows)
     };
     family(
         "events_received_total",

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
-use crate::gitlab::{GitlabClient, UserRef};
+use crate::gitlab::{GitlabClient, Project, UserRef};
 use crate::project_pattern::{self, ProjectPattern};
 use crate::workflows::comments::Dispatcher;
 
@@ -67,15 +67,7 @@ impl Projects {
                 .project(&pattern.to_string())
                 .await
                 .with_context(|| format!("cannot read the project {pattern} (--project)"))?;
-            let dispatcher = Dispatcher::for_project(
-                self.gitlab.clone(),
-                self.bot.clone(),
-                &info.path_with_namespace,
-                &info,
-                self.prefix.as_deref(),
-            )
-            .await?
-            .sync_on_merge(self.sync_on_merge);
+            let dispatcher = self.create(&info).await?;
             self.keep(info.id, dispatcher);
         }
         Ok(())
@@ -122,18 +114,22 @@ impl Projects {
             );
             return Err(Refused::Unmatched);
         }
-        let dispatcher = Dispatcher::for_project(
+        let dispatcher = self.create(&info).await.map_err(Refused::Unconfirmed)?;
+        tracing::info!(project = %info.path_with_namespace, "now answering commands in this project");
+        Ok(self.keep(info.id, dispatcher))
+    }
+
+    /// A new dispatcher for the project `info`, with this service's prefix and flags.
+    async fn create(&self, info: &Project) -> Result<Dispatcher> {
+        Ok(Dispatcher::for_project(
             self.gitlab.clone(),
             self.bot.clone(),
             &info.path_with_namespace,
-            &info,
+            info,
             self.prefix.as_deref(),
         )
-        .await
-        .map_err(Refused::Unconfirmed)?
-        .sync_on_merge(self.sync_on_merge);
-        tracing::info!(project = %info.path_with_namespace, "now answering commands in this project");
-        Ok(self.keep(info.id, dispatcher))
+        .await?
+        .sync_on_merge(self.sync_on_merge))
     }
 
     /// Keeps `dispatcher` for `id`, unless another delivery created one first (that one is

@@ -25,10 +25,10 @@ use crate::modes::{connect, project_or_ci};
 use crate::workflows::rollback::{Merged, merged_files};
 use crate::workflows::settings::settings_at;
 
-use crate::workflows::sync::brought_by;
 use crate::workflows::sync::environment::{self, Shared, Verdict};
 use crate::workflows::sync::progress::Progress;
 use crate::workflows::sync::report::Brought;
+use crate::workflows::sync::{self, brought_by};
 
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     let project = project_or_ci(args.project.as_deref())?;
@@ -152,13 +152,7 @@ async fn plan_sync(
     } else if config.environments.is_empty() {
         resolve(Vec::new(), config, None, args.observe_only).map(|_| Vec::new())
     } else {
-        let changed: Vec<(String, String)> = gitlab
-            .commit_changes(project, commit)
-            .await?
-            .into_iter()
-            .map(|c| (c.old_path, c.new_path))
-            .collect();
-        let touched = plan::touched(config, &changed);
+        let touched = sync::touched_by(gitlab, project, commit, config).await?;
         warn_unlike_records(brought, &touched);
         plan::environments(&touched, config, args.observe_only, namespace)
     };

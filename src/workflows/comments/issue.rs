@@ -59,7 +59,10 @@ impl Dispatcher {
         if parsed == Parsed::Ignore {
             return Ok(Outcome::Ignored);
         }
-        if self.issue_answered(iid, note_id).await? {
+        if self
+            .answered(Noteable::Issue(iid), |m| m.reply_to == note_id)
+            .await?
+        {
             tracing::info!(issue = iid, note_id, "already answered: ignored");
             return Ok(Outcome::Ignored);
         }
@@ -277,17 +280,6 @@ impl Dispatcher {
             l.strip_prefix(prefix.as_str()).unwrap_or(l.as_str())
         });
         Ok(observation(&report, line))
-    }
-
-    async fn issue_answered(&self, iid: u64, note_id: u64) -> Result<bool> {
-        Ok(self
-            .gitlab
-            .issue_notes(&self.project, iid)
-            .await?
-            .iter()
-            .filter(|n| n.author.id == self.bot.id)
-            .filter_map(|n| marker::reply(&n.body))
-            .any(|m| m.reply_to == note_id))
     }
 
     /// One reply per command on an issue, with the outcome emoji and the audit event.

@@ -396,7 +396,10 @@ impl Dispatcher {
             );
             return Ok(Outcome::Ignored);
         };
-        if self.answered(iid, |m| m.reply_to == note_id).await? {
+        if self
+            .answered(Noteable::MergeRequest(iid), |m| m.reply_to == note_id)
+            .await?
+        {
             tracing::info!(iid, note_id, "already answered: ignored");
             return Ok(Outcome::Ignored);
         }
@@ -546,7 +549,9 @@ impl Dispatcher {
         };
         let key = format!("{}@{}", user.id, moment.as_deref().unwrap_or("unknown"));
         if self
-            .answered(iid, |m| m.approval.as_deref() == Some(key.as_str()))
+            .answered(Noteable::MergeRequest(iid), |m| {
+                m.approval.as_deref() == Some(key.as_str())
+            })
             .await?
         {
             return Ok(Outcome::Ignored);
@@ -602,7 +607,7 @@ impl Dispatcher {
     async fn approval_time(&self, iid: u64, user: &UserRef) -> Result<String, Unestablished> {
         let notes = self
             .gitlab
-            .notes(&self.project, iid)
+            .notes(&self.project, Noteable::MergeRequest(iid))
             .await
             .map_err(|e| Unestablished::Unreadable(e.to_string()))?;
         notes
@@ -648,11 +653,11 @@ impl Dispatcher {
         })
     }
 
-    /// Whether a reply of the bot's on !`iid` matches `is_it`.
-    async fn answered(&self, iid: u64, is_it: impl Fn(&ReplyRecord) -> bool) -> Result<bool> {
+    /// Whether a reply of the bot's on `on` matches `is_it`.
+    async fn answered(&self, on: Noteable, is_it: impl Fn(&ReplyRecord) -> bool) -> Result<bool> {
         Ok(self
             .gitlab
-            .notes(&self.project, iid)
+            .notes(&self.project, on)
             .await?
             .iter()
             .filter(|n| n.author.id == self.bot.id)

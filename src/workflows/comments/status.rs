@@ -4,6 +4,7 @@ use anyhow::Result;
 
 use super::{Answer, Ctx, Outcome, targets_of};
 use crate::bump::merge_request::rollback_branch;
+use crate::gitlab::Noteable;
 use crate::marker;
 use crate::messages::{BranchState, DeployResult, HeldVersions, Link, Reply, Status};
 use crate::policy;
@@ -92,7 +93,10 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Result<Answer> {
 /// result comment's address when there is one.
 async fn deploy_results(ctx: &Ctx<'_>) -> Result<Vec<DeployResult>> {
     let mr = ctx.mr;
-    let notes = ctx.gitlab.notes(ctx.project, mr.iid).await?;
+    let notes = ctx
+        .gitlab
+        .notes(ctx.project, Noteable::MergeRequest(mr.iid))
+        .await?;
     let mut out = Vec::new();
     for label in &mr.labels {
         let (outcome, env) = if let Some(env) = label.strip_prefix("deployed::") {

@@ -14,7 +14,6 @@ pub mod progress;
 pub mod report;
 pub mod runner;
 
-use std::path::Component;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -102,16 +101,7 @@ pub async fn resync_environment(
     let mut has_apply = false;
     for target in &planned.targets {
         if let DeployTarget::Apply { path } = target {
-            let inside = !path.as_os_str().is_empty()
-                && path
-                    .components()
-                    .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-            if !inside {
-                anyhow::bail!(
-                    "apply path {} is not inside the repository (relative, without ..)",
-                    path.display()
-                );
-            }
+            checkout::check_repository_path(path).map_err(anyhow::Error::msg)?;
             has_apply = true;
         }
     }
@@ -186,6 +176,22 @@ pub async fn brought_by(
         .collect())
 }
 
+/// The environments whose `paths` hold a file `commit` changed against its first parent.
+pub async fn touched_by(
+    gitlab: &GitlabClient,
+    project: &str,
+    commit: &str,
+    config: &RepoConfig,
+) -> Result<Vec<String>> {
+    let changed: Vec<(String, String)> = gitlab
+        .commit_changes(project, commit)
+        .await?
+        .into_iter()
+        .map(|c| (c.old_path, c.new_path))
+        .collect();
+    Ok(plan::touched(config, &changed))
+}
+
 /// What the pipeline's `sync` job does for `commit` on the default branch with no flags:
 /// every environment whose `paths` hold a file the commit changed (against its first
 /// parent) deployed concurrently with its targets, each reported on the merge requests that
@@ -205,13 +211,7 @@ pub async fn sync_commit(
         format!("{project} at {}", crate::commit_sha::short(commit))
     })
     .await?;
-    let changed: Vec<(String, String)> = gitlab
-        .commit_changes(project, commit)
-        .await?
-        .into_iter()
-        .map(|c| (c.old_path, c.new_path))
-        .collect();
-    let touched = plan::touched(&config, &changed);
+    let touched = touched_by(gitlab, project, commit, &config).await?;
     let planned = plan::environments(&touched, &config, false, None)?;
     if planned.is_empty() {
         return Ok(Vec::new());
